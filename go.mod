@@ -1,0 +1,3 @@
+module github.com/ostree-push/ostree-push
+
+go 1.26.8

@@ -1,0 +1,184 @@
+package libostree
+
+// #include "shim.h"
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"unsafe"
+)
+
+// Mode is a repository mode, as in the repo's config ("archive", "bare", …).
+type Mode string
+
+// The repository modes libostree 2022.7 knows.
+const (
+	ModeBare            Mode = "bare"
+	ModeArchive         Mode = "archive"
+	ModeBareUser        Mode = "bare-user"
+	ModeBareUserOnly    Mode = "bare-user-only"
+	ModeBareSplitXattrs Mode = "bare-split-xattrs"
+)
+
+func (m Mode) toC() (C.OstreeRepoMode, error) {
+	switch m {
+	case ModeBare:
+		return C.OSTREE_REPO_MODE_BARE, nil
+	case ModeArchive:
+		return C.OSTREE_REPO_MODE_ARCHIVE, nil
+	case ModeBareUser:
+		return C.OSTREE_REPO_MODE_BARE_USER, nil
+	case ModeBareUserOnly:
+		return C.OSTREE_REPO_MODE_BARE_USER_ONLY, nil
+	case ModeBareSplitXattrs:
+		return C.OSTREE_REPO_MODE_BARE_SPLIT_XATTRS, nil
+	}
+	return 0, fmt.Errorf("unknown repository mode %q", string(m))
+}
+
+func modeFromC(m C.OstreeRepoMode) Mode {
+	switch m {
+	case C.OSTREE_REPO_MODE_BARE:
+		return ModeBare
+	case C.OSTREE_REPO_MODE_ARCHIVE:
+		return ModeArchive
+	case C.OSTREE_REPO_MODE_BARE_USER:
+		return ModeBareUser
+	case C.OSTREE_REPO_MODE_BARE_USER_ONLY:
+		return ModeBareUserOnly
+	case C.OSTREE_REPO_MODE_BARE_SPLIT_XATTRS:
+		return ModeBareSplitXattrs
+	}
+	return Mode(fmt.Sprintf("mode(%d)", int(m)))
+}
+
+// Repo is an open OSTree repository. Close it when done. A Repo may be used
+// from several goroutines, as libostree allows (object writes into one
+// transaction from many threads, for example); Close must not race with use.
+type Repo struct {
+	ptr  *C.OstreeRepo
+	path string
+	txn  *Txn // the open transaction, if any
+}
+
+// ErrClosed is returned by methods of a Repo that was closed.
+var ErrClosed = errors.New("libostree: repository is closed")
+
+func newRepo(ptr *C.OstreeRepo, path string) *Repo {
+	r := &Repo{ptr: ptr, path: path}
+	live.Add(1)
+	runtime.SetFinalizer(r, (*Repo).Close)
+	return r
+}
+
+// Open opens the repository at path.
+func Open(path string) (*Repo, error) {
+	cpath := C.CString(path)
+	defer C.free(unsafe.Pointer(cpath))
+	var gerr *C.GError
+	ptr := C.ostree_repo_open_at(C.AT_FDCWD, cpath, nil, &gerr)
+	if ptr == nil {
+		return nil, wrap(gerr, "opening repository %s", path)
+	}
+	return newRepo(ptr, path), nil
+}
+
+// CreateOptions are the optional settings of a new repository.
+type CreateOptions struct {
+	// CollectionID, when set, is written to the repo's config
+	// (core.collection-id).
+	CollectionID string
+}
+
+// Create creates a repository at path (the directory may exist and be
+// empty) with the given mode, and returns it open.
+func Create(path string, mode Mode, opts *CreateOptions) (*Repo, error) {
+	cmode, err := mode.toC()
+	if err != nil {
+		return nil, err
+	}
+	var cs cstrs
+	defer cs.free()
+	cpath := cs.add(path)
+	var options *C.GVariant
+	if opts != nil && opts.CollectionID != "" {
+		if err := ValidateCollectionID(opts.CollectionID); err != nil {
+			return nil, err
+		}
+		var builder C.GVariantBuilder
+		C.g_variant_builder_init(&builder, C.G_VARIANT_TYPE_VARDICT)
+		key := cs.add("collection-id")
+		C.g_variant_builder_add_value(&builder, C.g_variant_new_dict_entry(
+			C.g_variant_new_string(key),
+			C.g_variant_new_variant(C.g_variant_new_string(cs.add(opts.CollectionID)))))
+		options = C.g_variant_ref_sink(C.g_variant_builder_end(&builder))
+		defer C.g_variant_unref(options)
+	}
+	var gerr *C.GError
+	ptr := C.ostree_repo_create_at(C.AT_FDCWD, cpath, cmode, options, nil, &gerr)
+	if ptr == nil {
+		return nil, wrap(gerr, "creating %s repository %s", mode, path)
+	}
+	return newRepo(ptr, path), nil
+}
+
+// Close releases the repository. An open transaction is aborted first.
+// Closing twice is harmless.
+func (r *Repo) Close() error {
+	if r.ptr == nil {
+		return nil
+	}
+	var err error
+	if r.txn != nil {
+		err = r.txn.Abort()
+	}
+	runtime.SetFinalizer(r, nil)
+	C.g_object_unref(C.gpointer(r.ptr))
+	r.ptr = nil
+	live.Add(-1)
+	return err
+}
+
+// Path returns the path the repository was opened or created at.
+func (r *Repo) Path() string { return r.path }
+
+// Mode returns the repository's mode.
+func (r *Repo) Mode() Mode {
+	m := C.ostree_repo_get_mode(r.ptr)
+	runtime.KeepAlive(r)
+	return modeFromC(m)
+}
+
+// CollectionID returns the repository's collection id, or "" when it has none.
+func (r *Repo) CollectionID() string {
+	p := C.ostree_repo_get_collection_id(r.ptr)
+	defer runtime.KeepAlive(r)
+	if p == nil {
+		return ""
+	}
+	return C.GoString(p)
+}
+
+// ValidateRef checks a ref name as libostree does (ostree_validate_rev).
+func ValidateRef(name string) error {
+	cname := C.CString(name)
+	defer C.free(unsafe.Pointer(cname))
+	var gerr *C.GError
+	if C.ostree_validate_rev(cname, &gerr) == 0 {
+		return takeError(gerr)
+	}
+	return nil
+}
+
+// ValidateCollectionID checks a collection id as libostree does.
+func ValidateCollectionID(id string) error {
+	cid := C.CString(id)
+	defer C.free(unsafe.Pointer(cid))
+	var gerr *C.GError
+	if C.ostree_validate_collection_id(cid, &gerr) == 0 {
+		return takeError(gerr)
+	}
+	return nil
+}

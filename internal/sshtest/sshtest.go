@@ -1,0 +1,163 @@
+// Package sshtest runs a throwaway OpenSSH server on 127.0.0.1 for tests.
+//
+// It wraps ci/test-sshd: Start generates host and client keys in a
+// temporary directory, starts /usr/sbin/sshd on a free port and returns a
+// Server whose ssh_config logs in as the current user with
+//
+//	ssh -F Server.ConfigFile testhost COMMAND
+//
+// When sshd or the ssh client is not installed the test is skipped, unless
+// the environment has CI=true, where it fails instead: CI must never skip
+// the end-to-end tests silently.
+package sshtest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// SSHD is the sshd binary ci/test-sshd runs.
+const SSHD = "/usr/sbin/sshd"
+
+// host is the Host alias of the generated ssh_config.
+const host = "testhost"
+
+// Server is a running test sshd.
+type Server struct {
+	// Dir holds the keys, configs, pid file and sshd.log.
+	Dir string
+	// Port is the TCP port sshd listens on at 127.0.0.1.
+	Port string
+	// ConfigFile is the ssh client configuration (ssh -F) that defines Host().
+	ConfigFile string
+}
+
+// SSHCommand returns the ssh command, with its options, that reaches the
+// server: append Host() and a remote command to use it.
+func (s *Server) SSHCommand() []string {
+	return []string{"ssh", "-F", s.ConfigFile}
+}
+
+// Host returns the host alias defined in ConfigFile.
+func (s *Server) Host() string { return host }
+
+// Run runs cmd on the server through ssh (as the current user, by the
+// remote user's shell) and returns its standard output. On failure the
+// error includes the exit status and standard error.
+func (s *Server) Run(t testing.TB, cmd string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	args := append(s.SSHCommand()[1:], s.Host(), cmd)
+	c := exec.CommandContext(ctx, "ssh", args...)
+	var stdout, stderr bytes.Buffer
+	c.Stdin = nil
+	c.Stdout = &stdout
+	c.Stderr = &stderr
+	c.WaitDelay = 10 * time.Second
+	if err := c.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("ssh %s %q: %w: %s", s.Host(), cmd, err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+// Start starts a test sshd in a new t.TempDir() and stops it when the test
+// ends. It skips the test when sshd or ssh is not installed (fails under
+// CI=true) and fails it when the server does not come up.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	if missing := missingTools(); len(missing) > 0 {
+		msg := fmt.Sprintf("sshtest: test sshd unavailable: missing %s (run ci/setup as root)", strings.Join(missing, ", "))
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	root, err := RepoRoot()
+	if err != nil {
+		t.Fatalf("sshtest: %v", err)
+	}
+	script := filepath.Join(root, "ci", "test-sshd")
+	dir := t.TempDir()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := exec.CommandContext(ctx, script, "start", dir)
+	var stdout, stderr bytes.Buffer
+	c.Stdout = &stdout
+	c.Stderr = &stderr
+	c.WaitDelay = 10 * time.Second
+	runErr := c.Run()
+	// Register the stop even when start failed: a half-started sshd must not
+	// outlive the test. Cleanups run last-in first-out, so this runs before
+	// the TempDir is removed.
+	t.Cleanup(func() {
+		stop := exec.Command(script, "stop", dir)
+		if out, err := stop.CombinedOutput(); err != nil {
+			t.Errorf("sshtest: %s stop %s: %v\n%s", script, dir, err, out)
+		}
+	})
+	if runErr != nil {
+		t.Fatalf("sshtest: %s start %s: %v\n%s", script, dir, runErr, stderr.String())
+	}
+	port := strings.TrimSpace(stdout.String())
+	if port == "" {
+		t.Fatalf("sshtest: %s start printed no port\n%s", script, stderr.String())
+	}
+	return &Server{
+		Dir:        dir,
+		Port:       port,
+		ConfigFile: filepath.Join(dir, "ssh_config"),
+	}
+}
+
+// missingTools lists what ci/test-sshd needs and cannot find.
+func missingTools() []string {
+	var missing []string
+	if fi, err := os.Stat(SSHD); err != nil || fi.IsDir() {
+		missing = append(missing, SSHD)
+	}
+	for _, name := range []string{"bash", "ssh", "ssh-keygen", "ss"} {
+		if _, err := exec.LookPath(name); err != nil {
+			missing = append(missing, name)
+		}
+	}
+	return missing
+}
+
+// RepoRoot returns the directory holding go.mod, found by walking up from
+// the working directory (go test runs in the package directory), falling
+// back to this source file's directory.
+func RepoRoot() (string, error) {
+	var starts []string
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
+	}
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		starts = append(starts, filepath.Dir(file))
+	}
+	for _, start := range starts {
+		for dir := start; ; {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				if _, err := os.Stat(filepath.Join(dir, "ci", "test-sshd")); err == nil {
+					return dir, nil
+				}
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	return "", errors.New("cannot find the repository root (a directory with go.mod and ci/test-sshd) above the working directory")
+}

@@ -762,3 +762,56 @@ func rssKiB(t *testing.T) int {
 	t.Fatal("no VmRSS")
 	return 0
 }
+
+// TestTransactionResume: objects staged by a transaction that did not
+// commit are found again by the next one (libostree's resume), without
+// being visible in between.
+func TestTransactionResume(t *testing.T) {
+	src := sharedSource(t)
+	s := open(t, src.path)
+	names, err := s.Reachable(src.commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []object.Name
+	for _, n := range names {
+		if n.Type == object.File && len(files) < 40 {
+			files = append(files, n)
+		}
+	}
+	d := create(t, libostree.ModeArchive)
+	txn, _, err := d.PrepareTransaction()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range files {
+		if err := streamObject(s, txn, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := txn.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if got := testrepo.ObjectFiles(t, d.Path()); len(got) != 0 {
+		t.Fatalf("aborted objects visible: %v", got)
+	}
+	d2 := open(t, d.Path())
+	txn2, resumed, err := d2.PrepareTransaction()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn2.Abort()
+	if !resumed {
+		t.Fatal("second transaction did not resume the first one's staging")
+	}
+	have, err := d2.HasObjects(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range have {
+		if !h {
+			t.Fatalf("staged %s not found after resume", files[i])
+		}
+	}
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/pflag"
+)
+
+type options struct {
+	repo           string
+	port           string
+	identity       string
+	sshOptions     []string
+	sshCommand     string
+	receiveCommand string
+	force          bool
+	dryRun         bool
+	quiet          bool
+	verbose        bool
+	progress       bool
+	noProgress     bool
+	json           bool
+	version        bool
+	help           bool
+}
+
+func (o *options) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.repo, "repo", "", "local repository (default: $OSTREE_REPO, else the current directory)")
+	fs.StringVarP(&o.port, "port", "p", "", "ssh port")
+	fs.StringVarP(&o.identity, "identity", "i", "", "ssh identity file")
+	fs.StringArrayVarP(&o.sshOptions, "ssh-option", "o", nil, "ssh option, as for ssh -o (repeatable)")
+	fs.StringVar(&o.sshCommand, "ssh-command", "", "ssh program and arguments, split like a shell (default: $OSTREE_PUSH_SSH, else ssh)")
+	fs.StringVar(&o.receiveCommand, "receive-command", "ostree-receive", "receiver command run on the remote host; the repo path is appended quoted")
+	fs.BoolVarP(&o.force, "force", "f", false, "allow updates that are not fast-forwards")
+	fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "negotiate and report what would happen; change nothing")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print only errors")
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print the ssh command and negotiation details")
+	fs.BoolVar(&o.progress, "progress", false, "show progress (default: when stderr is a terminal)")
+	fs.BoolVar(&o.noProgress, "no-progress", false, "do not show progress")
+	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on stdout")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
+}
+
+// repoPath is --repo, else $OSTREE_REPO, else ".".
+func (o *options) repoPath() string {
+	if o.repo != "" {
+		return o.repo
+	}
+	if env := os.Getenv("OSTREE_REPO"); env != "" {
+		return env
+	}
+	return "."
+}
+
+// showProgress decides whether to draw progress on stderr.
+func (o *options) showProgress() bool {
+	switch {
+	case o.noProgress || o.quiet || o.json:
+		return false
+	case o.progress:
+		return true
+	}
+	fi, err := os.Stderr.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+const usage = `Usage: ostree-push [OPTIONS] DEST [REFSPEC...]
+
+Publish commits from a local OSTree repository to the repository DEST over
+ssh, sending only the objects it lacks. The remote runs ostree-receive,
+which verifies every object and moves all refs together, or none.
+
+DEST is [user@]host:PATH, ssh://[user@]host[:port]/PATH, or, without ssh,
+a local PATH or file://PATH.
+
+REFSPEC is REF (the local ref to the remote ref of the same name),
+SRC:DST (any local rev SRC to the remote ref DST), :DST (delete DST), and
+may start with + to force that one ref. Without any, every local ref is
+pushed.
+
+Exit status: 0 when every ref was updated or already up to date, 1 when a
+ref was rejected or the push failed, 2 on a usage error.
+
+Options:
+`

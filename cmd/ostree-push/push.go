@@ -1,0 +1,176 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ostree-push/ostree-push/internal/store"
+	"github.com/ostree-push/ostree-push/pkg/libostree"
+	"github.com/ostree-push/ostree-push/pkg/transfer"
+)
+
+func libostreeVersion() string { return libostree.BuildVersion }
+
+// parseRefspec parses REF, SRC:DST, :DST and a leading + (force).
+func parseRefspec(s string) (transfer.PushSpec, error) {
+	var spec transfer.PushSpec
+	if strings.HasPrefix(s, "+") {
+		spec.Force = true
+		s = s[1:]
+	}
+	src, dst, hasColon := strings.Cut(s, ":")
+	if !hasColon {
+		dst = src
+	}
+	if dst == "" {
+		return spec, fmt.Errorf("refspec %q names no remote ref", s)
+	}
+	if strings.Contains(dst, ":") {
+		return spec, fmt.Errorf("refspec %q has more than one ':'", s)
+	}
+	if err := libostree.ValidateRef(dst); err != nil {
+		return spec, fmt.Errorf("refspec %q: invalid remote ref name: %v", s, err)
+	}
+	spec.Src, spec.Dst = src, transfer.RefName{Name: dst}
+	return spec, nil
+}
+
+// connection starts the receiver for dest and returns its argv too.
+func connection(o *options, dest transfer.Destination, stderr io.Writer) (*transfer.CommandConn, []string, error) {
+	var argv []string
+	if dest.Local {
+		words, err := transfer.SplitCommand(o.receiveCommand)
+		if err != nil || len(words) == 0 {
+			return nil, nil, errUsage{fmt.Errorf("--receive-command: %v", err)}
+		}
+		// The default receiver is the one installed beside this program,
+		// so a local push never picks up another ostree-receive on PATH.
+		if words[0] == "ostree-receive" {
+			if exe, err := os.Executable(); err == nil {
+				sibling := filepath.Join(filepath.Dir(exe), "ostree-receive")
+				if _, err := os.Stat(sibling); err == nil {
+					words[0] = sibling
+				}
+			}
+		}
+		argv = append(words, dest.Path)
+	} else {
+		sshCmd := o.sshCommand
+		if sshCmd == "" {
+			sshCmd = os.Getenv("OSTREE_PUSH_SSH")
+		}
+		var command []string
+		if sshCmd != "" {
+			var err error
+			command, err = transfer.SplitCommand(sshCmd)
+			if err != nil || len(command) == 0 {
+				return nil, nil, errUsage{fmt.Errorf("--ssh-command: %v", err)}
+			}
+		}
+		argv = transfer.SSHArgs(dest, transfer.SSHOptions{
+			Command:        command,
+			Port:           o.port,
+			Identity:       o.identity,
+			Options:        o.sshOptions,
+			ReceiveCommand: o.receiveCommand,
+		})
+	}
+	conn, err := transfer.StartCommand(argv, stderr)
+	return conn, argv, err
+}
+
+func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) error {
+	if len(args) == 0 {
+		return errUsage{errors.New("missing DEST")}
+	}
+	dest, err := transfer.ParseDestination(args[0])
+	if err != nil {
+		return errUsage{err}
+	}
+	var specs []transfer.PushSpec
+	for _, a := range args[1:] {
+		spec, err := parseRefspec(a)
+		if err != nil {
+			return errUsage{err}
+		}
+		if o.force {
+			spec.Force = true
+		}
+		specs = append(specs, spec)
+	}
+
+	repo, err := store.Open(o.repoPath())
+	if err != nil {
+		return err
+	}
+	defer repo.Close()
+
+	start := time.Now()
+	conn, argv, err := connection(o, dest, stderr)
+	if err != nil {
+		return err
+	}
+	if o.verbose && !o.json {
+		fmt.Fprintf(stderr, "running: %s\n", strings.Join(quoteAll(argv), " "))
+	}
+	// An interrupt ends the receiver (over ssh: ends ssh, so the remote
+	// receiver sees its input end and aborts): the remote stays as it was.
+	stopSigs := make(chan struct{})
+	defer close(stopSigs)
+	go func() {
+		select {
+		case <-sigs:
+			conn.Kill()
+		case <-stopSigs:
+		}
+	}()
+
+	prog := newProgress(stderr, o.showProgress())
+	logf := func(string, ...any) {}
+	if o.verbose && !o.json {
+		logf = func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }
+	}
+	res, perr := transfer.Push(conn, conn, repo, transfer.PushOptions{
+		Specs:    specs,
+		DryRun:   o.dryRun,
+		Agent:    "ostree-push/" + version,
+		Progress: prog.update,
+		Logf:     logf,
+	})
+	prog.done()
+	cerr := conn.Close(30 * time.Second)
+	if perr != nil {
+		if cerr != nil {
+			var exit interface{ ExitCode() int }
+			if errors.As(cerr, &exit) && exit.ExitCode() == 255 && !dest.Local {
+				return fmt.Errorf("%v (ssh failed: see its message above)", perr)
+			}
+		}
+		return perr
+	}
+	elapsed := time.Since(start)
+	if o.json {
+		if err := writeJSON(stdout, res, o.dryRun, elapsed); err != nil {
+			return err
+		}
+	} else if !o.quiet || !res.OK() {
+		writeReport(stderr, dest, res, o.dryRun, o.quiet, elapsed)
+	}
+	if !res.OK() {
+		return errRejected
+	}
+	return nil
+}
+
+func quoteAll(argv []string) []string {
+	out := make([]string, len(argv))
+	for i, a := range argv {
+		out[i] = transfer.ShellQuote(a)
+	}
+	return out
+}

@@ -1,0 +1,172 @@
+// Package store adapts a pkg/libostree repository to the interfaces through
+// which pkg/transfer reaches repositories (transfer.Source, transfer.Dest).
+package store
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+
+	"github.com/ostree-push/ostree-push/pkg/libostree"
+	"github.com/ostree-push/ostree-push/pkg/object"
+	"github.com/ostree-push/ostree-push/pkg/transfer"
+)
+
+// RefLockFile is the file, at the top of a repository, that ostree-receive
+// locks while it checks and moves refs. libostree has no ref lock of its
+// own, and upgrading its repository lock from the transaction's shared hold
+// to exclusive would deadlock two receivers against each other.
+const RefLockFile = "ostree-push-refs.lock"
+
+// Repo is a libostree repository seen as a transfer.Source and a
+// transfer.Dest.
+type Repo struct {
+	r *libostree.Repo
+}
+
+var (
+	_ transfer.Source = (*Repo)(nil)
+	_ transfer.Dest   = (*Repo)(nil)
+)
+
+// Open opens the repository at path.
+func Open(path string) (*Repo, error) {
+	r, err := libostree.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return &Repo{r: r}, nil
+}
+
+// Close closes the repository, aborting any open transaction.
+func (s *Repo) Close() error { return s.r.Close() }
+
+// Path is the repository's path.
+func (s *Repo) Path() string { return s.r.Path() }
+
+// ResolveRev implements transfer.Source.
+func (s *Repo) ResolveRev(rev string) (object.Checksum, bool, error) { return s.r.ResolveRev(rev) }
+
+// Refs lists plain refs, then collection refs of other collections
+// (mirrors). It serves both transfer.Source and transfer.Dest.
+func (s *Repo) Refs() ([]transfer.Ref, error) {
+	plain, err := s.r.ListRefs("")
+	if err != nil {
+		return nil, err
+	}
+	out := make([]transfer.Ref, 0, len(plain))
+	for _, r := range plain {
+		out = append(out, transfer.Ref{Ref: transfer.RefName{Name: r.Name}, Commit: r.Commit})
+	}
+	coll, err := s.r.ListCollectionRefs()
+	if err != nil {
+		return nil, err
+	}
+	own := s.r.CollectionID()
+	for _, r := range coll {
+		if r.CollectionID == own {
+			continue // the repo's own refs, listed above as plain refs
+		}
+		out = append(out, transfer.Ref{Ref: transfer.RefName{CollectionID: r.CollectionID, Name: r.Name}, Commit: r.Commit})
+	}
+	return out, nil
+}
+
+// Commit implements transfer.Source and transfer.Dest.
+func (s *Repo) Commit(c object.Checksum) (transfer.CommitInfo, bool, error) {
+	commit, err := s.r.LoadCommit(c)
+	if libostree.IsNotFound(err) {
+		return transfer.CommitInfo{}, false, nil
+	}
+	if err != nil {
+		return transfer.CommitInfo{}, false, err
+	}
+	return transfer.CommitInfo{Parent: commit.Parent, Partial: commit.Partial}, true, nil
+}
+
+// Reachable implements transfer.Source.
+func (s *Repo) Reachable(commits []object.Checksum) ([]object.Name, error) {
+	return s.r.Reachable(commits...)
+}
+
+// ReadMetadata implements transfer.Source.
+func (s *Repo) ReadMetadata(n object.Name) ([]byte, error) { return s.r.ReadMetadata(n) }
+
+// OpenContent implements transfer.Source.
+func (s *Repo) OpenContent(c object.Checksum) (io.ReadCloser, uint64, error) {
+	cr, err := s.r.OpenContent(c)
+	if err != nil {
+		return nil, 0, err
+	}
+	return cr, cr.Size(), nil
+}
+
+// Mode implements transfer.Dest.
+func (s *Repo) Mode() string { return string(s.r.Mode()) }
+
+// CollectionID implements transfer.Dest.
+func (s *Repo) CollectionID() string { return s.r.CollectionID() }
+
+// ValidateRef implements transfer.Dest.
+func (s *Repo) ValidateRef(r transfer.RefName) error {
+	if r.CollectionID != "" {
+		if err := libostree.ValidateCollectionID(r.CollectionID); err != nil {
+			return err
+		}
+	}
+	return libostree.ValidateRef(r.Name)
+}
+
+// Begin implements transfer.Dest.
+func (s *Repo) Begin() (transfer.Txn, error) {
+	t, _, err := s.r.PrepareTransaction()
+	if err != nil {
+		return nil, err
+	}
+	return &txn{repo: s, t: t}, nil
+}
+
+// LockRefs implements transfer.Dest with an exclusive flock on RefLockFile.
+func (s *Repo) LockRefs() (func(), error) {
+	path := filepath.Join(s.r.Path(), RefLockFile)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening ref lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking refs: %w", err)
+	}
+	return func() { f.Close() }, nil
+}
+
+type txn struct {
+	repo *Repo
+	t    *libostree.Txn
+}
+
+func (t *txn) HasObjects(names []object.Name) ([]bool, error) { return t.repo.r.HasObjects(names) }
+
+func (t *txn) WriteMetadata(n object.Name, data []byte) error { return t.t.WriteMetadata(n, data) }
+
+func (t *txn) WriteContent(c object.Checksum, r io.Reader, size uint64) error {
+	return t.t.WriteContent(c, r, size)
+}
+
+func (t *txn) CheckComplete(c object.Checksum) error { return t.repo.r.CheckComplete(c) }
+
+func (t *txn) SetRef(r transfer.RefName, c object.Checksum) error {
+	if r.CollectionID != "" && r.CollectionID != t.repo.r.CollectionID() {
+		return t.t.SetCollectionRef(r.CollectionID, r.Name, c)
+	}
+	return t.t.SetRef(r.Name, c)
+}
+
+func (t *txn) Commit() error {
+	_, err := t.t.Commit()
+	return err
+}
+
+func (t *txn) Abort() error { return t.t.Abort() }

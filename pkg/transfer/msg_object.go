@@ -1,0 +1,70 @@
+package transfer
+
+import (
+	"github.com/ostree-push/ostree-push/pkg/object"
+)
+
+// ObjectHeader announces an object (FrameObject): its name and the size of
+// its content, which follows in DATA frames whose payloads add up to
+// exactly Size bytes (none when Size is 0). See FrameWriter.WriteObject and
+// FrameReader.ObjectReader.
+//
+// The content is the serialized GVariant of a commit, dirtree or dirmeta;
+// the serialized a{sv} of a commitmeta (named by its commit's checksum); or
+// the libostree content stream of a file. protocol.md describes them.
+type ObjectHeader struct {
+	Name object.Name
+	Size uint64
+}
+
+// FrameType returns FrameObject.
+func (m *ObjectHeader) FrameType() FrameType { return FrameObject }
+
+const objectHeaderSize = sizeU8 + sizeCsum + sizeU64
+
+func (m *ObjectHeader) validate() error { return checkName("object", m.Name) }
+
+// MarshalBinary encodes the OBJECT payload.
+func (m *ObjectHeader) MarshalBinary() ([]byte, error) {
+	if err := m.validate(); err != nil {
+		return nil, encodeError(FrameObject, err)
+	}
+	e, err := newEncoder(FrameObject, objectHeaderSize)
+	if err != nil {
+		return nil, err
+	}
+	e.u8(uint8(m.Name.Type))
+	e.csum(m.Name.Checksum)
+	e.u64(m.Size)
+	return e.b, nil
+}
+
+// UnmarshalBinary decodes an OBJECT payload. It returns a *ProtocolError if
+// p is not a valid OBJECT, leaving m unchanged. Whether Size is acceptable
+// for the object's type is for the receiver to judge.
+func (m *ObjectHeader) UnmarshalBinary(p []byte) error {
+	d, err := newDecoder(FrameObject, p)
+	if err != nil {
+		return err
+	}
+	var v ObjectHeader
+	t, err := d.u8("type")
+	if err != nil {
+		return err
+	}
+	v.Name.Type = object.Type(t)
+	if v.Name.Checksum, err = d.csum("checksum"); err != nil {
+		return err
+	}
+	if v.Size, err = d.u64("size"); err != nil {
+		return err
+	}
+	if err := d.finish(); err != nil {
+		return err
+	}
+	if err := v.validate(); err != nil {
+		return d.invalid(err)
+	}
+	*m = v
+	return nil
+}

@@ -1,0 +1,638 @@
+package transfer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+
+	"github.com/ostree-push/ostree-push/pkg/object"
+)
+
+// queryBatch is how many objects one QUERY asks about.
+const queryBatch = 8192
+
+// PushSpec is one ref to push: the local rev Src to the remote ref Dst.
+// An empty Src deletes Dst.
+type PushSpec struct {
+	Src   string
+	Dst   RefName
+	Force bool
+}
+
+// PushOptions configure Push.
+type PushOptions struct {
+	Specs    []PushSpec           // what to push; empty: every local ref to the same name
+	DryRun   bool                 // negotiate and report; change nothing
+	Agent    string               // sent in HELLO
+	Progress func(PushProgress)   // called as objects are sent; may be nil
+	Logf     func(string, ...any) // diagnostics; may be nil
+}
+
+// PushProgress is reported while objects are sent.
+type PushProgress struct {
+	ObjectsSent, ObjectsTotal uint64
+	BytesSent                 uint64
+}
+
+// RefOutcome is what happened to one ref.
+type RefOutcome struct {
+	Ref      RefName
+	Old, New object.Checksum // remote value before; the value pushed
+	Status   RefStatus
+	Message  string
+	Forced   bool // a non-fast-forward update that --force allowed
+}
+
+// PushResult is what a push did (or, in a dry run, would do).
+type PushResult struct {
+	Refs        []RefOutcome
+	ObjectsSent uint64 // objects sent (dry run: that would be sent)
+	BytesSent   uint64 // object bytes sent (dry run: that would be sent)
+	RemoteMode  string
+	RemoteAgent string
+}
+
+// OK reports whether every ref was updated or already up to date.
+func (r *PushResult) OK() bool {
+	for _, o := range r.Refs {
+		if o.Status != StatusOK && o.Status != StatusUpToDate {
+			return false
+		}
+	}
+	return true
+}
+
+// Push runs one push over r (from the receiver) and w (to it): it
+// negotiates, sends only the objects the remote lacks and asks the
+// receiver to move the refs. Refs the remote rejects are reported in the
+// result, not as an error; an error means the push failed as a whole and
+// the remote was left as it was.
+func Push(r io.Reader, w io.Writer, src Source, opts PushOptions) (*PushResult, error) {
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	first := &firstBytes{r: r}
+	p := &pusher{fr: NewFrameReader(first), fw: NewFrameWriter(w), src: src, opts: opts, first: first}
+	plan, err := p.resolve()
+	if err != nil {
+		return nil, err
+	}
+	res, err := p.run(plan)
+	if err != nil {
+		var remote *RemoteError
+		if !errors.As(err, &remote) {
+			p.fw.WriteMessage(&ErrorMsg{Message: truncate(err.Error(), 4000)})
+			p.fw.Flush()
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+type pusher struct {
+	fr    *FrameReader
+	fw    *FrameWriter
+	src   Source
+	opts  PushOptions
+	first *firstBytes
+}
+
+// firstBytes keeps the first bytes read from the receiver, to show them
+// when they are not the protocol at all.
+type firstBytes struct {
+	r   io.Reader
+	buf []byte
+}
+
+func (f *firstBytes) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if room := 64 - len(f.buf); room > 0 {
+		f.buf = append(f.buf, p[:min(n, room)]...)
+	}
+	return n, err
+}
+
+// planned is one ref to push, resolved locally.
+type planned struct {
+	spec PushSpec
+	new  object.Checksum
+}
+
+// resolve turns the specs into commits before anything is sent.
+func (p *pusher) resolve() ([]planned, error) {
+	specs := p.opts.Specs
+	if len(specs) == 0 {
+		refs, err := p.src.Refs()
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range refs {
+			specs = append(specs, PushSpec{Src: r.Ref.Name, Dst: r.Ref})
+		}
+		if len(specs) == 0 {
+			return nil, errors.New("no refs to push: the local repository has none")
+		}
+	}
+	seen := map[RefName]bool{}
+	var plan []planned
+	for _, s := range specs {
+		if seen[s.Dst] {
+			return nil, fmt.Errorf("remote ref %s is named twice", s.Dst)
+		}
+		seen[s.Dst] = true
+		pl := planned{spec: s}
+		if s.Src != "" {
+			c, ok, err := p.src.ResolveRev(s.Src)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, fmt.Errorf("%s does not match any local ref or commit", s.Src)
+			}
+			info, ok, err := p.src.Commit(c)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				return nil, fmt.Errorf("%s resolves to %s, which is not in the local repository", s.Src, c)
+			}
+			if info.Partial {
+				return nil, fmt.Errorf("%s resolves to %s, which is only partially in the local repository", s.Src, c)
+			}
+			pl.new = c
+		}
+		plan = append(plan, pl)
+	}
+	return plan, nil
+}
+
+func (p *pusher) run(plan []planned) (*PushResult, error) {
+	// HELLO, and the receiver's HELLO and ADVERTISE.
+	if err := p.fw.WriteMessage(&Hello{Versions: []uint16{Version}, Agent: truncate(p.opts.Agent, MaxAgentLen)}); err != nil {
+		return nil, err
+	}
+	if err := p.fw.Flush(); err != nil {
+		return nil, err
+	}
+	m, err := p.readMessage("HELLO")
+	var perr *ProtocolError
+	if errors.As(err, &perr) && len(p.first.buf) > 0 {
+		return nil, fmt.Errorf("the remote did not answer with a protocol-1 HELLO but with '%s': "+
+			"is the receive command there the ostree-receive of this ostree-push, and does the login shell print nothing? (%w)",
+			Printable(string(p.first.buf)), err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	hello, ok := m.(*Hello)
+	if !ok {
+		return nil, unexpected("HELLO", m)
+	}
+	if len(hello.Versions) != 1 || hello.Versions[0] != Version {
+		return nil, protocolErrorf("receiver chose protocol version %v, this client speaks %d", hello.Versions, Version)
+	}
+	m, err = p.readMessage("ADVERTISE")
+	if err != nil {
+		return nil, err
+	}
+	adv, ok := m.(*Advertise)
+	if !ok {
+		return nil, unexpected("ADVERTISE", m)
+	}
+	res := &PushResult{RemoteMode: adv.Mode, RemoteAgent: hello.Agent}
+	remote := map[RefName]object.Checksum{}
+	remoteComplete := map[object.Checksum]bool{}
+	for _, r := range adv.Refs {
+		remote[r.Ref] = r.Commit
+		if r.Complete {
+			remoteComplete[r.Commit] = true
+		}
+	}
+
+	// Judge each ref locally first, as git does: a non-fast-forward
+	// update is refused before any object is sent.
+	var updates []RefUpdate
+	localReject := map[RefName]RefOutcome{}
+	var tips []object.Checksum
+	for _, pl := range plan {
+		old := remote[pl.spec.Dst]
+		u := RefUpdate{Ref: pl.spec.Dst, Old: old, New: pl.new, Force: pl.spec.Force}
+		out := RefOutcome{Ref: u.Ref, Old: old, New: pl.new}
+		switch {
+		case old.IsZero() && pl.new.IsZero():
+			out.Status, out.Message = StatusRejected, "remote ref does not exist"
+			localReject[u.Ref] = out
+			continue
+		case !old.IsZero() && !pl.new.IsZero() && old != pl.new:
+			ff, err := isAncestor(sourceCommits{p.src}, old, pl.new)
+			if err != nil {
+				return nil, err
+			}
+			if !ff && !pl.spec.Force {
+				out.Status, out.Message = StatusNonFastForward, "the remote commit is not an ancestor of "+pl.spec.Src
+				localReject[u.Ref] = out
+			}
+		}
+		updates = append(updates, u)
+		if !pl.new.IsZero() && pl.new != old {
+			tips = append(tips, pl.new)
+		}
+	}
+	dryRun := p.opts.DryRun || len(localReject) > 0
+
+	var send []object.Name
+	if len(localReject) == 0 && len(tips) > 0 {
+		send, err = p.negotiate(tips, remoteComplete, remote, updates)
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(updates) == 0 {
+		// Every ref was refused locally: nothing to ask the receiver.
+		for _, pl := range plan {
+			res.Refs = append(res.Refs, localReject[pl.spec.Dst])
+		}
+		return res, p.fw.Flush()
+	}
+	sent, err := p.transfer(send, updates, dryRun)
+	if err != nil {
+		return nil, err
+	}
+	res.ObjectsSent, res.BytesSent = sent.objects, sent.bytes
+	byRef := map[RefName]RefResult{}
+	for _, r := range sent.result.Refs {
+		byRef[r.Ref] = r
+	}
+	for _, pl := range plan {
+		if out, ok := localReject[pl.spec.Dst]; ok {
+			res.Refs = append(res.Refs, out)
+			continue
+		}
+		rr, ok := byRef[pl.spec.Dst]
+		if !ok {
+			return nil, protocolErrorf("RESULT does not mention ref %s", pl.spec.Dst)
+		}
+		out := RefOutcome{Ref: pl.spec.Dst, Old: remote[pl.spec.Dst], New: pl.new, Status: rr.Status, Message: rr.Message}
+		if len(localReject) > 0 && rr.Status == StatusOK {
+			out.Status, out.Message = StatusAtomic, "not applied: another ref of this push was rejected"
+		}
+		if rr.Status == StatusOK && rr.Message == "forced update" {
+			out.Forced = true
+		}
+		res.Refs = append(res.Refs, out)
+	}
+	return res, nil
+}
+
+// negotiate works out which objects to offer: those reachable from the new
+// commits (and their history down to a commit the remote has), minus those
+// reachable from remote commits the client also has.
+func (p *pusher) negotiate(tips []object.Checksum, remoteComplete map[object.Checksum]bool,
+	remote map[RefName]object.Checksum, updates []RefUpdate) ([]object.Name, error) {
+	var history []object.Checksum
+	seen := map[object.Checksum]bool{}
+	var bases []object.Checksum
+	addBase := func(c object.Checksum) {
+		if !c.IsZero() && !seen[c] {
+			seen[c] = true
+			bases = append(bases, c)
+		}
+	}
+	for _, tip := range tips {
+		for c := tip; !c.IsZero(); {
+			if remoteComplete[c] {
+				addBase(c)
+				break
+			}
+			if seen[c] {
+				break
+			}
+			info, ok, err := p.src.Commit(c)
+			if err != nil {
+				return nil, err
+			}
+			if !ok || info.Partial {
+				break // local history ends here
+			}
+			seen[c] = true
+			history = append(history, c)
+			c = info.Parent
+		}
+	}
+	// The remote commits of the refs being updated are bases too, when
+	// the client has them (a forced update, say).
+	for _, u := range updates {
+		if remoteComplete[u.Old] {
+			if info, ok, err := p.src.Commit(u.Old); err == nil && ok && !info.Partial {
+				addBase(u.Old)
+			}
+		}
+	}
+	want, err := p.src.Reachable(history)
+	if err != nil {
+		return nil, err
+	}
+	var baseCommits []object.Checksum
+	for _, b := range bases {
+		if info, ok, err := p.src.Commit(b); err == nil && ok && !info.Partial {
+			baseCommits = append(baseCommits, b)
+		}
+	}
+	have := map[object.Name]bool{}
+	if len(baseCommits) > 0 {
+		names, err := p.src.Reachable(baseCommits)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range names {
+			have[n] = true
+		}
+	}
+	var offer []object.Name
+	for _, n := range want {
+		if !have[n] {
+			offer = append(offer, n)
+		}
+	}
+	// Contents first, then trees, commits last: a commit arrives after
+	// what it needs. Within a type, checksum order keeps runs repeatable.
+	rank := map[object.Type]int{object.File: 0, object.DirMeta: 1, object.DirTree: 2, object.Commit: 3, object.CommitMeta: 4}
+	sort.Slice(offer, func(i, j int) bool {
+		a, b := offer[i], offer[j]
+		if rank[a.Type] != rank[b.Type] {
+			return rank[a.Type] < rank[b.Type]
+		}
+		return string(a.Checksum[:]) < string(b.Checksum[:])
+	})
+	p.opts.Logf("offering %d objects (%d reachable from %d new commits, %d known to the remote)",
+		len(offer), len(want), len(history), len(want)-len(offer))
+	return offer, nil
+}
+
+type sentStats struct {
+	objects, bytes uint64
+	result         *Result
+}
+
+// transfer asks about the offered objects in QUERY batches, sends those the
+// receiver lacks as the answers arrive, then the UPDATE, and reads the
+// RESULT. A writer goroutine sends while this one reads.
+func (p *pusher) transfer(offer []object.Name, updates []RefUpdate, dryRun bool) (*sentStats, error) {
+	var batches [][]object.Name
+	for i := 0; i < len(offer); i += queryBatch {
+		batches = append(batches, offer[i:min(i+queryBatch, len(offer))])
+	}
+	haves := make(chan []bool, len(batches))
+	stats := &sentStats{}
+	stop := make(chan struct{})
+	werr := make(chan error, 1)
+	go func() {
+		werr <- p.write(batches, haves, stop, updates, dryRun, stats)
+	}()
+	readErr := func() error {
+		for _, b := range batches {
+			m, err := p.readMessage("HAVE")
+			if err != nil {
+				return err
+			}
+			h, ok := m.(*Have)
+			if !ok {
+				return unexpected("HAVE", m)
+			}
+			if len(h.Present) != len(b) {
+				return protocolErrorf("HAVE answers %d objects, QUERY asked about %d", len(h.Present), len(b))
+			}
+			haves <- h.Present
+		}
+		m, err := p.readMessage("RESULT")
+		if err != nil {
+			return err
+		}
+		r, ok := m.(*Result)
+		if !ok {
+			return unexpected("RESULT", m)
+		}
+		stats.result = r
+		return nil
+	}()
+	close(stop)
+	if err := <-werr; err != nil {
+		// The writer's failure is the cause; the reader saw its effect.
+		var remote *RemoteError
+		if readErr == nil || !errors.As(readErr, &remote) {
+			return nil, err
+		}
+	}
+	if readErr != nil {
+		return nil, readErr
+	}
+	return stats, nil
+}
+
+// write is the writer goroutine of transfer.
+func (p *pusher) write(batches [][]object.Name, haves <-chan []bool, stop <-chan struct{},
+	updates []RefUpdate, dryRun bool, stats *sentStats) error {
+	for _, b := range batches {
+		if err := p.fw.WriteMessage(&Query{Objects: b}); err != nil {
+			return err
+		}
+	}
+	if err := p.fw.Flush(); err != nil {
+		return err
+	}
+	var total uint64
+	for _, b := range batches {
+		total += uint64(len(b))
+	}
+	for _, b := range batches {
+		var present []bool
+		select {
+		case present = <-haves:
+		case <-stop:
+			return nil // the reader gave up; it has the error
+		}
+		var missing []object.Name
+		for i, n := range b {
+			if !present[i] {
+				missing = append(missing, n)
+			} else {
+				total--
+			}
+		}
+		if dryRun {
+			for _, n := range missing {
+				size, err := p.objectSize(n)
+				if err != nil {
+					return err
+				}
+				stats.objects++
+				stats.bytes += size
+			}
+			continue
+		}
+		if err := p.sendObjects(missing, stats, total); err != nil {
+			return err
+		}
+	}
+	if err := p.fw.WriteMessage(&Update{DryRun: dryRun, Refs: updates}); err != nil {
+		return err
+	}
+	return p.fw.Flush()
+}
+
+func (p *pusher) objectSize(n object.Name) (uint64, error) {
+	if n.Type != object.File {
+		data, err := p.src.ReadMetadata(n)
+		return uint64(len(data)), err
+	}
+	rc, size, err := p.src.OpenContent(n.Checksum)
+	if err != nil {
+		return 0, err
+	}
+	rc.Close()
+	return size, nil
+}
+
+// loaded is one object read ahead of the writer.
+type loaded struct {
+	name object.Name
+	data []byte // nil for a large object the writer streams itself
+	size uint64
+	err  error
+	done chan struct{}
+}
+
+// sendObjects sends the objects in order, with two goroutines reading
+// (and, from an archive repository, inflating) the next ones meanwhile.
+func (p *pusher) sendObjects(names []object.Name, stats *sentStats, total uint64) error {
+	queue := make(chan *loaded, 32)
+	work := make(chan *loaded)
+	quit := make(chan struct{})
+	defer close(quit)
+	go func() {
+		defer close(queue)
+		defer close(work)
+		for _, n := range names {
+			l := &loaded{name: n, done: make(chan struct{})}
+			select {
+			case queue <- l:
+			case <-quit:
+				return
+			}
+			select {
+			case work <- l:
+			case <-quit:
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for l := range work {
+				l.data, l.size, l.err = p.load(l.name)
+				close(l.done)
+			}
+		}()
+	}
+	defer wg.Wait()
+	for l := range queue {
+		<-l.done
+		if l.err != nil {
+			return l.err
+		}
+		h := &ObjectHeader{Name: l.name, Size: l.size}
+		if l.data != nil {
+			if err := p.writeInline(h, l.data); err != nil {
+				return err
+			}
+		} else if err := p.writeStreamed(h); err != nil {
+			return err
+		}
+		stats.objects++
+		stats.bytes += l.size
+		if p.opts.Progress != nil {
+			p.opts.Progress(PushProgress{ObjectsSent: stats.objects, ObjectsTotal: total, BytesSent: stats.bytes})
+		}
+	}
+	return nil
+}
+
+// load reads a metadata object or a small content object whole; a large
+// content object is left for writeStreamed (data nil).
+func (p *pusher) load(n object.Name) ([]byte, uint64, error) {
+	if n.Type != object.File {
+		data, err := p.src.ReadMetadata(n)
+		return data, uint64(len(data)), err
+	}
+	rc, size, err := p.src.OpenContent(n.Checksum)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rc.Close()
+	if size > inlineObjectMax {
+		return nil, size, nil
+	}
+	data := make([]byte, size)
+	if _, err := io.ReadFull(rc, data); err != nil {
+		return nil, 0, fmt.Errorf("reading %s: %w", n, noEOF(err))
+	}
+	return data, size, nil
+}
+
+func (p *pusher) writeInline(h *ObjectHeader, data []byte) error {
+	if err := p.fw.WriteMessage(h); err != nil {
+		return err
+	}
+	for len(data) > 0 {
+		n := min(len(data), MaxPayload)
+		if err := p.fw.WriteFrame(FrameData, data[:n]); err != nil {
+			return err
+		}
+		data = data[n:]
+	}
+	return nil
+}
+
+func (p *pusher) writeStreamed(h *ObjectHeader) error {
+	rc, size, err := p.src.OpenContent(h.Name.Checksum)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if size != h.Size {
+		return fmt.Errorf("%s changed size while being sent", h.Name)
+	}
+	return p.fw.WriteObject(h, rc)
+}
+
+// readMessage reads the next message, skipping PROGRESS and turning an
+// ERROR into a *RemoteError.
+func (p *pusher) readMessage(want string) (Message, error) {
+	for {
+		m, err := p.fr.ReadMessage()
+		if err == io.EOF {
+			return nil, protocolErrorf("connection closed by the receiver while waiting for %s", want)
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch m := m.(type) {
+		case *Progress:
+			p.opts.Logf("remote: %s", m.Message)
+			continue
+		case *ErrorMsg:
+			return nil, m.Err()
+		}
+		return m, nil
+	}
+}
+
+// sourceCommits adapts a Source to isAncestor.
+type sourceCommits struct{ src Source }
+
+func (s sourceCommits) Commit(c object.Checksum) (CommitInfo, bool, error) { return s.src.Commit(c) }

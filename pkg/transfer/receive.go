@@ -1,0 +1,550 @@
+package transfer
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/ostree-push/ostree-push/pkg/object"
+)
+
+// Limits the receiver enforces on what a client sends.
+const (
+	// MaxMetadataSize is libostree's limit on a metadata object
+	// (OSTREE_MAX_METADATA_SIZE).
+	MaxMetadataSize = 10 << 20
+	// DefaultMaxObjectSize bounds one content object unless the receiver
+	// is configured otherwise.
+	DefaultMaxObjectSize = 64 << 30
+	// inlineObjectMax is the largest object the receiver buffers in memory
+	// to hand to a writer goroutine; larger ones stream straight from the
+	// connection into libostree.
+	inlineObjectMax = 1 << 20
+	// maxAncestry bounds the parent-chain walk of a fast-forward check.
+	maxAncestry = 1 << 20
+)
+
+// ReceiveOptions configure Receive.
+type ReceiveOptions struct {
+	Agent         string                        // sent in HELLO, e.g. "ostree-receive/1.0"
+	MaxObjectSize uint64                        // 0: DefaultMaxObjectSize
+	Workers       int                           // object writers; 0: 2
+	Logf          func(format string, a ...any) // diagnostics; nil: none
+	// BeforeRefLock, when set, runs after all objects are staged and
+	// checked, just before the ref lock is taken: a seam for tests that
+	// move a ref or kill the receiver at that point.
+	BeforeRefLock func()
+}
+
+// ReceiveResult is what a receive did.
+type ReceiveResult struct {
+	ObjectsWritten uint64
+	BytesWritten   uint64
+	DryRun         bool
+	Refs           []RefResult
+	Updates        []RefUpdate
+}
+
+// Receive serves one push on r (from the client) and w (to the client):
+// it advertises dest's refs, stages the objects the client sends in one
+// transaction, checks every commit is complete, and then, under dest's ref
+// lock, applies all ref updates or none. Any failure aborts the
+// transaction, so the repository is left as it was; the client is told
+// why with an ERROR frame.
+func Receive(r io.Reader, w io.Writer, dest Dest, opts ReceiveOptions) (*ReceiveResult, error) {
+	// A version-0 client (the Python ostree-push 1.x) starts its messages
+	// with a byte-order mark, 'l' or 'B'. Say so, and send no ERROR: it
+	// would not understand one.
+	br := bufio.NewReader(r)
+	if first, err := br.Peek(1); err == nil && (first[0] == 'l' || first[0] == 'B') {
+		return nil, errors.New("the client speaks the version-0 protocol of ostree-push 1.x, which this receiver does not; upgrade the client")
+	}
+	rv := &receiver{
+		fr:   NewFrameReader(br),
+		fw:   NewFrameWriter(w),
+		dest: dest,
+		opts: opts,
+	}
+	if rv.opts.MaxObjectSize == 0 {
+		rv.opts.MaxObjectSize = DefaultMaxObjectSize
+	}
+	if rv.opts.Workers <= 0 {
+		rv.opts.Workers = 2
+	}
+	if rv.opts.Logf == nil {
+		rv.opts.Logf = func(string, ...any) {}
+	}
+	res, err := rv.run()
+	if rv.txn != nil {
+		if aerr := rv.txn.Abort(); aerr != nil && err == nil {
+			err = aerr
+		}
+	}
+	if err != nil {
+		var remote *RemoteError
+		if !errors.As(err, &remote) {
+			// Best effort: the connection may be what failed.
+			rv.fw.WriteMessage(&ErrorMsg{Message: truncate(err.Error(), 4000)})
+			rv.fw.Flush()
+		}
+		return nil, err
+	}
+	return res, nil
+}
+
+type receiver struct {
+	fr   *FrameReader
+	fw   *FrameWriter
+	dest Dest
+	opts ReceiveOptions
+	txn  Txn // open until committed or aborted; nil after
+}
+
+func (rv *receiver) run() (*ReceiveResult, error) {
+	version, err := rv.hello()
+	if err != nil {
+		return nil, err
+	}
+	rv.opts.Logf("client speaks protocol version %d", version)
+
+	txn, err := rv.dest.Begin()
+	if err != nil {
+		return nil, err
+	}
+	rv.txn = txn
+	if err := rv.advertise(version); err != nil {
+		return nil, err
+	}
+
+	res := &ReceiveResult{}
+	upd, commits, metas, err := rv.receiveObjects(res)
+	if err != nil {
+		return nil, err
+	}
+	// Detached metadata has no checksum of its own: accept it only for a
+	// commit that is in the repository or came in this push.
+	if len(metas) > 0 {
+		names := make([]object.Name, len(metas))
+		for i, c := range metas {
+			names[i] = object.Name{Checksum: c, Type: object.Commit}
+		}
+		have, err := rv.txn.HasObjects(names)
+		if err != nil {
+			return nil, err
+		}
+		for i, h := range have {
+			if !h {
+				return nil, fmt.Errorf("detached metadata sent for commit %s, which is neither in the repository nor in this push", metas[i])
+			}
+		}
+	}
+	res.DryRun = upd.DryRun
+	res.Updates = upd.Refs
+	// Every commit sent must be complete: a ref may later point at it.
+	for _, c := range commits {
+		if err := rv.txn.CheckComplete(c); err != nil {
+			return nil, fmt.Errorf("commit %s was sent without all its objects: %w", c, err)
+		}
+	}
+	res.Refs, err = rv.updateRefs(upd, commits)
+	if err != nil {
+		return nil, err
+	}
+	if err := rv.fw.WriteMessage(&Result{
+		ObjectsWritten: res.ObjectsWritten,
+		BytesWritten:   res.BytesWritten,
+		Refs:           res.Refs,
+	}); err != nil {
+		return nil, err
+	}
+	return res, rv.fw.Flush()
+}
+
+// hello reads the client's HELLO and answers with the version chosen.
+func (rv *receiver) hello() (uint16, error) {
+	m, err := rv.fr.ReadMessage()
+	if err == io.EOF {
+		return 0, protocolErrorf("connection closed before HELLO")
+	}
+	if err != nil {
+		return 0, err
+	}
+	hello, ok := m.(*Hello)
+	if !ok {
+		return 0, unexpected("HELLO", m)
+	}
+	version, ok := HighestCommonVersion(hello.Versions, []uint16{Version})
+	if !ok {
+		return 0, fmt.Errorf("no common protocol version: client speaks %v, this receiver %d", hello.Versions, Version)
+	}
+	return version, rv.fw.WriteMessage(&Hello{
+		Versions: []uint16{version},
+		Agent:    truncate(rv.opts.Agent, MaxAgentLen),
+	})
+}
+
+func (rv *receiver) advertise(version uint16) error {
+	refs, err := rv.dest.Refs()
+	if err != nil {
+		return err
+	}
+	adv := &Advertise{Mode: rv.dest.Mode(), CollectionID: rv.dest.CollectionID()}
+	for _, r := range refs {
+		info, ok, err := rv.dest.Commit(r.Commit)
+		if err != nil {
+			return err
+		}
+		adv.Refs = append(adv.Refs, AdvertisedRef{Ref: r.Ref, Commit: r.Commit, Complete: ok && !info.Partial})
+	}
+	if err := rv.fw.WriteMessage(adv); err != nil {
+		return err
+	}
+	return rv.fw.Flush()
+}
+
+// receiveObjects answers QUERYs and writes OBJECTs until the UPDATE that
+// ends the client's stream. It returns the UPDATE, the commits received and
+// the commits whose detached metadata was received.
+func (rv *receiver) receiveObjects(res *ReceiveResult) (*Update, []object.Checksum, []object.Checksum, error) {
+	pool := newWritePool(rv.txn, rv.opts.Workers)
+	var commits, metas []object.Checksum
+	upd, err := func() (*Update, error) {
+		for {
+			if err := pool.failure(); err != nil {
+				return nil, err
+			}
+			t, p, err := rv.fr.Next()
+			if err == io.EOF {
+				return nil, protocolErrorf("connection closed before UPDATE")
+			}
+			if err != nil {
+				return nil, err
+			}
+			switch t {
+			case FrameQuery:
+				var q Query
+				if err := q.UnmarshalBinary(p); err != nil {
+					return nil, err
+				}
+				have, err := rv.txn.HasObjects(q.Objects)
+				if err != nil {
+					return nil, err
+				}
+				if err := rv.fw.WriteMessage(&Have{Present: have}); err != nil {
+					return nil, err
+				}
+				if err := rv.fw.Flush(); err != nil {
+					return nil, err
+				}
+			case FrameObject:
+				var h ObjectHeader
+				if err := h.UnmarshalBinary(p); err != nil {
+					return nil, err
+				}
+				if err := rv.receiveObject(pool, &h); err != nil {
+					return nil, err
+				}
+				switch h.Name.Type {
+				case object.Commit:
+					commits = append(commits, h.Name.Checksum)
+				case object.CommitMeta:
+					metas = append(metas, h.Name.Checksum)
+				}
+				res.ObjectsWritten++
+				res.BytesWritten += h.Size
+			case FrameUpdate:
+				var u Update
+				if err := u.UnmarshalBinary(p); err != nil {
+					return nil, err
+				}
+				return &u, nil
+			case FrameProgress:
+				// Informational only.
+			case FrameError:
+				var m ErrorMsg
+				if err := m.UnmarshalBinary(p); err != nil {
+					return nil, err
+				}
+				return nil, m.Err()
+			default:
+				return nil, protocolErrorf("unexpected %v frame while receiving objects", t)
+			}
+		}
+	}()
+	if werr := pool.wait(); err == nil {
+		err = werr
+	}
+	return upd, commits, metas, err
+}
+
+func (rv *receiver) receiveObject(pool *writePool, h *ObjectHeader) error {
+	limit := rv.opts.MaxObjectSize
+	if h.Name.Type.IsMeta() {
+		limit = MaxMetadataSize
+	}
+	if h.Size > limit {
+		return fmt.Errorf("object %s declares %d bytes, over the limit of %d", h.Name, h.Size, limit)
+	}
+	if h.Name.Type.IsMeta() || h.Size <= inlineObjectMax {
+		data := make([]byte, h.Size)
+		if _, err := io.ReadFull(rv.fr.ObjectReader(h.Size), data); err != nil {
+			return noEOF(err)
+		}
+		return pool.submit(h.Name, data)
+	}
+	// A large content object streams from the connection into libostree
+	// here, while the pool's writers go on with the small ones.
+	if err := rv.txn.WriteContent(h.Name.Checksum, rv.fr.ObjectReader(h.Size), h.Size); err != nil {
+		return err
+	}
+	return nil
+}
+
+// updateRefs decides every ref update under the ref lock and applies them
+// all, or none, by committing the transaction.
+func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult, error) {
+	if rv.opts.BeforeRefLock != nil {
+		rv.opts.BeforeRefLock()
+	}
+	unlock, err := rv.dest.LockRefs()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	refs, err := rv.dest.Refs()
+	if err != nil {
+		return nil, err
+	}
+	current := make(map[RefName]object.Checksum, len(refs))
+	for _, r := range refs {
+		current[r.Ref] = r.Commit
+	}
+	results := make([]RefResult, len(upd.Refs))
+	var failed *RefResult
+	moves := 0
+	for i, u := range upd.Refs {
+		results[i] = rv.decide(u, current[u.Ref], upd.DryRun)
+		switch results[i].Status {
+		case StatusOK:
+			moves++
+		case StatusUpToDate:
+		default:
+			if failed == nil {
+				failed = &results[i]
+			}
+		}
+	}
+	if failed != nil {
+		for i := range results {
+			if results[i].Status == StatusOK {
+				results[i].Status = StatusAtomic
+				results[i].Message = fmt.Sprintf("not applied: %s was rejected (%s)", failed.Ref, failed.Status)
+			}
+		}
+	}
+	if failed != nil || upd.DryRun || moves == 0 {
+		// Nothing moves: discard the staged objects' transaction.
+		err := rv.txn.Abort()
+		rv.txn = nil
+		return results, err
+	}
+	for i, u := range upd.Refs {
+		if results[i].Status == StatusOK {
+			if err := rv.txn.SetRef(u.Ref, u.New); err != nil {
+				return nil, err
+			}
+		}
+	}
+	txn := rv.txn
+	rv.txn = nil
+	if err := txn.Commit(); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// decide judges one ref update against the ref's current value.
+func (rv *receiver) decide(u RefUpdate, cur object.Checksum, dryRun bool) RefResult {
+	res := RefResult{Ref: u.Ref, Status: StatusOK}
+	reject := func(s RefStatus, format string, a ...any) RefResult {
+		res.Status, res.Message = s, fmt.Sprintf(format, a...)
+		return res
+	}
+	if err := rv.dest.ValidateRef(u.Ref); err != nil {
+		return reject(StatusRejected, "invalid ref name: %v", err)
+	}
+	if u.Ref.CollectionID != "" && u.Ref.CollectionID == rv.dest.CollectionID() {
+		return reject(StatusRejected, "the repository's own refs take an empty collection id")
+	}
+	switch {
+	case cur == u.New:
+		res.Status = StatusUpToDate
+		return res
+	case cur != u.Old:
+		if cur.IsZero() {
+			return reject(StatusStale, "ref does not exist on the remote (client expected %s)", u.Old.Short())
+		}
+		return reject(StatusStale, "ref is at %s on the remote, client expected %s", cur.Short(), shortOrNone(u.Old))
+	case u.New.IsZero():
+		return res // delete
+	}
+	info, ok, err := rv.dest.Commit(u.New)
+	if err != nil {
+		return reject(StatusRejected, "loading commit %s: %v", u.New.Short(), err)
+	}
+	if !ok {
+		if dryRun {
+			// Not sent in a dry run: nothing more can be checked here.
+			return res
+		}
+		return reject(StatusRejected, "commit %s is not in the repository and was not sent", u.New.Short())
+	}
+	if info.Partial {
+		return reject(StatusRejected, "commit %s is partial in the repository", u.New.Short())
+	}
+	if err := rv.txn.CheckComplete(u.New); err != nil {
+		return reject(StatusRejected, "commit %s is incomplete: %v", u.New.Short(), err)
+	}
+	if !u.Old.IsZero() {
+		ff, err := isAncestor(rv.dest, u.Old, u.New)
+		if err != nil {
+			return reject(StatusRejected, "checking history of %s: %v", u.New.Short(), err)
+		}
+		if !ff {
+			if !u.Force {
+				return reject(StatusNonFastForward, "%s is not an ancestor of %s", u.Old.Short(), u.New.Short())
+			}
+			res.Message = "forced update"
+		}
+	}
+	return res
+}
+
+// commitLoader is what isAncestor needs of a repository.
+type commitLoader interface {
+	Commit(c object.Checksum) (CommitInfo, bool, error)
+}
+
+// isAncestor reports whether old is in the parent chain of c (or is c).
+// A chain that stops (a parent not in the repository) does not reach old.
+func isAncestor(repo commitLoader, old, c object.Checksum) (bool, error) {
+	for i := 0; i < maxAncestry && !c.IsZero(); i++ {
+		if c == old {
+			return true, nil
+		}
+		info, ok, err := repo.Commit(c)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			return false, nil
+		}
+		c = info.Parent
+	}
+	return false, nil
+}
+
+// writePool writes objects that arrived whole into the transaction from
+// several goroutines, so that checksumming and compression use every core
+// while the connection is read.
+type writePool struct {
+	txn  Txn
+	jobs chan writeJob
+	wg   sync.WaitGroup
+	once sync.Once
+	err  error
+	fail chan struct{}
+}
+
+type writeJob struct {
+	name object.Name
+	data []byte
+}
+
+func newWritePool(txn Txn, workers int) *writePool {
+	p := &writePool{txn: txn, jobs: make(chan writeJob, 16), fail: make(chan struct{})}
+	for i := 0; i < workers; i++ {
+		p.wg.Add(1)
+		go p.work()
+	}
+	return p
+}
+
+func (p *writePool) work() {
+	defer p.wg.Done()
+	for j := range p.jobs {
+		select {
+		case <-p.fail:
+			continue // drain after a failure
+		default:
+		}
+		var err error
+		if j.name.Type == object.File {
+			err = p.txn.WriteContent(j.name.Checksum, bytesReader(j.data), uint64(len(j.data)))
+		} else {
+			err = p.txn.WriteMetadata(j.name, j.data)
+		}
+		if err != nil {
+			p.once.Do(func() {
+				p.err = err
+				close(p.fail)
+			})
+		}
+	}
+}
+
+func (p *writePool) submit(n object.Name, data []byte) error {
+	select {
+	case p.jobs <- writeJob{n, data}:
+		return nil
+	case <-p.fail:
+		return p.err
+	}
+}
+
+// failure returns the first write error, if any yet.
+func (p *writePool) failure() error {
+	select {
+	case <-p.fail:
+		return p.err
+	default:
+		return nil
+	}
+}
+
+// wait stops the pool and returns the first write error.
+func (p *writePool) wait() error {
+	close(p.jobs)
+	p.wg.Wait()
+	return p.failure()
+}
+
+func unexpected(want string, m Message) error {
+	return protocolErrorf("want %s, got %v frame", want, m.FrameType())
+}
+
+func shortOrNone(c object.Checksum) string {
+	if c.IsZero() {
+		return "no ref"
+	}
+	return c.Short()
+}
+
+// truncate shortens s to at most n bytes of valid UTF-8 without NULs, so
+// that it can always be encoded as a str.
+func truncate(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, ""), "\x00", "")
+}
+
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}

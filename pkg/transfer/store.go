@@ -1,0 +1,84 @@
+package transfer
+
+import (
+	"io"
+
+	"github.com/ostree-push/ostree-push/pkg/object"
+)
+
+// The repository seam: the push and receive state machines reach
+// repositories only through these interfaces. internal/store implements them
+// with pkg/libostree; the tests also use an in-memory store.
+
+// Ref is a ref and the commit it points at.
+type Ref struct {
+	Ref    RefName
+	Commit object.Checksum
+}
+
+// CommitInfo is what the state machines need of a commit.
+type CommitInfo struct {
+	Parent  object.Checksum // object.Zero when it has none
+	Partial bool            // the repository marks it as partially fetched
+}
+
+// Source is the repository a push reads from.
+type Source interface {
+	// ResolveRev resolves a ref name or a checksum; ok is false when
+	// there is no such ref.
+	ResolveRev(rev string) (c object.Checksum, ok bool, err error)
+	// Refs lists the repository's own refs.
+	Refs() ([]Ref, error)
+	// Commit loads a commit; ok is false when the commit is not there.
+	Commit(c object.Checksum) (info CommitInfo, ok bool, err error)
+	// Reachable returns every object reachable from the commits (not
+	// their parents): the commits, their detached metadata, their trees.
+	Reachable(commits []object.Checksum) ([]object.Name, error)
+	// ReadMetadata returns a metadata object's bytes (for CommitMeta,
+	// the commit's detached metadata).
+	ReadMetadata(n object.Name) ([]byte, error)
+	// OpenContent opens a content object's stream and gives its length.
+	OpenContent(c object.Checksum) (io.ReadCloser, uint64, error)
+}
+
+// Dest is the repository a receive writes to.
+type Dest interface {
+	// Mode is the repository mode ("archive", "bare-user", …).
+	Mode() string
+	// CollectionID is the repository's collection id, or "".
+	CollectionID() string
+	// Refs lists the repository's refs and collection refs.
+	Refs() ([]Ref, error)
+	// Commit loads a commit, seeing objects staged in an open
+	// transaction too; ok is false when the commit is not there.
+	Commit(c object.Checksum) (info CommitInfo, ok bool, err error)
+	// ValidateRef checks a ref name (and collection id) as libostree does.
+	ValidateRef(r RefName) error
+	// Begin starts the transaction that stages the push's objects.
+	Begin() (Txn, error)
+	// LockRefs serializes ref updates between receivers of this
+	// repository; call the returned function to unlock.
+	LockRefs() (unlock func(), err error)
+}
+
+// Txn is a transaction on a Dest: objects written through it stay invisible
+// until Commit, which also applies the refs set through it. The write
+// methods may be called from several goroutines at once.
+type Txn interface {
+	// HasObjects reports which objects are present, committed or staged.
+	HasObjects(names []object.Name) ([]bool, error)
+	// WriteMetadata writes a metadata object, verifying its checksum.
+	WriteMetadata(n object.Name, data []byte) error
+	// WriteContent writes a content object of size bytes read from r,
+	// verifying its checksum.
+	WriteContent(c object.Checksum, r io.Reader, size uint64) error
+	// CheckComplete returns an error when the commit, or any object its
+	// tree needs, is missing.
+	CheckComplete(c object.Checksum) error
+	// SetRef stages a ref update; a zero checksum deletes the ref.
+	SetRef(r RefName, c object.Checksum) error
+	// Commit makes the objects visible, then moves the staged refs.
+	Commit() error
+	// Abort discards the transaction; nothing becomes visible.
+	Abort() error
+}

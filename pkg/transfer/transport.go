@@ -1,0 +1,282 @@
+package transfer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Destination is where a push goes: a repository path on an ssh host, or a
+// local path.
+type Destination struct {
+	Local bool
+	User  string // ssh only; "" for ssh's default
+	Host  string // ssh only
+	Port  string // ssh only; "" for ssh's default
+	Path  string
+}
+
+// String gives the destination back in the form a user would type.
+func (d Destination) String() string {
+	if d.Local {
+		return d.Path
+	}
+	host := d.Host
+	if d.User != "" {
+		host = d.User + "@" + host
+	}
+	if d.Port != "" {
+		return "ssh://" + host + ":" + d.Port + d.Path
+	}
+	return host + ":" + d.Path
+}
+
+// ParseDestination parses DEST as ostree-push takes it:
+//
+//	[user@]host:PATH               scp-like; a ':' before any '/'
+//	ssh://[user@]host[:port]/PATH  URL form
+//	file://PATH or a plain path    local, no ssh
+func ParseDestination(s string) (Destination, error) {
+	switch {
+	case s == "":
+		return Destination{}, errors.New("empty destination")
+	case strings.HasPrefix(s, "ssh://"):
+		u, err := url.Parse(s)
+		if err != nil {
+			return Destination{}, fmt.Errorf("destination %q: %v", s, err)
+		}
+		d := Destination{Host: u.Hostname(), Port: u.Port(), Path: u.Path}
+		if u.User != nil {
+			d.User = u.User.Username()
+		}
+		if d.Host == "" {
+			return Destination{}, fmt.Errorf("destination %q has no host", s)
+		}
+		if d.Path == "" || d.Path == "/" {
+			return Destination{}, fmt.Errorf("destination %q has no repository path", s)
+		}
+		// ssh://host/~/repo means a path under the remote home, as in git.
+		if strings.HasPrefix(d.Path, "/~") {
+			d.Path = d.Path[1:]
+		}
+		return d, checkSSH(s, d)
+	case strings.HasPrefix(s, "file://"):
+		p := strings.TrimPrefix(s, "file://")
+		if p == "" {
+			return Destination{}, fmt.Errorf("destination %q has no path", s)
+		}
+		return Destination{Local: true, Path: p}, nil
+	}
+	colon := strings.IndexByte(s, ':')
+	slash := strings.IndexByte(s, '/')
+	if colon > 0 && (slash < 0 || colon < slash) {
+		host, path := s[:colon], s[colon+1:]
+		d := Destination{Host: host, Path: path}
+		if at := strings.LastIndexByte(host, '@'); at >= 0 {
+			d.User, d.Host = host[:at], host[at+1:]
+		}
+		if d.Path == "" {
+			return Destination{}, fmt.Errorf("destination %q has no repository path after ':'", s)
+		}
+		return d, checkSSH(s, d)
+	}
+	return Destination{Local: true, Path: s}, nil
+}
+
+func checkSSH(s string, d Destination) error {
+	if d.Host == "" || strings.HasPrefix(d.Host, "-") || strings.HasPrefix(d.User, "-") {
+		return fmt.Errorf("destination %q: invalid host", s)
+	}
+	return nil
+}
+
+// SSHOptions are the ssh settings of a push.
+type SSHOptions struct {
+	Command        []string // the ssh program and its own arguments; default ["ssh"]
+	Port           string   // -p
+	Identity       string   // -i
+	Options        []string // -o, each as given
+	ReceiveCommand string   // run remotely; default "ostree-receive"; may carry arguments
+}
+
+// SSHArgs builds the argv that starts the receiver for d over ssh. The
+// receive command is passed to the remote shell as written (so it may
+// carry its own arguments); the repository path is appended shell-quoted.
+func SSHArgs(d Destination, o SSHOptions) []string {
+	argv := append([]string{}, o.Command...)
+	if len(argv) == 0 {
+		argv = []string{"ssh"}
+	}
+	port := d.Port
+	if port == "" {
+		port = o.Port
+	}
+	if port != "" {
+		argv = append(argv, "-p", port)
+	}
+	if o.Identity != "" {
+		argv = append(argv, "-i", o.Identity)
+	}
+	for _, opt := range o.Options {
+		argv = append(argv, "-o", opt)
+	}
+	if d.User != "" {
+		argv = append(argv, "-l", d.User)
+	}
+	return append(argv, "--", d.Host, RemoteCommand(o.ReceiveCommand, d.Path))
+}
+
+// RemoteCommand is the command line the remote shell runs.
+func RemoteCommand(receive, path string) string {
+	if receive == "" {
+		receive = "ostree-receive"
+	}
+	return receive + " " + ShellQuote(path)
+}
+
+// ShellQuote quotes s for a POSIX shell. A leading "~/" stays unquoted so
+// the remote shell expands it to the home directory.
+func ShellQuote(s string) string {
+	prefix := ""
+	if strings.HasPrefix(s, "~/") {
+		prefix, s = "~/", s[2:]
+	}
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=+,:@%") == "" {
+		return prefix + s
+	}
+	return prefix + "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// SplitCommand splits a command line the way a POSIX shell splits words:
+// whitespace separates, single quotes keep everything, double quotes keep
+// all but backslash escapes of " \ $ `, and a backslash escapes the next
+// character outside quotes. Expansions are not performed.
+func SplitCommand(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case c == '\'':
+			j := strings.IndexByte(s[i+1:], '\'')
+			if j < 0 {
+				return nil, fmt.Errorf("unterminated single quote in %q", s)
+			}
+			cur.WriteString(s[i+1 : i+1+j])
+			i += j + 1
+			inWord = true
+		case c == '"':
+			i++
+			for ; i < len(s) && s[i] != '"'; i++ {
+				if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`", s[i+1]) >= 0 {
+					i++
+				}
+				cur.WriteByte(s[i])
+			}
+			if i >= len(s) {
+				return nil, fmt.Errorf("unterminated double quote in %q", s)
+			}
+			inWord = true
+		case c == '\\':
+			if i+1 >= len(s) {
+				return nil, fmt.Errorf("trailing backslash in %q", s)
+			}
+			i++
+			cur.WriteByte(s[i])
+			inWord = true
+		default:
+			cur.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+// CommandConn runs a receiver (ssh, or ostree-receive itself for a local
+// destination) and is the connection to it: reads come from its stdout,
+// writes go to its stdin. Its stderr is passed through to Stderr.
+type CommandConn struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout io.ReadCloser
+	once   sync.Once
+	done   chan struct{}
+	err    error
+}
+
+// StartCommand starts argv with its stdin and stdout as the connection.
+func StartCommand(argv []string, stderr io.Writer) (*CommandConn, error) {
+	if len(argv) == 0 {
+		return nil, errors.New("empty command")
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stderr = stderr
+	// Its own process group: a ^C at the terminal reaches ostree-push,
+	// which then ends the child itself, in order.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", argv[0], err)
+	}
+	c := &CommandConn{cmd: cmd, stdin: stdin, stdout: stdout, done: make(chan struct{})}
+	go func() {
+		c.err = cmd.Wait()
+		close(c.done)
+	}()
+	return c, nil
+}
+
+func (c *CommandConn) Read(p []byte) (int, error)  { return c.stdout.Read(p) }
+func (c *CommandConn) Write(p []byte) (int, error) { return c.stdin.Write(p) }
+
+// CloseWrite closes the child's stdin: the receiver sees end of input.
+func (c *CommandConn) CloseWrite() error { return c.stdin.Close() }
+
+// Close closes stdin and waits for the child to exit, up to timeout; then
+// it kills it. It returns the child's exit error.
+func (c *CommandConn) Close(timeout time.Duration) error {
+	c.once.Do(func() { c.stdin.Close() })
+	select {
+	case <-c.done:
+	case <-time.After(timeout):
+		c.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-c.done:
+		case <-time.After(2 * time.Second):
+			c.cmd.Process.Kill()
+			<-c.done
+		}
+	}
+	return c.err
+}
+
+// Kill ends the child at once (for an interrupted push).
+func (c *CommandConn) Kill() {
+	if c.cmd.Process != nil {
+		c.cmd.Process.Signal(os.Kill)
+	}
+}

@@ -1,0 +1,110 @@
+package transfer
+
+import (
+	"os/exec"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestParseDestination(t *testing.T) {
+	for i, tc := range []struct {
+		in   string
+		want Destination
+		err  bool
+	}{
+		{in: "host:/srv/repo", want: Destination{Host: "host", Path: "/srv/repo"}},
+		{in: "user@host:repo", want: Destination{User: "user", Host: "host", Path: "repo"}},
+		{in: "me@host.example:/a b/c", want: Destination{User: "me", Host: "host.example", Path: "/a b/c"}},
+		{in: "ssh://host/srv/repo", want: Destination{Host: "host", Path: "/srv/repo"}},
+		{in: "ssh://u@host:2222/srv/repo", want: Destination{User: "u", Host: "host", Port: "2222", Path: "/srv/repo"}},
+		{in: "ssh://host/~/repo", want: Destination{Host: "host", Path: "~/repo"}},
+		{in: "ssh://[::1]:22/repo", want: Destination{Host: "::1", Port: "22", Path: "/repo"}},
+		{in: "/srv/repo", want: Destination{Local: true, Path: "/srv/repo"}},
+		{in: "./repo:with-colon", want: Destination{Local: true, Path: "./repo:with-colon"}},
+		{in: "relative/repo", want: Destination{Local: true, Path: "relative/repo"}},
+		{in: "file:///srv/repo", want: Destination{Local: true, Path: "/srv/repo"}},
+		{in: "", err: true},
+		{in: "host:", err: true},
+		{in: "-oProxyCommand=x:repo", err: true},
+		{in: "ssh://host", err: true},
+		{in: "ssh:///repo", err: true},
+		{in: "file://", err: true},
+	} {
+		got, err := ParseDestination(tc.in)
+		if tc.err {
+			if err == nil {
+				t.Errorf("#%d ParseDestination(%q) = %+v, want error", i, tc.in, got)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("#%d ParseDestination(%q) = %+v, %v; want %+v", i, tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestSSHArgs(t *testing.T) {
+	d := Destination{User: "pub", Host: "build.example", Path: "/srv/my repo's"}
+	got := SSHArgs(d, SSHOptions{
+		Command:        []string{"ssh", "-F", "/cfg"},
+		Port:           "2222",
+		Identity:       "/key",
+		Options:        []string{"BatchMode=yes", "Compression=no"},
+		ReceiveCommand: "/opt/bin/ostree-receive --verbose",
+	})
+	want := []string{"ssh", "-F", "/cfg", "-p", "2222", "-i", "/key", "-o", "BatchMode=yes", "-o", "Compression=no",
+		"-l", "pub", "--", "build.example", `/opt/bin/ostree-receive --verbose '/srv/my repo'\''s'`}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("SSHArgs =\n%q\nwant\n%q", got, want)
+	}
+	// A port in the URL wins over -p; defaults fill in the rest.
+	got = SSHArgs(Destination{Host: "h", Port: "22", Path: "~/repo"}, SSHOptions{Port: "99"})
+	want = []string{"ssh", "-p", "22", "--", "h", "ostree-receive ~/repo"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("SSHArgs = %q, want %q", got, want)
+	}
+}
+
+// TestShellQuote runs the quoted words through a real shell.
+func TestShellQuote(t *testing.T) {
+	words := []string{"plain", "with space", "it's", `a"b`, "$HOME", "`id`", "a\\b", "new\nline", "", "-dash", "*"}
+	var quoted []string
+	for _, w := range words {
+		quoted = append(quoted, ShellQuote(w))
+	}
+	script := "set -- " + strings.Join(quoted, " ") + `; for a in "$@"; do printf '%s\0' "$a"; done`
+	out, err := exec.Command("/bin/sh", "-c", script).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+	if !reflect.DeepEqual(got, words) {
+		t.Fatalf("the shell read %q back as %q", words, got)
+	}
+}
+
+func TestSplitCommand(t *testing.T) {
+	for i, tc := range []struct {
+		in   string
+		want []string
+		err  bool
+	}{
+		{in: "ssh", want: []string{"ssh"}},
+		{in: "  ssh  -F /cfg\t-v ", want: []string{"ssh", "-F", "/cfg", "-v"}},
+		{in: `ssh -o 'ProxyCommand=nc %h %p'`, want: []string{"ssh", "-o", "ProxyCommand=nc %h %p"}},
+		{in: `ssh -i "/my keys/id" x\ y`, want: []string{"ssh", "-i", "/my keys/id", "x y"}},
+		{in: `a"b"'c'd`, want: []string{"abcd"}},
+		{in: `"a \" \\ \$ \n"`, want: []string{`a " \ $ \n`}},
+		{in: `''`, want: []string{""}},
+		{in: "", want: nil},
+		{in: `'unterminated`, err: true},
+		{in: `"unterminated`, err: true},
+		{in: `trailing\`, err: true},
+	} {
+		got, err := SplitCommand(tc.in)
+		if tc.err != (err != nil) || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("#%d SplitCommand(%q) = %q, %v; want %q (error %v)", i, tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}

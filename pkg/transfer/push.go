@@ -81,14 +81,23 @@ func Push(r io.Reader, w io.Writer, src Source, opts PushOptions) (*PushResult, 
 	}
 	res, err := p.run(plan)
 	if err != nil {
-		var remote *RemoteError
-		if !errors.As(err, &remote) {
-			p.fw.WriteMessage(&ErrorMsg{Message: truncate(err.Error(), 4000)})
-			p.fw.Flush()
-		}
+		p.sendError(err)
 		return nil, err
 	}
 	return res, nil
+}
+
+// sendError sends ERROR for a local failure, once, unless the failure is
+// the receiver's own ERROR. Only the goroutine that owns the writer at
+// the time may call it.
+func (p *pusher) sendError(err error) {
+	var remote *RemoteError
+	if p.errorSent || errors.As(err, &remote) {
+		return
+	}
+	p.errorSent = true
+	p.fw.WriteMessage(&ErrorMsg{Message: truncate(err.Error(), 4000)})
+	p.fw.Flush()
 }
 
 type pusher struct {
@@ -97,6 +106,9 @@ type pusher struct {
 	src   Source
 	opts  PushOptions
 	first *firstBytes
+	// errorSent is set once ERROR went out (by the writer goroutine, or
+	// by Push after it ended).
+	errorSent bool
 }
 
 // firstBytes keeps the first bytes read from the receiver, to show them
@@ -250,11 +262,13 @@ func (p *pusher) run(plan []planned) (*PushResult, error) {
 		}
 	}
 	if len(updates) == 0 {
-		// Every ref was refused locally: nothing to ask the receiver.
+		// Every ref was refused locally: nothing to ask the receiver,
+		// which is told why (protocol.md, section 5).
 		for _, pl := range plan {
 			res.Refs = append(res.Refs, localReject[pl.spec.Dst])
 		}
-		return res, p.fw.Flush()
+		p.sendError(errors.New("nothing to push: every ref was refused by the client"))
+		return res, nil
 	}
 	sent, err := p.transfer(send, updates, dryRun)
 	if err != nil {
@@ -389,7 +403,13 @@ func (p *pusher) transfer(offer []object.Name, updates []RefUpdate, dryRun bool)
 	stop := make(chan struct{})
 	werr := make(chan error, 1)
 	go func() {
-		werr <- p.write(batches, haves, stop, updates, dryRun, stats)
+		err := p.write(batches, haves, stop, updates, dryRun, stats)
+		if err != nil {
+			// Tell the receiver at once, so that it stops waiting for
+			// frames and the reader below sees the end of the stream.
+			p.sendError(err)
+		}
+		werr <- err
 	}()
 	readErr := func() error {
 		for _, b := range batches {
@@ -510,7 +530,12 @@ func (p *pusher) sendObjects(names []object.Name, stats *sentStats, total uint64
 	queue := make(chan *loaded, 32)
 	work := make(chan *loaded)
 	quit := make(chan struct{})
-	defer close(quit)
+	var wg sync.WaitGroup
+	// On return, stop the feeder first, then wait for the loaders.
+	defer func() {
+		close(quit)
+		wg.Wait()
+	}()
 	go func() {
 		defer close(queue)
 		defer close(work)
@@ -528,7 +553,6 @@ func (p *pusher) sendObjects(names []object.Name, stats *sentStats, total uint64
 			}
 		}
 	}()
-	var wg sync.WaitGroup
 	for i := 0; i < 2; i++ {
 		wg.Add(1)
 		go func() {
@@ -539,7 +563,6 @@ func (p *pusher) sendObjects(names []object.Name, stats *sentStats, total uint64
 			}
 		}()
 	}
-	defer wg.Wait()
 	for l := range queue {
 		<-l.done
 		if l.err != nil {

@@ -153,14 +153,31 @@ func (rv *receiver) run() (*ReceiveResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := rv.fw.WriteMessage(&Result{
+	if err := rv.fw.WriteMessage(fitResult(&Result{
 		ObjectsWritten: res.ObjectsWritten,
 		BytesWritten:   res.BytesWritten,
 		Refs:           res.Refs,
-	}); err != nil {
+	})); err != nil {
 		return nil, err
 	}
 	return res, rv.fw.Flush()
+}
+
+// fitResult shortens the refs' messages when the RESULT would not fit in a
+// frame. Per ref, an UPDATE carries 65 bytes besides the name and a RESULT
+// 3 plus its message, so with messages of at most 60 bytes a RESULT is
+// never longer than the UPDATE it answers, which fitted.
+func fitResult(r *Result) *Result {
+	if p, err := r.MarshalBinary(); err == nil && len(p) <= MaxPayload {
+		return r
+	}
+	short := *r
+	short.Refs = make([]RefResult, len(r.Refs))
+	for i, rr := range r.Refs {
+		rr.Message = truncate(rr.Message, 60)
+		short.Refs[i] = rr
+	}
+	return &short
 }
 
 // hello reads the client's HELLO and answers with the version chosen.

@@ -11,6 +11,8 @@ import (
 
 func TestFreshPush(t *testing.T) {
 	e := newEnv(t, 300)
+	// The pushed commit carries detached metadata (where signatures live).
+	e.commit("os/main", "signed", "--add-detached-metadata-string=note=carried along")
 	for _, mode := range []string{"archive", "bare-user"} {
 		t.Run(mode, func(t *testing.T) {
 			remote := e.remote(mode)
@@ -20,8 +22,10 @@ func TestFreshPush(t *testing.T) {
 			if len(res.Refs) != 1 || res.Refs[0].Status != "created" || res.Refs[0].Ref != "os/main" {
 				t.Fatalf("refs %+v", res.Refs)
 			}
-			if want := countReachable(t, e.src, "os/main"); res.ObjectsSent != want {
-				t.Errorf("sent %d objects, the commit has %d", res.ObjectsSent, want)
+			// The tip's objects, its detached metadata, and its parent
+			// commit (same tree: nothing else new).
+			if want := countReachable(t, e.src, "os/main") + 2; res.ObjectsSent != want {
+				t.Errorf("sent %d objects, want %d", res.ObjectsSent, want)
 			}
 			testrepo.Fsck(t, remote)
 			sameRef(t, e.src, remote, "os/main")
@@ -30,6 +34,10 @@ func TestFreshPush(t *testing.T) {
 			}
 			if ls(remote) != ls(e.src) {
 				t.Fatal("ostree ls -R differs between source and remote")
+			}
+			meta := testrepo.Ostree(t, "show", "--repo="+remote, "--print-detached-metadata-key=note", "os/main")
+			if !strings.Contains(meta, "carried along") {
+				t.Fatalf("detached metadata on the remote: %q", meta)
 			}
 		})
 	}

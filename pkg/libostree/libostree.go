@@ -24,9 +24,10 @@ package libostree
 import "C"
 
 import (
-	"runtime"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/ostree-push/ostree-push/pkg/object"
 )
 
 // BuildVersion is the libostree version this package was compiled against.
@@ -71,4 +72,17 @@ func goStrv(v **C.char) []string {
 	return out
 }
 
-var _ = runtime.KeepAlive
+// The object vocabulary is shared with pure-Go packages through pkg/object;
+// these aliases let callers of this package name it from here.
+type (
+	// Checksum is an object's SHA-256 ([32]byte): ParseChecksum, String.
+	Checksum = object.Checksum
+	// ObjectType is an OstreeObjectType: File, DirTree, DirMeta, Commit,
+	// CommitMeta.
+	ObjectType = object.Type
+	// ObjectName is an object's checksum and type.
+	ObjectName = object.Name
+)
+
+// ParseChecksum parses a 64-character hex checksum.
+func ParseChecksum(s string) (Checksum, error) { return object.ParseChecksum(s) }

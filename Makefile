@@ -1,5 +1,5 @@
-# ostree-push: GNU make build. `make` builds bin/ostree-push and
-# bin/ostree-receive; `make check` and `make demo` first run ci/setup, which
+# ostree-push: GNU make build. `make` builds bin/ostree-push,
+# bin/ostree-receive and bin/ostree-receive-shell; `make check` and `make demo` first run ci/setup, which
 # installs whatever is missing on Debian 12 (as root).
 
 PREFIX ?= /usr/local
@@ -17,7 +17,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 export GOFLAGS
 
 LDFLAGS := -X main.version=$(VERSION)
-BINARIES := bin/ostree-push bin/ostree-receive
+BINARIES := bin/ostree-push bin/ostree-receive bin/ostree-receive-shell
 
 .PHONY: all check demo install uninstall fmt vet test bench clean $(BINARIES)
 
@@ -40,9 +40,11 @@ demo:
 install: $(BINARIES)
 	install -D -m 0755 bin/ostree-push $(DESTDIR)$(BINDIR)/ostree-push
 	install -D -m 0755 bin/ostree-receive $(DESTDIR)$(BINDIR)/ostree-receive
+	install -D -m 0755 bin/ostree-receive-shell $(DESTDIR)$(BINDIR)/ostree-receive-shell
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/ostree-push $(DESTDIR)$(BINDIR)/ostree-receive
+	rm -f $(DESTDIR)$(BINDIR)/ostree-push $(DESTDIR)$(BINDIR)/ostree-receive \
+		$(DESTDIR)$(BINDIR)/ostree-receive-shell
 
 fmt:
 	gofmt -w .

@@ -21,7 +21,7 @@ import (
 
 var binDir string
 
-// TestMain builds both binaries once, with the race detector.
+// TestMain builds the binaries once, with the race detector.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "ostree-push-e2e-bin-")
 	if err != nil {
@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 	binDir = dir
 	root, err := sshtest.RepoRoot()
 	if err == nil {
-		for _, cmd := range []string{"ostree-push", "ostree-receive"} {
+		for _, cmd := range []string{"ostree-push", "ostree-receive", "ostree-receive-shell"} {
 			build := exec.Command("go", "build", "-race", "-o", filepath.Join(dir, cmd), "./cmd/"+cmd)
 			build.Dir = root
 			if out, berr := build.CombinedOutput(); berr != nil {

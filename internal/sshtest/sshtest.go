@@ -6,6 +6,9 @@
 //
 //	ssh -F Server.ConfigFile testhost COMMAND
 //
+// StartWithOptions can restrict the client key with authorized_keys
+// options, such as a forced command.
+//
 // When sshd or the ssh client is not installed the test is skipped, unless
 // the environment has CI=true, where it fails instead: CI must never skip
 // the end-to-end tests silently.
@@ -75,6 +78,27 @@ func (s *Server) Run(t testing.TB, cmd string) (string, error) {
 // CI=true) and fails it when the server does not come up.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return StartWithOptions(t, Options{})
+}
+
+// Options change how StartWithOptions sets up the server.
+type Options struct {
+	// KeyOptions, when not empty, precede the client key in
+	// authorized_keys (one line), for instance
+	//
+	//	command="/path/ostree-receive-shell",no-pty,no-port-forwarding
+	//
+	// With a forced command the server is ready once sshd accepts the key,
+	// whatever that command does with ci/test-sshd's probe.
+	KeyOptions string
+}
+
+// StartWithOptions is Start with Options.
+func StartWithOptions(t testing.TB, opts Options) *Server {
+	t.Helper()
+	if strings.ContainsAny(opts.KeyOptions, "\r\n") {
+		t.Fatalf("sshtest: KeyOptions must be one line: %q", opts.KeyOptions)
+	}
 	if missing := missingTools(); len(missing) > 0 {
 		msg := fmt.Sprintf("sshtest: test sshd unavailable: missing %s (run ci/setup as root)", strings.Join(missing, ", "))
 		if os.Getenv("CI") == "true" {
@@ -92,6 +116,7 @@ func Start(t testing.TB) *Server {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	c := exec.CommandContext(ctx, script, "start", dir)
+	c.Env = append(withoutEnv(os.Environ(), keyOptionsEnv), keyOptionsEnv+"="+opts.KeyOptions)
 	var stdout, stderr bytes.Buffer
 	c.Stdout = &stdout
 	c.Stderr = &stderr
@@ -118,6 +143,20 @@ func Start(t testing.TB) *Server {
 		Port:       port,
 		ConfigFile: filepath.Join(dir, "ssh_config"),
 	}
+}
+
+// keyOptionsEnv is how ci/test-sshd start takes Options.KeyOptions.
+const keyOptionsEnv = "TEST_SSHD_KEY_OPTIONS"
+
+// withoutEnv returns env without the variable name.
+func withoutEnv(env []string, name string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // missingTools lists what ci/test-sshd needs and cannot find.

@@ -98,3 +98,40 @@ func TestRepoRoot(t *testing.T) {
 		t.Fatalf("%s/go.mod is not this module's", root)
 	}
 }
+
+func TestKeyOptions(t *testing.T) {
+	// A forced command replaces what the client asks for, which it sees in
+	// $SSH_ORIGINAL_COMMAND.
+	s := sshtest.StartWithOptions(t, sshtest.Options{
+		KeyOptions: `command="echo forced: \"$SSH_ORIGINAL_COMMAND\"",no-pty,no-port-forwarding`,
+	})
+	b, err := os.ReadFile(filepath.Join(s.Dir, "authorized_keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(b), `command="echo forced: \"$SSH_ORIGINAL_COMMAND\"",no-pty,no-port-forwarding ssh-ed25519 `) {
+		t.Fatalf("authorized_keys: %q", b)
+	}
+	out, err := s.Run(t, "echo hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != "forced: echo hello\n" {
+		t.Fatalf("got %q", out)
+	}
+
+	// A forced command that fails does not keep the server from starting.
+	f := sshtest.StartWithOptions(t, sshtest.Options{KeyOptions: `command="exit 3"`})
+	if _, err := f.Run(t, "true"); err == nil || !strings.Contains(err.Error(), "exit status 3") {
+		t.Fatalf("forced exit 3: %v", err)
+	}
+}
+
+func TestStartIgnoresKeyOptionsEnv(t *testing.T) {
+	t.Setenv("TEST_SSHD_KEY_OPTIONS", `command="exit 3"`)
+	s := sshtest.Start(t)
+	out, err := s.Run(t, "echo hello")
+	if err != nil || out != "hello\n" {
+		t.Fatalf("echo hello: %q, %v", out, err)
+	}
+}

@@ -1,0 +1,56 @@
+// Command ostree-receive-shell is a restricted shell for an account that
+// only accepts pushes, the way git-shell is for git: it runs ostree-receive
+// and nothing else.
+//
+// Use it as the login shell of a dedicated push account (sshd then runs
+// `ostree-receive-shell -c 'COMMAND'`), or as a forced command in
+// authorized_keys:
+//
+//	command="/usr/local/bin/ostree-receive-shell",no-pty,no-port-forwarding,no-agent-forwarding,no-X11-forwarding ssh-ed25519 AAAA...
+//
+// where the client's command arrives in $SSH_ORIGINAL_COMMAND. When both
+// apply, sshd runs `ostree-receive-shell -c ostree-receive-shell` and the
+// client's command is again taken from $SSH_ORIGINAL_COMMAND.
+//
+// The command is split into words like a POSIX shell does, without any
+// expansion, and no shell ever sees it. The only command allowed is
+//
+//	ostree-receive [-v|--verbose]... REPO
+//
+// where the first word may also be a path ending in /ostree-receive (what
+// ostree-push --receive-command sends), no other option is accepted (a
+// client must not pick, for instance, the server's --config), and REPO is
+// one non-empty word that does not start with '-'. A leading "~/" in REPO
+// is replaced by $HOME. The shell then replaces itself (execve) with the
+// ostree-receive installed beside it, or else $OSTREE_RECEIVE_SHELL_RECEIVE
+// (an absolute path, for tests and administrators), or else the first one
+// in /usr/local/bin:/usr/bin:/bin; never the program the client named. The
+// environment is passed on unchanged.
+//
+// Exit status (once ostree-receive runs, its own):
+//
+//	0    --help or --version
+//	1    interactive use refused: no command was given
+//	2    malformed command or usage: unterminated quote, an option that is
+//	     not allowed, a missing, empty or extra argument
+//	126  ostree-receive was found but cannot be executed
+//	127  command not allowed, or ostree-receive not found
+package main
+
+import (
+	"os"
+	"syscall"
+)
+
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], system{
+		lookupEnv:  os.LookupEnv,
+		executable: os.Executable,
+		exec:       syscall.Exec,
+		environ:    os.Environ,
+		stdout:     os.Stdout,
+		stderr:     os.Stderr,
+	}))
+}

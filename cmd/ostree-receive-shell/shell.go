@@ -1,0 +1,260 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+
+	"github.com/ostree-push/ostree-push/pkg/transfer"
+)
+
+const (
+	selfName    = "ostree-receive-shell"
+	receiveName = "ostree-receive"
+	// receiveEnv names the receiver when none is installed beside the shell.
+	receiveEnv = "OSTREE_RECEIVE_SHELL_RECEIVE"
+	// safePath is where the receiver is looked for last, never $PATH.
+	safePath = "/usr/local/bin:/usr/bin:/bin"
+)
+
+// Exit statuses, as documented in the package comment and in --help.
+const (
+	exitInteractive = 1
+	exitUsage       = 2
+	exitCannotExec  = 126
+	exitNotAllowed  = 127
+)
+
+const usage = `Usage: ostree-receive-shell -c COMMAND
+       ostree-receive-shell            (COMMAND in $SSH_ORIGINAL_COMMAND)
+       ostree-receive-shell --help | --version
+
+A restricted login shell, or authorized_keys forced command, for an account
+that only accepts ostree-push. COMMAND is split into words like a shell
+does, without expansions, and must be
+
+    ostree-receive [-v|--verbose]... REPO
+
+(the first word may be any path ending in /ostree-receive; a leading "~/" in
+REPO means $HOME). It then runs the ostree-receive installed beside this
+program, else $OSTREE_RECEIVE_SHELL_RECEIVE, else the one in
+/usr/local/bin:/usr/bin:/bin, with those arguments and no shell.
+
+Use as a forced command:
+
+    command="/usr/local/bin/ostree-receive-shell",no-pty,no-port-forwarding ssh-ed25519 AAAA...
+
+Exit status (once ostree-receive runs, its own):
+    0    --help or --version
+    1    interactive login refused (no command)
+    2    malformed command: unterminated quote, an option that is not
+         allowed, a missing, empty or extra argument
+    126  ostree-receive cannot be executed
+    127  command not allowed, or ostree-receive not found
+`
+
+// shellError is an error with the exit status it causes.
+type shellError struct {
+	code int
+	err  error
+}
+
+func (e *shellError) Error() string { return e.err.Error() }
+func (e *shellError) Unwrap() error { return e.err }
+
+func fail(code int, format string, args ...any) error {
+	return &shellError{code: code, err: fmt.Errorf(format, args...)}
+}
+
+// errInteractive is the refusal of a session without a command.
+var errInteractive = &shellError{code: exitInteractive,
+	err: errors.New("interactive login is not allowed; this account only accepts ostree-push")}
+
+// exitCode is the status err causes.
+func exitCode(err error) int {
+	var se *shellError
+	if errors.As(err, &se) {
+		return se.code
+	}
+	return exitCannotExec
+}
+
+// parseCommand checks a client's command line and returns the arguments to
+// run ostree-receive with (its options, then the repository path), with a
+// leading "~/" of the path replaced by home. It never runs anything.
+func parseCommand(cmd, home string) ([]string, error) {
+	if strings.IndexByte(cmd, 0) >= 0 {
+		return nil, fail(exitUsage, "malformed command: NUL byte")
+	}
+	words, err := transfer.SplitCommand(cmd)
+	if err != nil {
+		return nil, fail(exitUsage, "malformed command: %v", err)
+	}
+	if len(words) == 0 {
+		return nil, errInteractive
+	}
+	if !isProgram(words[0], receiveName) {
+		return nil, fail(exitNotAllowed, "command not allowed: %q; this account only accepts ostree-push (%s [-v] REPO)", cmd, receiveName)
+	}
+	var args []string
+	rest := words[1:]
+	for len(rest) > 0 && strings.HasPrefix(rest[0], "-") {
+		switch rest[0] {
+		case "-v", "--verbose":
+			args = append(args, rest[0])
+		default:
+			return nil, fail(exitUsage, "%s option not allowed: %q", receiveName, rest[0])
+		}
+		rest = rest[1:]
+	}
+	switch {
+	case len(rest) == 0:
+		return nil, fail(exitUsage, "missing repository path in %q", cmd)
+	case len(rest) > 1:
+		return nil, fail(exitUsage, "extra argument %q after the repository path", rest[1])
+	case rest[0] == "":
+		return nil, fail(exitUsage, "empty repository path")
+	}
+	path := rest[0]
+	if strings.HasPrefix(path, "~/") {
+		if home == "" {
+			return nil, fail(exitUsage, "cannot expand %q: no home directory", path)
+		}
+		path = strings.TrimSuffix(home, "/") + "/" + path[2:]
+		if strings.HasPrefix(path, "-") {
+			return nil, fail(exitUsage, "repository path %q starts with '-'", path)
+		}
+	}
+	return append(args, path), nil
+}
+
+// isProgram reports whether word is name or a path whose last element is
+// name.
+func isProgram(word, name string) bool {
+	return word == name || strings.HasSuffix(word, "/"+name)
+}
+
+// clientCommand picks the client's command from the shell's arguments and
+// environment: `-c COMMAND` (a login shell), or $SSH_ORIGINAL_COMMAND (a
+// forced command, possibly run through this shell as `-c
+// ostree-receive-shell`). It returns "" with ok false for --help or
+// --version, which it prints to stdout.
+func clientCommand(args []string, sys system) (cmd string, ok bool, err error) {
+	original, hasOriginal := sys.lookupEnv("SSH_ORIGINAL_COMMAND")
+	fromOriginal := func() (string, bool, error) {
+		if !hasOriginal || strings.TrimSpace(original) == "" {
+			return "", false, errInteractive
+		}
+		return original, true, nil
+	}
+	switch {
+	case len(args) == 0:
+		// A forced command, or an interactive login (argv[0] "-..." and no
+		// arguments).
+		return fromOriginal()
+	case args[0] == "-c":
+		if len(args) != 2 {
+			return "", false, fail(exitUsage, "usage: %s -c COMMAND", selfName)
+		}
+		if words, err := transfer.SplitCommand(args[1]); err == nil && len(words) == 1 && isProgram(words[0], selfName) {
+			return fromOriginal()
+		}
+		return args[1], true, nil
+	case len(args) == 1 && (args[0] == "-h" || args[0] == "--help"):
+		fmt.Fprint(sys.stdout, usage)
+		return "", false, nil
+	case len(args) == 1 && args[0] == "--version":
+		fmt.Fprintf(sys.stdout, "%s %s\n", selfName, version)
+		return "", false, nil
+	default:
+		return "", false, fail(exitUsage, "unexpected arguments %q; usage: %s -c COMMAND (try --help)", args, selfName)
+	}
+}
+
+// findReceiver returns the ostree-receive to run: the one beside this
+// program, else $OSTREE_RECEIVE_SHELL_RECEIVE, else the first one in
+// safePath.
+func findReceiver(sys system) (string, error) {
+	if self, err := sys.executable(); err == nil {
+		if p := filepath.Join(filepath.Dir(self), receiveName); isExecutable(p) {
+			return p, nil
+		}
+	}
+	if p, ok := sys.lookupEnv(receiveEnv); ok && p != "" {
+		if !filepath.IsAbs(p) {
+			return "", fail(exitCannotExec, "$%s is not an absolute path: %q", receiveEnv, p)
+		}
+		return p, nil
+	}
+	for _, dir := range filepath.SplitList(safePath) {
+		if p := filepath.Join(dir, receiveName); isExecutable(p) {
+			return p, nil
+		}
+	}
+	return "", fail(exitNotAllowed, "%s not found beside %s, in $%s or in %s", receiveName, selfName, receiveEnv, safePath)
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
+}
+
+// system is what the shell uses of the process and the OS; tests replace
+// it.
+type system struct {
+	lookupEnv  func(string) (string, bool)
+	executable func() (string, error)
+	exec       func(argv0 string, argv, envv []string) error
+	environ    func() []string
+	stdout     io.Writer
+	stderr     io.Writer
+}
+
+// home is $HOME, else the account's home directory from the user database.
+func home(sys system) string {
+	if h, ok := sys.lookupEnv("HOME"); ok && h != "" {
+		return h
+	}
+	if u, err := user.Current(); err == nil {
+		return u.HomeDir
+	}
+	return ""
+}
+
+// run does what the shell does with its arguments and returns the exit
+// status; on success sys.exec does not return.
+func run(args []string, sys system) int {
+	err := func() error {
+		cmd, ok, err := clientCommand(args, sys)
+		if err != nil || !ok {
+			return err
+		}
+		receiveArgs, err := parseCommand(cmd, home(sys))
+		if err != nil {
+			return err
+		}
+		receiver, err := findReceiver(sys)
+		if err != nil {
+			return err
+		}
+		argv := append([]string{receiver}, receiveArgs...)
+		if err := sys.exec(receiver, argv, sys.environ()); err != nil {
+			code := exitCannotExec
+			if errors.Is(err, fs.ErrNotExist) {
+				code = exitNotAllowed // as a shell says "not found"
+			}
+			return fail(code, "cannot run %s: %v", receiver, err)
+		}
+		return nil
+	}()
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(sys.stderr, "%s: %v\n", selfName, err)
+	return exitCode(err)
+}

@@ -67,3 +67,16 @@ func (p *progress) done() {
 		fmt.Fprintln(p.w)
 	}
 }
+
+// println prints a line of its own, above the status line if one is drawn.
+func (p *progress) println(line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drawn {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+	fmt.Fprintln(p.w, line)
+	if p.drawn {
+		p.draw()
+	}
+}

@@ -135,12 +135,19 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	if o.verbose && !o.json {
 		logf = func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }
 	}
+	var remoteMsgs []string
 	res, perr := transfer.Push(conn, conn, repo, transfer.PushOptions{
 		Specs:    specs,
 		DryRun:   o.dryRun,
 		Agent:    "ostree-push/" + version,
 		Progress: prog.update,
 		Logf:     logf,
+		Remote: func(msg string) {
+			remoteMsgs = append(remoteMsgs, msg)
+			if !o.quiet && !o.json {
+				prog.println("remote: " + msg)
+			}
+		},
 	})
 	prog.done()
 	cerr := conn.Close(30 * time.Second)
@@ -155,7 +162,7 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	}
 	elapsed := time.Since(start)
 	if o.json {
-		if err := writeJSON(stdout, res, o.dryRun, elapsed); err != nil {
+		if err := writeJSON(stdout, res, o.dryRun, elapsed, remoteMsgs); err != nil {
 			return err
 		}
 	} else if !o.quiet || !res.OK() {

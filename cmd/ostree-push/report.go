@@ -110,10 +110,12 @@ type jsonResult struct {
 	BytesSent   uint64    `json:"bytes_sent"`
 	Seconds     float64   `json:"seconds"`
 	DryRun      bool      `json:"dry_run"`
+	Remote      []string  `json:"remote_messages"`
 }
 
-func writeJSON(w io.Writer, res *transfer.PushResult, dryRun bool, elapsed time.Duration) error {
-	out := jsonResult{ObjectsSent: res.ObjectsSent, BytesSent: res.BytesSent, Seconds: elapsed.Seconds(), DryRun: dryRun, Refs: []jsonRef{}}
+func writeJSON(w io.Writer, res *transfer.PushResult, dryRun bool, elapsed time.Duration, remote []string) error {
+	out := jsonResult{ObjectsSent: res.ObjectsSent, BytesSent: res.BytesSent, Seconds: elapsed.Seconds(), DryRun: dryRun,
+		Refs: []jsonRef{}, Remote: append([]string{}, remote...)}
 	for _, o := range res.Refs {
 		status, reason := outcome(o)
 		out.Refs = append(out.Refs, jsonRef{Ref: o.Ref.String(), Old: hexOrEmpty(o.Old), New: hexOrEmpty(o.New),

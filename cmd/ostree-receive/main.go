@@ -7,27 +7,31 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"os"
 	"os/exec"
 
 	"github.com/spf13/pflag"
 
-	"github.com/ostree-push/ostree-push/internal/store"
+	"github.com/ostree-push/ostree-push/internal/receive"
+	"github.com/ostree-push/ostree-push/internal/receiveconfig"
 	"github.com/ostree-push/ostree-push/pkg/libostree"
-	"github.com/ostree-push/ostree-push/pkg/transfer"
 )
 
 var version = "dev"
 
 type options struct {
-	verbose bool
+	receive.Options
 	version bool
 	help    bool
 }
 
 func (o *options) addFlags(fs *pflag.FlagSet) {
-	fs.BoolVarP(&o.verbose, "verbose", "v", false, "log each step to stderr")
+	fs.StringVar(&o.ConfigFile, "config", "", "read only this configuration file (default: $OSTREE_RECEIVE_CONF, else the files below)")
+	fs.BoolVar(&o.NoUpdate, "no-update", false, "do not update the summary or run update_hook (config: update: no)")
+	fs.BoolVarP(&o.DryRun, "dry-run", "n", false, "report what the push would do; change nothing (config: dry_run)")
+	fs.BoolVarP(&o.Force, "force", "f", false, "accept non-fast-forward updates (config: force)")
+	fs.BoolVarP(&o.Quiet, "quiet", "q", false, "log only warnings and errors (log_level WARNING)")
+	fs.BoolVarP(&o.Verbose, "verbose", "v", false, "log each step (log_level DEBUG)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
 }
@@ -41,9 +45,17 @@ over ssh; it is not meant to be run by hand.
 Every object is verified against its checksum while it is staged in a
 libostree transaction; refs move only after all objects are in, each one a
 compare-and-swap against the value the client saw, all together or none.
-Diagnostics go to standard error.
+Diagnostics go to the systemd journal when there is one, else to standard
+error.
 
 Options:
+`
+
+const configHelp = `
+Configuration: YAML files read in order, later keys winning:
+/etc/ostree/ostree-receive.conf, then $XDG_CONFIG_HOME/ostree/ostree-receive.conf
+(~/.config when unset); $OSTREE_RECEIVE_CONF or --config replaces both. The
+keys of the Python ostree-receive 1.x mean what they meant there. Keys:
 `
 
 // errUsage marks errors that exit with status 2.
@@ -54,7 +66,7 @@ func main() {
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	err := receive(args, stdin, stdout, stderr)
+	err := serve(args, stdin, stdout, stderr)
 	var u errUsage
 	switch {
 	case err == nil:
@@ -68,10 +80,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 }
 
-func receive(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func serve(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var o options
 	fs := pflag.NewFlagSet("ostree-receive", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
+	fs.SortFlags = false
 	o.addFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return errUsage{err}
@@ -80,6 +93,7 @@ func receive(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		fmt.Fprint(stdout, usage)
 		fs.SetOutput(stdout)
 		fs.PrintDefaults()
+		fmt.Fprint(stdout, configHelp+receiveconfig.Help())
 		return nil
 	}
 	if o.version {
@@ -89,31 +103,9 @@ func receive(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if fs.NArg() != 1 {
 		return errUsage{errors.New("want exactly one argument: the repository path")}
 	}
-	logger := log.New(stderr, "ostree-receive: ", 0)
-	logf := func(string, ...any) {}
-	if o.verbose {
-		logf = logger.Printf
-	}
-	path := fs.Arg(0)
-	repo, err := store.Open(path)
-	if err != nil {
-		return err
-	}
-	defer repo.Close()
-	res, err := transfer.Receive(stdin, stdout, repo, transfer.ReceiveOptions{
-		Agent:         "ostree-receive/" + version,
-		Logf:          logf,
-		BeforeRefLock: testHook(stderr),
-	})
-	if err != nil {
-		return err
-	}
-	for i, r := range res.Refs {
-		u := res.Updates[i]
-		logf("%s %s..%s: %s %s", r.Ref, u.Old.Short(), u.New.Short(), r.Status, r.Message)
-	}
-	logf("%d objects, %d bytes received", res.ObjectsWritten, res.BytesWritten)
-	return nil
+	o.Version = version
+	o.BeforeRefLock = testHook(stderr)
+	return receive.Serve(o.Options, fs.Arg(0), stdin, stdout, stderr)
 }
 
 // testHook returns, when $OSTREE_RECEIVE_TEST_BEFORE_REFS is set, a hook

@@ -23,7 +23,8 @@ const RefLockFile = "ostree-push-refs.lock"
 // Repo is a libostree repository seen as a transfer.Source and a
 // transfer.Dest.
 type Repo struct {
-	r *libostree.Repo
+	r   *libostree.Repo
+	txn *libostree.Txn // the transaction Begin opened, while open
 }
 
 var (
@@ -45,6 +46,18 @@ func (s *Repo) Close() error { return s.r.Close() }
 
 // Path is the repository's path.
 func (s *Repo) Path() string { return s.r.Path() }
+
+// Lib is the underlying libostree repository, for what the transfer
+// interfaces do not cover (signatures, the summary).
+func (s *Repo) Lib() *libostree.Repo { return s.r }
+
+// Txn is the transaction Begin opened, or nil when none is open.
+func (s *Repo) Txn() *libostree.Txn {
+	if s.txn != nil && s.txn.Done() {
+		s.txn = nil
+	}
+	return s.txn
+}
 
 // ResolveRev implements transfer.Source.
 func (s *Repo) ResolveRev(rev string) (object.Checksum, bool, error) { return s.r.ResolveRev(rev) }
@@ -125,6 +138,7 @@ func (s *Repo) Begin() (transfer.Txn, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.txn = t
 	return &txn{repo: s, t: t}, nil
 }
 

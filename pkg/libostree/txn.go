@@ -61,6 +61,9 @@ func (r *Repo) PrepareTransaction() (t *Txn, resumed bool, err error) {
 	return r.txn, res != 0, nil
 }
 
+// Done reports whether the transaction was committed or aborted.
+func (t *Txn) Done() bool { return t.done }
+
 // Repo returns the repository the transaction writes to.
 func (t *Txn) Repo() *Repo { return t.repo }
 

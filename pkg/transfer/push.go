@@ -27,6 +27,7 @@ type PushOptions struct {
 	DryRun   bool                 // negotiate and report; change nothing
 	Agent    string               // sent in HELLO
 	Progress func(PushProgress)   // called as objects are sent; may be nil
+	Remote   func(message string) // the receiver's PROGRESS messages; may be nil
 	Logf     func(string, ...any) // diagnostics; may be nil
 }
 
@@ -254,9 +255,9 @@ func (p *pusher) run(plan []planned) (*PushResult, error) {
 	}
 	dryRun := p.opts.DryRun || len(localReject) > 0
 
-	var send []object.Name
+	var send, always []object.Name
 	if len(localReject) == 0 && len(tips) > 0 {
-		send, err = p.negotiate(tips, remoteComplete, remote, updates)
+		send, always, err = p.negotiate(tips, remoteComplete, remote, updates)
 		if err != nil {
 			return nil, err
 		}
@@ -270,7 +271,7 @@ func (p *pusher) run(plan []planned) (*PushResult, error) {
 		p.sendError(errors.New("nothing to push: every ref was refused by the client"))
 		return res, nil
 	}
-	sent, err := p.transfer(send, updates, dryRun)
+	sent, err := p.transfer(send, always, updates, dryRun)
 	if err != nil {
 		return nil, err
 	}
@@ -303,8 +304,13 @@ func (p *pusher) run(plan []planned) (*PushResult, error) {
 // negotiate works out which objects to offer: those reachable from the new
 // commits (and their history down to a commit the remote has), minus those
 // reachable from remote commits the client also has.
+//
+// The detached metadata of the commits being pushed is returned apart, to
+// be sent without asking: it has no checksum of its own, so the receiver's
+// having "a" commitmeta for a commit says nothing about whether it is the
+// client's (a commit re-signed since an earlier, refused push, say).
 func (p *pusher) negotiate(tips []object.Checksum, remoteComplete map[object.Checksum]bool,
-	remote map[RefName]object.Checksum, updates []RefUpdate) ([]object.Name, error) {
+	remote map[RefName]object.Checksum, updates []RefUpdate) (offer, always []object.Name, err error) {
 	var history []object.Checksum
 	seen := map[object.Checksum]bool{}
 	var bases []object.Checksum
@@ -325,7 +331,7 @@ func (p *pusher) negotiate(tips []object.Checksum, remoteComplete map[object.Che
 			}
 			info, ok, err := p.src.Commit(c)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if !ok || info.Partial {
 				break // local history ends here
@@ -346,7 +352,7 @@ func (p *pusher) negotiate(tips []object.Checksum, remoteComplete map[object.Che
 	}
 	want, err := p.src.Reachable(history)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var baseCommits []object.Checksum
 	for _, b := range bases {
@@ -358,15 +364,17 @@ func (p *pusher) negotiate(tips []object.Checksum, remoteComplete map[object.Che
 	if len(baseCommits) > 0 {
 		names, err := p.src.Reachable(baseCommits)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, n := range names {
 			have[n] = true
 		}
 	}
-	var offer []object.Name
 	for _, n := range want {
-		if !have[n] {
+		switch {
+		case n.Type == object.CommitMeta:
+			always = append(always, n)
+		case !have[n]:
 			offer = append(offer, n)
 		}
 	}
@@ -380,9 +388,9 @@ func (p *pusher) negotiate(tips []object.Checksum, remoteComplete map[object.Che
 		}
 		return string(a.Checksum[:]) < string(b.Checksum[:])
 	})
-	p.opts.Logf("offering %d objects (%d reachable from %d new commits, %d known to the remote)",
-		len(offer), len(want), len(history), len(want)-len(offer))
-	return offer, nil
+	p.opts.Logf("offering %d objects and %d commits' detached metadata (%d reachable from %d new commits, %d known to the remote)",
+		len(offer), len(always), len(want), len(history), len(want)-len(offer)-len(always))
+	return offer, always, nil
 }
 
 type sentStats struct {
@@ -393,7 +401,7 @@ type sentStats struct {
 // transfer asks about the offered objects in QUERY batches, sends those the
 // receiver lacks as the answers arrive, then the UPDATE, and reads the
 // RESULT. A writer goroutine sends while this one reads.
-func (p *pusher) transfer(offer []object.Name, updates []RefUpdate, dryRun bool) (*sentStats, error) {
+func (p *pusher) transfer(offer, always []object.Name, updates []RefUpdate, dryRun bool) (*sentStats, error) {
 	var batches [][]object.Name
 	for i := 0; i < len(offer); i += queryBatch {
 		batches = append(batches, offer[i:min(i+queryBatch, len(offer))])
@@ -403,7 +411,7 @@ func (p *pusher) transfer(offer []object.Name, updates []RefUpdate, dryRun bool)
 	stop := make(chan struct{})
 	werr := make(chan error, 1)
 	go func() {
-		err := p.write(batches, haves, stop, updates, dryRun, stats)
+		err := p.write(batches, always, haves, stop, updates, dryRun, stats)
 		if err != nil {
 			// Tell the receiver at once, so that it stops waiting for
 			// frames and the reader below sees the end of the stream.
@@ -452,7 +460,7 @@ func (p *pusher) transfer(offer []object.Name, updates []RefUpdate, dryRun bool)
 }
 
 // write is the writer goroutine of transfer.
-func (p *pusher) write(batches [][]object.Name, haves <-chan []bool, stop <-chan struct{},
+func (p *pusher) write(batches [][]object.Name, always []object.Name, haves <-chan []bool, stop <-chan struct{},
 	updates []RefUpdate, dryRun bool, stats *sentStats) error {
 	for _, b := range batches {
 		if err := p.fw.WriteMessage(&Query{Objects: b}); err != nil {
@@ -462,9 +470,12 @@ func (p *pusher) write(batches [][]object.Name, haves <-chan []bool, stop <-chan
 	if err := p.fw.Flush(); err != nil {
 		return err
 	}
-	var total uint64
+	total := uint64(len(always))
 	for _, b := range batches {
 		total += uint64(len(b))
+	}
+	if err := p.sendOrCount(always, dryRun, stats, total); err != nil {
+		return err
 	}
 	for _, b := range batches {
 		var present []bool
@@ -481,18 +492,7 @@ func (p *pusher) write(batches [][]object.Name, haves <-chan []bool, stop <-chan
 				total--
 			}
 		}
-		if dryRun {
-			for _, n := range missing {
-				size, err := p.objectSize(n)
-				if err != nil {
-					return err
-				}
-				stats.objects++
-				stats.bytes += size
-			}
-			continue
-		}
-		if err := p.sendObjects(missing, stats, total); err != nil {
+		if err := p.sendOrCount(missing, dryRun, stats, total); err != nil {
 			return err
 		}
 	}
@@ -500,6 +500,22 @@ func (p *pusher) write(batches [][]object.Name, haves <-chan []bool, stop <-chan
 		return err
 	}
 	return p.fw.Flush()
+}
+
+// sendOrCount sends the objects, or in a dry run only counts them.
+func (p *pusher) sendOrCount(names []object.Name, dryRun bool, stats *sentStats, total uint64) error {
+	if !dryRun {
+		return p.sendObjects(names, stats, total)
+	}
+	for _, n := range names {
+		size, err := p.objectSize(n)
+		if err != nil {
+			return err
+		}
+		stats.objects++
+		stats.bytes += size
+	}
+	return nil
 }
 
 func (p *pusher) objectSize(n object.Name) (uint64, error) {
@@ -646,7 +662,9 @@ func (p *pusher) readMessage(want string) (Message, error) {
 		}
 		switch m := m.(type) {
 		case *Progress:
-			p.opts.Logf("remote: %s", m.Message)
+			if p.opts.Remote != nil {
+				p.opts.Remote(Printable(m.Message))
+			}
 			continue
 		case *ErrorMsg:
 			return nil, m.Err()

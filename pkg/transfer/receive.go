@@ -37,6 +37,40 @@ type ReceiveOptions struct {
 	// checked, just before the ref lock is taken: a seam for tests that
 	// move a ref or kill the receiver at that point.
 	BeforeRefLock func()
+
+	Policy Policy // the server's rules; the zero value accepts what the protocol allows
+}
+
+// Policy is what a server adds to the protocol's own checks (see
+// protocol.md, section 7). The hooks run on the receiver's goroutine.
+type Policy struct {
+	// MaxPushSize bounds the object bytes of one push; 0: no bound.
+	MaxPushSize uint64
+	// DryRun makes every push a dry run.
+	DryRun bool
+	// ForceAll accepts non-fast-forward updates as if every client had
+	// asked to force them.
+	ForceAll bool
+	// DenyNonFastForward rejects non-fast-forward updates even when
+	// forced (by the client or by ForceAll).
+	DenyNonFastForward bool
+	// CheckRef, when set, judges an update by its name and kind (a
+	// deletion has a zero New): an error rejects that ref.
+	CheckRef func(u RefUpdate) error
+	// VerifyCommit, when set, checks the commit a ref would move to, once
+	// it is known to be complete (a signature check, say): an error
+	// rejects that ref.
+	VerifyCommit func(c object.Checksum) error
+	// BeforeCommit, when set, runs under the ref lock once every ref has
+	// passed, before the transaction commits: it may still write into
+	// the transaction (sign the commits, say). An error aborts the push.
+	BeforeCommit func(moving []RefUpdate) error
+	// AfterCommit, when set, runs under the ref lock after the refs have
+	// moved (regenerate the summary, say). Its messages, and those of
+	// AfterUnlock, which runs once the lock is released (hooks, say),
+	// reach the client as PROGRESS; they cannot undo the push.
+	AfterCommit func(moved []RefUpdate) []string
+	AfterUnlock func(moved []RefUpdate) []string
 }
 
 // ReceiveResult is what a receive did.
@@ -272,6 +306,9 @@ func (rv *receiver) receiveObjects(res *ReceiveResult) (*Update, []object.Checks
 				}
 				res.ObjectsWritten++
 				res.BytesWritten += h.Size
+				if max := rv.opts.Policy.MaxPushSize; max > 0 && res.BytesWritten > max {
+					return nil, fmt.Errorf("push exceeds the server's limit of %d bytes", max)
+				}
 			case FrameUpdate:
 				var u Update
 				if err := u.UnmarshalBinary(p); err != nil {
@@ -330,7 +367,13 @@ func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
+	dryRun := upd.DryRun || rv.opts.Policy.DryRun
 	refs, err := rv.dest.Refs()
 	if err != nil {
 		return nil, err
@@ -343,7 +386,7 @@ func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult
 	var failed *RefResult
 	moves := 0
 	for i, u := range upd.Refs {
-		results[i] = rv.decide(u, current[u.Ref], upd.DryRun)
+		results[i] = rv.decide(u, current[u.Ref], dryRun)
 		switch results[i].Status {
 		case StatusOK:
 			moves++
@@ -362,23 +405,53 @@ func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult
 			}
 		}
 	}
-	if failed != nil || upd.DryRun || moves == 0 {
+	if dryRun && !upd.DryRun && failed == nil {
+		if err := rv.fw.WriteMessage(&Progress{Message: "dry run: the server is configured with dry_run, nothing was changed"}); err != nil {
+			return nil, err
+		}
+	}
+	if failed != nil || dryRun || moves == 0 {
 		// Nothing moves: discard the staged objects' transaction.
 		err := rv.txn.Abort()
 		rv.txn = nil
 		return results, err
 	}
+	var moving []RefUpdate
 	for i, u := range upd.Refs {
 		if results[i].Status == StatusOK {
-			if err := rv.txn.SetRef(u.Ref, u.New); err != nil {
-				return nil, err
-			}
+			moving = append(moving, u)
+		}
+	}
+	pol := rv.opts.Policy
+	if pol.BeforeCommit != nil {
+		if err := pol.BeforeCommit(moving); err != nil {
+			return nil, err
+		}
+	}
+	for _, u := range moving {
+		if err := rv.txn.SetRef(u.Ref, u.New); err != nil {
+			return nil, err
 		}
 	}
 	txn := rv.txn
 	rv.txn = nil
 	if err := txn.Commit(); err != nil {
 		return nil, err
+	}
+	// The refs have moved: what follows reports, it cannot fail the push.
+	var notes []string
+	if pol.AfterCommit != nil {
+		notes = append(notes, pol.AfterCommit(moving)...)
+	}
+	unlock()
+	locked = false
+	if pol.AfterUnlock != nil {
+		notes = append(notes, pol.AfterUnlock(moving)...)
+	}
+	for _, n := range notes {
+		if err := rv.fw.WriteMessage(&Progress{Message: truncate(n, 4000)}); err != nil {
+			return nil, err
+		}
 	}
 	return results, nil
 }
@@ -395,6 +468,12 @@ func (rv *receiver) decide(u RefUpdate, cur object.Checksum, dryRun bool) RefRes
 	}
 	if u.Ref.CollectionID != "" && u.Ref.CollectionID == rv.dest.CollectionID() {
 		return reject(StatusRejected, "the repository's own refs take an empty collection id")
+	}
+	pol := rv.opts.Policy
+	if pol.CheckRef != nil {
+		if err := pol.CheckRef(u); err != nil {
+			return reject(StatusRejected, "%v", err)
+		}
 	}
 	switch {
 	case cur == u.New:
@@ -425,13 +504,21 @@ func (rv *receiver) decide(u RefUpdate, cur object.Checksum, dryRun bool) RefRes
 	if err := rv.txn.CheckComplete(u.New); err != nil {
 		return reject(StatusRejected, "commit %s is incomplete: %v", u.New.Short(), err)
 	}
+	if pol.VerifyCommit != nil {
+		if err := pol.VerifyCommit(u.New); err != nil {
+			return reject(StatusRejected, "commit %s: %v", u.New.Short(), err)
+		}
+	}
 	if !u.Old.IsZero() {
 		ff, err := isAncestor(rv.dest, u.Old, u.New)
 		if err != nil {
 			return reject(StatusRejected, "checking history of %s: %v", u.New.Short(), err)
 		}
 		if !ff {
-			if !u.Force {
+			switch {
+			case pol.DenyNonFastForward:
+				return reject(StatusNonFastForward, "%s is not an ancestor of %s, and the server denies non-fast-forward updates", u.Old.Short(), u.New.Short())
+			case !u.Force && !pol.ForceAll:
 				return reject(StatusNonFastForward, "%s is not an ancestor of %s", u.Old.Short(), u.New.Short())
 			}
 			res.Message = "forced update"
@@ -564,4 +651,15 @@ func noEOF(err error) error {
 		return io.ErrUnexpectedEOF
 	}
 	return err
+}
+
+// SendError writes one ERROR frame to w: how a receiver refuses a client
+// before the exchange starts (a configuration error, a path outside its
+// root, a repository it cannot open).
+func SendError(w io.Writer, message string) error {
+	fw := NewFrameWriter(w)
+	if err := fw.WriteMessage(&ErrorMsg{Message: truncate(message, 4000)}); err != nil {
+		return err
+	}
+	return fw.Flush()
 }

@@ -1,0 +1,96 @@
+package receive
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/ostree-push/ostree-push/internal/pushlog"
+	"github.com/ostree-push/ostree-push/pkg/transfer"
+)
+
+// hookOutputMax bounds what the pusher is shown of a hook's output.
+const hookOutputMax = 8 << 10
+
+// runHook runs update_hook, split like a shell command line and without a
+// shell (as the 1.x receiver did), with OSTREE_RECEIVE_REPO (the absolute
+// repository path), OSTREE_RECEIVE_REFS (the refs that moved, separated by
+// spaces) and OSTREE_RECEIVE_UPDATES (one "REF OLD NEW" line per ref, with
+// 64 zeros for a ref that did not exist or was deleted). Its failure is
+// reported, not undone.
+func (s *server) runHook(moved []transfer.RefUpdate) []string {
+	argv, err := transfer.SplitCommand(s.settings.UpdateHook)
+	if err == nil && len(argv) == 0 {
+		err = errors.New("empty command")
+	}
+	if err != nil {
+		return []string{fmt.Sprintf("warning: update_hook %q: %v", s.settings.UpdateHook, err)}
+	}
+	var refs, updates []string
+	for _, u := range moved {
+		refs = append(refs, u.Ref.Name)
+		updates = append(updates, fmt.Sprintf("%s %s %s", u.Ref.Name, u.Old, u.New))
+	}
+	env := []string{
+		"OSTREE_RECEIVE_REPO=" + s.path,
+		"OSTREE_RECEIVE_REFS=" + strings.Join(refs, " "),
+		"OSTREE_RECEIVE_UPDATES=" + strings.Join(updates, "\n"),
+	}
+	s.log.Logf(pushlog.Info, "running update_hook %s", s.settings.UpdateHook)
+	out, err := runCommand(argv, env, time.Hour)
+	var notes []string
+	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		if line != "" {
+			notes = append(notes, "update_hook: "+line)
+		}
+	}
+	if err != nil {
+		s.log.Logf(pushlog.Error, "update_hook failed: %v", err)
+		notes = append(notes, fmt.Sprintf("warning: the refs moved, but update_hook failed: %v", err))
+	}
+	return notes
+}
+
+// runCommand runs argv with extra environment variables and returns its
+// combined output, cut to hookOutputMax.
+func runCommand(argv []string, env []string, timeout time.Duration) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	var out limitedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("timed out after %v", timeout)
+	}
+	return out.String(), err
+}
+
+// limitedBuffer keeps the first hookOutputMax bytes written to it.
+type limitedBuffer struct {
+	b       bytes.Buffer
+	dropped bool
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := hookOutputMax - l.b.Len(); room > 0 {
+		l.b.Write(p[:min(len(p), room)])
+	}
+	if l.b.Len() >= hookOutputMax {
+		l.dropped = true
+	}
+	return len(p), nil
+}
+
+func (l *limitedBuffer) String() string {
+	if l.dropped {
+		return l.b.String() + "\n[output cut]"
+	}
+	return l.b.String()
+}

@@ -1,0 +1,315 @@
+package receive
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ostree-push/ostree-push/internal/pushlog"
+	"github.com/ostree-push/ostree-push/internal/receiveconfig"
+	"github.com/ostree-push/ostree-push/internal/store"
+	"github.com/ostree-push/ostree-push/internal/systemd"
+	"github.com/ostree-push/ostree-push/pkg/libostree"
+	"github.com/ostree-push/ostree-push/pkg/object"
+	"github.com/ostree-push/ostree-push/pkg/sign"
+	"github.com/ostree-push/ostree-push/pkg/transfer"
+)
+
+// server holds one push's settings and what was loaded for them.
+type server struct {
+	settings receiveconfig.Repo
+	repo     *store.Repo
+	log      *pushlog.Logger
+	path     string
+
+	gpgKeyring string                // gpg_trustedkeys, resolved
+	verifier   *sign.Ed25519Verifier // sign_verify
+	signKeys   []ed25519.PrivateKey  // sign_keyfiles
+}
+
+func (s *server) close() {}
+
+// policy turns the settings into the receiver's policy. Key files are
+// read now, so that a missing one is an error before anything is written.
+func (s *server) policy() (transfer.Policy, error) {
+	c := s.settings
+	p := transfer.Policy{
+		MaxPushSize:        c.MaxPushSize,
+		DryRun:             c.DryRun,
+		ForceAll:           c.Force,
+		DenyNonFastForward: c.DenyNonFastForward,
+		CheckRef: func(u transfer.RefUpdate) error {
+			if c.DenyDeletes && u.New.IsZero() {
+				return fmt.Errorf("the server denies deleting refs")
+			}
+			return c.CheckRef(u.Ref.Name)
+		},
+	}
+	if c.GPGVerify {
+		keyring, err := trustedFile(c.GPGTrustedKeys, "gpg_trustedkeys", "ostree-receive-trustedkeys.gpg")
+		if err != nil {
+			return p, err
+		}
+		s.gpgKeyring = keyring
+	}
+	if c.SignVerify {
+		keyfile, err := trustedFile(c.SignTrustedKeyfile, "sign_trustedkeyfile", "ostree-receive-trustedkeyfile.ed25519")
+		if err != nil {
+			return p, err
+		}
+		// libostree's system-wide trusted ed25519 keys count too.
+		paths := []string{}
+		if keyfile != "" {
+			paths = append(paths, keyfile)
+		}
+		for _, sys := range []string{"/usr/share/ostree/trusted.ed25519", "/usr/share/ostree/trusted.ed25519.d",
+			"/etc/ostree/trusted.ed25519", "/etc/ostree/trusted.ed25519.d"} {
+			if _, err := os.Stat(sys); err == nil {
+				paths = append(paths, sys)
+			}
+		}
+		if len(paths) == 0 {
+			return p, fmt.Errorf("sign_verify is on but there is no trusted ed25519 key file (set sign_trustedkeyfile)")
+		}
+		v, err := sign.LoadEd25519PublicKeys(paths...)
+		if err != nil {
+			return p, err
+		}
+		s.verifier = v
+	}
+	for _, f := range c.SignKeyfiles {
+		keys, err := sign.LoadEd25519SecretKeys(f)
+		if err != nil {
+			return p, fmt.Errorf("sign_keyfiles: %w", err)
+		}
+		s.signKeys = append(s.signKeys, keys...)
+	}
+	if c.GPGVerify || c.SignVerify {
+		p.VerifyCommit = s.verifyCommit
+	}
+	if len(c.GPGSign) > 0 || len(s.signKeys) > 0 {
+		p.BeforeCommit = s.signCommits
+	}
+	if c.Update && c.UpdateHook == "" {
+		p.AfterCommit = s.updateSummary
+	}
+	if (c.Update && c.UpdateHook != "") || c.SystemdUnit != "" {
+		p.AfterUnlock = s.afterPush
+	}
+	return p, nil
+}
+
+// trustedFile returns the configured file, or the first of the 1.x
+// receiver's default locations that exists ("" when none does).
+func trustedFile(configured, key, base string) (string, error) {
+	if configured != "" {
+		if _, err := os.Stat(configured); err != nil {
+			return "", fmt.Errorf("%s: %w", key, err)
+		}
+		return configured, nil
+	}
+	var candidates []string
+	home := os.Getenv("XDG_CONFIG_HOME")
+	if home == "" {
+		if h, err := os.UserHomeDir(); err == nil {
+			home = filepath.Join(h, ".config")
+		}
+	}
+	if home != "" {
+		candidates = append(candidates, filepath.Join(home, "ostree", base))
+	}
+	candidates = append(candidates, filepath.Join("/etc/ostree", base))
+	for _, c := range candidates {
+		if _, err := os.Stat(c); err == nil {
+			return c, nil
+		}
+	}
+	return "", nil
+}
+
+// verifyCommit checks the signatures of a commit a ref would move to.
+func (s *server) verifyCommit(c object.Checksum) error {
+	lib := s.repo.Lib()
+	if s.settings.GPGVerify {
+		res, err := lib.VerifyCommitGPG(c, "", s.gpgKeyring)
+		if err != nil {
+			return fmt.Errorf("GPG verification failed: %v", err)
+		}
+		if res.Valid == 0 {
+			return fmt.Errorf("GPG verification failed: no valid signature by a trusted key")
+		}
+		s.log.Logf(pushlog.Debug, "commit %s: %d valid GPG signatures", c.Short(), res.Valid)
+	}
+	if s.verifier != nil {
+		data, err := lib.ReadMetadata(object.Name{Checksum: c, Type: object.Commit})
+		if err != nil {
+			return err
+		}
+		meta, _, err := lib.ReadCommitMeta(c)
+		if err != nil {
+			return err
+		}
+		sigs, err := libostree.DetachedSignatures(meta, sign.MetadataKeyEd25519)
+		if err != nil {
+			return err
+		}
+		key, err := s.verifier.Verify(data, sigs)
+		if err != nil {
+			return fmt.Errorf("ed25519 verification failed: %v", err)
+		}
+		s.log.Logf(pushlog.Debug, "commit %s: valid ed25519 signature by %s", c.Short(), key)
+	}
+	return nil
+}
+
+// signCommits adds the server's signatures to the commits that refs move
+// to, in the transaction: the commits are not rewritten.
+func (s *server) signCommits(moving []transfer.RefUpdate) error {
+	lib, txn := s.repo.Lib(), s.repo.Txn()
+	seen := map[object.Checksum]bool{}
+	for _, u := range moving {
+		c := u.New
+		if c.IsZero() || seen[c] {
+			continue
+		}
+		seen[c] = true
+		for _, key := range s.settings.GPGSign {
+			if err := lib.SignCommitGPG(c, key, s.settings.GPGHomedir); err != nil {
+				return fmt.Errorf("gpg_sign: signing %s with %s: %w", c.Short(), key, err)
+			}
+		}
+		if len(s.signKeys) == 0 {
+			continue
+		}
+		data, err := lib.ReadMetadata(object.Name{Checksum: c, Type: object.Commit})
+		if err != nil {
+			return err
+		}
+		meta, _, err := lib.ReadCommitMeta(c)
+		if err != nil {
+			return err
+		}
+		for _, k := range s.signKeys {
+			if meta, err = libostree.AppendDetachedSignature(meta, sign.MetadataKeyEd25519, sign.SignEd25519(k, data)); err != nil {
+				return err
+			}
+		}
+		if err := txn.WriteMetadata(object.Name{Checksum: c, Type: object.CommitMeta}, meta); err != nil {
+			return fmt.Errorf("sign_keyfiles: writing signatures of %s: %w", c.Short(), err)
+		}
+	}
+	return nil
+}
+
+// updateSummary regenerates and signs the summary, under the ref lock so
+// that two receivers never interleave summary and summary.sig.
+func (s *server) updateSummary(moved []transfer.RefUpdate) []string {
+	if err := s.regenerateSummary(); err != nil {
+		s.log.Logf(pushlog.Error, "updating the summary: %v", err)
+		return []string{"warning: the refs moved, but updating the summary failed: " + err.Error()}
+	}
+	s.log.Logf(pushlog.Debug, "summary updated")
+	return nil
+}
+
+func (s *server) regenerateSummary() error {
+	if isFlatpakRepo(s.repo) {
+		return s.flatpakUpdateRepo()
+	}
+	lib := s.repo.Lib()
+	if err := lib.RegenerateSummary(); err != nil {
+		return err
+	}
+	if len(s.settings.GPGSign) > 0 {
+		if err := lib.SignSummaryGPG(s.settings.GPGSign, s.settings.GPGHomedir); err != nil {
+			return err
+		}
+	}
+	if len(s.signKeys) > 0 {
+		summary, err := lib.ReadSummary()
+		if err != nil {
+			return err
+		}
+		var sigs [][]byte
+		for _, k := range s.signKeys {
+			sigs = append(sigs, sign.SignEd25519(k, summary))
+		}
+		if err := lib.WriteSummarySignatures(sign.MetadataKeyEd25519, sigs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// isFlatpakRepo: a repository with flatpak refs gets its metadata from
+// flatpak build-update-repo, as the 1.x receiver did, since flatpak adds
+// its own to the summary.
+func isFlatpakRepo(repo *store.Repo) bool {
+	refs, err := repo.Refs()
+	if err != nil {
+		return false
+	}
+	for _, r := range refs {
+		for _, prefix := range []string{"app/", "runtime/", "appstream/", "appstream2/"} {
+			if strings.HasPrefix(r.Ref.Name, prefix) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func (s *server) flatpakUpdateRepo() error {
+	args := []string{"build-update-repo"}
+	for _, k := range s.settings.GPGSign {
+		args = append(args, "--gpg-sign="+k)
+	}
+	if s.settings.GPGHomedir != "" {
+		args = append(args, "--gpg-homedir="+s.settings.GPGHomedir)
+	}
+	if len(s.signKeys) > 0 {
+		return fmt.Errorf("sign_keyfiles with a flatpak repository is not supported (flatpak build-update-repo takes ed25519 keys on its command line)")
+	}
+	out, err := runCommand(append([]string{"flatpak"}, append(args, s.path)...), nil, 10*time.Minute)
+	if err != nil {
+		return fmt.Errorf("flatpak build-update-repo: %v: %s", err, out)
+	}
+	return nil
+}
+
+// afterPush runs the update hook and starts the systemd unit.
+func (s *server) afterPush(moved []transfer.RefUpdate) []string {
+	var notes []string
+	if s.settings.Update && s.settings.UpdateHook != "" {
+		notes = append(notes, s.runHook(moved)...)
+	}
+	if s.settings.SystemdUnit != "" {
+		notes = append(notes, s.startUnit()...)
+	}
+	return notes
+}
+
+func (s *server) startUnit() []string {
+	unit, err := systemd.UnitForRepo(s.settings.SystemdUnit, s.path)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		var conn *systemd.Conn
+		conn, err = systemd.Connect(ctx, os.Getenv("OSTREE_RECEIVE_SYSTEMD_BUS"))
+		if err == nil {
+			defer conn.Close()
+			var job string
+			job, err = systemd.StartUnit(ctx, conn, unit)
+			if err == nil {
+				s.log.Logf(pushlog.Info, "started %s (job %s)", unit, job)
+				return []string{"started " + unit}
+			}
+		}
+	}
+	s.log.Logf(pushlog.Error, "systemd_unit %s: %v", s.settings.SystemdUnit, err)
+	return []string{fmt.Sprintf("warning: the refs moved, but starting %s failed: %v", s.settings.SystemdUnit, err)}
+}

@@ -1,0 +1,142 @@
+// Package receive is ostree-receive's server side around the protocol: it
+// loads the configuration, confines the repository path to root, turns
+// the configuration into a transfer.Policy (ref rules, signature checks,
+// signing, summary, hooks, systemd), runs transfer.Receive, and logs the
+// push.
+package receive
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ostree-push/ostree-push/internal/pushlog"
+	"github.com/ostree-push/ostree-push/internal/receiveconfig"
+	"github.com/ostree-push/ostree-push/internal/store"
+	"github.com/ostree-push/ostree-push/pkg/transfer"
+)
+
+// Options are ostree-receive's command-line settings.
+type Options struct {
+	ConfigFile string // --config
+	Verbose    bool   // -v: log level DEBUG
+	Quiet      bool   // -q: log level WARNING
+	NoUpdate   bool   // --no-update
+	DryRun     bool   // -n
+	Force      bool   // -f
+	Version    string // for HELLO's agent
+	// BeforeRefLock is the tests' seam (see transfer.ReceiveOptions).
+	BeforeRefLock func()
+}
+
+// Serve receives one push into repoArg, speaking the protocol on stdin and
+// stdout. Failures before the protocol starts (configuration, root, an
+// unopenable repository) are sent to the client as an ERROR frame too.
+func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writer) error {
+	start := time.Now()
+	cfg, err := receiveconfig.Load(opts.ConfigFile)
+	if err != nil {
+		return refuse(stdout, err)
+	}
+	level := cfg.LogLevel
+	switch {
+	case opts.Verbose:
+		level = "DEBUG"
+	case opts.Quiet:
+		level = "WARNING"
+	}
+	lvl, err := pushlog.ParseLevel(level)
+	if err != nil {
+		return refuse(stdout, err)
+	}
+	log := pushlog.New(stderr, lvl, os.Getenv("OSTREE_RECEIVE_LOG_STDERR") != "")
+	for _, w := range cfg.Warnings {
+		log.Logf(pushlog.Warning, "%s", w)
+	}
+	for _, f := range cfg.Files {
+		log.Logf(pushlog.Debug, "read config %s", f)
+	}
+
+	path, err := cfg.ResolveRepo(repoArg)
+	if err != nil {
+		return refuse(stdout, err)
+	}
+	settings := cfg.ForRepo(path)
+	if opts.NoUpdate {
+		settings.Update = false
+	}
+	if opts.DryRun {
+		settings.DryRun = true
+	}
+	if opts.Force {
+		settings.Force = true
+	}
+	repo, err := store.Open(path)
+	if err != nil {
+		return refuse(stdout, err)
+	}
+	defer repo.Close()
+
+	srv := &server{settings: settings, repo: repo, log: log, path: path}
+	policy, err := srv.policy()
+	if err != nil {
+		return refuse(stdout, err)
+	}
+	defer srv.close()
+	res, rerr := transfer.Receive(stdin, stdout, repo, transfer.ReceiveOptions{
+		Agent:         "ostree-receive/" + opts.Version,
+		MaxObjectSize: settings.MaxObjectSize,
+		Logf:          func(f string, a ...any) { log.Logf(pushlog.Debug, f, a...) },
+		BeforeRefLock: opts.BeforeRefLock,
+		Policy:        policy,
+	})
+	log.Push(record(path, res, rerr, time.Since(start)))
+	return rerr
+}
+
+// refuse tells the client why the receiver will not serve it, then
+// returns err.
+func refuse(stdout io.Writer, err error) error {
+	transfer.SendError(stdout, err.Error())
+	return err
+}
+
+// record is the log entry of one push.
+func record(path string, res *transfer.ReceiveResult, err error, d time.Duration) pushlog.PushRecord {
+	rec := pushlog.PushRecord{Client: client(), Repo: path, Duration: d, Result: "ok"}
+	if err != nil {
+		rec.Result = "error: " + err.Error()
+		return rec
+	}
+	rec.Objects, rec.Bytes = res.ObjectsWritten, res.BytesWritten
+	for i, r := range res.Refs {
+		u := res.Updates[i]
+		rec.Refs = append(rec.Refs, pushlog.RefRecord{Ref: r.Ref.String(), Old: u.Old.Short(), New: u.New.Short(),
+			Status: r.Status.String(), Message: r.Message})
+		if !r.Status.Success() {
+			rec.Result = "rejected"
+		}
+	}
+	if res.DryRun && rec.Result == "ok" {
+		rec.Result = "ok (dry run)"
+	}
+	return rec
+}
+
+// client names the pusher from $SSH_CLIENT ("ADDRESS PORT LOCALPORT").
+func client() string {
+	if f := strings.Fields(os.Getenv("SSH_CLIENT")); len(f) > 0 {
+		return f[0]
+	}
+	return "local"
+}
+
+// errNoKeys is returned when verification is on but no trusted key exists.
+var errNoKeys = errors.New("no trusted keys")
+
+func wrapf(err error, format string, a ...any) error {
+	return fmt.Errorf(format+": %w", append(a, err)...)
+}

@@ -1,0 +1,248 @@
+package ostreefile
+
+import (
+	"bufio"
+	"compress/flate"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/ostree-push/ostree-push/pkg/object"
+)
+
+// The rules ValidateFilez and ParseContentStream enforce; each failure is a
+// *ValidationError with one of these as its Rule.
+const (
+	// RuleHeaderLength: the header length field is below the smallest
+	// header, above MaxHeaderSize or beyond the object's length (or the
+	// object is too short to hold a prefix and a header at all).
+	RuleHeaderLength = "header-length"
+	// RulePadding: the 4 bytes after the length field are not all zero.
+	RulePadding = "padding"
+	// RuleHeaderNormalForm: the header is not a valid GVariant of its type
+	// in normal form, i.e. not byte for byte its re-serialization.
+	RuleHeaderNormalForm = "header-normal-form"
+	// RuleRdev: rdev is not 0.
+	RuleRdev = "rdev"
+	// RuleMode: the mode is not a regular file or a symlink, or has bits
+	// outside 07777|S_IFMT.
+	RuleMode = "mode"
+	// RuleSymlinkTarget: a regular file with a symlink target, or a
+	// symlink with an empty one.
+	RuleSymlinkTarget = "symlink-target"
+	// RuleXattrName: an xattr name that is not a non-empty C string with
+	// its NUL (libostree stores names as bytestrings).
+	RuleXattrName = "xattr-name"
+	// RuleSize: the size field differs from the inflated length (for a
+	// symlink: is not 0).
+	RuleSize = "size"
+	// RuleSymlinkContent: bytes after a symlink's header (libostree writes
+	// none, not even an empty deflate stream), or content in a symlink's
+	// content stream.
+	RuleSymlinkContent = "symlink-content"
+	// RuleDeflate: the deflate stream is missing, corrupt or ends before its
+	// final block within the object's length.
+	RuleDeflate = "deflate"
+	// RuleTrailingData: bytes after the end of the deflate stream.
+	RuleTrailingData = "trailing-data"
+	// RuleTruncated: the reader ended before the length it was given.
+	RuleTruncated = "truncated"
+)
+
+// ValidationError says which rule an object breaks and how. Its message is
+// meant to follow the object's name: "object X.filez: " + err.Error().
+type ValidationError struct {
+	Rule   string // one of the Rule constants
+	Detail string // what is wrong, for a person
+}
+
+func (e *ValidationError) Error() string { return e.Detail + " (rule " + e.Rule + ")" }
+
+func vErr(rule, format string, args ...any) *ValidationError {
+	return &ValidationError{Rule: rule, Detail: fmt.Sprintf(format, args...)}
+}
+
+// countingReader counts the bytes read from r and remembers whether r
+// ended (io.EOF) on its own.
+type countingReader struct {
+	r   io.Reader
+	n   uint64
+	eof bool
+	err error // the first error other than io.EOF
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += uint64(n)
+	if err == io.EOF {
+		c.eof = true
+	} else if err != nil && c.err == nil {
+		c.err = err
+	}
+	return n, err
+}
+
+const bufSize = 32 << 10
+
+var (
+	bufioPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, bufSize) }}
+	flatePool sync.Pool // of io.ReadCloser that are flate.Resetter
+	bufPool   = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+)
+
+// ValidateFilez checks a .filez (an archive-mode file object, length bytes
+// read from r) strictly, in one inflate pass, and returns its name as
+// computed from its bytes; the caller compares it with the name the object
+// was sent under. It reads at most length bytes from r. Each rule broken is
+// a *ValidationError (see the Rule constants); an error reading r is
+// returned wrapped, as it is. The rules, in the order they are checked:
+//
+//   - header-length: the length field is at least the smallest
+//     (tuuuusa(ayay)) (26 bytes), at most MaxHeaderSize and at most length-8;
+//   - padding: the 4 bytes after it are zero;
+//   - header-normal-form: the header is a (tuuuusa(ayay)) in GVariant normal
+//     form, identical to its re-serialization (so its symlink target is
+//     valid UTF-8 without NUL);
+//   - rdev: rdev is 0;
+//   - mode: the file type is regular or symlink, no bits outside 07777|S_IFMT;
+//   - symlink-target: a regular file's target is empty, a symlink's is not;
+//   - xattr-name: every xattr name is a non-empty NUL-terminated string
+//     without other NULs;
+//   - a symlink has size field 0 (size) and nothing after its header
+//     (symlink-content), as libostree writes it;
+//   - deflate: a regular file has one valid raw deflate stream after its
+//     header, complete within length bytes (truncated: r ended early);
+//   - size: it inflates to exactly the size field;
+//   - trailing-data: nothing follows the end of the deflate stream, not even
+//     zero bytes.
+//
+// The name is the SHA-256 of the content stream: the 8-byte prefix and
+// the canonical (uuuusa(ayay)) of the header, then the inflated content.
+func ValidateFilez(r io.Reader, length uint64) (object.Checksum, error) {
+	var sum object.Checksum
+	cr := &countingReader{r: io.LimitReader(r, clampInt64(length))}
+	hbuf, err := readPrefixAndHeader(cr, length, minArchiveHeaderSize)
+	if err != nil {
+		return sum, err
+	}
+	h, size, err := ParseArchiveHeader(hbuf)
+	if err != nil {
+		return sum, err
+	}
+	if err := checkFields(h); err != nil {
+		return sum, err
+	}
+	d := sha256.New()
+	d.Write(h.ContentStreamHeader())
+	dataStart := 8 + uint64(len(hbuf))
+	rest := length - dataStart
+
+	if h.IsSymlink() {
+		if size != 0 {
+			return sum, vErr(RuleSize, "symlink has size field %d, must be 0", size)
+		}
+		if rest != 0 {
+			return sum, vErr(RuleSymlinkContent,
+				"symlink has %s after its header, must have none (libostree writes no deflate stream for a symlink)", plural(rest, "byte"))
+		}
+		d.Sum(sum[:0])
+		return sum, nil
+	}
+	if rest == 0 {
+		return sum, vErr(RuleDeflate, "regular file has no deflate stream after its header (an empty file has the 2-byte stream 03 00)")
+	}
+
+	br := bufioPool.Get().(*bufio.Reader)
+	br.Reset(cr)
+	defer func() { br.Reset(nil); bufioPool.Put(br) }()
+	var fr io.ReadCloser
+	if v := flatePool.Get(); v != nil {
+		fr = v.(io.ReadCloser)
+		fr.(flate.Resetter).Reset(br, nil)
+	} else {
+		fr = flate.NewReader(br)
+	}
+	defer flatePool.Put(fr)
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+
+	// deflateErr describes an error of the deflate reader.
+	deflateErr := func(err error) error {
+		if cr.err != nil {
+			return fmt.Errorf("reading .filez data: %w", cr.err)
+		}
+		var ce flate.CorruptInputError
+		switch {
+		case errors.As(err, &ce):
+			return vErr(RuleDeflate, "deflate stream is corrupt at byte %d of the object (byte %d of the stream)",
+				dataStart+uint64(ce), uint64(ce))
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			if cr.eof && cr.n < length {
+				return vErr(RuleTruncated, "data ends after %d bytes, within the deflate stream, before the %d bytes given as its length", cr.n, length)
+			}
+			return vErr(RuleDeflate, "deflate stream is cut short: the object's %d bytes end before the stream's final block", length)
+		}
+		return vErr(RuleDeflate, "deflate stream is invalid: %v", err)
+	}
+
+	var inflated uint64
+	for {
+		n, err := fr.Read(buf)
+		if n > 0 {
+			inflated += uint64(n)
+			if inflated > size {
+				// Count on a little for a clearer message; the input bounds the work.
+				for inflated < size+(1<<20) && err == nil {
+					n, err = fr.Read(buf)
+					inflated += uint64(n)
+				}
+				more := "at least "
+				if err == io.EOF {
+					more = ""
+				}
+				return sum, vErr(RuleSize, "header size field is %d but the deflate stream inflates to %s%d bytes", size, more, inflated)
+			}
+			d.Write(buf[:n])
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return sum, deflateErr(err)
+		}
+	}
+	if inflated != size {
+		return sum, vErr(RuleSize, "header size field is %d but the deflate stream inflates to %d bytes", size, inflated)
+	}
+	// The deflate reader reads a ByteReader byte by byte as it needs them,
+	// never past the end of the stream, so what br still has, or can
+	// still read, follows the stream.
+	end := cr.n - uint64(br.Buffered())
+	if _, err := br.ReadByte(); err == nil {
+		return sum, vErr(RuleTrailingData, "%s follow the end of the deflate stream at byte %d, must be none", plural(length-end, "byte"), end)
+	} else if err != io.EOF {
+		return sum, fmt.Errorf("reading .filez data: %w", err)
+	}
+	if cr.n < length {
+		return sum, vErr(RuleTruncated, "data ends after %d bytes, before the %d bytes given as its length", cr.n, length)
+	}
+	d.Sum(sum[:0])
+	return sum, nil
+}
+
+func plural(n uint64, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+func clampInt64(n uint64) int64 {
+	if n > 1<<63-1 {
+		return 1<<63 - 1
+	}
+	return int64(n)
+}

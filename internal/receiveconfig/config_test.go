@@ -250,3 +250,36 @@ func TestHelpListsEveryKey(t *testing.T) {
 		}
 	}
 }
+
+// TestExampleFile: the example configuration at the top of the tree names
+// every key, and parses once uncommented.
+func TestExampleFile(t *testing.T) {
+	data, err := os.ReadFile("../../ostree-receive.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range KeyNames() {
+		if !strings.Contains(string(data), "#"+k+":") {
+			t.Errorf("ostree-receive.conf does not show %s", k)
+		}
+	}
+	// Uncomment every "#key: value" line (and the repos block) and load it.
+	var lines []string
+	for _, line := range strings.Split(string(data), "\n") {
+		// "#key: value" and the indented lines of "#repos:".
+		if strings.HasPrefix(line, "#") && (!strings.HasPrefix(line, "# ") || strings.HasPrefix(line, "#  ")) && line != "#" {
+			line = line[1:]
+		}
+		lines = append(lines, line)
+	}
+	text := strings.Join(lines, "\n")
+	text = strings.Replace(text, "root: null", "root: "+t.TempDir(), 1)
+	p := write(t, t.TempDir(), "example.conf", text)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatalf("uncommented example: %v", err)
+	}
+	if len(c.Warnings) != 0 || len(c.Repos) != 2 || !c.Update || c.MaxObjectSize != 64<<30 {
+		t.Fatalf("uncommented example: %+v", c)
+	}
+}

@@ -135,6 +135,10 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	if o.verbose && !o.json {
 		logf = func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }
 	}
+	fault, err := transfer.FaultFromEnv()
+	if err != nil {
+		return err
+	}
 	var remoteMsgs []string
 	res, perr := transfer.Push(conn, conn, repo, transfer.PushOptions{
 		Specs:    specs,
@@ -142,6 +146,7 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 		Agent:    "ostree-push/" + version,
 		Progress: prog.update,
 		Logf:     logf,
+		Fault:    fault,
 		Remote: func(msg string) {
 			remoteMsgs = append(remoteMsgs, msg)
 			if !o.quiet && !o.json {

@@ -15,6 +15,7 @@ import (
 	"github.com/ostree-push/ostree-push/internal/receive"
 	"github.com/ostree-push/ostree-push/internal/receiveconfig"
 	"github.com/ostree-push/ostree-push/pkg/libostree"
+	"github.com/ostree-push/ostree-push/pkg/transfer"
 )
 
 var version = "dev"
@@ -105,6 +106,11 @@ func serve(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	o.Version = version
 	o.BeforeRefLock = testHook(stderr)
+	fault, err := transfer.FaultFromEnv()
+	if err != nil {
+		return err
+	}
+	o.Fault = fault
 	return receive.Serve(o.Options, fs.Arg(0), stdin, stdout, stderr)
 }
 

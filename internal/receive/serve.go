@@ -28,8 +28,10 @@ type Options struct {
 	DryRun     bool   // -n
 	Force      bool   // -f
 	Version    string // for HELLO's agent
-	// BeforeRefLock is the tests' seam (see transfer.ReceiveOptions).
+	// BeforeRefLock and Fault are the tests' seams (see
+	// transfer.ReceiveOptions).
 	BeforeRefLock func()
+	Fault         transfer.FaultFunc
 }
 
 // Serve receives one push into repoArg, speaking the protocol on stdin and
@@ -92,6 +94,7 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 		Logf:          func(f string, a ...any) { log.Logf(pushlog.Debug, f, a...) },
 		BeforeRefLock: opts.BeforeRefLock,
 		Policy:        policy,
+		Fault:         opts.Fault,
 	})
 	log.Push(record(path, res, rerr, time.Since(start)))
 	return rerr

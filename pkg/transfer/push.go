@@ -28,6 +28,7 @@ type PushOptions struct {
 	Agent    string               // sent in HELLO
 	Progress func(PushProgress)   // called as objects are sent; may be nil
 	Remote   func(message string) // the receiver's PROGRESS messages; may be nil
+	Fault    FaultFunc            // fault injection for tests (see fault.go); may be nil
 	Logf     func(string, ...any) // diagnostics; may be nil
 }
 
@@ -214,6 +215,7 @@ func (p *pusher) run(plan []planned) (*PushResult, error) {
 	if !ok {
 		return nil, unexpected("ADVERTISE", m)
 	}
+	p.opts.Fault.at("push:negotiated", 0)
 	res := &PushResult{RemoteMode: adv.Mode, RemoteAgent: hello.Agent}
 	remote := map[RefName]object.Checksum{}
 	remoteComplete := map[object.Checksum]bool{}
@@ -496,6 +498,7 @@ func (p *pusher) write(batches [][]object.Name, always []object.Name, haves <-ch
 			return err
 		}
 	}
+	p.opts.Fault.at("push:update", 0)
 	if err := p.fw.WriteMessage(&Update{DryRun: dryRun, Refs: updates}); err != nil {
 		return err
 	}
@@ -584,6 +587,7 @@ func (p *pusher) sendObjects(names []object.Name, stats *sentStats, total uint64
 		if l.err != nil {
 			return l.err
 		}
+		p.opts.Fault.at("push:object", stats.objects+1)
 		h := &ObjectHeader{Name: l.name, Size: l.size}
 		if l.data != nil {
 			if err := p.writeInline(h, l.data); err != nil {

@@ -38,7 +38,8 @@ type ReceiveOptions struct {
 	// move a ref or kill the receiver at that point.
 	BeforeRefLock func()
 
-	Policy Policy // the server's rules; the zero value accepts what the protocol allows
+	Policy Policy    // the server's rules; the zero value accepts what the protocol allows
+	Fault  FaultFunc // fault injection for tests (see fault.go); may be nil
 }
 
 // Policy is what a server adds to the protocol's own checks (see
@@ -143,6 +144,7 @@ func (rv *receiver) run() (*ReceiveResult, error) {
 		return nil, err
 	}
 	rv.opts.Logf("client speaks protocol version %d", version)
+	rv.opts.Fault.at("receive:hello", 0)
 
 	txn, err := rv.dest.Begin()
 	if err != nil {
@@ -306,6 +308,7 @@ func (rv *receiver) receiveObjects(res *ReceiveResult) (*Update, []object.Checks
 				}
 				res.ObjectsWritten++
 				res.BytesWritten += h.Size
+				rv.opts.Fault.at("receive:object", res.ObjectsWritten)
 				if max := rv.opts.Policy.MaxPushSize; max > 0 && res.BytesWritten > max {
 					return nil, fmt.Errorf("push exceeds the server's limit of %d bytes", max)
 				}
@@ -314,6 +317,7 @@ func (rv *receiver) receiveObjects(res *ReceiveResult) (*Update, []object.Checks
 				if err := u.UnmarshalBinary(p); err != nil {
 					return nil, err
 				}
+				rv.opts.Fault.at("receive:update", 0)
 				return &u, nil
 			case FrameProgress:
 				// Informational only.
@@ -433,11 +437,13 @@ func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult
 			return nil, err
 		}
 	}
+	rv.opts.Fault.at("receive:commit", 0)
 	txn := rv.txn
 	rv.txn = nil
 	if err := txn.Commit(); err != nil {
 		return nil, err
 	}
+	rv.opts.Fault.at("receive:committed", 0)
 	// The refs have moved: what follows reports, it cannot fail the push.
 	var notes []string
 	if pol.AfterCommit != nil {

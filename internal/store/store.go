@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 
 	"github.com/ostree-push/ostree-push/pkg/libostree"
@@ -107,6 +108,25 @@ func (s *Repo) Reachable(commits []object.Checksum) ([]object.Name, error) {
 // ReadMetadata implements transfer.Source.
 func (s *Repo) ReadMetadata(n object.Name) ([]byte, error) { return s.r.ReadMetadata(n) }
 
+// OpenFilez implements transfer.FilezSource: the stored .filez file of an
+// archive repository, as it is.
+func (s *Repo) OpenFilez(c object.Checksum) (io.ReadCloser, uint64, error) {
+	if s.r.Mode() != libostree.ModeArchive {
+		return nil, 0, fmt.Errorf("%s is not an archive repository", s.r.Path())
+	}
+	hex := c.String()
+	f, err := os.Open(filepath.Join(s.r.Path(), "objects", hex[:2], hex[2:]+".filez"))
+	if err != nil {
+		return nil, 0, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, uint64(fi.Size()), nil
+}
+
 // OpenContent implements transfer.Source.
 func (s *Repo) OpenContent(c object.Checksum) (io.ReadCloser, uint64, error) {
 	cr, err := s.r.OpenContent(c)
@@ -159,7 +179,13 @@ func (s *Repo) LockRefs() (func(), error) {
 type txn struct {
 	repo *Repo
 	t    *libostree.Txn
+
+	scratchOnce sync.Once // the archive receive path's scratch repository
+	sc          *scratch
+	scErr       error
 }
+
+var _ transfer.FilezTxn = (*txn)(nil)
 
 func (t *txn) HasObjects(names []object.Name) ([]bool, error) { return t.repo.r.HasObjects(names) }
 
@@ -180,7 +206,12 @@ func (t *txn) SetRef(r transfer.RefName, c object.Checksum) error {
 
 func (t *txn) Commit() error {
 	_, err := t.t.Commit()
+	t.sc.close()
 	return err
 }
 
-func (t *txn) Abort() error { return t.t.Abort() }
+func (t *txn) Abort() error {
+	err := t.t.Abort()
+	t.sc.close()
+	return err
+}

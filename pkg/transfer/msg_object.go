@@ -15,14 +15,31 @@ import (
 type ObjectHeader struct {
 	Name object.Name
 	Size uint64
+	// Filez marks a file object sent as the compressed .filez of an
+	// archive repository (wire type 0x81; capability "archive-filez")
+	// instead of as a content stream. Name.Type is then object.File.
+	Filez bool
 }
+
+// CapArchiveFilez is the capability of sending and receiving file objects
+// as archive .filez bytes (OBJECT type 0x81): a receiver offers it when
+// its repository is in archive mode, a client when its own is.
+const CapArchiveFilez = "archive-filez"
+
+// wireFilez is the OBJECT type byte of a file object sent as .filez.
+const wireFilez = 0x81
 
 // FrameType returns FrameObject.
 func (m *ObjectHeader) FrameType() FrameType { return FrameObject }
 
 const objectHeaderSize = sizeU8 + sizeCsum + sizeU64
 
-func (m *ObjectHeader) validate() error { return checkName("object", m.Name) }
+func (m *ObjectHeader) validate() error {
+	if m.Filez && m.Name.Type != object.File {
+		return protocolErrorf("object: a .filez object must be a file, not %v", m.Name.Type)
+	}
+	return checkName("object", m.Name)
+}
 
 // MarshalBinary encodes the OBJECT payload.
 func (m *ObjectHeader) MarshalBinary() ([]byte, error) {
@@ -33,7 +50,11 @@ func (m *ObjectHeader) MarshalBinary() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.u8(uint8(m.Name.Type))
+	if m.Filez {
+		e.u8(wireFilez)
+	} else {
+		e.u8(uint8(m.Name.Type))
+	}
 	e.csum(m.Name.Checksum)
 	e.u64(m.Size)
 	return e.b, nil
@@ -53,6 +74,9 @@ func (m *ObjectHeader) UnmarshalBinary(p []byte) error {
 		return err
 	}
 	v.Name.Type = object.Type(t)
+	if t == wireFilez {
+		v.Name.Type, v.Filez = object.File, true
+	}
 	if v.Name.Checksum, err = d.csum("checksum"); err != nil {
 		return err
 	}

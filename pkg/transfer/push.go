@@ -111,6 +111,18 @@ type pusher struct {
 	// errorSent is set once ERROR went out (by the writer goroutine, or
 	// by Push after it ended).
 	errorSent bool
+	caps      Capabilities // in effect, from the HELLOs
+}
+
+// filez reports whether file objects go as their .filez bytes.
+func (p *pusher) filez() bool { return p.caps.Has(CapArchiveFilez) }
+
+// openFile opens a file object in the encoding in effect.
+func (p *pusher) openFile(c object.Checksum) (io.ReadCloser, uint64, error) {
+	if p.filez() {
+		return p.src.(FilezSource).OpenFilez(c)
+	}
+	return p.src.OpenContent(c)
 }
 
 // firstBytes keeps the first bytes read from the receiver, to show them
@@ -184,7 +196,13 @@ func (p *pusher) resolve() ([]planned, error) {
 
 func (p *pusher) run(plan []planned) (*PushResult, error) {
 	// HELLO, and the receiver's HELLO and ADVERTISE.
-	if err := p.fw.WriteMessage(&Hello{Versions: []uint16{Version}, Agent: truncate(p.opts.Agent, MaxAgentLen)}); err != nil {
+	var mine []string
+	if fs, ok := p.src.(interface{ Mode() string }); ok && fs.Mode() == ModeArchive {
+		if _, ok := p.src.(FilezSource); ok {
+			mine = append(mine, CapArchiveFilez)
+		}
+	}
+	if err := p.fw.WriteMessage(&Hello{Versions: []uint16{Version}, Capabilities: mine, Agent: truncate(p.opts.Agent, MaxAgentLen)}); err != nil {
 		return nil, err
 	}
 	if err := p.fw.Flush(); err != nil {
@@ -207,6 +225,8 @@ func (p *pusher) run(plan []planned) (*PushResult, error) {
 	if len(hello.Versions) != 1 || hello.Versions[0] != Version {
 		return nil, protocolErrorf("receiver chose protocol version %v, this client speaks %d", hello.Versions, Version)
 	}
+	p.caps = Intersect(mine, hello.Capabilities)
+	p.opts.Logf("receiver %q, capabilities in effect: %v", hello.Agent, p.caps)
 	m, err = p.readMessage("ADVERTISE")
 	if err != nil {
 		return nil, err
@@ -526,7 +546,7 @@ func (p *pusher) objectSize(n object.Name) (uint64, error) {
 		data, err := p.src.ReadMetadata(n)
 		return uint64(len(data)), err
 	}
-	rc, size, err := p.src.OpenContent(n.Checksum)
+	rc, size, err := p.openFile(n.Checksum)
 	if err != nil {
 		return 0, err
 	}
@@ -588,7 +608,7 @@ func (p *pusher) sendObjects(names []object.Name, stats *sentStats, total uint64
 			return l.err
 		}
 		p.opts.Fault.at("push:object", stats.objects+1)
-		h := &ObjectHeader{Name: l.name, Size: l.size}
+		h := &ObjectHeader{Name: l.name, Size: l.size, Filez: l.name.Type == object.File && p.filez()}
 		if l.data != nil {
 			if err := p.writeInline(h, l.data); err != nil {
 				return err
@@ -612,7 +632,7 @@ func (p *pusher) load(n object.Name) ([]byte, uint64, error) {
 		data, err := p.src.ReadMetadata(n)
 		return data, uint64(len(data)), err
 	}
-	rc, size, err := p.src.OpenContent(n.Checksum)
+	rc, size, err := p.openFile(n.Checksum)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -642,7 +662,7 @@ func (p *pusher) writeInline(h *ObjectHeader, data []byte) error {
 }
 
 func (p *pusher) writeStreamed(h *ObjectHeader) error {
-	rc, size, err := p.src.OpenContent(h.Name.Checksum)
+	rc, size, err := p.openFile(h.Name.Checksum)
 	if err != nil {
 		return err
 	}

@@ -135,22 +135,24 @@ type receiver struct {
 	fw   *FrameWriter
 	dest Dest
 	opts ReceiveOptions
-	txn  Txn // open until committed or aborted; nil after
+	txn  Txn          // open until committed or aborted; nil after
+	caps Capabilities // in effect for this exchange
 }
 
 func (rv *receiver) run() (*ReceiveResult, error) {
-	version, err := rv.hello()
-	if err != nil {
-		return nil, err
-	}
-	rv.opts.Logf("client speaks protocol version %d", version)
-	rv.opts.Fault.at("receive:hello", 0)
-
+	// The transaction first: what it can store decides the capabilities.
 	txn, err := rv.dest.Begin()
 	if err != nil {
 		return nil, err
 	}
 	rv.txn = txn
+	version, err := rv.hello()
+	if err != nil {
+		return nil, err
+	}
+	rv.opts.Logf("client speaks protocol version %d, capabilities %v", version, rv.caps)
+	rv.opts.Fault.at("receive:hello", 0)
+
 	if err := rv.advertise(version); err != nil {
 		return nil, err
 	}
@@ -233,9 +235,15 @@ func (rv *receiver) hello() (uint16, error) {
 	if !ok {
 		return 0, fmt.Errorf("no common protocol version: client speaks %v, this receiver %d", hello.Versions, Version)
 	}
+	var mine []string
+	if _, ok := rv.txn.(FilezTxn); ok && rv.dest.Mode() == ModeArchive {
+		mine = append(mine, CapArchiveFilez)
+	}
+	rv.caps = Intersect(hello.Capabilities, mine)
 	return version, rv.fw.WriteMessage(&Hello{
-		Versions: []uint16{version},
-		Agent:    truncate(rv.opts.Agent, MaxAgentLen),
+		Versions:     []uint16{version},
+		Capabilities: mine,
+		Agent:        truncate(rv.opts.Agent, MaxAgentLen),
 	})
 }
 
@@ -297,6 +305,9 @@ func (rv *receiver) receiveObjects(res *ReceiveResult) (*Update, []object.Checks
 				if err := h.UnmarshalBinary(p); err != nil {
 					return nil, err
 				}
+				if h.Filez && !rv.caps.Has(CapArchiveFilez) {
+					return nil, protocolErrorf("object %s sent as .filez, but %s was not negotiated", h.Name, CapArchiveFilez)
+				}
 				if err := rv.receiveObject(pool, &h); err != nil {
 					return nil, err
 				}
@@ -351,14 +362,26 @@ func (rv *receiver) receiveObject(pool *writePool, h *ObjectHeader) error {
 		if _, err := io.ReadFull(rv.fr.ObjectReader(h.Size), data); err != nil {
 			return noEOF(err)
 		}
-		return pool.submit(h.Name, data)
+		return pool.submit(writeJob{name: h.Name, data: data, filez: h.Filez})
 	}
-	// A large content object streams from the connection into libostree
-	// here, while the pool's writers go on with the small ones.
-	if err := rv.txn.WriteContent(h.Name.Checksum, rv.fr.ObjectReader(h.Size), h.Size); err != nil {
+	// A large content object streams from the connection into the
+	// repository here, while the pool's writers go on with the small ones.
+	return writeObject(rv.txn, h.Name, h.Filez, rv.fr.ObjectReader(h.Size), h.Size)
+}
+
+// writeObject writes one object into the transaction, by its encoding.
+func writeObject(txn Txn, n object.Name, filez bool, r io.Reader, size uint64) error {
+	switch {
+	case filez:
+		return txn.(FilezTxn).WriteFilez(n.Checksum, r, size)
+	case n.Type == object.File:
+		return txn.WriteContent(n.Checksum, r, size)
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
 		return err
 	}
-	return nil
+	return txn.WriteMetadata(n, data)
 }
 
 // updateRefs decides every ref update under the ref lock and applies them
@@ -570,8 +593,9 @@ type writePool struct {
 }
 
 type writeJob struct {
-	name object.Name
-	data []byte
+	name  object.Name
+	data  []byte
+	filez bool
 }
 
 func newWritePool(txn Txn, workers int) *writePool {
@@ -592,10 +616,10 @@ func (p *writePool) work() {
 		default:
 		}
 		var err error
-		if j.name.Type == object.File {
-			err = p.txn.WriteContent(j.name.Checksum, bytesReader(j.data), uint64(len(j.data)))
-		} else {
+		if j.name.Type.IsMeta() {
 			err = p.txn.WriteMetadata(j.name, j.data)
+		} else {
+			err = writeObject(p.txn, j.name, j.filez, bytesReader(j.data), uint64(len(j.data)))
 		}
 		if err != nil {
 			p.once.Do(func() {
@@ -606,9 +630,9 @@ func (p *writePool) work() {
 	}
 }
 
-func (p *writePool) submit(n object.Name, data []byte) error {
+func (p *writePool) submit(j writeJob) error {
 	select {
-	case p.jobs <- writeJob{n, data}:
+	case p.jobs <- j:
 		return nil
 	case <-p.fail:
 		return p.err

@@ -82,3 +82,16 @@ type Txn interface {
 	// Abort discards the transaction; nothing becomes visible.
 	Abort() error
 }
+
+// FilezSource is a Source in archive mode that can hand out a file
+// object's stored .filez bytes as they are (for CapArchiveFilez).
+type FilezSource interface {
+	OpenFilez(c object.Checksum) (io.ReadCloser, uint64, error)
+}
+
+// FilezTxn is a Txn of an archive-mode repository that can store a file
+// object received as .filez bytes without recompressing it, after
+// validating those bytes strictly and checking that they hash to c.
+type FilezTxn interface {
+	WriteFilez(c object.Checksum, r io.Reader, size uint64) error
+}

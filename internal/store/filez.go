@@ -1,0 +1,157 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/ostree-push/ostree-push/pkg/libostree"
+	"github.com/ostree-push/ostree-push/pkg/object"
+	"github.com/ostree-push/ostree-push/pkg/ostreefile"
+)
+
+// The archive receive path. A file object received as .filez bytes is
+// written to a private scratch archive repository under the destination's
+// tmp/ (same filesystem), validated strictly in one pass as it is written
+// (pkg/ostreefile: libostree's own check of a .filez lets four kinds of
+// corruption through), and then imported into the destination's
+// transaction with trust: libostree links it into the staging directory as
+// it is, without inflating and deflating it again. The scratch repository
+// is removed when the transaction ends, and a stale one (from a killed
+// receiver) by the next receiver.
+
+const scratchPrefix = "ostree-push-scratch-"
+
+// scratch is one receiver's scratch repository, locked while in use.
+type scratch struct {
+	dir  string
+	repo *libostree.Repo
+	lock *os.File
+	dirs sync.Map // objects/XX directories made
+}
+
+// newScratch removes stale scratch repositories under tmp and makes one.
+func newScratch(repoPath string) (*scratch, error) {
+	tmp := filepath.Join(repoPath, "tmp")
+	cleanStaleScratch(tmp)
+	dir, err := os.MkdirTemp(tmp, scratchPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("scratch repository: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err == nil {
+		err = syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	}
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("scratch repository: %w", err)
+	}
+	repo, err := libostree.Create(filepath.Join(dir, "repo"), libostree.ModeArchive, nil)
+	if err != nil {
+		lock.Close()
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	return &scratch{dir: dir, repo: repo, lock: lock}, nil
+}
+
+// cleanStaleScratch removes scratch repositories whose lock nobody holds.
+func cleanStaleScratch(tmp string) {
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), scratchPrefix) {
+			continue
+		}
+		dir := filepath.Join(tmp, e.Name())
+		f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR, 0)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				os.RemoveAll(dir) // died before taking its lock
+			}
+			continue
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			os.RemoveAll(dir)
+		}
+		f.Close()
+	}
+}
+
+func (s *scratch) close() {
+	if s == nil {
+		return
+	}
+	s.repo.Close()
+	os.RemoveAll(s.dir)
+	s.lock.Close()
+}
+
+// objectPath is where the scratch repository keeps object c's .filez.
+func (s *scratch) objectPath(c object.Checksum) string {
+	hex := c.String()
+	return filepath.Join(s.dir, "repo", "objects", hex[:2], hex[2:]+".filez")
+}
+
+// WriteFilez implements transfer.FilezTxn.
+func (t *txn) WriteFilez(c object.Checksum, r io.Reader, size uint64) error {
+	sc, err := t.scratch()
+	if err != nil {
+		return err
+	}
+	// The scratch repository is private: the object is written under its
+	// final name at once, and removed again if it does not validate.
+	path := sc.objectPath(c)
+	if err := sc.ensureDir(filepath.Dir(path)); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(path)
+	sum, verr := ostreefile.ValidateFilez(io.TeeReader(r, f), size)
+	if err := f.Chmod(0o644); err != nil && verr == nil {
+		verr = err
+	}
+	if err := f.Close(); err != nil && verr == nil {
+		verr = err
+	}
+	if verr != nil {
+		return fmt.Errorf("object %s.filez: %w", c, verr)
+	}
+	if sum != c {
+		return fmt.Errorf("object %s.filez: its content hashes to %s", c, sum)
+	}
+	return t.t.ImportObject(sc.repo, object.Name{Checksum: c, Type: object.File}, true)
+}
+
+// ensureDir makes an objects/XX directory of the scratch repository once.
+func (s *scratch) ensureDir(dir string) error {
+	if _, ok := s.dirs.Load(dir); ok {
+		return nil
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	s.dirs.Store(dir, true)
+	return nil
+}
+
+// scratch makes the transaction's scratch repository on first use.
+func (t *txn) scratch() (*scratch, error) {
+	t.scratchOnce.Do(func() {
+		t.sc, t.scErr = newScratch(t.repo.r.Path())
+	})
+	return t.sc, t.scErr
+}

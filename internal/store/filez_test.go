@@ -1,0 +1,353 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ostree-push/ostree-push/internal/testrepo"
+	"github.com/ostree-push/ostree-push/pkg/libostree"
+	"github.com/ostree-push/ostree-push/pkg/object"
+	"github.com/ostree-push/ostree-push/pkg/ostreefile"
+	"github.com/ostree-push/ostree-push/pkg/transfer"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if code == 0 && libostree.Live() != 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: %d libostree wrappers left open\n", libostree.Live())
+		code = 1
+	}
+	os.Exit(code)
+}
+
+// corrupting is a source whose objects can be altered on the way out.
+type corrupting struct {
+	*Repo
+	filez map[object.Checksum]func([]byte) []byte // by file object
+	meta  map[object.Name]func([]byte) []byte     // by metadata object
+	as    map[object.Checksum]object.Checksum     // send another object's bytes
+}
+
+func (c *corrupting) OpenFilez(sum object.Checksum) (io.ReadCloser, uint64, error) {
+	src := sum
+	if other, ok := c.as[sum]; ok {
+		src = other
+	}
+	rc, _, err := c.Repo.OpenFilez(src)
+	if err != nil {
+		return nil, 0, err
+	}
+	data, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return nil, 0, err
+	}
+	if f, ok := c.filez[sum]; ok {
+		data = f(bytes.Clone(data))
+	}
+	return io.NopCloser(bytes.NewReader(data)), uint64(len(data)), nil
+}
+
+func (c *corrupting) ReadMetadata(n object.Name) ([]byte, error) {
+	data, err := c.Repo.ReadMetadata(n)
+	if f, ok := c.meta[n]; ok && err == nil {
+		data = f(bytes.Clone(data))
+	}
+	return data, err
+}
+
+// push runs a push from src into the repository at dest, in process over
+// pipes, and returns both sides' errors.
+func push(t *testing.T, src transfer.Source, dest string) (pushErr, recvErr error) {
+	t.Helper()
+	d, err := Open(dest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	c2s, s2c := newPipe(), newPipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := transfer.Receive(c2s.r, s2c.w, d, transfer.ReceiveOptions{})
+		s2c.w.Close()
+		c2s.r.CloseWithError(errors.New("receiver done"))
+		done <- err
+	}()
+	_, pushErr = transfer.Push(s2c.r, c2s.w, src, transfer.PushOptions{Specs: []transfer.PushSpec{{Src: "main", Dst: transfer.RefName{Name: "main"}}}})
+	c2s.w.Close()
+	s2c.r.CloseWithError(errors.New("client done"))
+	select {
+	case recvErr = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("receiver hung")
+	}
+	return pushErr, recvErr
+}
+
+type pipe struct {
+	r *io.PipeReader
+	w *io.PipeWriter
+}
+
+func newPipe() pipe { r, w := io.Pipe(); return pipe{r, w} }
+
+// objects of a generated commit, classified.
+type fixture struct {
+	src                  string
+	commit               object.Checksum
+	regular, empty, link object.Checksum
+	other                object.Checksum // another regular file
+	tree, meta           object.Name
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	testrepo.RequireTools(t)
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	testrepo.GenerateTree(t, tree, testrepo.TreeOptions{Files: 60, Seed: 3})
+	os.WriteFile(filepath.Join(tree, "empty"), nil, 0o644)
+	os.WriteFile(filepath.Join(tree, "text"), bytes.Repeat([]byte("compressible text\n"), 500), 0o644)
+	os.WriteFile(filepath.Join(tree, "text2"), bytes.Repeat([]byte("other text\n"), 300), 0o644)
+	os.Symlink("text", filepath.Join(tree, "link"))
+	f := &fixture{src: filepath.Join(dir, "src")}
+	testrepo.Init(t, f.src, "archive")
+	f.commit = object.MustParseChecksum(testrepo.Commit(t, f.src, "main", tree, "fixture"))
+	byPath := map[string]object.Checksum{}
+	out := testrepo.Ostree(t, "ls", "--repo="+f.src, "-C", "main", "/")
+	for _, line := range strings.Split(out, "\n") {
+		fl := strings.Fields(line)
+		if len(fl) >= 6 && fl[0][0] != 'd' {
+			byPath[fl[len(fl)-1]] = object.MustParseChecksum(fl[4])
+			if fl[0][0] == 'l' { // "/link -> text"
+				byPath["/link"] = object.MustParseChecksum(fl[4])
+			}
+		}
+	}
+	f.regular, f.empty, f.link, f.other = byPath["/text"], byPath["/empty"], byPath["/link"], byPath["/text2"]
+	r, err := libostree.Open(f.src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	c, _ := r.LoadCommit(f.commit)
+	f.tree = object.Name{Checksum: c.RootTree, Type: object.DirTree}
+	f.meta = object.Name{Checksum: c.RootMeta, Type: object.DirMeta}
+	if f.regular.IsZero() || f.empty.IsZero() || f.link.IsZero() || f.other.IsZero() {
+		t.Fatalf("fixture lacks an object: %+v\n%s", f, out)
+	}
+	return f
+}
+
+// rebuild replaces a .filez's header, keeping its deflate stream.
+func rebuild(t *testing.T, filez []byte, edit func(h *ostreefile.FileHeader, size *uint64)) []byte {
+	t.Helper()
+	hlen := binary.BigEndian.Uint32(filez[:4])
+	h, size, err := ostreefile.ParseArchiveHeader(filez[8 : 8+hlen])
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(h, &size)
+	hdr := h.MarshalArchive(size)
+	out := binary.BigEndian.AppendUint32(nil, uint32(len(hdr)))
+	out = append(out, 0, 0, 0, 0)
+	out = append(out, hdr...)
+	return append(out, filez[8+hlen:]...)
+}
+
+// TestCorruptionSuite: every injected fault in a .filez (or a metadata
+// object) is rejected by the receiver, naming the object, and the
+// destination's objects/ and refs are unchanged and fsck clean.
+func TestCorruptionSuite(t *testing.T) {
+	f := newFixture(t)
+	src, err := Open(f.src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	hlenOf := func(b []byte) int { return int(binary.BigEndian.Uint32(b[:4])) }
+	flipAt := func(at func(b []byte) int) func([]byte) []byte {
+		return func(b []byte) []byte { b[at(b)] ^= 0x20; return b }
+	}
+	type fault struct {
+		name  string
+		obj   object.Checksum
+		edit  func([]byte) []byte
+		meta  *object.Name
+		as    object.Checksum
+		wants string
+	}
+	faults := []fault{
+		// The four cases libostree's own check lets through.
+		{name: "PaddingNonZero", obj: f.regular, edit: func(b []byte) []byte { b[5] = 1; return b }, wants: "padding"},
+		{name: "SizeFieldOneMore", obj: f.regular, edit: func(b []byte) []byte {
+			return rebuild(t, b, func(h *ostreefile.FileHeader, s *uint64) { *s++ })
+		}, wants: "size"},
+		{name: "SizeFieldOneLess", obj: f.regular, edit: func(b []byte) []byte {
+			return rebuild(t, b, func(h *ostreefile.FileHeader, s *uint64) { *s-- })
+		}, wants: "size"},
+		{name: "SizeFieldHuge", obj: f.regular, edit: func(b []byte) []byte {
+			return rebuild(t, b, func(h *ostreefile.FileHeader, s *uint64) { *s = 1 << 56 })
+		}, wants: "size"},
+		{name: "RegularFileSymlinkTarget", obj: f.regular, edit: func(b []byte) []byte {
+			return rebuild(t, b, func(h *ostreefile.FileHeader, s *uint64) { h.SymlinkTarget = "x" })
+		}, wants: "symlink-target"},
+		{name: "TrailingAfterDeflate", obj: f.regular, edit: func(b []byte) []byte { return append(b, 0) }, wants: "trailing-data"},
+		{name: "TrailingGarbageAfterDeflate", obj: f.regular, edit: func(b []byte) []byte { return append(b, "junk"...) }, wants: "trailing-data"},
+		{name: "TrailingAfterEmptyFile", obj: f.empty, edit: func(b []byte) []byte { return append(b, 3, 0) }, wants: "trailing-data"},
+		// Header.
+		{name: "HeaderLengthZero", obj: f.regular, edit: func(b []byte) []byte { binary.BigEndian.PutUint32(b, 0); return b }, wants: "header-length"},
+		{name: "HeaderLengthBeyondObject", obj: f.regular, edit: func(b []byte) []byte { binary.BigEndian.PutUint32(b, uint32(len(b))); return b }, wants: "header-length"},
+		{name: "HeaderNotNormalForm", obj: f.regular, edit: func(b []byte) []byte { b[8+hlenOf(b)-1] ^= 0x01; return b }, wants: "header"},
+		{name: "Rdev", obj: f.regular, edit: func(b []byte) []byte {
+			return rebuild(t, b, func(h *ostreefile.FileHeader, s *uint64) { h.Rdev = 1 })
+		}, wants: "rdev"},
+		{name: "ModeDirectory", obj: f.regular, edit: func(b []byte) []byte {
+			return rebuild(t, b, func(h *ostreefile.FileHeader, s *uint64) { h.Mode = 0o40755 })
+		}, wants: "mode"},
+		{name: "ModeFifo", obj: f.regular, edit: func(b []byte) []byte {
+			return rebuild(t, b, func(h *ostreefile.FileHeader, s *uint64) { h.Mode = 0o10644 })
+		}, wants: "mode"},
+		{name: "ModeChanged", obj: f.regular, edit: func(b []byte) []byte {
+			return rebuild(t, b, func(h *ostreefile.FileHeader, s *uint64) { h.Mode ^= 0o100 })
+		}, wants: "hashes to"},
+		{name: "UIDChanged", obj: f.regular, edit: func(b []byte) []byte {
+			return rebuild(t, b, func(h *ostreefile.FileHeader, s *uint64) { h.UID = 1000 })
+		}, wants: "hashes to"},
+		// Symlink field.
+		{name: "SymlinkTargetChanged", obj: f.link, edit: func(b []byte) []byte {
+			return rebuild(t, b, func(h *ostreefile.FileHeader, s *uint64) { h.SymlinkTarget = "elsewhere" })
+		}, wants: "hashes to"},
+		{name: "SymlinkTargetEmpty", obj: f.link, edit: func(b []byte) []byte {
+			return rebuild(t, b, func(h *ostreefile.FileHeader, s *uint64) { h.SymlinkTarget = "" })
+		}, wants: "symlink-target"},
+		{name: "SymlinkWithContent", obj: f.link, edit: func(b []byte) []byte { return append(b, 3, 0) }, wants: "symlink"},
+		// Deflate stream.
+		{name: "DeflateByteFlipped", obj: f.regular, edit: flipAt(func(b []byte) int { return 8 + hlenOf(b) + (len(b)-8-hlenOf(b))/2 }), wants: ""},
+		{name: "DeflateTruncated", obj: f.regular, edit: func(b []byte) []byte { return b[:len(b)-3] }, wants: "deflate"},
+		{name: "DeflateMissing", obj: f.regular, edit: func(b []byte) []byte { return b[:8+hlenOf(b)] }, wants: "deflate"},
+		// Checksum name.
+		{name: "AnotherObjectsBytes", obj: f.regular, as: f.other, wants: "hashes to"},
+		// Metadata objects (full libostree verification).
+		{name: "DirTreeFlipped", meta: &f.tree, edit: flipAt(func(b []byte) int { return len(b) - 1 }), wants: ""},
+		{name: "DirMetaFlipped", meta: &f.meta, edit: flipAt(func(b []byte) int { return 0 }), wants: ""},
+		{name: "CommitFlipped", meta: &object.Name{Checksum: f.commit, Type: object.Commit}, edit: flipAt(func(b []byte) int { return len(b) / 2 }), wants: ""},
+	}
+	for _, fl := range faults {
+		t.Run(fl.name, func(t *testing.T) {
+			dest := filepath.Join(t.TempDir(), "dest")
+			testrepo.Init(t, dest, "archive")
+			before := testrepo.ObjectFiles(t, dest)
+			c := &corrupting{Repo: src, filez: map[object.Checksum]func([]byte) []byte{},
+				meta: map[object.Name]func([]byte) []byte{}, as: map[object.Checksum]object.Checksum{}}
+			switch {
+			case fl.meta != nil:
+				c.meta[*fl.meta] = fl.edit
+			case !fl.as.IsZero():
+				c.as[fl.obj] = fl.as
+			default:
+				c.filez[fl.obj] = fl.edit
+			}
+			pushErr, recvErr := push(t, c, dest)
+			if recvErr == nil || pushErr == nil {
+				t.Fatalf("accepted: push %v, receive %v", pushErr, recvErr)
+			}
+			if fl.meta == nil && !strings.Contains(recvErr.Error(), fl.obj.String()) {
+				t.Errorf("error does not name the object: %v", recvErr)
+			}
+			if !strings.Contains(recvErr.Error(), fl.wants) {
+				t.Errorf("error %v, want it to mention %q", recvErr, fl.wants)
+			}
+			var remote *transfer.RemoteError
+			if !errors.As(pushErr, &remote) {
+				t.Errorf("the client got %v, not the receiver's ERROR", pushErr)
+			}
+			if after := testrepo.ObjectFiles(t, dest); !reflect.DeepEqual(before, after) {
+				t.Fatalf("objects/ changed: %v", after)
+			}
+			if refs := testrepo.Ostree(t, "refs", "--repo="+dest); refs != "" {
+				t.Fatalf("refs: %q", refs)
+			}
+			testrepo.Fsck(t, dest)
+			if leftover, _ := filepath.Glob(filepath.Join(dest, "tmp", scratchPrefix+"*")); len(leftover) != 0 {
+				t.Fatalf("scratch left behind: %v", leftover)
+			}
+		})
+	}
+	if len(faults) < 20 {
+		t.Fatalf("only %d faults", len(faults))
+	}
+}
+
+// TestArchiveFilezPath: a push between archive repositories moves the
+// .filez bytes as they are, and fsck and the ostree CLI agree.
+func TestArchiveFilezPath(t *testing.T) {
+	f := newFixture(t)
+	src, err := Open(f.src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dest := filepath.Join(t.TempDir(), "dest")
+	testrepo.Init(t, dest, "archive")
+	if pushErr, recvErr := push(t, src, dest); pushErr != nil || recvErr != nil {
+		t.Fatalf("push %v, receive %v", pushErr, recvErr)
+	}
+	testrepo.Fsck(t, dest)
+	if got := testrepo.RevParse(t, dest, "main"); got != f.commit.String() {
+		t.Fatalf("rev-parse %q", got)
+	}
+	for _, c := range []object.Checksum{f.regular, f.empty, f.link} {
+		rel := filepath.Join("objects", c.String()[:2], c.String()[2:]+".filez")
+		a, _ := os.ReadFile(filepath.Join(f.src, rel))
+		b, err := os.ReadFile(filepath.Join(dest, rel))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Fatalf("%s differs from the source's (%v)", rel, err)
+		}
+	}
+	if leftover, _ := filepath.Glob(filepath.Join(dest, "tmp", scratchPrefix+"*")); len(leftover) != 0 {
+		t.Fatalf("scratch left behind: %v", leftover)
+	}
+}
+
+func TestStaleScratchCleaned(t *testing.T) {
+	testrepo.RequireTools(t)
+	repo := filepath.Join(t.TempDir(), "r")
+	testrepo.Init(t, repo, "archive")
+	stale := filepath.Join(repo, "tmp", scratchPrefix+"dead")
+	os.MkdirAll(filepath.Join(stale, "repo"), 0o755)
+	os.WriteFile(filepath.Join(stale, "lock"), nil, 0o600)
+	noLock := filepath.Join(repo, "tmp", scratchPrefix+"nolock")
+	os.MkdirAll(noLock, 0o755)
+	live, err := newScratch(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{stale, noLock} {
+		if _, err := os.Stat(d); err == nil {
+			t.Fatalf("%s not cleaned", d)
+		}
+	}
+	// A live one (locked) survives another receiver's start.
+	other, err := newScratch(repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(live.dir); err != nil {
+		t.Fatalf("live scratch removed: %v", err)
+	}
+	live.close()
+	other.close()
+	if left, _ := filepath.Glob(filepath.Join(repo, "tmp", scratchPrefix+"*")); len(left) != 0 {
+		t.Fatalf("left: %v", left)
+	}
+}

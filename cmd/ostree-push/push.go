@@ -147,6 +147,9 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 		Progress: prog.update,
 		Logf:     logf,
 		Fault:    fault,
+		// For measurements: OSTREE_PUSH_NO_CAPS=archive-filez sends file
+		// objects as content streams even between archive repositories.
+		NoCapabilities: strings.Fields(strings.ReplaceAll(os.Getenv("OSTREE_PUSH_NO_CAPS"), ",", " ")),
 		Remote: func(msg string) {
 			remoteMsgs = append(remoteMsgs, msg)
 			if !o.quiet && !o.json {

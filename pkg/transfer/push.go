@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"sync"
 
@@ -29,7 +30,10 @@ type PushOptions struct {
 	Progress func(PushProgress)   // called as objects are sent; may be nil
 	Remote   func(message string) // the receiver's PROGRESS messages; may be nil
 	Fault    FaultFunc            // fault injection for tests (see fault.go); may be nil
-	Logf     func(string, ...any) // diagnostics; may be nil
+	// NoCapabilities lists capabilities not to offer even when possible
+	// (for measuring one path against another).
+	NoCapabilities []string
+	Logf           func(string, ...any) // diagnostics; may be nil
 }
 
 // PushProgress is reported while objects are sent.
@@ -198,7 +202,7 @@ func (p *pusher) run(plan []planned) (*PushResult, error) {
 	// HELLO, and the receiver's HELLO and ADVERTISE.
 	var mine []string
 	if fs, ok := p.src.(interface{ Mode() string }); ok && fs.Mode() == ModeArchive {
-		if _, ok := p.src.(FilezSource); ok {
+		if _, ok := p.src.(FilezSource); ok && !slices.Contains(p.opts.NoCapabilities, CapArchiveFilez) {
 			mine = append(mine, CapArchiveFilez)
 		}
 	}

@@ -76,12 +76,21 @@ func TestReceiverGPGVerify(t *testing.T) {
 	// Signed by the trusted key: lands, signature and all.
 	wantCode(t, e.pushEnv(conf, e.dest(remote), "os/main"), 0)
 	sameRef(t, e.src, remote, "os/main")
-	keydir := filepath.Join(e.dir, "keydir")
-	os.MkdirAll(keydir, 0o755)
+	goodSignature(t, e.dir, remote, "os/main", keyring)
+}
+
+// goodSignature checks with the ostree CLI that rev in repo carries a good
+// GPG signature by the key in keyring.
+func goodSignature(t *testing.T, dir, repo, rev, keyring string) {
+	t.Helper()
+	keydir, err := os.MkdirTemp(dir, "keydir-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	data, _ := os.ReadFile(keyring)
 	os.WriteFile(filepath.Join(keydir, "k.gpg"), data, 0o644)
-	if out := testrepo.Ostree(t, "show", "--repo="+remote, "--gpg-homedir="+keydir, "os/main"); !strings.Contains(out, "Good signature") {
-		t.Fatalf("ostree show on the remote:\n%s", out)
+	if out := testrepo.Ostree(t, "show", "--repo="+repo, "--gpg-homedir="+keydir, rev); !strings.Contains(out, "Good signature") {
+		t.Fatalf("no good signature by %s on %s:\n%s", keyring, rev, out)
 	}
 }
 
@@ -95,13 +104,7 @@ func TestReceiverGPGSignsCommitsAndSummary(t *testing.T) {
 	if got := testrepo.RevParse(t, remote, "os/main"); got != before {
 		t.Fatalf("remote os/main = %s, pushed %s", got, before)
 	}
-	keydir := filepath.Join(e.dir, "keydir")
-	os.MkdirAll(keydir, 0o755)
-	data, _ := os.ReadFile(keyring)
-	os.WriteFile(filepath.Join(keydir, "k.gpg"), data, 0o644)
-	if out := testrepo.Ostree(t, "show", "--repo="+remote, "--gpg-homedir="+keydir, "os/main"); !strings.Contains(out, "Good signature") {
-		t.Fatalf("server signature missing:\n%s", out)
-	}
+	goodSignature(t, e.dir, remote, "os/main", keyring)
 	// The summary is signed too: a client pulling with gpg-verify-summary
 	// accepts it.
 	client := filepath.Join(e.dir, "client")

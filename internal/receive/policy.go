@@ -145,11 +145,7 @@ func (s *server) verifyCommit(c object.Checksum) error {
 		s.log.Logf(pushlog.Debug, "commit %s: %d valid GPG signatures", c.Short(), res.Valid)
 	}
 	if s.verifier != nil {
-		data, err := lib.ReadMetadata(object.Name{Checksum: c, Type: object.Commit})
-		if err != nil {
-			return err
-		}
-		meta, _, err := lib.ReadCommitMeta(c)
+		data, meta, err := commitAndMeta(lib, c)
 		if err != nil {
 			return err
 		}
@@ -164,6 +160,16 @@ func (s *server) verifyCommit(c object.Checksum) error {
 		s.log.Logf(pushlog.Debug, "commit %s: valid ed25519 signature by %s", c.Short(), key)
 	}
 	return nil
+}
+
+// commitAndMeta reads a commit object's bytes (what ed25519 signs) and its
+// detached metadata (where signatures go), staged or committed.
+func commitAndMeta(lib *libostree.Repo, c object.Checksum) (commit, meta []byte, err error) {
+	if commit, err = lib.ReadMetadata(object.Name{Checksum: c, Type: object.Commit}); err != nil {
+		return nil, nil, err
+	}
+	meta, _, err = lib.ReadCommitMeta(c)
+	return commit, meta, err
 }
 
 // signCommits adds the server's signatures to the commits that refs move
@@ -185,11 +191,7 @@ func (s *server) signCommits(moving []transfer.RefUpdate) error {
 		if len(s.signKeys) == 0 {
 			continue
 		}
-		data, err := lib.ReadMetadata(object.Name{Checksum: c, Type: object.Commit})
-		if err != nil {
-			return err
-		}
-		meta, _, err := lib.ReadCommitMeta(c)
+		data, meta, err := commitAndMeta(lib, c)
 		if err != nil {
 			return err
 		}

@@ -88,6 +88,14 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 		return refuse(stdout, err)
 	}
 	defer srv.close()
+	if d := settings.IdleTimeout; d > 0 {
+		ir := newIdleReader(stdin, d, func(idle time.Duration) {
+			log.Logf(pushlog.Error, "idle timeout: no data from the client for %s (idle_timeout %s); giving up, nothing was changed", idle.Round(time.Millisecond), d)
+			idleExit(1)
+		})
+		defer ir.Close()
+		stdin = ir
+	}
 	res, rerr := transfer.Receive(stdin, stdout, repo, transfer.ReceiveOptions{
 		Agent:         "ostree-receive/" + opts.Version,
 		MaxObjectSize: settings.MaxObjectSize,

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -46,6 +47,7 @@ type Repo struct {
 	MaxObjectSize      uint64
 	MaxPushSize        uint64
 	SystemdUnit        string
+	IdleTimeout        time.Duration // 0: none
 }
 
 // Config is the whole configuration.
@@ -78,6 +80,7 @@ const (
 	kString
 	kList
 	kSize
+	kDuration
 )
 
 // key describes one configuration key: the table drives parsing, the
@@ -157,6 +160,9 @@ var keys = []*key{
 	{name: "systemd_unit", kind: kString, def: "none",
 		help: "systemd unit to start (through systemd's D-Bus API, without waiting) after refs move; a template name ending in @.service gets the repo path, escaped, as its instance.",
 		repo: func(r *Repo) any { return &r.SystemdUnit }},
+	{name: "idle_timeout", kind: kDuration, def: "10m",
+		help: "give up on a client that sends nothing for this long while the receiver waits for it (a duration such as 30s, 10m or 1h; a bare number is seconds; 0 disables): the receiver exits with an error, and no ref moves.",
+		repo: func(r *Repo) any { return &r.IdleTimeout }},
 }
 
 var keyByName = func() map[string]*key {
@@ -171,9 +177,12 @@ var keyByName = func() map[string]*key {
 func Default() *Config {
 	return &Config{
 		LogLevel: "INFO",
-		Repo:     Repo{SignType: "ed25519", Update: true, MaxObjectSize: 64 << 30},
+		Repo:     Repo{SignType: "ed25519", Update: true, MaxObjectSize: 64 << 30, IdleTimeout: DefaultIdleTimeout},
 	}
 }
+
+// DefaultIdleTimeout is idle_timeout's default.
+const DefaultIdleTimeout = 10 * time.Minute
 
 // DefaultPaths are the files read when neither --config nor
 // $OSTREE_RECEIVE_CONF names one.
@@ -317,6 +326,8 @@ func decode(k *key, n *yaml.Node) (any, error) {
 			return []string(nil), nil
 		case kSize:
 			return uint64(0), nil
+		case kDuration:
+			return time.Duration(0), nil
 		}
 		return "", nil
 	}
@@ -358,6 +369,11 @@ func decode(k *key, n *yaml.Node) (any, error) {
 			return nil, fmt.Errorf("want a size such as 512M, got %s", describe(n))
 		}
 		return ParseSize(n.Value)
+	case kDuration:
+		if n.Kind != yaml.ScalarNode || (n.Tag != "!!str" && n.Tag != "!!int") {
+			return nil, fmt.Errorf("want a duration such as 30s or 10m, got %s", describe(n))
+		}
+		return ParseDuration(n.Value)
 	}
 	return nil, fmt.Errorf("internal: unknown kind")
 }
@@ -400,6 +416,20 @@ func ParseSize(s string) (uint64, error) {
 	return n * mult, nil
 }
 
+// ParseDuration parses a duration as Go writes them (30s, 10m, 1h30m), or
+// a bare number of seconds. It must not be negative.
+func ParseDuration(s string) (time.Duration, error) {
+	t := strings.TrimSpace(s)
+	if n, err := strconv.ParseUint(t, 10, 32); err == nil {
+		return time.Duration(n) * time.Second, nil
+	}
+	d, err := time.ParseDuration(t)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("invalid duration %q (want e.g. 30s, 10m or 1h; 0 for none)", s)
+	}
+	return d, nil
+}
+
 func (c *Config) apply(s setting) {
 	var p any
 	if s.key.global {
@@ -420,6 +450,8 @@ func assign(p, v any) {
 		*p = v.([]string)
 	case *uint64:
 		*p = v.(uint64)
+	case *time.Duration:
+		*p = v.(time.Duration)
 	}
 }
 

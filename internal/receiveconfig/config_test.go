@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func write(t *testing.T, dir, name, text string) string {
@@ -56,6 +57,7 @@ func TestPython1xKeys(t *testing.T) {
 		SignKeyfiles: []string{"/etc/ostree/secret.ed25519"}, SignVerify: true,
 		SignTrustedKeyfile: "/etc/ostree/trusted.ed25519", Update: false,
 		UpdateHook: "/usr/local/bin/after-push", Force: true, MaxObjectSize: 64 << 30,
+		IdleTimeout: DefaultIdleTimeout,
 	}
 	if !reflect.DeepEqual(c.Repo, want) || c.Root != "/srv/ostree" || c.LogLevel != "DEBUG" {
 		t.Fatalf("got %+v root %q level %q\nwant %+v", c.Repo, c.Root, c.LogLevel, want)
@@ -118,6 +120,10 @@ func TestErrorsAndWarnings(t *testing.T) {
 		{"repos:\n  foo:\n    root: /x\n", "only be set globally"},
 		{"repos: [a]\n", "repos: want a mapping"},
 		{"repos:\n  foo:\n    update: 3\n", "repos: foo: update"},
+		{"idle_timeout: soon\n", "invalid duration"},
+		{"idle_timeout: -5s\n", "invalid duration"},
+		{"idle_timeout: [1m]\n", "idle_timeout: want a duration"},
+		{"idle_timeout: 1.5\n", "idle_timeout: want a duration"},
 	} {
 		p := write(t, dir, "c.conf", tc.text)
 		_, err := Load(p)
@@ -279,7 +285,45 @@ func TestExampleFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("uncommented example: %v", err)
 	}
-	if len(c.Warnings) != 0 || len(c.Repos) != 2 || !c.Update || c.MaxObjectSize != 64<<30 {
+	if len(c.Warnings) != 0 || len(c.Repos) != 2 || !c.Update || c.MaxObjectSize != 64<<30 || c.IdleTimeout != DefaultIdleTimeout {
 		t.Fatalf("uncommented example: %+v", c)
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	dir := t.TempDir()
+	for text, want := range map[string]time.Duration{
+		"":                                     DefaultIdleTimeout,
+		"idle_timeout: 30s\n":                  30 * time.Second,
+		"idle_timeout: 1h30m\n":                90 * time.Minute,
+		"idle_timeout: 45\n":                   45 * time.Second,
+		"idle_timeout: '2m'\n":                 2 * time.Minute,
+		"idle_timeout: 0\n":                    0,
+		"idle_timeout: 0s\n":                   0,
+		"idle_timeout: null\n":                 0,
+		"idle_timeout: 500ms\n":                500 * time.Millisecond,
+		"repos:\n  x:\n    idle_timeout: 1s\n": DefaultIdleTimeout, // global unchanged
+	} {
+		c, err := Load(write(t, dir, "c.conf", text))
+		if err != nil {
+			t.Errorf("%q: %v", text, err)
+			continue
+		}
+		if c.IdleTimeout != want {
+			t.Errorf("%q: idle timeout %v, want %v", text, c.IdleTimeout, want)
+		}
+	}
+	// Per repository.
+	root := filepath.Join(dir, "root")
+	os.MkdirAll(filepath.Join(root, "x"), 0o755)
+	c, err := Load(write(t, dir, "r.conf", "root: "+root+"\nidle_timeout: 5m\nrepos:\n  x:\n    idle_timeout: 20s\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.ForRepo(filepath.Join(root, "x")).IdleTimeout; got != 20*time.Second {
+		t.Errorf("repos: x: idle timeout %v, want 20s", got)
+	}
+	if c.IdleTimeout != 5*time.Minute {
+		t.Errorf("global idle timeout %v, want 5m", c.IdleTimeout)
 	}
 }

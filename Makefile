@@ -1,33 +1,54 @@
 # ostree-push: GNU make build. `make` builds bin/ostree-push,
-# bin/ostree-receive and bin/ostree-receive-shell; `make check` and `make demo` first run ci/setup, which
-# installs whatever is missing on Debian 12 (as root).
+# bin/ostree-receive, bin/ostree-receive-shell and the man pages (build/man);
+# `make check` and `make demo` first run ci/setup, which installs whatever is
+# missing on Debian 12 (as root).
 
 PREFIX ?= /usr/local
 DESTDIR ?=
 BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/ostree-push
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
 GO ?= go
 GOFLAGS ?=
-# Computed once (:=) unless given on the command line or in the environment.
+SCDOC ?= scdoc
+# Computed once (:=) unless given on the command line or in the environment:
+# from the VERSION file of a source tarball (make dist), else git describe.
 ifeq ($(origin VERSION),undefined)
-VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
+VERSION := $(shell cat VERSION 2>/dev/null || git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
 endif
 
 # Go lives in /usr/local/go on the development and CI machines.
 export PATH := /usr/local/go/bin:$(PATH)
 export GOFLAGS
 
-LDFLAGS := -X main.version=$(VERSION)
+# Extra go build flags and linker flags; the Debian package asks for PIE and
+# external linking (hardening), for example.
+GOBUILDFLAGS ?= -trimpath
+GO_LDFLAGS ?=
+LDFLAGS := -X main.version=$(VERSION) $(GO_LDFLAGS)
 BINARIES := bin/ostree-push bin/ostree-receive bin/ostree-receive-shell
+MANPAGES := build/man/ostree-push.1 build/man/ostree-receive.1 \
+	build/man/ostree-receive-shell.1 build/man/ostree-receive.conf.5
+EXAMPLES := ostree-receive.conf systemd/ostree-receive-update@.service
 
-.PHONY: all check demo install uninstall fmt vet test bench clean $(BINARIES)
+.PHONY: all man check demo install uninstall fmt vet test bench stress dist deb rpm clean $(BINARIES)
 
-all: $(BINARIES)
+all: $(BINARIES) man
 
 # Phony, so always handed to go build: its cache decides what is really
 # rebuilt. (A static pattern rule: make skips implicit rules for phony targets.)
 $(BINARIES): bin/%:
 	@mkdir -p bin
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $@ ./cmd/$*
+	$(GO) build $(GOBUILDFLAGS) -ldflags "$(LDFLAGS)" -o $@ ./cmd/$*
+
+man: $(MANPAGES)
+
+build/man/%: man/%.scd
+	@mkdir -p build/man
+	@command -v $(SCDOC) >/dev/null 2>&1 || { echo "make: $(SCDOC) not found: run ci/setup (Debian package scdoc)" >&2; exit 1; }
+	$(SCDOC) <$< >$@
 
 check:
 	ci/setup
@@ -37,14 +58,28 @@ demo:
 	ci/setup
 	ci/demo
 
-install: $(BINARIES)
+install: all
 	install -D -m 0755 bin/ostree-push $(DESTDIR)$(BINDIR)/ostree-push
 	install -D -m 0755 bin/ostree-receive $(DESTDIR)$(BINDIR)/ostree-receive
 	install -D -m 0755 bin/ostree-receive-shell $(DESTDIR)$(BINDIR)/ostree-receive-shell
+	install -D -m 0644 build/man/ostree-push.1 $(DESTDIR)$(MANDIR)/man1/ostree-push.1
+	install -D -m 0644 build/man/ostree-receive.1 $(DESTDIR)$(MANDIR)/man1/ostree-receive.1
+	install -D -m 0644 build/man/ostree-receive-shell.1 $(DESTDIR)$(MANDIR)/man1/ostree-receive-shell.1
+	install -D -m 0644 build/man/ostree-receive.conf.5 $(DESTDIR)$(MANDIR)/man5/ostree-receive.conf.5
+	install -D -m 0644 completion/ostree-push.bash $(DESTDIR)$(BASHCOMPDIR)/ostree-push
+	install -D -m 0644 completion/_ostree-push $(DESTDIR)$(ZSHCOMPDIR)/_ostree-push
+	install -D -m 0644 ostree-receive.conf $(DESTDIR)$(DOCDIR)/examples/ostree-receive.conf
+	install -D -m 0644 systemd/ostree-receive-update@.service $(DESTDIR)$(DOCDIR)/examples/ostree-receive-update@.service
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ostree-push $(DESTDIR)$(BINDIR)/ostree-receive \
-		$(DESTDIR)$(BINDIR)/ostree-receive-shell
+		$(DESTDIR)$(BINDIR)/ostree-receive-shell \
+		$(DESTDIR)$(MANDIR)/man1/ostree-push.1 $(DESTDIR)$(MANDIR)/man1/ostree-receive.1 \
+		$(DESTDIR)$(MANDIR)/man1/ostree-receive-shell.1 $(DESTDIR)$(MANDIR)/man5/ostree-receive.conf.5 \
+		$(DESTDIR)$(BASHCOMPDIR)/ostree-push $(DESTDIR)$(ZSHCOMPDIR)/_ostree-push \
+		$(DESTDIR)$(DOCDIR)/examples/ostree-receive.conf \
+		$(DESTDIR)$(DOCDIR)/examples/ostree-receive-update@.service
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 fmt:
 	gofmt -w .
@@ -63,5 +98,16 @@ bench:
 		exit 1; \
 	fi
 
+# Packaging: a source tarball with the Go modules vendored (build/dist),
+# a Debian package and an RPM (build/deb, build/rpm). See ci/package.
+dist:
+	ci/package dist
+
+deb:
+	ci/package deb
+
+rpm:
+	ci/package rpm
+
 clean:
-	rm -rf bin
+	rm -rf bin build

@@ -131,7 +131,7 @@ var keys = []*key{
 		help: "regenerate the summary (signed with gpg_sign / sign_keyfiles when set) after refs move.",
 		repo: func(r *Repo) any { return &r.Update }},
 	{name: "update_hook", kind: kString, def: "none",
-		help: "command run (by /bin/sh -c) after refs move, with OSTREE_RECEIVE_REPO, OSTREE_RECEIVE_REFS and OSTREE_RECEIVE_UPDATES in its environment; its failure is reported to the pusher and does not undo the refs.",
+		help: "command run after refs move, instead of the summary update (when update is on), split like a shell command line and run without a shell, with OSTREE_RECEIVE_REPO, OSTREE_RECEIVE_REFS and OSTREE_RECEIVE_UPDATES in its environment; its failure is reported to the pusher and does not undo the refs.",
 		repo: func(r *Repo) any { return &r.UpdateHook }},
 	{name: "force", kind: kBool, def: "no",
 		help: "accept updates that are not fast-forwards from every client (unless deny_non_fast_forward).",

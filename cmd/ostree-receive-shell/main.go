@@ -17,6 +17,10 @@
 //
 //	ostree-receive [-v|--verbose]... REPO
 //
+// or, from a client of the original ostree-push (protocol version 0),
+//
+//	ostree-receive --repo=REPO [-v|--verbose|--debug]...
+//
 // where the first word may also be a path ending in /ostree-receive (what
 // ostree-push --receive-command sends), no other option is accepted (a
 // client must not pick, for instance, the server's --config), and REPO is

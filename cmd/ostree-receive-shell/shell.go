@@ -40,6 +40,10 @@ does, without expansions, and must be
 
     ostree-receive [-v|--verbose]... REPO
 
+or, from a client of the original ostree-push (protocol version 0),
+
+    ostree-receive --repo=REPO [-v|--verbose|--debug]...
+
 (the first word may be any path ending in /ostree-receive; a leading "~/" in
 REPO means $HOME). It then runs the ostree-receive installed beside this
 program, else $OSTREE_RECEIVE_SHELL_RECEIVE, else the one in
@@ -104,13 +108,35 @@ func parseCommand(cmd, home string) ([]string, error) {
 	var args []string
 	rest := words[1:]
 	for len(rest) > 0 && strings.HasPrefix(rest[0], "-") {
-		switch rest[0] {
-		case "-v", "--verbose":
+		switch {
+		case rest[0] == "-v" || rest[0] == "--verbose" || rest[0] == "--debug":
 			args = append(args, rest[0])
+		case strings.HasPrefix(rest[0], "--repo="):
+			// A version-0 client (the original ostree-push):
+			// ostree-receive --repo=PATH [-v|--verbose|--debug]...
+			if rest[0] == "--repo=" {
+				return nil, fail(exitUsage, "empty repository path")
+			}
+			path, err := expandHome(strings.TrimPrefix(rest[0], "--repo="), home)
+			if err != nil {
+				return nil, err
+			}
+			for _, w := range rest[1:] {
+				if w != "-v" && w != "--verbose" && w != "--debug" {
+					return nil, fail(exitUsage, "%s --repo=PATH takes only -v, --verbose and --debug besides, not %q", receiveName, w)
+				}
+				args = append(args, w)
+			}
+			return append(args, "--repo="+path), nil
 		default:
 			return nil, fail(exitUsage, "%s option not allowed: %q", receiveName, rest[0])
 		}
 		rest = rest[1:]
+	}
+	for _, a := range args {
+		if a == "--debug" {
+			return nil, fail(exitUsage, "%s option not allowed: %q (only with --repo)", receiveName, a)
+		}
 	}
 	switch {
 	case len(rest) == 0:
@@ -120,17 +146,26 @@ func parseCommand(cmd, home string) ([]string, error) {
 	case rest[0] == "":
 		return nil, fail(exitUsage, "empty repository path")
 	}
-	path := rest[0]
-	if strings.HasPrefix(path, "~/") {
-		if home == "" {
-			return nil, fail(exitUsage, "cannot expand %q: no home directory", path)
-		}
-		path = strings.TrimSuffix(home, "/") + "/" + path[2:]
-		if strings.HasPrefix(path, "-") {
-			return nil, fail(exitUsage, "repository path %q starts with '-'", path)
-		}
+	path, err := expandHome(rest[0], home)
+	if err != nil {
+		return nil, err
 	}
 	return append(args, path), nil
+}
+
+// expandHome replaces a leading "~/" of a repository path by home; the
+// result must not look like an option.
+func expandHome(path, home string) (string, error) {
+	if strings.HasPrefix(path, "~/") {
+		if home == "" {
+			return "", fail(exitUsage, "cannot expand %q: no home directory", path)
+		}
+		path = strings.TrimSuffix(home, "/") + "/" + path[2:]
+	}
+	if strings.HasPrefix(path, "-") {
+		return "", fail(exitUsage, "repository path %q starts with '-'", path)
+	}
+	return path, nil
 }
 
 // isProgram reports whether word is name or a path whose last element is

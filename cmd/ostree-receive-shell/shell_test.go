@@ -42,6 +42,20 @@ func TestParseCommand(t *testing.T) {
 		{"home alone", "ostree-receive ~/", []string{testHome + "/"}, 0},
 		{"tilde not prefix", "ostree-receive ~repo", []string{"~repo"}, 0},
 		{"tilde user", "ostree-receive ~root/repo", []string{"~root/repo"}, 0},
+		// A version-0 client (the original ostree-push).
+		{"legacy", "ostree-receive --repo=/srv/repo", []string{"--repo=/srv/repo"}, 0},
+		{"legacy verbose debug", "ostree-receive --repo=/srv/repo --verbose --debug", []string{"--verbose", "--debug", "--repo=/srv/repo"}, 0},
+		{"legacy v first", "ostree-receive -v --repo=r", []string{"-v", "--repo=r"}, 0},
+		{"legacy home", "ostree-receive --repo=~/repo", []string{"--repo=" + testHome + "/repo"}, 0},
+		{"legacy quoted", `ostree-receive '--repo=/srv/my repo'`, []string{"--repo=/srv/my repo"}, 0},
+		{"legacy empty", "ostree-receive --repo=", nil, exitUsage},
+		{"legacy dash path", "ostree-receive --repo=-x", nil, exitUsage},
+		{"legacy extra path", "ostree-receive --repo=/srv/repo /other", nil, exitUsage},
+		{"legacy config", "ostree-receive --repo=/srv/repo --config=/tmp/c", nil, exitUsage},
+		{"legacy repo twice", "ostree-receive --repo=/a --repo=/b", nil, exitUsage},
+		{"legacy separate", "ostree-receive --repo /srv/repo", nil, exitUsage},
+		{"debug without repo", "ostree-receive --debug /srv/repo", nil, exitUsage},
+
 		// No expansion: these are literal (odd) paths that ostree-receive
 		// will fail to open.
 		{"command substitution", "ostree-receive $(id)", []string{"$(id)"}, 0},

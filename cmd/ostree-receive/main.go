@@ -22,8 +22,10 @@ var version = "dev"
 
 type options struct {
 	receive.Options
-	version bool
-	help    bool
+	legacyRepo string // --repo=PATH: a version-0 client
+	debug      bool   // --debug, which version-0 clients may pass
+	version    bool
+	help       bool
 }
 
 func (o *options) addFlags(fs *pflag.FlagSet) {
@@ -35,6 +37,12 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.Verbose, "verbose", "v", false, "log each step (log_level DEBUG)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
+	// The command line of the original ostree-push's clients (protocol
+	// version 0): `ostree-receive --repo=PATH [--verbose] [--debug]`.
+	fs.StringVar(&o.legacyRepo, "repo", "", "serve a version-0 client (the original ostree-push) into this repository")
+	fs.BoolVar(&o.debug, "debug", false, "with --repo: log each step (as -v)")
+	fs.MarkHidden("repo")
+	fs.MarkHidden("debug")
 }
 
 const usage = `Usage: ostree-receive [OPTIONS] REPO
@@ -101,7 +109,14 @@ func serve(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "ostree-receive %s (libostree %s)\n", version, libostree.BuildVersion)
 		return nil
 	}
-	if fs.NArg() != 1 {
+	repo := fs.Arg(0)
+	switch {
+	case o.legacyRepo != "" && fs.NArg() == 0:
+		o.Legacy, repo = true, o.legacyRepo
+		o.Verbose = o.Verbose || o.debug
+	case o.legacyRepo != "":
+		return errUsage{errors.New("--repo (a version-0 client) takes no other argument")}
+	case fs.NArg() != 1:
 		return errUsage{errors.New("want exactly one argument: the repository path")}
 	}
 	o.Version = version
@@ -111,7 +126,7 @@ func serve(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	o.Fault = fault
-	return receive.Serve(o.Options, fs.Arg(0), stdin, stdout, stderr)
+	return receive.Serve(o.Options, repo, stdin, stdout, stderr)
 }
 
 // testHook returns, when $OSTREE_RECEIVE_TEST_BEFORE_REFS is set, a hook

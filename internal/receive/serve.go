@@ -28,6 +28,9 @@ type Options struct {
 	DryRun     bool   // -n
 	Force      bool   // -f
 	Version    string // for HELLO's agent
+	// Legacy: the client speaks version 0, the protocol of the original
+	// ostree-push (it ran `ostree-receive --repo=PATH`).
+	Legacy bool
 	// BeforeRefLock and Fault are the tests' seams (see
 	// transfer.ReceiveOptions).
 	BeforeRefLock func()
@@ -36,9 +39,16 @@ type Options struct {
 
 // Serve receives one push into repoArg, speaking the protocol on stdin and
 // stdout. Failures before the protocol starts (configuration, root, an
-// unopenable repository) are sent to the client as an ERROR frame too.
+// unopenable repository) are sent to the client as an ERROR frame too
+// (version 1; version 0 has no way to say them).
 func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writer) error {
 	start := time.Now()
+	refuse := func(stdout io.Writer, err error) error {
+		if !opts.Legacy {
+			transfer.SendError(stdout, err.Error())
+		}
+		return err
+	}
 	cfg, err := receiveconfig.Load(opts.ConfigFile)
 	if err != nil {
 		return refuse(stdout, err)
@@ -96,23 +106,30 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 		defer ir.Close()
 		stdin = ir
 	}
-	res, rerr := transfer.Receive(stdin, stdout, repo, transfer.ReceiveOptions{
+	ropts := transfer.ReceiveOptions{
 		Agent:         "ostree-receive/" + opts.Version,
 		MaxObjectSize: settings.MaxObjectSize,
 		Logf:          func(f string, a ...any) { log.Logf(pushlog.Debug, f, a...) },
 		BeforeRefLock: opts.BeforeRefLock,
 		Policy:        policy,
 		Fault:         opts.Fault,
-	})
+	}
+	receive := transfer.Receive
+	if opts.Legacy {
+		receive = transfer.ReceiveV0
+	}
+	res, rerr := receive(stdin, stdout, repo, ropts)
 	log.Push(record(path, res, rerr, time.Since(start)))
+	if rerr == nil && opts.Legacy {
+		// A version-0 client hears nothing after DONE: the exit status
+		// (which ssh passes on) is how it learns that a ref did not move.
+		for _, r := range res.Refs {
+			if !r.Status.Success() {
+				return fmt.Errorf("ref %s was not updated: %s: %s", transfer.Printable(r.Ref.String()), r.Status, r.Message)
+			}
+		}
+	}
 	return rerr
-}
-
-// refuse tells the client why the receiver will not serve it, then
-// returns err.
-func refuse(stdout io.Writer, err error) error {
-	transfer.SendError(stdout, err.Error())
-	return err
 }
 
 // record is the log entry of one push.

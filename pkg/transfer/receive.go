@@ -90,12 +90,13 @@ type ReceiveResult struct {
 // transaction, so the repository is left as it was; the client is told
 // why with an ERROR frame.
 func Receive(r io.Reader, w io.Writer, dest Dest, opts ReceiveOptions) (*ReceiveResult, error) {
-	// A version-0 client (the Python ostree-push 1.x) starts its messages
-	// with a byte-order mark, 'l' or 'B'. Say so, and send no ERROR: it
-	// would not understand one.
+	// A version-0 client (the original ostree-push) starts its messages
+	// with a byte-order mark, 'l' or 'B'. It should have started the
+	// receiver as `ostree-receive --repo=PATH` (ReceiveV0). Say so, and
+	// send no ERROR: it would not understand one.
 	br := bufio.NewReader(r)
 	if first, err := br.Peek(1); err == nil && (first[0] == 'l' || first[0] == 'B') {
-		return nil, errors.New("the client speaks the version-0 protocol of ostree-push 1.x, which this receiver does not; upgrade the client")
+		return nil, errors.New("the client speaks version 0 of the protocol (the original ostree-push), but started the receiver as `ostree-receive REPO`; version-0 clients run `ostree-receive --repo=REPO`")
 	}
 	rv := &receiver{
 		fr:   NewFrameReader(br),

@@ -1,0 +1,392 @@
+package transfer
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/ostree-push/ostree-push/pkg/object"
+)
+
+// Version 0: the protocol of the original ostree-push (0.x), which
+// ostree-receive also speaks so that its clients keep working (protocol.md,
+// "Version 0"). A client of it starts the receiver as
+// `ostree-receive --repo=PATH`; the receiver speaks first:
+//
+//	receiver: INFO {mode: i, refs: a{ss}}
+//	client:   UPDATE {REF: (ss) (old, new), ...}   or DONE
+//	receiver: STATUS {result: b, message: s}
+//	client:   PUTOBJECT {object: s, size: t} + size bytes   (repeated)
+//	receiver: STATUS                                     (after each)
+//	client:   DONE
+//
+// Each message is a 5-byte header (byte order 'l' or 'B', version 0, type,
+// body length as a uint16 in that byte order) and an a{sv} body. The
+// receiver keeps version 1's guarantees: every object is verified as it is
+// staged in one transaction, and after DONE the refs move together or not
+// at all, each a compare-and-swap on the old value the client gave.
+
+// V0Type is a version-0 message type.
+type V0Type byte
+
+// The version-0 message types.
+const (
+	V0Info      V0Type = 0
+	V0Update    V0Type = 1
+	V0PutObject V0Type = 2
+	V0Status    V0Type = 3
+	V0Done      V0Type = 4
+)
+
+func (t V0Type) String() string {
+	switch t {
+	case V0Info:
+		return "INFO"
+	case V0Update:
+		return "UPDATE"
+	case V0PutObject:
+		return "PUTOBJECT"
+	case V0Status:
+		return "STATUS"
+	case V0Done:
+		return "DONE"
+	}
+	return fmt.Sprintf("type %d", byte(t))
+}
+
+// V0HeaderSize is the size of a version-0 message header; V0MaxBody the
+// largest body its 16-bit length can announce.
+const (
+	V0HeaderSize = 5
+	V0MaxBody    = 1<<16 - 1
+)
+
+// V0Message is one version-0 message.
+type V0Message struct {
+	Type V0Type
+	Body []V0Entry
+}
+
+// Get returns the value of key, or nil.
+func (m *V0Message) Get(key string) any {
+	for _, e := range m.Body {
+		if e.Key == key {
+			return e.Value
+		}
+	}
+	return nil
+}
+
+// WriteV0 writes one version-0 message in little-endian byte order.
+func WriteV0(w io.Writer, m *V0Message) error {
+	if m.Type > V0Done {
+		return fmt.Errorf("version 0: unknown message type %d", m.Type)
+	}
+	body, err := v0Encode(m.Body, binary.LittleEndian)
+	if err != nil {
+		return err
+	}
+	if len(body) > V0MaxBody {
+		return fmt.Errorf("version 0: %v body of %d bytes, over the protocol's %d", m.Type, len(body), V0MaxBody)
+	}
+	h := []byte{'l', 0, byte(m.Type), 0, 0}
+	binary.LittleEndian.PutUint16(h[3:], uint16(len(body)))
+	_, err = w.Write(append(h, body...))
+	return err
+}
+
+// ReadV0 reads one version-0 message. It returns io.EOF when r ends before
+// a header, and an error that says what was wrong with anything else.
+func ReadV0(r io.Reader) (*V0Message, error) {
+	var h [V0HeaderSize]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		if err == io.ErrUnexpectedEOF {
+			return nil, protocolErrorf("version 0: connection closed inside a message header")
+		}
+		return nil, err
+	}
+	var bo v0Order
+	switch h[0] {
+	case 'l':
+		bo = binary.LittleEndian
+	case 'B':
+		bo = binary.BigEndian
+	default:
+		return nil, protocolErrorf("version 0: bad byte-order mark %#x (want 'l' or 'B')", h[0])
+	}
+	if h[1] != 0 {
+		return nil, protocolErrorf("version 0: message of protocol version %d", h[1])
+	}
+	t := V0Type(h[2])
+	if t > V0Done {
+		return nil, protocolErrorf("version 0: unknown message type %d", h[2])
+	}
+	body := make([]byte, bo.Uint16(h[3:]))
+	if _, err := io.ReadFull(r, body); err != nil {
+		return nil, protocolErrorf("version 0: connection closed inside a %v body", t)
+	}
+	entries, err := v0DecodeVardict(body, bo)
+	if err != nil {
+		return nil, protocolErrorf("version 0: %v body: %v", t, err)
+	}
+	return &V0Message{Type: t, Body: entries}, nil
+}
+
+// v0Modes are OstreeRepoMode's values.
+var v0Modes = map[string]int32{
+	ModeBare: 0, ModeArchive: 1, ModeBareUser: 2, ModeBareUserOnly: 3, ModeBareSplitXattrs: 4,
+}
+
+// v0ObjectTypes are the object file name extensions a version-0 client may
+// send: an archive repository's.
+var v0ObjectTypes = map[string]object.Type{
+	"filez": object.File, "dirtree": object.DirTree, "dirmeta": object.DirMeta,
+	"commit": object.Commit, "commitmeta": object.CommitMeta,
+}
+
+// ReceiveV0 serves one push from a version-0 client on r and w. Like
+// Receive, any failure aborts the transaction and leaves the repository as
+// it was; the client learns of a refusal from a STATUS when the protocol
+// has one to send. The result lists each ref's outcome: a version-0 client
+// cannot be told after DONE, so the caller reports it (and exits non-zero
+// when a ref did not move).
+func ReceiveV0(r io.Reader, w io.Writer, dest Dest, opts ReceiveOptions) (*ReceiveResult, error) {
+	rv := &receiver{fw: NewFrameWriter(io.Discard), dest: dest, opts: opts}
+	if rv.opts.MaxObjectSize == 0 {
+		rv.opts.MaxObjectSize = DefaultMaxObjectSize
+	}
+	if rv.opts.Logf == nil {
+		rv.opts.Logf = func(string, ...any) {}
+	}
+	bw := bufio.NewWriter(w)
+	res, err := rv.runV0(bufio.NewReader(r), bw)
+	if rv.txn != nil {
+		if aerr := rv.txn.Abort(); aerr != nil && err == nil {
+			err = aerr
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// v0Refusal is a refusal the client has been sent as a STATUS.
+type v0Refusal struct{ error }
+
+func (rv *receiver) runV0(r *bufio.Reader, w *bufio.Writer) (*ReceiveResult, error) {
+	txn, err := rv.dest.Begin()
+	if err != nil {
+		return nil, err
+	}
+	rv.txn = txn
+	send := func(m *V0Message) error {
+		if err := WriteV0(w, m); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+	status := func(ok bool, msg string) error {
+		return send(&V0Message{Type: V0Status, Body: []V0Entry{{"result", ok}, {"message", msg}}})
+	}
+	refuse := func(format string, a ...any) error {
+		err := fmt.Errorf(format, a...)
+		if serr := status(false, err.Error()); serr != nil {
+			return serr
+		}
+		return v0Refusal{err}
+	}
+
+	// INFO: the mode and the repository's own refs (version 0 has no
+	// collection refs).
+	refs, err := rv.dest.Refs()
+	if err != nil {
+		return nil, err
+	}
+	current := map[string]object.Checksum{}
+	var pairs []V0Pair
+	for _, ref := range refs {
+		if ref.Ref.CollectionID == "" {
+			pairs = append(pairs, V0Pair{ref.Ref.Name, ref.Commit.String()})
+			current[ref.Ref.Name] = ref.Commit
+		}
+	}
+	if err := send(&V0Message{Type: V0Info, Body: []V0Entry{{"mode", v0Modes[rv.dest.Mode()]}, {"refs", pairs}}}); err != nil {
+		return nil, err
+	}
+	rv.opts.Fault.at("receive:hello", 0)
+
+	m, err := ReadV0(r)
+	if err == io.EOF {
+		return nil, protocolErrorf("version 0: connection closed before UPDATE or DONE")
+	}
+	if err != nil {
+		return nil, err
+	}
+	res := &ReceiveResult{}
+	switch m.Type {
+	case V0Done:
+		return res, nil
+	case V0Update:
+	default:
+		return nil, protocolErrorf("version 0: %v where UPDATE or DONE was expected", m.Type)
+	}
+	upd, err := v0ParseUpdate(m)
+	if err != nil {
+		return nil, refuse("%v", err)
+	}
+	if _, ok := rv.txn.(FilezTxn); !ok || rv.dest.Mode() != ModeArchive {
+		return nil, refuse("version-0 pushes need an archive repository; this one is %s", rv.dest.Mode())
+	}
+	// What the original receiver checked before any object: each ref is
+	// where the client says it is. The full judgment comes after DONE.
+	for _, u := range upd.Refs {
+		if err := rv.dest.ValidateRef(u.Ref); err != nil {
+			return nil, refuse("invalid ref name %s: %v", Printable(u.Ref.Name), err)
+		}
+		if cur := current[u.Ref.Name]; cur != u.Old {
+			if cur.IsZero() {
+				return nil, refuse("ref %s does not exist, client expected %s", u.Ref.Name, u.Old)
+			}
+			return nil, refuse("ref %s is at %s, not %s", u.Ref.Name, cur, shortOrNone(u.Old))
+		}
+	}
+	if err := status(true, ""); err != nil {
+		return nil, err
+	}
+	rv.opts.Fault.at("receive:update", 0)
+
+	var commits, metas []object.Checksum
+	for {
+		m, err := ReadV0(r)
+		if err == io.EOF {
+			return nil, protocolErrorf("version 0: connection closed before DONE")
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m.Type == V0Done {
+			break
+		}
+		if m.Type != V0PutObject {
+			return nil, protocolErrorf("version 0: %v where PUTOBJECT or DONE was expected", m.Type)
+		}
+		name, size, err := rv.v0ReceiveObject(m, r)
+		if err != nil {
+			var pe *ProtocolError
+			if errors.As(err, &pe) {
+				return nil, err // the stream is out of step: no STATUS
+			}
+			return nil, refuse("%v", err)
+		}
+		switch name.Type {
+		case object.Commit:
+			commits = append(commits, name.Checksum)
+		case object.CommitMeta:
+			metas = append(metas, name.Checksum)
+		}
+		res.ObjectsWritten++
+		res.BytesWritten += size
+		rv.opts.Fault.at("receive:object", res.ObjectsWritten)
+		if max := rv.opts.Policy.MaxPushSize; max > 0 && res.BytesWritten > max {
+			return nil, refuse("push exceeds the server's limit of %d bytes", max)
+		}
+		if err := status(true, ""); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range metas {
+		have, err := rv.txn.HasObjects([]object.Name{{Checksum: c, Type: object.Commit}})
+		if err != nil {
+			return nil, err
+		}
+		if !have[0] {
+			return nil, fmt.Errorf("detached metadata sent for commit %s, which is neither in the repository nor in this push", c)
+		}
+	}
+	for _, c := range commits {
+		if err := rv.txn.CheckComplete(c); err != nil {
+			return nil, fmt.Errorf("commit %s was sent without all its objects: %w", c, err)
+		}
+	}
+	res.Updates = upd.Refs
+	res.Refs, err = rv.updateRefs(upd, commits)
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// v0ParseUpdate turns an UPDATE into the refs it asks to move.
+func v0ParseUpdate(m *V0Message) (*Update, error) {
+	upd := &Update{}
+	for _, e := range m.Body {
+		p, ok := e.Value.(V0Pair)
+		if !ok {
+			return nil, fmt.Errorf("UPDATE: %s: want (ss), the old and new commits", Printable(e.Key))
+		}
+		old, err := object.ParseChecksum(p.A)
+		if err != nil {
+			return nil, fmt.Errorf("UPDATE: %s: old commit: %v", Printable(e.Key), err)
+		}
+		nw, err := object.ParseChecksum(p.B)
+		if err != nil {
+			return nil, fmt.Errorf("UPDATE: %s: new commit: %v", Printable(e.Key), err)
+		}
+		upd.Refs = append(upd.Refs, RefUpdate{Ref: RefName{Name: e.Key}, Old: old, New: nw})
+	}
+	if err := upd.validate(); err != nil {
+		return nil, fmt.Errorf("UPDATE: %v", err)
+	}
+	return upd, nil
+}
+
+// v0ReceiveObject reads one PUTOBJECT's payload into the transaction. An
+// error that leaves the stream out of step is a *ProtocolError.
+func (rv *receiver) v0ReceiveObject(m *V0Message, r io.Reader) (object.Name, uint64, error) {
+	file, ok1 := m.Get("object").(string)
+	size, ok2 := m.Get("size").(uint64)
+	if !ok1 || !ok2 || len(m.Body) != 2 {
+		return object.Name{}, 0, protocolErrorf("version 0: PUTOBJECT wants exactly object (s) and size (t)")
+	}
+	// The payload follows whatever else is wrong, and is read through a
+	// limit, so that a refusal can still be answered.
+	lr := &io.LimitedReader{R: r, N: int64(min(size, 1<<62))}
+	name, err := rv.v0WriteObject(file, size, lr)
+	if err == nil && lr.N != 0 {
+		err = fmt.Errorf("object %s: %d bytes left after it", Printable(file), lr.N)
+	}
+	if err != nil {
+		// Skip what is left of the payload, if that is reasonable.
+		if lr.N > 0 && lr.N <= int64(rv.opts.MaxObjectSize) {
+			if _, cerr := io.Copy(io.Discard, lr); cerr != nil {
+				return name, 0, protocolErrorf("version 0: connection closed inside object %s", Printable(file))
+			}
+		} else if lr.N > 0 {
+			return name, 0, protocolErrorf("version 0: %v", err)
+		}
+		return name, 0, err
+	}
+	return name, size, nil
+}
+
+func (rv *receiver) v0WriteObject(file string, size uint64, r io.Reader) (object.Name, error) {
+	hex, ext, ok := strings.Cut(file, ".")
+	t, known := v0ObjectTypes[ext]
+	c, err := object.ParseChecksum(hex)
+	if !ok || !known || err != nil {
+		return object.Name{}, fmt.Errorf("object %q: want CHECKSUM.filez, .dirtree, .dirmeta, .commit or .commitmeta (an archive repository's object file)", Printable(file))
+	}
+	n := object.Name{Checksum: c, Type: t}
+	limit := rv.opts.MaxObjectSize
+	if t.IsMeta() {
+		limit = MaxMetadataSize
+	}
+	if size > limit {
+		return n, fmt.Errorf("object %s declares %d bytes, over the limit of %d", n, size, limit)
+	}
+	return n, writeObject(rv.txn, n, t == object.File, r, size)
+}

@@ -17,7 +17,8 @@ const (
 	v0Zeros   = "0000000000000000000000000000000000000000000000000000000000000000"
 )
 
-// v0Golden are message bodies as GLib 2.74 serializes them
+// v0Golden are message bodies as GLib 2.74 serializes them (printed by
+// testdata/v0golden.c)
 // (g_variant_get_data of the a{sv} built with g_variant_builder_add), the
 // reference the Go codec is checked against; "be" is GLib's byteswap.
 var v0Golden = []struct {

@@ -94,8 +94,11 @@ func (s *server) policy() (transfer.Policy, error) {
 	if len(c.GPGSign) > 0 || len(s.signKeys) > 0 {
 		p.BeforeCommit = s.signCommits
 	}
-	if c.Update && c.UpdateHook == "" {
+	switch {
+	case c.Update && c.UpdateHook == "":
 		p.AfterCommit = s.updateSummary
+	case c.StaticDeltas || c.StaticDeltasFull:
+		p.AfterCommit = func(moved []transfer.RefUpdate) []string { return s.staticDeltas(moved) }
 	}
 	if (c.Update && c.UpdateHook != "") || c.SystemdUnit != "" {
 		p.AfterUnlock = s.afterPush
@@ -207,15 +210,55 @@ func (s *server) signCommits(moving []transfer.RefUpdate) error {
 	return nil
 }
 
-// updateSummary regenerates and signs the summary, under the ref lock so
-// that two receivers never interleave summary and summary.sig.
+// updateSummary generates the static deltas asked for, then regenerates
+// and signs the summary, under the ref lock so that two receivers never
+// interleave summary and summary.sig.
 func (s *server) updateSummary(moved []transfer.RefUpdate) []string {
+	notes := s.staticDeltas(moved)
 	if err := s.regenerateSummary(); err != nil {
 		s.log.Logf(pushlog.Error, "updating the summary: %v", err)
-		return []string{"warning: the refs moved, but updating the summary failed: " + err.Error()}
+		return append(notes, "warning: the refs moved, but updating the summary failed: "+err.Error())
 	}
 	s.log.Logf(pushlog.Debug, "summary updated")
-	return nil
+	return notes
+}
+
+// staticDeltas generates, for each ref that moved to a commit, a static
+// delta from its previous commit (static_deltas) and from scratch
+// (static_deltas_from_scratch). A failure is reported; the refs stay.
+func (s *server) staticDeltas(moved []transfer.RefUpdate) []string {
+	var notes []string
+	done := map[[2]object.Checksum]bool{}
+	gen := func(from, to object.Checksum) {
+		if done[[2]object.Checksum{from, to}] {
+			return
+		}
+		done[[2]object.Checksum{from, to}] = true
+		start := time.Now()
+		if err := s.repo.Lib().GenerateStaticDelta(from, to); err != nil {
+			s.log.Logf(pushlog.Error, "%v", err)
+			notes = append(notes, "warning: the refs moved, but "+err.Error())
+			return
+		}
+		name := from.Short() + "-" + to.Short()
+		if from.IsZero() {
+			name = "(scratch)-" + to.Short()
+		}
+		s.log.Logf(pushlog.Info, "static delta %s generated in %s", name, time.Since(start).Round(time.Millisecond))
+		notes = append(notes, "static delta "+name+" generated")
+	}
+	for _, u := range moved {
+		if u.New.IsZero() {
+			continue
+		}
+		if s.settings.StaticDeltas && !u.Old.IsZero() {
+			gen(u.Old, u.New)
+		}
+		if s.settings.StaticDeltasFull {
+			gen(object.Zero, u.New)
+		}
+	}
+	return notes
 }
 
 func (s *server) regenerateSummary() error {

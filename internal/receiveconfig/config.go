@@ -47,6 +47,8 @@ type Repo struct {
 	MaxObjectSize      uint64
 	MaxPushSize        uint64
 	SystemdUnit        string
+	StaticDeltas       bool // from each moved ref's previous commit
+	StaticDeltasFull   bool // and from scratch
 	IdleTimeout        time.Duration // 0: none
 }
 
@@ -160,6 +162,12 @@ var keys = []*key{
 	{name: "systemd_unit", kind: kString, def: "none",
 		help: "systemd unit to start (through systemd's D-Bus API, without waiting) after refs move; a template name ending in @.service gets the repo path, escaped, as its instance.",
 		repo: func(r *Repo) any { return &r.SystemdUnit }},
+	{name: "static_deltas", kind: kBool, def: "no",
+		help: "after refs move, generate a static delta from each moved ref's previous commit to its new one (libostree's delta generation, as ostree static-delta generate), before the summary is regenerated, so that HTTP clients pulling the update fetch the delta.",
+		repo: func(r *Repo) any { return &r.StaticDeltas }},
+	{name: "static_deltas_from_scratch", kind: kBool, def: "no",
+		help: "also generate a static delta from scratch to each ref's new commit (for first installs).",
+		repo: func(r *Repo) any { return &r.StaticDeltasFull }},
 	{name: "idle_timeout", kind: kDuration, def: "10m",
 		help: "give up on a client that sends nothing for this long while the receiver waits for it (a duration such as 30s, 10m or 1h; a bare number is seconds; 0 disables): the receiver exits with an error, and no ref moves.",
 		repo: func(r *Repo) any { return &r.IdleTimeout }},

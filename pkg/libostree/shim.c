@@ -429,3 +429,17 @@ opush_set_collection_ref (OstreeRepo *repo, const char *cid, const char *name,
   const OstreeCollectionRef ref = { (char *) cid, (char *) name };
   ostree_repo_transaction_set_collection_ref (repo, &ref, csum);
 }
+
+gboolean
+opush_static_delta_generate (OstreeRepo *repo, const char *from,
+                             const char *to, GError **error)
+{
+  /* libostree looks its parameters up without checking for NULL. */
+  GVariant *params = g_variant_ref_sink (g_variant_new ("a{sv}", NULL));
+  gboolean ok = ostree_repo_static_delta_generate (repo,
+                                                   OSTREE_STATIC_DELTA_GENERATE_OPT_MAJOR,
+                                                   from, to, NULL, params,
+                                                   NULL, error);
+  g_variant_unref (params);
+  return ok;
+}

@@ -15,6 +15,12 @@
 
 #if !OSTREE_CHECK_VERSION(2022, 7)
 #error "pkg/libostree needs libostree 2022.7 or newer (Debian 12 ships 2022.7)"
+/* ostree_repo_static_delta_generate with the ostree CLI's defaults (empty
+ * parameters, OSTREE_STATIC_DELTA_GENERATE_OPT_MAJOR); from NULL: a delta
+ * from scratch. */
+gboolean opush_static_delta_generate (OstreeRepo *repo, const char *from,
+                                      const char *to, GError **error);
+
 #endif
 
 /* One object name as it crosses to Go: type and binary checksum. */
@@ -109,5 +115,11 @@ gboolean opush_commit_transaction (OstreeRepo *repo, opush_stats *out_stats,
 /* ostree_repo_transaction_set_collection_ref with a stack OstreeCollectionRef. */
 void opush_set_collection_ref (OstreeRepo *repo, const char *cid,
                                const char *name, const char *csum);
+
+/* ostree_repo_static_delta_generate with the ostree CLI's defaults (empty
+ * parameters, OSTREE_STATIC_DELTA_GENERATE_OPT_MAJOR); from NULL: a delta
+ * from scratch. */
+gboolean opush_static_delta_generate (OstreeRepo *repo, const char *from,
+                                      const char *to, GError **error);
 
 #endif

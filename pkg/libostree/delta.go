@@ -1,0 +1,43 @@
+package libostree
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"runtime"
+
+	"github.com/ostree-push/ostree-push/pkg/object"
+)
+
+// GenerateStaticDelta writes a static delta from commit from to commit to
+// (ostree_repo_static_delta_generate, with the ostree CLI's default
+// parameters), or from scratch when from is zero. Both commits must be in
+// the repository, complete. libostree writes the delta's parts and then its
+// superblock under deltas/ (each a temporary file linked into place, so a
+// reader never sees half a delta), outside any transaction and without the
+// repository lock; the refs and objects are only read. Clients find the
+// delta through the summary: call RegenerateSummary afterwards (which also
+// rewrites the delta index).
+func (r *Repo) GenerateStaticDelta(from, to object.Checksum) error {
+	if err := r.checkOpen(); err != nil {
+		return err
+	}
+	var cs cstrs
+	defer cs.free()
+	var cfrom *C.char
+	if !from.IsZero() {
+		cfrom = cs.add(from.String())
+	}
+	var gerr *C.GError
+	ok := C.opush_static_delta_generate(r.ptr, cfrom, cs.add(to.String()), &gerr)
+	runtime.KeepAlive(r)
+	if ok == 0 {
+		if from.IsZero() {
+			return wrap(gerr, "generating a static delta to %s from scratch in %s", to.Short(), r.path)
+		}
+		return wrap(gerr, "generating a static delta %s-%s in %s", from.Short(), to.Short(), r.path)
+	}
+	return nil
+}

@@ -47,8 +47,8 @@ type Repo struct {
 	MaxObjectSize      uint64
 	MaxPushSize        uint64
 	SystemdUnit        string
-	StaticDeltas       bool // from each moved ref's previous commit
-	StaticDeltasFull   bool // and from scratch
+	StaticDeltas       bool          // from each moved ref's previous commit
+	StaticDeltasFull   bool          // and from scratch
 	IdleTimeout        time.Duration // 0: none
 }
 

@@ -19,7 +19,7 @@ export GOFLAGS
 LDFLAGS := -X main.version=$(VERSION)
 BINARIES := bin/ostree-push bin/ostree-receive bin/ostree-receive-shell
 
-.PHONY: all check demo install uninstall fmt vet test bench clean $(BINARIES)
+.PHONY: all check stress demo install uninstall fmt vet test bench clean $(BINARIES)
 
 all: $(BINARIES)
 
@@ -32,6 +32,11 @@ $(BINARIES): bin/%:
 check:
 	ci/setup
 	ci/check
+
+# The long reliability runs; writes RELIABILITY.md (see ci/stress).
+stress:
+	ci/setup
+	ci/stress
 
 demo:
 	ci/setup

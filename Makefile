@@ -54,6 +54,11 @@ check:
 	ci/setup
 	ci/check
 
+# The long reliability runs; writes RELIABILITY.md (see ci/stress).
+stress:
+	ci/setup
+	ci/stress
+
 demo:
 	ci/setup
 	ci/demo

@@ -76,6 +76,7 @@ type pushCall struct {
 	clientEnv   []string          // added to ostree-push's environment
 	receiveEnv  map[string]string // for the remote ostree-receive
 	receiveWrap []string          // words run before the ostree-receive binary
+	clientWrap  []string          // words run before the ostree-push binary (e.g. /usr/bin/time)
 	bin         string            // directory of the binaries (default binDir)
 	sshCommand  string            // default: ssh -F the test sshd's config
 	timeout     time.Duration     // default 3 minutes; longer is a hang
@@ -115,7 +116,8 @@ func (e *env) pushRun(c pushCall) run {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	args := append([]string{"--repo=" + e.src, "--receive-command=" + strings.Join(words, " "), "--ssh-command=" + ssh}, c.args...)
-	cmd := exec.CommandContext(ctx, filepath.Join(bin, "ostree-push"), args...)
+	argv := append(append(append([]string{}, c.clientWrap...), filepath.Join(bin, "ostree-push")), args...)
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(append(os.Environ(), goraceEnv()), c.clientEnv...)
 	cmd.WaitDelay = 20 * time.Second
 	var stdout, stderr bytes.Buffer

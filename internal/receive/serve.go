@@ -100,7 +100,15 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 	defer srv.close()
 	if d := settings.IdleTimeout; d > 0 {
 		ir := newIdleReader(stdin, d, func(idle time.Duration) {
-			log.Logf(pushlog.Error, "idle timeout: no data from the client for %s (idle_timeout %s); giving up, nothing was changed", idle.Round(time.Millisecond), d)
+			msg := fmt.Sprintf("idle timeout: no data from the client for %s (idle_timeout %s); giving up, nothing was changed", idle.Round(time.Millisecond), d)
+			log.Logf(pushlog.Error, "%s", msg)
+			// Tell the client too, if it still listens. The receiver
+			// is blocked reading, so nothing else is writing a frame
+			// (it flushes before every read that can wait). Version 0
+			// has no such frame.
+			if !opts.Legacy {
+				transfer.SendError(stdout, msg)
+			}
 			idleExit(1)
 		})
 		defer ir.Close()

@@ -235,11 +235,20 @@ func StartCommand(argv []string, stderr io.Writer) (*CommandConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
+	// The child's stdout is a pipe of our own, not cmd.StdoutPipe: Wait,
+	// which runs as soon as the child exits, closes the pipes exec makes,
+	// and the receiver's last frames (RESULT) may still be unread in it.
+	stdout, w, err := os.Pipe()
 	if err != nil {
+		stdin.Close()
 		return nil, err
 	}
-	if err := cmd.Start(); err != nil {
+	cmd.Stdout = w
+	err = cmd.Start()
+	w.Close() // the child has its copy
+	if err != nil {
+		stdin.Close()
+		stdout.Close()
 		return nil, fmt.Errorf("starting %s: %w", argv[0], err)
 	}
 	c := &CommandConn{cmd: cmd, stdin: stdin, stdout: stdout, done: make(chan struct{})}
@@ -257,7 +266,8 @@ func (c *CommandConn) Write(p []byte) (int, error) { return c.stdin.Write(p) }
 func (c *CommandConn) CloseWrite() error { return c.stdin.Close() }
 
 // Close closes stdin and waits for the child to exit, up to timeout; then
-// it kills it. It returns the child's exit error.
+// it kills it. It closes the child's stdout too (nothing may read it any
+// more) and returns the child's exit error.
 func (c *CommandConn) Close(timeout time.Duration) error {
 	c.once.Do(func() { c.stdin.Close() })
 	select {
@@ -271,6 +281,7 @@ func (c *CommandConn) Close(timeout time.Duration) error {
 			<-c.done
 		}
 	}
+	c.stdout.Close()
 	return c.err
 }
 

@@ -1,10 +1,12 @@
 package transfer
 
 import (
+	"io"
 	"os/exec"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseDestination(t *testing.T) {
@@ -106,5 +108,23 @@ func TestSplitCommand(t *testing.T) {
 		if tc.err != (err != nil) || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("#%d SplitCommand(%q) = %q, %v; want %q (error %v)", i, tc.in, got, err, tc.want, tc.err)
 		}
+	}
+}
+
+// TestCommandConnReadAfterExit: what the child wrote before it exited can
+// be read after it has exited (the receiver's RESULT, when the client was
+// busy as ssh ended). exec's own stdout pipe would be closed by then.
+func TestCommandConnReadAfterExit(t *testing.T) {
+	c, err := StartCommand([]string{"sh", "-c", "printf 'the last frames'"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-c.done // the child has exited and been waited for
+	got, err := io.ReadAll(c)
+	if err != nil || string(got) != "the last frames" {
+		t.Fatalf("read %q, %v after the child exited", got, err)
+	}
+	if err := c.Close(time.Second); err != nil {
+		t.Fatal(err)
 	}
 }

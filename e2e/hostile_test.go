@@ -435,7 +435,7 @@ func hostileCases() []hostileCase {
 			meta := wireObject{name: object.Name{Type: object.CommitMeta, Checksum: w.c2}}
 			return newStream(t).hello().object(meta).update(mainRef(w.c1, w.c1)).bytes()
 		})})
-	add(hostileCase{name: "version-0-client", want: "version-0 protocol", noErr: true,
+	add(hostileCase{name: "version-0-client", want: "version 0 of the protocol", noErr: true,
 		in: data(func(w *hostileWorld, t *testing.T) []byte { return []byte("l\x00\x00\x01rest of an old message") })})
 	add(hostileCase{name: "root-escape", want: "not under the configured root",
 		in: func(w *hostileWorld, t *testing.T, repo string) hostileInput {

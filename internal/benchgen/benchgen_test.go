@@ -185,7 +185,7 @@ func TestRenderReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"**2.00×** (6.00 s)", "fresh ≤ 2× pull-local | 2.00× | holds",
-		"fresh ≤ 2× rsync | 2.40× | **missed**", "+0.100 s", "1.019"} {
+		"fresh ≤ 2× rsync | 2.40× | **missed**", "+0.100 s", "1.019", "1.019 (1.018)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, out.String())
 		}

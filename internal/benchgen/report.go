@@ -269,7 +269,7 @@ func (r *report) resourceTable(w io.Writer, size int) {
 		fmt.Fprintf(w, " (first commit: %.0f objects, %.1f MB archive; second adds %.0f objects, %.2f MB)",
 			m["objects1"], m["archive1"]/1e6, m["objects2"], m["archive2"]/1e6)
 	}
-	fmt.Fprintf(w, "\n\n| destination | case | tool | CPU s client + server | peak RSS MiB client / server | wire MB | wire / archive bytes sent |\n")
+	fmt.Fprintf(w, "\n\n| destination | case | tool | CPU s client + server | peak RSS MiB client / server | wire MB | wire / archive bytes sent (net of the ssh floor) |\n")
 	fmt.Fprintf(w, "| --- | --- | --- | ---: | ---: | ---: | ---: |\n")
 	for _, mode := range r.modes {
 		for _, cse := range r.cases {
@@ -291,7 +291,7 @@ func (r *report) resourceTable(w io.Writer, size int) {
 				if s.hasWire {
 					wire = fmt.Sprintf("%.2f", s.wire/1e6)
 					if sent := r.archiveSent(size, cse); sent > 0 {
-						ratio = fmt.Sprintf("%.3f", s.wire/sent)
+						ratio = fmt.Sprintf("%.3f (%.3f)", s.wire/sent, (s.wire-r.sshWire(size))/sent)
 					}
 				}
 				fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", mode, cse, t, cpu, rss, wire, ratio)
@@ -301,6 +301,14 @@ func (r *report) resourceTable(w io.Writer, size int) {
 	if s := r.get(size, "", "", "ssh-true"); s != nil {
 		fmt.Fprintf(w, "\n`ssh HOST true`: %.3f s median, %.1f KB on the wire.\n", s.wall, s.wire/1e3)
 	}
+}
+
+// sshWire is the median wire bytes of ssh HOST true at size: the handshake.
+func (r *report) sshWire(size int) float64 {
+	if s := r.get(size, "", "", "ssh-true"); s != nil && s.hasWire {
+		return s.wire
+	}
+	return 0
 }
 
 // archiveSent is the archive size of the objects a case must send.
@@ -411,12 +419,13 @@ func (r *report) targets() (int, []target) {
 	ts = append(ts, noop)
 
 	for _, cse := range []string{"fresh", "incremental"} {
-		t := target{name: cse + ": wire ≤ 1.05× archive bytes sent"}
+		t := target{name: cse + ": wire ≤ 1.05× archive bytes sent (net of the ssh handshake)"}
 		if p := push(cse); p != nil && p.hasWire {
 			if sent := r.archiveSent(size, cse); sent > 0 {
+				net := (p.wire - r.sshWire(size)) / sent
 				t.known = true
-				t.value = fmt.Sprintf("%.3f×", p.wire/sent)
-				t.ok = p.wire/sent <= 1.05
+				t.value = fmt.Sprintf("%.3f× (%.3f× with the handshake)", net, p.wire/sent)
+				t.ok = net <= 1.05
 			}
 		}
 		ts = append(ts, t)

@@ -105,6 +105,11 @@ func (s *Repo) Reachable(commits []object.Checksum) ([]object.Name, error) {
 	return s.r.Reachable(commits...)
 }
 
+// ReachableSince implements transfer.SinceSource.
+func (s *Repo) ReachableSince(base object.Checksum, commits []object.Checksum) ([]object.Name, error) {
+	return s.r.ReachableSince(base, commits...)
+}
+
 // ReadMetadata implements transfer.Source.
 func (s *Repo) ReadMetadata(n object.Name) ([]byte, error) { return s.r.ReadMetadata(n) }
 
@@ -185,7 +190,10 @@ type txn struct {
 	scErr       error
 }
 
-var _ transfer.FilezTxn = (*txn)(nil)
+var (
+	_ transfer.FilezTxn = (*txn)(nil)
+	_ transfer.SinceTxn = (*txn)(nil)
+)
 
 func (t *txn) HasObjects(names []object.Name) ([]bool, error) { return t.repo.r.HasObjects(names) }
 
@@ -196,6 +204,11 @@ func (t *txn) WriteContent(c object.Checksum, r io.Reader, size uint64) error {
 }
 
 func (t *txn) CheckComplete(c object.Checksum) error { return t.repo.r.CheckComplete(c) }
+
+// CheckCompleteSince implements transfer.SinceTxn.
+func (t *txn) CheckCompleteSince(c, base object.Checksum) error {
+	return t.repo.r.CheckCompleteSince(c, base)
+}
 
 func (t *txn) SetRef(r transfer.RefName, c object.Checksum) error {
 	if r.CollectionID != "" && r.CollectionID != t.repo.r.CollectionID() {

@@ -82,12 +82,25 @@ func (e *IncompleteError) Unwrap() error { return e.Err }
 // It returns an *IncompleteError when one is missing. Parents are not
 // checked: a commit is complete without its history.
 func (r *Repo) CheckComplete(c object.Checksum) error {
+	return r.CheckCompleteSince(c, object.Zero)
+}
+
+// CheckCompleteSince is CheckComplete trusting base, a complete commit of
+// the repository (zero: none), for what is provably reachable from it (see
+// ReachableSince): only the directories that changed since base are read,
+// and only the objects they list that base's do not are looked for. base
+// must not be a commit whose completeness is in question.
+func (r *Repo) CheckCompleteSince(c, base object.Checksum) error {
 	var cs cstrs
 	defer cs.free()
 	var missing C.gboolean
 	var name C.opush_name
 	var gerr *C.GError
-	ok := C.opush_check_complete(r.ptr, cs.add(c.String()), &missing, &name, &gerr)
+	var cbase *C.char
+	if !base.IsZero() {
+		cbase = cs.add(base.String())
+	}
+	ok := C.opush_check_complete_since(r.ptr, cs.add(c.String()), cbase, &missing, &name, &gerr)
 	runtime.KeepAlive(r)
 	if ok == 0 {
 		err := wrap(gerr, "checking commit %s", c)

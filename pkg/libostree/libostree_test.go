@@ -815,3 +815,112 @@ func TestTransactionResume(t *testing.T) {
 		}
 	}
 }
+
+// TestReachableSince checks that ReachableSince(c1, c2) lists every object
+// c2 needs that c1 does not, nothing c2 does not need, and far fewer
+// objects than Reachable(c2) when little changed.
+func TestReachableSince(t *testing.T) {
+	testrepo.RequireTools(t)
+	dir := t.TempDir()
+	tree, path := filepath.Join(dir, "tree"), filepath.Join(dir, "repo")
+	testrepo.GenerateTree(t, tree, testrepo.TreeOptions{Files: 600, Seed: 7})
+	testrepo.Init(t, path, "archive")
+	c1 := object.MustParseChecksum(testrepo.Commit(t, path, "test/main", tree, "first"))
+	testrepo.ChangeTree(t, tree, 8, 2)
+	// A new nested directory, a directory whose mode changed, and a
+	// subtree copied to a second path.
+	if err := os.MkdirAll(filepath.Join(tree, "added/deeper"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tree, "added/deeper/f"), []byte("new\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(tree, "added"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	testrepo.Ostree(t, "commit", "--repo="+path, "--branch=test/main", "--subject=second",
+		"--tree=dir="+tree, "--add-detached-metadata-string=note=x")
+	c2 := object.MustParseChecksum(testrepo.RevParse(t, path, "test/main"))
+	r := open(t, path)
+
+	set := func(names []object.Name, err error) map[object.Name]bool {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[object.Name]bool{}
+		for _, n := range names {
+			if m[n] {
+				t.Fatalf("%s listed twice", n)
+			}
+			m[n] = true
+		}
+		return m
+	}
+	full1, full2 := set(r.Reachable(c1)), set(r.Reachable(c2))
+	since := set(r.ReachableSince(c1, c2))
+	for n := range since {
+		if !full2[n] {
+			t.Errorf("%s listed, but the commit does not need it", n)
+		}
+	}
+	need := 0
+	for n := range full2 {
+		if !full1[n] {
+			need++
+			if !since[n] {
+				t.Errorf("%s is needed, not in the base, and not listed", n)
+			}
+		}
+	}
+	if !since[object.Name{Checksum: c2, Type: object.CommitMeta}] {
+		t.Error("the commit's detached metadata is not listed")
+	}
+	if len(since) > len(full2)/2 || len(since) < need {
+		t.Errorf("ReachableSince listed %d objects; %d are needed, the commit has %d", len(since), need, len(full2))
+	}
+	// Against itself: only the commit.
+	if same := set(r.ReachableSince(c2, c2)); len(same) != 2 {
+		t.Errorf("ReachableSince(c2, c2) = %v, want the commit and its detached metadata", same)
+	}
+	t.Logf("ReachableSince: %d objects; needed %d; Reachable: %d", len(since), need, len(full2))
+
+	// CheckCompleteSince: a repository with c1 gets what ReachableSince
+	// lists, one file left out, then that file.
+	d := create(t, libostree.ModeArchive)
+	copyCommit(t, r, d, c1, func(*libostree.Txn) {})
+	txn, _, err := d.PrepareTransaction()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txn.Abort()
+	var skipped object.Name
+	for n := range since {
+		if n.Type == object.File && !full1[n] && skipped.Checksum.IsZero() {
+			skipped = n
+			continue
+		}
+		if err := streamObject(r, txn, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if e, ok := d.CheckCompleteSince(c2, c1).(*libostree.IncompleteError); !ok || e.Missing != skipped {
+		t.Fatalf("CheckCompleteSince with %s left out: %v", skipped, d.CheckCompleteSince(c2, c1))
+	}
+	if err := d.CheckComplete(c2); err == nil {
+		t.Fatal("CheckComplete with a file left out: no error")
+	}
+	if err := streamObject(r, txn, skipped); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CheckCompleteSince(c2, c1); err != nil {
+		t.Fatalf("CheckCompleteSince with everything: %v", err)
+	}
+	if err := d.CheckComplete(c2); err != nil {
+		t.Fatalf("CheckComplete with everything: %v", err)
+	}
+	// A base that is not in the repository is an error.
+	if _, err := r.ReachableSince(object.MustParseChecksum(strings.Repeat("ab", 32)), c2); err == nil {
+		t.Error("a missing base gave no error")
+	}
+}

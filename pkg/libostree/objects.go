@@ -182,3 +182,39 @@ func (cr *ContentReader) Close() error {
 	live.Add(-1)
 	return nil
 }
+
+// ReachableSince returns what Reachable(commits...) returns, less what is
+// provably reachable from base: subtrees identical to base's at the same
+// path, and the files and dirmetas base's directory at the same path lists.
+// The result holds every object the commits need that base does not, and
+// perhaps a few that base has (a file moved to another directory, say), so
+// it is what to offer a remote that has base complete. It reads only the
+// directories that changed, where Reachable reads every one.
+func (r *Repo) ReachableSince(base object.Checksum, commits ...object.Checksum) ([]object.Name, error) {
+	if len(commits) == 0 {
+		return nil, nil
+	}
+	var cs cstrs
+	defer cs.free()
+	arr := (**C.char)(C.malloc(C.size_t(len(commits)) * C.size_t(unsafe.Sizeof((*C.char)(nil)))))
+	defer C.free(unsafe.Pointer(arr))
+	ptrs := unsafe.Slice(arr, len(commits))
+	for i, c := range commits {
+		ptrs[i] = cs.add(c.String())
+	}
+	var names *C.opush_name
+	var n C.gsize
+	var gerr *C.GError
+	ok := C.opush_reachable_since(r.ptr, arr, C.int(len(commits)), cs.add(base.String()), &names, &n, &gerr)
+	runtime.KeepAlive(r)
+	if ok == 0 {
+		return nil, wrap(gerr, "walking commit %s against %s", commits[0], base)
+	}
+	defer C.g_free(C.gpointer(names))
+	out := make([]object.Name, int(n))
+	for i, cn := range unsafe.Slice(names, int(n)) {
+		out[i].Type = object.Type(cn._type)
+		out[i].Checksum = *(*object.Checksum)(unsafe.Pointer(&cn.csum[0]))
+	}
+	return out, nil
+}

@@ -172,10 +172,169 @@ opush_reachable (OstreeRepo *repo, const char *const *commits, int n,
   return names_from_table (repo, reachable, out_names, out_n, error);
 }
 
+/* Adds name (csum, type) to a traverse table. */
+static void
+add_name (GHashTable *table, const char *csum, OstreeObjectType type)
+{
+  g_hash_table_add (table, g_variant_ref_sink (ostree_object_name_serialize (csum, type)));
+}
+
+/* Adds to table dirtree tree and what it needs, except what is provably
+ * reachable from base_tree, the dirtree at the same path in a base commit
+ * (NULL: none, and then the whole subtree is listed): a subdirectory whose
+ * dirtree is the same as the base's is skipped whole, as are files and
+ * dirmetas the base directory lists. */
+static gboolean
+diff_dirtree (OstreeRepo *repo, const char *tree, const char *base_tree,
+              GHashTable *table, GError **error)
+{
+  if (base_tree != NULL && strcmp (tree, base_tree) == 0)
+    return TRUE;
+  /* Seen already (at another path): what that walk left out is reachable
+   * from the base too. */
+  g_autoptr(GVariant) key = g_variant_ref_sink (ostree_object_name_serialize (tree, OSTREE_OBJECT_TYPE_DIR_TREE));
+  if (g_hash_table_contains (table, key))
+    return TRUE;
+  add_name (table, tree, OSTREE_OBJECT_TYPE_DIR_TREE);
+  g_autoptr(GVariant) v = NULL, b = NULL;
+  if (!ostree_repo_load_variant (repo, OSTREE_OBJECT_TYPE_DIR_TREE, tree, &v, error))
+    return FALSE;
+  if (base_tree != NULL
+      && !ostree_repo_load_variant (repo, OSTREE_OBJECT_TYPE_DIR_TREE, base_tree, &b, error))
+    return FALSE;
+
+  /* The base directory: its file checksums, its dirmetas, and for each
+   * subdirectory name its dirtree. */
+  g_autoptr(GHashTable) base_files = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) base_metas = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) base_dirs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  char hex[OSTREE_SHA256_STRING_LEN + 1];
+  char hex2[OSTREE_SHA256_STRING_LEN + 1];
+  GVariantIter it;
+  const char *name;
+  GVariant *csum_v, *meta_v;
+
+  /* Without a base directory (NULL base_tree: none at this path), the
+   * base tables stay empty and the whole subtree is listed. */
+  if (b != NULL)
+    {
+      g_autoptr(GVariant) bfiles = g_variant_get_child_value (b, 0);
+      g_variant_iter_init (&it, bfiles);
+      while (g_variant_iter_next (&it, "(&s@ay)", &name, &csum_v))
+        {
+          g_autoptr(GVariant) csum_owned = csum_v;
+          const guint8 *p = ostree_checksum_bytes_peek_validate (csum_v, error);
+          if (p == NULL)
+            return FALSE;
+          ostree_checksum_inplace_from_bytes (p, hex);
+          g_hash_table_add (base_files, g_strdup (hex));
+        }
+      g_autoptr(GVariant) bdirs = g_variant_get_child_value (b, 1);
+      g_variant_iter_init (&it, bdirs);
+      while (g_variant_iter_next (&it, "(&s@ay@ay)", &name, &csum_v, &meta_v))
+        {
+          g_autoptr(GVariant) csum_owned = csum_v;
+          g_autoptr(GVariant) meta_owned = meta_v;
+          const guint8 *p = ostree_checksum_bytes_peek_validate (csum_v, error);
+          const guint8 *m = p ? ostree_checksum_bytes_peek_validate (meta_v, error) : NULL;
+          if (m == NULL)
+            return FALSE;
+          ostree_checksum_inplace_from_bytes (p, hex);
+          ostree_checksum_inplace_from_bytes (m, hex2);
+          g_hash_table_insert (base_dirs, g_strdup (name), g_strdup (hex));
+          g_hash_table_add (base_metas, g_strdup (hex2));
+        }
+    }
+
+  g_autoptr(GVariant) files = g_variant_get_child_value (v, 0);
+  g_variant_iter_init (&it, files);
+  while (g_variant_iter_next (&it, "(&s@ay)", &name, &csum_v))
+    {
+      g_autoptr(GVariant) csum_owned = csum_v;
+      const guint8 *p = ostree_checksum_bytes_peek_validate (csum_v, error);
+      if (p == NULL)
+        return FALSE;
+      ostree_checksum_inplace_from_bytes (p, hex);
+      if (!g_hash_table_contains (base_files, hex))
+        add_name (table, hex, OSTREE_OBJECT_TYPE_FILE);
+    }
+  g_autoptr(GVariant) dirs = g_variant_get_child_value (v, 1);
+  g_variant_iter_init (&it, dirs);
+  while (g_variant_iter_next (&it, "(&s@ay@ay)", &name, &csum_v, &meta_v))
+    {
+      g_autoptr(GVariant) csum_owned = csum_v;
+      g_autoptr(GVariant) meta_owned = meta_v;
+      const guint8 *p = ostree_checksum_bytes_peek_validate (csum_v, error);
+      const guint8 *m = p ? ostree_checksum_bytes_peek_validate (meta_v, error) : NULL;
+      if (m == NULL)
+        return FALSE;
+      ostree_checksum_inplace_from_bytes (p, hex);
+      ostree_checksum_inplace_from_bytes (m, hex2);
+      if (!g_hash_table_contains (base_metas, hex2))
+        add_name (table, hex2, OSTREE_OBJECT_TYPE_DIR_META);
+      if (!diff_dirtree (repo, hex, g_hash_table_lookup (base_dirs, name), table, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Loads a commit's root dirtree and dirmeta as hex strings. */
+static gboolean
+commit_root (OstreeRepo *repo, const char *commit, char *out_tree, char *out_meta,
+             GError **error)
+{
+  g_autoptr(GVariant) v = NULL;
+  if (!ostree_repo_load_variant (repo, OSTREE_OBJECT_TYPE_COMMIT, commit, &v, error))
+    return FALSE;
+  g_autoptr(GVariant) t = g_variant_get_child_value (v, 6);
+  g_autoptr(GVariant) m = g_variant_get_child_value (v, 7);
+  const guint8 *tp = ostree_checksum_bytes_peek_validate (t, error);
+  const guint8 *mp = tp ? ostree_checksum_bytes_peek_validate (m, error) : NULL;
+  if (mp == NULL)
+    return FALSE;
+  ostree_checksum_inplace_from_bytes (tp, out_tree);
+  ostree_checksum_inplace_from_bytes (mp, out_meta);
+  return TRUE;
+}
+
+/* Adds to table each of the n commits and what its tree needs, except what
+ * is provably reachable from base (see diff_dirtree). */
+static gboolean
+reachable_since (OstreeRepo *repo, const char *const *commits, int n, const char *base,
+                 GHashTable *table, GError **error)
+{
+  char base_tree[OSTREE_SHA256_STRING_LEN + 1], base_meta[OSTREE_SHA256_STRING_LEN + 1];
+  if (!commit_root (repo, base, base_tree, base_meta, error))
+    return FALSE;
+  for (int i = 0; i < n; i++)
+    {
+      char tree[OSTREE_SHA256_STRING_LEN + 1], meta[OSTREE_SHA256_STRING_LEN + 1];
+      if (!commit_root (repo, commits[i], tree, meta, error))
+        return FALSE;
+      add_name (table, commits[i], OSTREE_OBJECT_TYPE_COMMIT);
+      if (strcmp (meta, base_meta) != 0)
+        add_name (table, meta, OSTREE_OBJECT_TYPE_DIR_META);
+      if (!diff_dirtree (repo, tree, base_tree, table, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
-opush_check_complete (OstreeRepo *repo, const char *commit,
-                      gboolean *out_missing, opush_name *out_name,
-                      GError **error)
+opush_reachable_since (OstreeRepo *repo, const char *const *commits, int n,
+                       const char *base, opush_name **out_names, gsize *out_n,
+                       GError **error)
+{
+  g_autoptr(GHashTable) reachable = ostree_repo_traverse_new_reachable ();
+  if (!reachable_since (repo, commits, n, base, reachable, error))
+    return FALSE;
+  return names_from_table (repo, reachable, out_names, out_n, error);
+}
+
+gboolean
+opush_check_complete_since (OstreeRepo *repo, const char *commit, const char *base,
+                            gboolean *out_missing, opush_name *out_name,
+                            GError **error)
 {
   *out_missing = FALSE;
   gboolean have = FALSE;
@@ -191,16 +350,22 @@ opush_check_complete (OstreeRepo *repo, const char *commit,
     }
   g_autoptr(GHashTable) reachable = ostree_repo_traverse_new_reachable ();
   g_autoptr(GError) local_error = NULL;
-  if (!ostree_repo_traverse_commit_union (repo, commit, 0, reachable, NULL,
-                                          &local_error))
+  gboolean ok;
+  if (base != NULL)
     {
-      /* A missing dirtree or dirmeta stops the traverse with NOT_FOUND. */
+      const char *commits[] = { commit };
+      ok = reachable_since (repo, commits, 1, base, reachable, &local_error);
+    }
+  else
+    ok = ostree_repo_traverse_commit_union (repo, commit, 0, reachable, NULL,
+                                            &local_error);
+  if (!ok)
+    {
+      /* A missing dirtree or dirmeta stops the walk with NOT_FOUND. */
       if (g_error_matches (local_error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
         {
           *out_missing = TRUE;
           memset (out_name, 0, sizeof *out_name);
-          g_propagate_error (error, g_steal_pointer (&local_error));
-          return FALSE;
         }
       g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
@@ -225,6 +390,14 @@ opush_check_complete (OstreeRepo *repo, const char *commit,
         }
     }
   return TRUE;
+}
+
+gboolean
+opush_check_complete (OstreeRepo *repo, const char *commit,
+                      gboolean *out_missing, opush_name *out_name,
+                      GError **error)
+{
+  return opush_check_complete_since (repo, commit, NULL, out_missing, out_name, error);
 }
 
 gboolean

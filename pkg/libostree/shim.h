@@ -62,11 +62,27 @@ gboolean opush_load_commit (OstreeRepo *repo, const char *csum,
 gboolean opush_reachable (OstreeRepo *repo, const char *const *commits, int n,
                           opush_name **out_names, gsize *out_n, GError **error);
 
+/* Like opush_reachable, but leaves out what is provably reachable from
+ * the commit base: subtrees identical to the base's at the same path, and
+ * the files and dirmetas the base's directory at that path lists. The
+ * result holds every object the commits need that base does not (and,
+ * when a directory changed, perhaps some it does). */
+gboolean opush_reachable_since (OstreeRepo *repo, const char *const *commits,
+                                int n, const char *base, opush_name **out_names,
+                                gsize *out_n, GError **error);
+
 /* Checks that every object reachable from commit is present. When one is
  * missing, *out_missing is set (to its name) and TRUE is returned. */
 gboolean opush_check_complete (OstreeRepo *repo, const char *commit,
                                gboolean *out_missing, opush_name *out_name,
                                GError **error);
+
+/* Like opush_check_complete, but trusts base (NULL: none), a complete
+ * commit of the repository, for what is provably reachable from it (see
+ * opush_reachable_since): only what changed since base is looked for. */
+gboolean opush_check_complete_since (OstreeRepo *repo, const char *commit,
+                                     const char *base, gboolean *out_missing,
+                                     opush_name *out_name, GError **error);
 
 /* has_object for n names at once; out_have[i] is set to 0 or 1. */
 gboolean opush_has_objects (OstreeRepo *repo, const opush_name *names, gsize n,

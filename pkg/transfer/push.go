@@ -376,18 +376,27 @@ func (p *pusher) negotiate(tips []object.Checksum, remoteComplete map[object.Che
 			}
 		}
 	}
-	want, err := p.src.Reachable(history)
-	if err != nil {
-		return nil, nil, err
-	}
 	var baseCommits []object.Checksum
 	for _, b := range bases {
 		if info, ok, err := p.src.Commit(b); err == nil && ok && !info.Partial {
 			baseCommits = append(baseCommits, b)
 		}
 	}
+	var want []object.Name
+	since, ok := p.src.(SinceSource)
+	diff := ok && len(baseCommits) > 0
+	if diff {
+		// Only the directories that changed since a base are read;
+		// what is left out the remote has with the base.
+		want, err = since.ReachableSince(baseCommits[0], history)
+	} else {
+		want, err = p.src.Reachable(history)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
 	have := map[object.Name]bool{}
-	if len(baseCommits) > 0 {
+	if len(baseCommits) > 0 && !diff {
 		names, err := p.src.Reachable(baseCommits)
 		if err != nil {
 			return nil, nil, err

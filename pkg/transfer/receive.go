@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 
@@ -183,8 +184,9 @@ func (rv *receiver) run() (*ReceiveResult, error) {
 	res.DryRun = upd.DryRun
 	res.Updates = upd.Refs
 	// Every commit sent must be complete: a ref may later point at it.
+	base := rv.completeBase(upd, commits)
 	for _, c := range commits {
-		if err := rv.txn.CheckComplete(c); err != nil {
+		if err := rv.checkComplete(c, base); err != nil {
 			return nil, fmt.Errorf("commit %s was sent without all its objects: %w", c, err)
 		}
 	}
@@ -200,6 +202,51 @@ func (rv *receiver) run() (*ReceiveResult, error) {
 		return nil, err
 	}
 	return res, rv.fw.Flush()
+}
+
+// completeBase returns a commit to check the sent commits against (see
+// checkComplete): the current value of a ref being updated, when it can be
+// trusted as a base. Zero when there is none.
+func (rv *receiver) completeBase(upd *Update, sent []object.Checksum) object.Checksum {
+	if _, ok := rv.txn.(SinceTxn); !ok || len(sent) == 0 {
+		return object.Zero
+	}
+	refs, err := rv.dest.Refs()
+	if err != nil {
+		return object.Zero
+	}
+	current := make(map[RefName]object.Checksum, len(refs))
+	for _, r := range refs {
+		current[r.Ref] = r.Commit
+	}
+	for _, u := range upd.Refs {
+		if c := current[u.Ref]; rv.trustedBase(c, sent) {
+			return c
+		}
+	}
+	return object.Zero
+}
+
+// trustedBase reports whether commit c can serve as the base of a
+// completeness check: the repository had it before this push (it is not
+// one of the commits sent) and does not mark it partial, so libostree's
+// own invariant says it has every object c needs.
+func (rv *receiver) trustedBase(c object.Checksum, sent []object.Checksum) bool {
+	if c.IsZero() || slices.Contains(sent, c) {
+		return false
+	}
+	info, ok, err := rv.dest.Commit(c)
+	return err == nil && ok && !info.Partial
+}
+
+// checkComplete checks that commit c and every object its tree needs are
+// present; with a base (see trustedBase), only what changed since it is
+// looked for, when the transaction can do that.
+func (rv *receiver) checkComplete(c, base object.Checksum) error {
+	if st, ok := rv.txn.(SinceTxn); ok && !base.IsZero() {
+		return st.CheckCompleteSince(c, base)
+	}
+	return rv.txn.CheckComplete(c)
 }
 
 // fitResult shortens the refs' messages when the RESULT would not fit in a
@@ -414,7 +461,7 @@ func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult
 	var failed *RefResult
 	moves := 0
 	for i, u := range upd.Refs {
-		results[i] = rv.decide(u, current[u.Ref], dryRun)
+		results[i] = rv.decide(u, current[u.Ref], dryRun, sent)
 		switch results[i].Status {
 		case StatusOK:
 			moves++
@@ -487,7 +534,7 @@ func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult
 }
 
 // decide judges one ref update against the ref's current value.
-func (rv *receiver) decide(u RefUpdate, cur object.Checksum, dryRun bool) RefResult {
+func (rv *receiver) decide(u RefUpdate, cur object.Checksum, dryRun bool, sent []object.Checksum) RefResult {
 	res := RefResult{Ref: u.Ref, Status: StatusOK}
 	reject := func(s RefStatus, format string, a ...any) RefResult {
 		res.Status, res.Message = s, fmt.Sprintf(format, a...)
@@ -531,7 +578,13 @@ func (rv *receiver) decide(u RefUpdate, cur object.Checksum, dryRun bool) RefRes
 	if info.Partial {
 		return reject(StatusRejected, "commit %s is partial in the repository", u.New.Short())
 	}
-	if err := rv.txn.CheckComplete(u.New); err != nil {
+	// The ref's current value (locked) is a base for the check when it
+	// can be trusted: only what changed since it is looked for.
+	var base object.Checksum
+	if rv.trustedBase(cur, sent) {
+		base = cur
+	}
+	if err := rv.checkComplete(u.New, base); err != nil {
 		return reject(StatusRejected, "commit %s is incomplete: %v", u.New.Short(), err)
 	}
 	if pol.VerifyCommit != nil {

@@ -83,6 +83,24 @@ type Txn interface {
 	Abort() error
 }
 
+// SinceSource is a Source that can list what commits need beyond a base
+// commit without walking the whole of both trees.
+type SinceSource interface {
+	// ReachableSince returns a subset of Reachable(commits) that holds
+	// every object in it that is not reachable from base (and perhaps
+	// some that are): what to offer a remote that has base complete.
+	ReachableSince(base object.Checksum, commits []object.Checksum) ([]object.Name, error)
+}
+
+// SinceTxn is a Txn that can check a commit's completeness against a base
+// commit, reading only what changed since it.
+type SinceTxn interface {
+	// CheckCompleteSince is CheckComplete trusting base, a complete
+	// commit that was in the repository before the transaction, for
+	// what is provably reachable from it.
+	CheckCompleteSince(c, base object.Checksum) error
+}
+
 // FilezSource is a Source in archive mode that can hand out a file
 // object's stored .filez bytes as they are (for CapArchiveFilez).
 type FilezSource interface {

@@ -213,12 +213,13 @@ func SplitCommand(s string) ([]string, error) {
 // destination) and is the connection to it: reads come from its stdout,
 // writes go to its stdin. Its stderr is passed through to Stderr.
 type CommandConn struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stdout io.ReadCloser
-	once   sync.Once
-	done   chan struct{}
-	err    error
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser
+	stdout  io.ReadCloser
+	once    sync.Once
+	outOnce sync.Once
+	done    chan struct{}
+	err     error
 }
 
 // StartCommand starts argv with its stdin and stdout as the connection.
@@ -235,19 +236,19 @@ func StartCommand(argv []string, stderr io.Writer) (*CommandConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The child's stdout is a pipe of our own, not cmd.StdoutPipe: Wait,
-	// which runs as soon as the child exits, closes the pipes exec makes,
-	// and the receiver's last frames (RESULT) may still be unread in it.
-	stdout, w, err := os.Pipe()
+	// Our own pipe, not cmd.StdoutPipe: Wait, which runs as soon as the
+	// child exits, closes the pipes StdoutPipe made, and what the child
+	// wrote last (the RESULT) would be lost if not yet read ("read |0:
+	// file already closed").
+	stdout, childOut, err := os.Pipe()
 	if err != nil {
 		stdin.Close()
 		return nil, err
 	}
-	cmd.Stdout = w
+	cmd.Stdout = childOut
 	err = cmd.Start()
-	w.Close() // the child has its copy
+	childOut.Close() // the child has its own copy: EOF when it exits
 	if err != nil {
-		stdin.Close()
 		stdout.Close()
 		return nil, fmt.Errorf("starting %s: %w", argv[0], err)
 	}
@@ -281,7 +282,7 @@ func (c *CommandConn) Close(timeout time.Duration) error {
 			<-c.done
 		}
 	}
-	c.stdout.Close()
+	c.outOnce.Do(func() { c.stdout.Close() })
 	return c.err
 }
 

@@ -1,0 +1,116 @@
+// Command benchgen writes the trees ci/bench pushes and renders its report.
+//
+//	benchgen tree   -files N -seed S -out DIR [-version 1|2]
+//	                 write version 1 (or 2) of the tree into DIR (new or empty)
+//	benchgen update -files N -seed S -dir DIR
+//	                 turn version 1, written in DIR, into version 2
+//	benchgen stats  -files N -seed S [-version 1|2]
+//	                 print the tree's mix (and version 2's changes) as JSON
+//	benchgen report -results FILE [-meta FILE] [-info KEY=VALUE]... [-md FILE]
+//	                 print ci/bench's table of medians; with -md, also write
+//	                 it into FILE between the bench markers
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ostree-push/ostree-push/internal/benchgen"
+)
+
+func usage() {
+	fmt.Fprintln(os.Stderr, `usage:
+  benchgen tree   -files N -seed S -out DIR [-version 1|2]
+  benchgen update -files N -seed S -dir DIR
+  benchgen stats  -files N -seed S [-version 1|2]
+  benchgen report -results FILE [-meta FILE] [-info KEY=VALUE]... [-md FILE]`)
+	os.Exit(2)
+}
+
+type infoFlag []string
+
+func (f *infoFlag) String() string     { return strings.Join(*f, ",") }
+func (f *infoFlag) Set(s string) error { *f = append(*f, s); return nil }
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	cmd := os.Args[1]
+	fs := flag.NewFlagSet("benchgen "+cmd, flag.ExitOnError)
+	files := fs.Int("files", benchgen.DefaultFiles, "number of files and symlinks")
+	seed := fs.Int64("seed", 1, "seed")
+	version := fs.Int("version", 1, "tree version, 1 or 2")
+	out := fs.String("out", "", "directory to write the tree into")
+	dir := fs.String("dir", "", "directory holding version 1")
+	results := fs.String("results", "", "ci/bench results (TSV)")
+	meta := fs.String("meta", "", "ci/bench per-size facts (TSV)")
+	md := fs.String("md", "", "markdown file to write the report into, between the markers")
+	var info infoFlag
+	fs.Var(&info, "info", "KEY=VALUE for the report's header (repeatable)")
+	fs.Parse(os.Args[2:])
+	if fs.NArg() != 0 {
+		usage()
+	}
+	cfg := benchgen.Config{Seed: *seed, Files: *files}
+	tree := func() (*benchgen.Tree, benchgen.Changes) {
+		switch *version {
+		case 1:
+			return benchgen.Generate(cfg), benchgen.Changes{}
+		case 2:
+			return benchgen.Version2(cfg)
+		}
+		fmt.Fprintln(os.Stderr, "benchgen: -version must be 1 or 2")
+		os.Exit(2)
+		return nil, benchgen.Changes{}
+	}
+	var err error
+	switch cmd {
+	case "tree":
+		if *out == "" {
+			usage()
+		}
+		t, _ := tree()
+		start := time.Now()
+		err = t.Write(*out)
+		if err == nil {
+			s := t.Stats()
+			fmt.Fprintf(os.Stderr, "benchgen: wrote version %d: %d entries, %d dirs, %.1f MiB in %.1fs\n",
+				t.Version, s.Entries, s.Dirs, float64(s.Bytes)/(1<<20), time.Since(start).Seconds())
+		}
+	case "update":
+		if *dir == "" {
+			usage()
+		}
+		v2, ch := benchgen.Version2(cfg)
+		err = benchgen.Update(*dir, benchgen.Generate(cfg), v2)
+		if err == nil {
+			fmt.Fprintf(os.Stderr, "benchgen: updated to version 2: %d modified, %d added, %d removed\n",
+				len(ch.Modified), len(ch.Added), len(ch.Removed))
+		}
+	case "stats":
+		t, ch := tree()
+		v := map[string]any{"seed": *seed, "version": t.Version, "stats": t.Stats()}
+		if t.Version == 2 {
+			v["modified"], v["added"], v["removed"] = len(ch.Modified), len(ch.Added), len(ch.Removed)
+		}
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(v)
+	case "report":
+		if *results == "" {
+			usage()
+		}
+		err = benchgen.RenderReport(*results, *meta, info, *md, os.Stdout)
+	default:
+		usage()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchgen:", err)
+		os.Exit(1)
+	}
+}

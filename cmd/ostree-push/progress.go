@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ostree-push/ostree-push/internal/report"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
 )
 
@@ -54,7 +55,7 @@ func (p *progress) draw() {
 		eta = fmt.Sprintf(", ETA %ds", int(left+0.5))
 	}
 	fmt.Fprintf(p.w, "\rSending objects: %3.0f%% (%d/%d), %s | %s/s%s\033[K",
-		pct, pr.ObjectsSent, pr.ObjectsTotal, humanBytes(pr.BytesSent), humanBytes(uint64(rate)), eta)
+		pct, pr.ObjectsSent, pr.ObjectsTotal, report.HumanBytes(pr.BytesSent), report.HumanBytes(uint64(rate)), eta)
 	p.drawn = true
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ostree-push/ostree-push/internal/report"
 	"github.com/ostree-push/ostree-push/internal/store"
 	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
@@ -170,11 +171,14 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	}
 	elapsed := time.Since(start)
 	if o.json {
-		if err := writeJSON(stdout, res, o.dryRun, elapsed, remoteMsgs); err != nil {
+		if err := report.WriteJSON(stdout, res, o.dryRun, elapsed, remoteMsgs); err != nil {
 			return err
 		}
 	} else if !o.quiet || !res.OK() {
-		writeReport(stderr, dest, res, o.dryRun, o.quiet, elapsed)
+		report.Write(stderr, res, report.Options{
+			Header: "To " + dest.String(), Verb: "sent", DryRun: o.dryRun, Quiet: o.quiet,
+			Hint: "on the remote is not an ancestor of what you pushed; use --force (or +REF) to overwrite it",
+		}, elapsed)
 	}
 	if !res.OK() {
 		return errRejected

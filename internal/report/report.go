@@ -1,4 +1,7 @@
-package main
+// Package report prints the result of a push (or of a pull over ssh) the
+// way git does: a "To DEST" or "From SOURCE" line, then one line per ref;
+// or, with --json, one JSON object.
+package report
 
 import (
 	"encoding/json"
@@ -10,8 +13,8 @@ import (
 	"github.com/ostree-push/ostree-push/pkg/transfer"
 )
 
-// outcome classifies a ref's outcome in the words of the report.
-func outcome(o transfer.RefOutcome) (status, reason string) {
+// Outcome classifies a ref's outcome in the words of the report.
+func Outcome(o transfer.RefOutcome) (status, reason string) {
 	switch o.Status {
 	case transfer.StatusOK:
 		switch {
@@ -35,16 +38,25 @@ func outcome(o transfer.RefOutcome) (status, reason string) {
 	return "rejected", "rejected"
 }
 
-// writeReport prints the git-style report: a "To DEST" line, then a line
-// per ref.
-func writeReport(w io.Writer, dest transfer.Destination, res *transfer.PushResult, dryRun, quiet bool, elapsed time.Duration) {
-	header := "To " + dest.String()
+// Options say how to word the report.
+type Options struct {
+	Header string // "To DEST" or "From SOURCE"
+	Verb   string // "sent" or "received"
+	Hint   string // printed, with the ref, after a non-fast-forward rejection
+	DryRun bool
+	Quiet  bool // only rejected refs
+}
+
+// Write prints the git-style report: the header line, then a line per ref
+// and a last line with the objects, bytes and time.
+func Write(w io.Writer, res *transfer.PushResult, o Options, elapsed time.Duration) {
+	header, dryRun, quiet := o.Header, o.DryRun, o.Quiet
 	if dryRun {
 		header += " (dry run)"
 	}
 	fmt.Fprintln(w, header)
-	for _, o := range res.Refs {
-		status, reason := outcome(o)
+	for _, r := range res.Refs {
+		status, reason := Outcome(r)
 		if quiet && reason == "" {
 			continue
 		}
@@ -55,9 +67,9 @@ func writeReport(w io.Writer, dest transfer.Destination, res *transfer.PushResul
 		case "deleted":
 			flag, summary = "-", "[deleted]"
 		case "updated":
-			flag, summary = " ", o.Old.Short()+".."+o.New.Short()
+			flag, summary = " ", r.Old.Short()+".."+r.New.Short()
 		case "forced":
-			flag, summary, note = "+", o.Old.Short()+"..."+o.New.Short(), "(forced update)"
+			flag, summary, note = "+", r.Old.Short()+"..."+r.New.Short(), "(forced update)"
 		case "up-to-date":
 			flag, summary = "=", "[up to date]"
 		default:
@@ -70,10 +82,10 @@ func writeReport(w io.Writer, dest transfer.Destination, res *transfer.PushResul
 			case "atomic":
 				note = "(atomic push failed)"
 			default:
-				note = "(" + o.Message + ")"
+				note = "(" + r.Message + ")"
 			}
 		}
-		line := fmt.Sprintf(" %s %-22s %s", flag, summary, o.Ref)
+		line := fmt.Sprintf(" %s %-22s %s", flag, summary, r.Ref)
 		if note != "" {
 			line += " " + note
 		}
@@ -82,14 +94,14 @@ func writeReport(w io.Writer, dest transfer.Destination, res *transfer.PushResul
 	if quiet {
 		return
 	}
-	verb := "sent"
+	verb := o.Verb
 	if dryRun {
-		verb = "would send"
+		verb = map[string]string{"sent": "would send", "received": "would receive"}[verb]
 	}
-	fmt.Fprintf(w, "%s %d objects, %s in %.1fs\n", verb, res.ObjectsSent, humanBytes(res.BytesSent), elapsed.Seconds())
-	for _, o := range res.Refs {
-		if o.Status == transfer.StatusNonFastForward {
-			fmt.Fprintf(w, "hint: %s on the remote is not an ancestor of what you pushed; use --force (or +REF) to overwrite it\n", o.Ref)
+	fmt.Fprintf(w, "%s %d objects, %s in %.1fs\n", verb, res.ObjectsSent, HumanBytes(res.BytesSent), elapsed.Seconds())
+	for _, r := range res.Refs {
+		if r.Status == transfer.StatusNonFastForward && o.Hint != "" {
+			fmt.Fprintf(w, "hint: %s %s\n", r.Ref, o.Hint)
 			break
 		}
 	}
@@ -113,11 +125,12 @@ type jsonResult struct {
 	Remote      []string  `json:"remote_messages"`
 }
 
-func writeJSON(w io.Writer, res *transfer.PushResult, dryRun bool, elapsed time.Duration, remote []string) error {
+// WriteJSON prints the result as one JSON object.
+func WriteJSON(w io.Writer, res *transfer.PushResult, dryRun bool, elapsed time.Duration, remote []string) error {
 	out := jsonResult{ObjectsSent: res.ObjectsSent, BytesSent: res.BytesSent, Seconds: elapsed.Seconds(), DryRun: dryRun,
 		Refs: []jsonRef{}, Remote: append([]string{}, remote...)}
 	for _, o := range res.Refs {
-		status, reason := outcome(o)
+		status, reason := Outcome(o)
 		out.Refs = append(out.Refs, jsonRef{Ref: o.Ref.String(), Old: hexOrEmpty(o.Old), New: hexOrEmpty(o.New),
 			Status: status, Reason: reason, Message: o.Message})
 	}
@@ -133,7 +146,8 @@ func hexOrEmpty(c object.Checksum) string {
 	return c.String()
 }
 
-func humanBytes(n uint64) string {
+// HumanBytes formats a byte count for people.
+func HumanBytes(n uint64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))

@@ -28,9 +28,10 @@ export GOFLAGS
 GOBUILDFLAGS ?= -trimpath
 GO_LDFLAGS ?=
 LDFLAGS := -X main.version=$(VERSION) $(GO_LDFLAGS)
-BINARIES := bin/ostree-push bin/ostree-receive bin/ostree-receive-shell
+BINARIES := bin/ostree-push bin/ostree-receive bin/ostree-receive-shell bin/ostree-pull-ssh
 MANPAGES := build/man/ostree-push.1 build/man/ostree-receive.1 \
-	build/man/ostree-receive-shell.1 build/man/ostree-receive.conf.5
+	build/man/ostree-receive-shell.1 build/man/ostree-receive.conf.5 \
+	build/man/ostree-pull-ssh.1
 EXAMPLES := ostree-receive.conf systemd/ostree-receive-update@.service
 
 .PHONY: all man check demo install uninstall fmt vet test bench stress dist deb rpm clean $(BINARIES)
@@ -67,10 +68,12 @@ install: all
 	install -D -m 0755 bin/ostree-push $(DESTDIR)$(BINDIR)/ostree-push
 	install -D -m 0755 bin/ostree-receive $(DESTDIR)$(BINDIR)/ostree-receive
 	install -D -m 0755 bin/ostree-receive-shell $(DESTDIR)$(BINDIR)/ostree-receive-shell
+	install -D -m 0755 bin/ostree-pull-ssh $(DESTDIR)$(BINDIR)/ostree-pull-ssh
 	install -D -m 0644 build/man/ostree-push.1 $(DESTDIR)$(MANDIR)/man1/ostree-push.1
 	install -D -m 0644 build/man/ostree-receive.1 $(DESTDIR)$(MANDIR)/man1/ostree-receive.1
 	install -D -m 0644 build/man/ostree-receive-shell.1 $(DESTDIR)$(MANDIR)/man1/ostree-receive-shell.1
 	install -D -m 0644 build/man/ostree-receive.conf.5 $(DESTDIR)$(MANDIR)/man5/ostree-receive.conf.5
+	install -D -m 0644 build/man/ostree-pull-ssh.1 $(DESTDIR)$(MANDIR)/man1/ostree-pull-ssh.1
 	install -D -m 0644 completion/ostree-push.bash $(DESTDIR)$(BASHCOMPDIR)/ostree-push
 	install -D -m 0644 completion/_ostree-push $(DESTDIR)$(ZSHCOMPDIR)/_ostree-push
 	install -D -m 0644 ostree-receive.conf $(DESTDIR)$(DOCDIR)/examples/ostree-receive.conf
@@ -78,7 +81,8 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ostree-push $(DESTDIR)$(BINDIR)/ostree-receive \
-		$(DESTDIR)$(BINDIR)/ostree-receive-shell \
+		$(DESTDIR)$(BINDIR)/ostree-receive-shell $(DESTDIR)$(BINDIR)/ostree-pull-ssh \
+		$(DESTDIR)$(MANDIR)/man1/ostree-pull-ssh.1 \
 		$(DESTDIR)$(MANDIR)/man1/ostree-push.1 $(DESTDIR)$(MANDIR)/man1/ostree-receive.1 \
 		$(DESTDIR)$(MANDIR)/man1/ostree-receive-shell.1 $(DESTDIR)$(MANDIR)/man5/ostree-receive.conf.5 \
 		$(DESTDIR)$(BASHCOMPDIR)/ostree-push $(DESTDIR)$(ZSHCOMPDIR)/_ostree-push \

@@ -8,7 +8,7 @@
 
 _ostree_push_options='--repo --port --identity --ssh-option --ssh-command
 --receive-command --force --dry-run --quiet --verbose --progress --no-progress
---json --version --help -p -i -o -f -n -q -v -h'
+--json --stdio --version --help -p -i -o -f -n -q -v -h'
 
 # _ostree_push_hosts prints the host names that ssh knows of.
 _ostree_push_hosts() {

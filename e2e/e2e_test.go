@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 	binDir = dir
 	root, err := sshtest.RepoRoot()
 	if err == nil {
-		for _, cmd := range []string{"ostree-push", "ostree-receive", "ostree-receive-shell"} {
+		for _, cmd := range []string{"ostree-push", "ostree-receive", "ostree-receive-shell", "ostree-pull-ssh"} {
 			build := exec.Command("go", "build", "-race", "-o", filepath.Join(dir, cmd), "./cmd/"+cmd)
 			build.Dir = root
 			if out, berr := build.CombinedOutput(); berr != nil {

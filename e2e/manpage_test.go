@@ -90,7 +90,7 @@ func manOptions(opts string) []string {
 }
 
 func TestManPagesMatchHelp(t *testing.T) {
-	for _, cmd := range []string{"ostree-push", "ostree-receive", "ostree-receive-shell"} {
+	for _, cmd := range []string{"ostree-push", "ostree-receive", "ostree-receive-shell", "ostree-pull-ssh"} {
 		t.Run(cmd, func(t *testing.T) {
 			help, _ := helpOptions(t, cmd)
 			if cmd == "ostree-receive-shell" {
@@ -153,8 +153,8 @@ func TestManPagesBuild(t *testing.T) {
 	}
 	root, _ := sshtest.RepoRoot()
 	pages, _ := filepath.Glob(filepath.Join(root, "man", "*.scd"))
-	if len(pages) != 4 {
-		t.Fatalf("want 4 man pages, found %v", pages)
+	if len(pages) != 5 {
+		t.Fatalf("want 5 man pages, found %v", pages)
 	}
 	for _, p := range pages {
 		in, _ := os.Open(p)

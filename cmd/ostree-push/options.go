@@ -20,6 +20,7 @@ type options struct {
 	progress       bool
 	noProgress     bool
 	json           bool
+	stdio          bool
 	version        bool
 	help           bool
 }
@@ -38,6 +39,7 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.progress, "progress", false, "show progress (default: when stderr is a terminal)")
 	fs.BoolVar(&o.noProgress, "no-progress", false, "do not show progress")
 	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on stdout")
+	fs.BoolVar(&o.stdio, "stdio", false, "send to the receiver on standard input and output (what ostree-pull-ssh runs on the remote host); the arguments are only REFSPECs")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
 }

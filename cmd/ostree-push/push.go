@@ -41,6 +41,58 @@ func parseRefspec(s string) (transfer.PushSpec, error) {
 	return spec, nil
 }
 
+// refspecs parses the REFSPEC arguments; --force forces them all.
+func refspecs(o *options, args []string) ([]transfer.PushSpec, error) {
+	var specs []transfer.PushSpec
+	for _, a := range args {
+		spec, err := parseRefspec(a)
+		if err != nil {
+			return nil, errUsage{err}
+		}
+		if o.force {
+			spec.Force = true
+		}
+		specs = append(specs, spec)
+	}
+	return specs, nil
+}
+
+// serveStdio is the sending side of a pull over ssh (ostree-pull-ssh):
+// the receiver is the puller at the other end of standard input and
+// output, and nothing but the protocol may go to standard output. Errors
+// go to standard error, which ssh relays.
+func serveStdio(o *options, args []string, stderr io.Writer) error {
+	if o.json || o.progress {
+		return errUsage{errors.New("--stdio speaks the protocol on standard output: no --json or --progress")}
+	}
+	specs, err := refspecs(o, args)
+	if err != nil {
+		return err
+	}
+	fault, err := transfer.FaultFromEnv()
+	if err != nil {
+		return err
+	}
+	repo, err := store.Open(o.repoPath())
+	if err != nil {
+		return err
+	}
+	defer repo.Close()
+	res, err := transfer.Push(os.Stdin, os.Stdout, repo, transfer.PushOptions{
+		Specs:  specs,
+		DryRun: o.dryRun,
+		Agent:  "ostree-push/" + version + " (--stdio)",
+		Fault:  fault,
+	})
+	if err != nil {
+		return err
+	}
+	if !res.OK() {
+		return errRejected // the puller reports which refs, and why
+	}
+	return nil
+}
+
 // connection starts the receiver for dest and returns its argv too.
 func connection(o *options, dest transfer.Destination, stderr io.Writer) (*transfer.CommandConn, []string, error) {
 	var argv []string
@@ -86,6 +138,9 @@ func connection(o *options, dest transfer.Destination, stderr io.Writer) (*trans
 }
 
 func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) error {
+	if o.stdio {
+		return serveStdio(o, args, stderr)
+	}
 	if len(args) == 0 {
 		return errUsage{errors.New("missing DEST")}
 	}
@@ -93,16 +148,9 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	if err != nil {
 		return errUsage{err}
 	}
-	var specs []transfer.PushSpec
-	for _, a := range args[1:] {
-		spec, err := parseRefspec(a)
-		if err != nil {
-			return errUsage{err}
-		}
-		if o.force {
-			spec.Force = true
-		}
-		specs = append(specs, spec)
+	specs, err := refspecs(o, args[1:])
+	if err != nil {
+		return err
 	}
 
 	repo, err := store.Open(o.repoPath())

@@ -1,0 +1,261 @@
+// Command ostree-pull-ssh fetches commits from an OSTree repository that
+// it reaches only by ssh, with no HTTP server anywhere: it runs
+// `ssh HOST ostree-push --stdio … --repo PATH` and is itself the receiver
+// of the ostree-push protocol, into the local repository. The same
+// guarantees hold as for a push: every object is verified as it is staged
+// in one libostree transaction, and the local refs move together or not at
+// all, each a compare-and-swap and a fast-forward unless forced; an
+// interrupted pull leaves the local repository as it was.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ostree-push/ostree-push/internal/report"
+	"github.com/ostree-push/ostree-push/internal/store"
+	"github.com/ostree-push/ostree-push/pkg/libostree"
+	"github.com/ostree-push/ostree-push/pkg/transfer"
+)
+
+var version = "dev"
+
+type options struct {
+	repo        string
+	port        string
+	identity    string
+	sshOptions  []string
+	sshCommand  string
+	sendCommand string
+	force       bool
+	dryRun      bool
+	quiet       bool
+	verbose     bool
+	json        bool
+	version     bool
+	help        bool
+}
+
+func (o *options) addFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.repo, "repo", "", "local repository to pull into (default: $OSTREE_REPO, else the current directory)")
+	fs.StringVarP(&o.port, "port", "p", "", "ssh port")
+	fs.StringVarP(&o.identity, "identity", "i", "", "ssh identity file")
+	fs.StringArrayVarP(&o.sshOptions, "ssh-option", "o", nil, "ssh option, as for ssh -o (repeatable)")
+	fs.StringVar(&o.sshCommand, "ssh-command", "", "ssh program and arguments, split like a shell (default: $OSTREE_PUSH_SSH, else ssh)")
+	fs.StringVar(&o.sendCommand, "send-command", "ostree-push", "the ostree-push run on the remote host (it is given --stdio, the refspecs and --repo PATH)")
+	fs.BoolVarP(&o.force, "force", "f", false, "allow local updates that are not fast-forwards")
+	fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "negotiate and report what would happen; change nothing")
+	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print only errors")
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print the ssh command")
+	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on stdout")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
+}
+
+const usage = `Usage: ostree-pull-ssh [OPTIONS] SOURCE [REFSPEC...]
+
+Fetch commits from the OSTree repository SOURCE over ssh into a local
+repository, receiving only the objects it lacks; no HTTP server is needed.
+The remote host runs ostree-push --stdio. Every object is verified, and the
+local refs move all together or none.
+
+SOURCE is [user@]host:PATH, ssh://[user@]host[:port]/PATH, or a local PATH
+or file://PATH.
+
+REFSPEC is REF (the remote ref to the local ref of the same name), SRC:DST
+(any remote rev SRC to the local ref DST), and may start with + to force
+that one ref. Without any, every remote ref is fetched.
+
+Exit status: 0 when every ref was updated or already up to date, 1 when a
+ref was rejected or the pull failed, 2 on a usage error.
+
+Options:
+`
+
+type errUsage struct{ error }
+
+var errRejected = errors.New("some refs were not updated")
+
+func main() {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, sigs))
+}
+
+func run(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
+	var o options
+	fs := pflag.NewFlagSet("ostree-pull-ssh", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SortFlags = false
+	o.addFlags(fs)
+	err := fs.Parse(args)
+	if err == nil {
+		switch {
+		case o.help:
+			fmt.Fprint(stdout, usage)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return 0
+		case o.version:
+			fmt.Fprintf(stdout, "ostree-pull-ssh %s (libostree %s)\n", version, libostree.BuildVersion)
+			return 0
+		}
+		err = pull(&o, fs.Args(), stdout, stderr, sigs)
+	} else {
+		err = errUsage{err}
+	}
+	var u errUsage
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &u):
+		fmt.Fprintf(stderr, "ostree-pull-ssh: %v\nTry 'ostree-pull-ssh --help'.\n", err)
+		return 2
+	case errors.Is(err, errRejected):
+		return 1
+	default:
+		fmt.Fprintf(stderr, "ostree-pull-ssh: %v\n", err)
+		return 1
+	}
+}
+
+// sendArgs are the sender's arguments before --repo PATH.
+func sendArgs(o *options, refspecs []string) []string {
+	args := []string{"--stdio"}
+	if o.force {
+		args = append(args, "--force")
+	}
+	if o.dryRun {
+		args = append(args, "--dry-run")
+	}
+	return append(append(args, refspecs...), "--repo")
+}
+
+// command returns the argv that starts the sender for src.
+func command(o *options, src transfer.Destination, refspecs []string) ([]string, error) {
+	words, err := transfer.SplitCommand(o.sendCommand)
+	if err != nil || len(words) == 0 {
+		return nil, errUsage{fmt.Errorf("--send-command: %v", err)}
+	}
+	if src.Local {
+		// The ostree-push installed beside this program, not another
+		// one on PATH.
+		if words[0] == "ostree-push" {
+			if exe, err := os.Executable(); err == nil {
+				sibling := filepath.Join(filepath.Dir(exe), "ostree-push")
+				if _, err := os.Stat(sibling); err == nil {
+					words[0] = sibling
+				}
+			}
+		}
+		return append(append(words, sendArgs(o, refspecs)...), src.Path), nil
+	}
+	sshCmd := o.sshCommand
+	if sshCmd == "" {
+		sshCmd = os.Getenv("OSTREE_PUSH_SSH")
+	}
+	var ssh []string
+	if sshCmd != "" {
+		if ssh, err = transfer.SplitCommand(sshCmd); err != nil || len(ssh) == 0 {
+			return nil, errUsage{fmt.Errorf("--ssh-command: %v", err)}
+		}
+	}
+	remote := o.sendCommand
+	for _, a := range sendArgs(o, refspecs) {
+		remote += " " + transfer.ShellQuote(a)
+	}
+	return transfer.SSHArgs(src, transfer.SSHOptions{
+		Command: ssh, Port: o.port, Identity: o.identity, Options: o.sshOptions,
+		ReceiveCommand: remote,
+	}), nil
+}
+
+func pull(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) error {
+	if len(args) == 0 {
+		return errUsage{errors.New("missing SOURCE")}
+	}
+	src, err := transfer.ParseDestination(args[0])
+	if err != nil {
+		return errUsage{err}
+	}
+	for _, a := range args[1:] {
+		if strings.HasPrefix(strings.TrimPrefix(a, "+"), ":") {
+			return errUsage{fmt.Errorf("refspec %q: a pull cannot delete a ref", a)}
+		}
+	}
+	path := o.repo
+	if path == "" {
+		path = os.Getenv("OSTREE_REPO")
+	}
+	if path == "" {
+		path = "."
+	}
+	repo, err := store.Open(path)
+	if err != nil {
+		return err
+	}
+	defer repo.Close()
+	argv, err := command(o, src, args[1:])
+	if err != nil {
+		return err
+	}
+	if o.verbose && !o.json {
+		var q []string
+		for _, a := range argv {
+			q = append(q, transfer.ShellQuote(a))
+		}
+		fmt.Fprintf(stderr, "running: %s\n", strings.Join(q, " "))
+	}
+	start := time.Now()
+	conn, err := transfer.StartCommand(argv, stderr)
+	if err != nil {
+		return err
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		select {
+		case <-sigs:
+			conn.Kill() // the transaction is abandoned: nothing changes here
+		case <-stop:
+		}
+	}()
+	res, rerr := transfer.Receive(conn, conn, repo, transfer.ReceiveOptions{Agent: "ostree-pull-ssh/" + version})
+	cerr := conn.Close(30 * time.Second)
+	if rerr != nil {
+		var exit interface{ ExitCode() int }
+		if errors.As(cerr, &exit) && exit.ExitCode() == 255 && !src.Local {
+			return fmt.Errorf("%v (ssh failed: see its message above)", rerr)
+		}
+		return rerr
+	}
+	out := &transfer.PushResult{ObjectsSent: res.ObjectsWritten, BytesSent: res.BytesWritten}
+	for i, r := range res.Refs {
+		u := res.Updates[i]
+		out.Refs = append(out.Refs, transfer.RefOutcome{Ref: r.Ref, Old: u.Old, New: u.New, Status: r.Status, Message: r.Message})
+	}
+	elapsed := time.Since(start)
+	if o.json {
+		if err := report.WriteJSON(stdout, out, res.DryRun, elapsed, nil); err != nil {
+			return err
+		}
+	} else if !o.quiet || !out.OK() {
+		report.Write(stderr, out, report.Options{
+			Header: "From " + src.String(), Verb: "received", DryRun: res.DryRun, Quiet: o.quiet,
+			Hint: "here is not an ancestor of what you pulled; use --force (or +REF) to overwrite it",
+		}, elapsed)
+	}
+	if !out.OK() {
+		return errRejected
+	}
+	return nil
+}

@@ -413,7 +413,7 @@ func (r *report) targets() (int, []target) {
 	noop := target{name: "no-op ≤ ssh HOST true + 0.15 s"}
 	if p, s := push("noop"), r.get(size, "", "", "ssh-true"); p != nil && s != nil {
 		noop.known = true
-		noop.value = fmt.Sprintf("+%.3f s (%.3f s vs %.3f s)", p.wall-s.wall, p.wall, s.wall)
+		noop.value = fmt.Sprintf("%+.3f s (%.3f s vs %.3f s)", p.wall-s.wall, p.wall, s.wall)
 		noop.ok = p.wall <= s.wall+0.15
 	}
 	ts = append(ts, noop)

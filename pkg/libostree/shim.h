@@ -56,11 +56,16 @@ gboolean opush_load_commit (OstreeRepo *repo, const char *csum,
 gboolean opush_reachable (OstreeRepo *repo, const char *const *commits, int n,
                           opush_name **out_names, gsize *out_n, GError **error);
 
-/* Checks that every object reachable from commit is present. When one is
- * missing, *out_missing is set (to its name) and TRUE is returned. */
+/* Checks that every object reachable from commit is present, strictly even
+ * for a commit marked partial. When one is missing, *out_missing is set (to
+ * its name) and TRUE is returned. */
 gboolean opush_check_complete (OstreeRepo *repo, const char *commit,
                                gboolean *out_missing, opush_name *out_name,
                                GError **error);
+
+/* Marks commit as partial (state/COMMIT.commitpartial) or not. */
+gboolean opush_mark_partial (OstreeRepo *repo, const char *commit,
+                             gboolean partial, GError **error);
 
 /* has_object for n names at once; out_have[i] is set to 0 or 1. */
 gboolean opush_has_objects (OstreeRepo *repo, const opush_name *names, gsize n,

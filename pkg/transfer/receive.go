@@ -527,10 +527,13 @@ func (rv *receiver) decide(u RefUpdate, cur object.Checksum, dryRun bool) RefRes
 		}
 		return reject(StatusRejected, "commit %s is not in the repository and was not sent", u.New.Short())
 	}
-	if info.Partial {
-		return reject(StatusRejected, "commit %s is partial in the repository", u.New.Short())
-	}
+	// A commit marked partial (by a pull, or by a receiver killed while it
+	// committed) is accepted once it is found complete: CheckComplete
+	// checks every object, whatever the mark says.
 	if err := rv.txn.CheckComplete(u.New); err != nil {
+		if info.Partial {
+			return reject(StatusRejected, "commit %s is partial in the repository: %v", u.New.Short(), err)
+		}
 		return reject(StatusRejected, "commit %s is incomplete: %v", u.New.Short(), err)
 	}
 	if pol.VerifyCommit != nil {

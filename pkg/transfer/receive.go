@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -361,6 +362,15 @@ func (rv *receiver) receiveObject(pool *writePool, h *ObjectHeader) error {
 		data := make([]byte, h.Size)
 		if _, err := io.ReadFull(rv.fr.ObjectReader(h.Size), data); err != nil {
 			return noEOF(err)
+		}
+		// libostree does not look at the bytes of a metadata object it
+		// already has (in the repository, or staged by this push):
+		// check them here, so that a mismatch is an error whatever the
+		// receiver holds. (A commitmeta has no checksum of its own.)
+		if h.Name.Type.IsMeta() && h.Name.Type != object.CommitMeta {
+			if sum := object.Checksum(sha256.Sum256(data)); sum != h.Name.Checksum {
+				return fmt.Errorf("object %s: its content has checksum %s", h.Name, sum)
+			}
 		}
 		return pool.submit(writeJob{name: h.Name, data: data, filez: h.Filez})
 	}

@@ -716,8 +716,10 @@ func TestFaultMatrix(t *testing.T) {
 			for i := 0; i < runs; i++ {
 				t.Run(strings.ReplaceAll(s.String(), "/", "_")+fmt.Sprint("#", i), func(t *testing.T) {
 					t.Parallel()
-					o := w.runFault(t, s)
-					ta.add(t.Failed(), o)
+					// Deferred: a run that stops with t.Fatal counts too.
+					var o faultOutcome
+					defer func() { ta.add(t.Failed(), o) }()
+					o = w.runFault(t, s)
 				})
 			}
 		}
@@ -736,13 +738,24 @@ func TestFaultRandom(t *testing.T) {
 	if stress() {
 		bigFiles, n = 4000, 150
 	}
+	// OSTREE_PUSH_FAULT_COMMIT_KILLS=N: only N kills of the receiver
+	// while it commits, on the stress-sized repository (to check a fix
+	// of that window without the rest of the stress run).
+	forced := 2
+	if v := os.Getenv("OSTREE_PUSH_FAULT_COMMIT_KILLS"); v != "" {
+		k, err := strconv.Atoi(v)
+		if err != nil || k < 1 {
+			t.Fatalf("OSTREE_PUSH_FAULT_COMMIT_KILLS=%q", v)
+		}
+		bigFiles, n, forced = 4000, k, k
+	}
 	seed := faultSeed(t)
 	rng := rand.New(rand.NewSource(seed))
 	w := newFaultWorld(t, files, bigFiles)
 	var scenarios []faultScenario
 	for i := 0; i < n; i++ {
 		s := w.randomScenario(rng)
-		if i < 2 { // always some kills of the receiver while it commits
+		if i < forced { // always some kills of the receiver while it commits
 			s = faultScenario{side: "receiver", point: "commit", sig: "KILL", delay: time.Duration(rng.Int63n(int64(w.window)))}
 		}
 		scenarios = append(scenarios, s)
@@ -753,15 +766,20 @@ func TestFaultRandom(t *testing.T) {
 			t.Run(fmt.Sprintf("%d_%s", i, strings.ReplaceAll(s.String(), "/", "_")), func(t *testing.T) {
 				t.Parallel()
 				t.Logf("seed %d, scenario %d: %s, delay %v", seed, i, s, s.delay)
-				o := w.runFault(t, s)
-				all.add(t.Failed(), o)
-				if s.point == "commit" {
-					commit.add(t.Failed(), o)
-				}
+				var o faultOutcome
+				defer func() { // also when the run stops with t.Fatal
+					all.add(t.Failed(), o)
+					if s.point == "commit" {
+						commit.add(t.Failed(), o)
+					}
+				}()
+				o = w.runFault(t, s)
 			})
 		}
 	})
-	all.log(t, "fault/random")
+	if forced < n { // not only the commit kills of OSTREE_PUSH_FAULT_COMMIT_KILLS
+		all.log(t, "fault/random")
+	}
 	commit.log(t, "fault/random/kill-during-commit")
 }
 

@@ -492,11 +492,9 @@ func TestHostileInput(t *testing.T) {
 		for i, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				t.Parallel()
+				defer countFailure(t, &failures)
 				repo := w.e.copyRepo(w.template, fmt.Sprintf("hostile %d", i))
 				w.check(t, repo, c.in(w, t, repo), c)
-				if t.Failed() {
-					failures.Add(1)
-				}
 			})
 		}
 	})
@@ -538,16 +536,22 @@ func TestHostileRandom(t *testing.T) {
 			t.Run(fmt.Sprint(i), func(t *testing.T) {
 				t.Parallel()
 				t.Logf("seed %d, input %d: %d bytes", seed, i, len(in))
+				defer countFailure(t, &failures)
 				repo := w.e.copyRepo(w.template, fmt.Sprintf("random %d", i))
 				c := hostileCase{want: "", noErr: len(in) > 0 && (in[0] == 'l' || in[0] == 'B')}
 				w.check(t, repo, hostileInput{data: in}, c)
-				if t.Failed() {
-					failures.Add(1)
-				}
 			})
 		}
 	})
 	reliability(t, "hostile/random-bytes", n, int(failures.Load()), fmt.Sprintf("seed=%d", seed))
+}
+
+// countFailure, deferred in a subtest, counts it when it failed (also by
+// t.Fatal).
+func countFailure(t *testing.T, n *atomic.Int32) {
+	if t.Failed() {
+		n.Add(1)
+	}
 }
 
 // check runs one case on repo and checks its outcome.

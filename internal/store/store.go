@@ -185,6 +185,9 @@ type txn struct {
 	repo *Repo
 	t    *libostree.Txn
 
+	mu      sync.Mutex
+	commits []object.Checksum // commit objects written, and commits refs are set to
+
 	scratchOnce sync.Once // the archive receive path's scratch repository
 	sc          *scratch
 	scErr       error
@@ -197,7 +200,21 @@ var (
 
 func (t *txn) HasObjects(names []object.Name) ([]bool, error) { return t.repo.r.HasObjects(names) }
 
-func (t *txn) WriteMetadata(n object.Name, data []byte) error { return t.t.WriteMetadata(n, data) }
+func (t *txn) WriteMetadata(n object.Name, data []byte) error {
+	if err := t.t.WriteMetadata(n, data); err != nil {
+		return err
+	}
+	if n.Type == object.Commit {
+		t.remember(n.Checksum)
+	}
+	return nil
+}
+
+func (t *txn) remember(c object.Checksum) {
+	t.mu.Lock()
+	t.commits = append(t.commits, c)
+	t.mu.Unlock()
+}
 
 func (t *txn) WriteContent(c object.Checksum, r io.Reader, size uint64) error {
 	return t.t.WriteContent(c, r, size)
@@ -211,16 +228,56 @@ func (t *txn) CheckCompleteSince(c, base object.Checksum) error {
 }
 
 func (t *txn) SetRef(r transfer.RefName, c object.Checksum) error {
+	if !c.IsZero() {
+		t.remember(c) // checked complete: a partial mark on it goes
+	}
 	if r.CollectionID != "" && r.CollectionID != t.repo.r.CollectionID() {
 		return t.t.SetCollectionRef(r.CollectionID, r.Name, c)
 	}
 	return t.t.SetRef(r.Name, c)
 }
 
+// Commit commits the transaction. libostree moves the staged objects into
+// objects/ one by one, in no particular order, before it writes the refs:
+// a receiver killed meanwhile would leave commit objects visible without
+// their trees, which fsck reports as corruption. So the commits that are
+// not in objects/ yet are first marked partial, as a pull marks the
+// commits it has not finished, and the marks go once the transaction has
+// committed (with those of the commits the refs now point to, which were
+// checked complete).
 func (t *txn) Commit() error {
-	_, err := t.t.Commit()
-	t.sc.close()
-	return err
+	defer t.sc.close()
+	var marked []object.Checksum
+	for _, c := range t.commits {
+		if _, err := os.Stat(t.repo.committedPath(object.Name{Checksum: c, Type: object.Commit})); !os.IsNotExist(err) {
+			continue // visible already (or unknown): nothing to protect
+		}
+		if err := t.repo.r.MarkCommitPartial(c, true); err != nil {
+			for _, m := range marked {
+				t.repo.r.MarkCommitPartial(m, false)
+			}
+			t.t.Abort()
+			return err
+		}
+		marked = append(marked, c)
+	}
+	if _, err := t.t.Commit(); err != nil {
+		// The objects may be partly in: the marks stay, which is right.
+		return err
+	}
+	// The push has landed. A mark that cannot be cleared (unlikely: it is
+	// an unlink) only makes the commit look unfinished to the next push,
+	// which then sends more than it needs to.
+	for _, c := range t.commits {
+		t.repo.r.MarkCommitPartial(c, false)
+	}
+	return nil
+}
+
+// committedPath is where a metadata object lives once committed.
+func (s *Repo) committedPath(n object.Name) string {
+	hex := n.Checksum.String()
+	return filepath.Join(s.r.Path(), "objects", hex[:2], hex[2:]+"."+n.Type.String())
 }
 
 func (t *txn) Abort() error {

@@ -80,7 +80,9 @@ func (e *IncompleteError) Unwrap() error { return e.Err }
 // CheckComplete walks the tree of commit c and checks that every object it
 // needs is present (in the repository or staged in its open transaction).
 // It returns an *IncompleteError when one is missing. Parents are not
-// checked: a commit is complete without its history.
+// checked: a commit is complete without its history. A commit marked
+// partial is checked as strictly as any other (libostree's own traverse
+// skips its missing directories).
 func (r *Repo) CheckComplete(c object.Checksum) error {
 	return r.CheckCompleteSince(c, object.Zero)
 }
@@ -145,4 +147,23 @@ func nameFromC(n *C.opush_name) object.Name {
 	out.Type = object.Type(n._type)
 	copy(out.Checksum[:], C.GoBytes(unsafe.Pointer(&n.csum[0]), 32))
 	return out
+}
+
+// MarkCommitPartial marks commit c as partial (a commitpartial file under
+// state/), or clears the mark. It takes effect at once, outside any
+// transaction.
+func (r *Repo) MarkCommitPartial(c object.Checksum, partial bool) error {
+	var cs cstrs
+	defer cs.free()
+	var p C.gboolean
+	if partial {
+		p = 1
+	}
+	var gerr *C.GError
+	ok := C.opush_mark_partial(r.ptr, cs.add(c.String()), p, &gerr)
+	runtime.KeepAlive(r)
+	if ok == 0 {
+		return wrap(gerr, "marking commit %s partial=%v", c, partial)
+	}
+	return nil
 }

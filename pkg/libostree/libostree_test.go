@@ -679,6 +679,56 @@ func TestCheckCompleteFindsMissing(t *testing.T) {
 	}
 }
 
+// TestCheckCompletePartial: a commit marked partial is checked strictly
+// (libostree's traverse would skip its missing directories), and the mark
+// comes and goes with MarkCommitPartial.
+func TestCheckCompletePartial(t *testing.T) {
+	src := sharedSource(t)
+	s := open(t, src.path)
+	names, err := s.Reachable(src.commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	commit, _ := s.LoadCommit(src.commit)
+	for _, skip := range []object.Type{object.DirTree, object.DirMeta, object.File, 0} {
+		d := create(t, libostree.ModeArchive) // fresh: an aborted transaction's objects stay staged
+		txn, _, err := d.PrepareTransaction()
+		if err != nil {
+			t.Fatal(err)
+		}
+		skipped := false
+		for _, n := range names {
+			if !skipped && n.Type == skip && (skip != object.DirTree || n.Checksum != commit.RootTree) {
+				skipped = true // a dirtree below the root, any dirmeta, any file
+				continue
+			}
+			if err := streamObject(s, txn, n); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := d.MarkCommitPartial(src.commit, true); err != nil {
+			t.Fatal(err)
+		}
+		if c, _ := d.LoadCommit(src.commit); !c.Partial {
+			t.Fatalf("MarkCommitPartial(true): the commit is not partial")
+		}
+		err = d.CheckComplete(src.commit)
+		switch e, ok := err.(*libostree.IncompleteError); {
+		case skip == 0 && err != nil:
+			t.Errorf("a complete commit marked partial: CheckComplete = %v", err)
+		case skip != 0 && skipped && (!ok || e.Missing.Type != skip):
+			t.Errorf("a partial commit without a %v: CheckComplete = %v", skip, err)
+		}
+		if err := d.MarkCommitPartial(src.commit, false); err != nil {
+			t.Fatal(err)
+		}
+		if c, _ := d.LoadCommit(src.commit); c.Partial {
+			t.Fatalf("MarkCommitPartial(false): the commit is still partial")
+		}
+		txn.Abort()
+	}
+}
+
 func TestValidateRef(t *testing.T) {
 	for _, good := range []string{"main", "os/x86_64/stable", "a.b-c_d"} {
 		if err := libostree.ValidateRef(good); err != nil {

@@ -331,6 +331,10 @@ opush_reachable_since (OstreeRepo *repo, const char *const *commits, int n,
   return names_from_table (repo, reachable, out_names, out_n, error);
 }
 
+static gboolean strict_dir (OstreeRepo *repo, const char *tree, const char *meta,
+                            GHashTable *seen, gboolean *out_missing,
+                            opush_name *out_name, GError **error);
+
 gboolean
 opush_check_complete_since (OstreeRepo *repo, const char *commit, const char *base,
                             gboolean *out_missing, opush_name *out_name,
@@ -347,6 +351,32 @@ opush_check_complete_since (OstreeRepo *repo, const char *commit, const char *ba
       out_name->type = OSTREE_OBJECT_TYPE_COMMIT;
       ostree_checksum_inplace_to_bytes (commit, out_name->csum);
       return TRUE;
+    }
+  /* libostree's traverse skips the missing directories of a commit marked
+   * partial (state/COMMIT.commitpartial): walk such a commit ourselves.
+   * (The walk from a base loads every dirtree it lists, so it is strict.) */
+  if (base == NULL)
+    {
+      g_autoptr(GVariant) cv = NULL;
+      OstreeRepoCommitState state = 0;
+      if (!ostree_repo_load_commit (repo, commit, &cv, &state, error))
+        return FALSE;
+      if (state & OSTREE_REPO_COMMIT_STATE_PARTIAL)
+        {
+          g_autoptr(GVariant) tree_v = NULL;
+          g_autoptr(GVariant) meta_v = NULL;
+          g_variant_get_child (cv, 6, "@ay", &tree_v);
+          g_variant_get_child (cv, 7, "@ay", &meta_v);
+          const guint8 *tb = ostree_checksum_bytes_peek_validate (tree_v, error);
+          const guint8 *mb = tb ? ostree_checksum_bytes_peek_validate (meta_v, error) : NULL;
+          if (mb == NULL)
+            return FALSE;
+          char ts[OSTREE_SHA256_STRING_LEN + 1], ms[OSTREE_SHA256_STRING_LEN + 1];
+          ostree_checksum_inplace_from_bytes (tb, ts);
+          ostree_checksum_inplace_from_bytes (mb, ms);
+          g_autoptr(GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+          return strict_dir (repo, ts, ms, seen, out_missing, out_name, error);
+        }
     }
   g_autoptr(GHashTable) reachable = ostree_repo_traverse_new_reachable ();
   g_autoptr(GError) local_error = NULL;
@@ -388,6 +418,88 @@ opush_check_complete_since (OstreeRepo *repo, const char *commit, const char *ba
           name_from_variant (key, out_name);
           return TRUE;
         }
+    }
+  return TRUE;
+}
+
+static void
+set_missing (OstreeObjectType type, const char *csum, gboolean *out_missing,
+             opush_name *out_name)
+{
+  *out_missing = TRUE;
+  out_name->type = type;
+  ostree_checksum_inplace_to_bytes (csum, out_name->csum);
+}
+
+/* Checks the directory (tree, meta) and everything under it, strictly:
+ * a missing dirtree is missing, whatever the commit's state. seen holds the
+ * dirtrees already checked. */
+static gboolean
+strict_dir (OstreeRepo *repo, const char *tree, const char *meta,
+            GHashTable *seen, gboolean *out_missing, opush_name *out_name,
+            GError **error)
+{
+  gboolean have = FALSE;
+  if (!ostree_repo_has_object (repo, OSTREE_OBJECT_TYPE_DIR_META, meta, &have,
+                               NULL, error))
+    return FALSE;
+  if (!have)
+    {
+      set_missing (OSTREE_OBJECT_TYPE_DIR_META, meta, out_missing, out_name);
+      return TRUE;
+    }
+  if (g_hash_table_contains (seen, tree))
+    return TRUE;
+  g_hash_table_add (seen, g_strdup (tree));
+  g_autoptr(GVariant) dirtree = NULL;
+  if (!ostree_repo_load_variant_if_exists (repo, OSTREE_OBJECT_TYPE_DIR_TREE,
+                                           tree, &dirtree, error))
+    return FALSE;
+  if (dirtree == NULL)
+    {
+      set_missing (OSTREE_OBJECT_TYPE_DIR_TREE, tree, out_missing, out_name);
+      return TRUE;
+    }
+  g_autoptr(GVariant) files = g_variant_get_child_value (dirtree, 0);
+  gsize n = g_variant_n_children (files);
+  for (gsize i = 0; i < n; i++)
+    {
+      const char *name;
+      g_autoptr(GVariant) csum_v = NULL;
+      g_variant_get_child (files, i, "(&s@ay)", &name, &csum_v);
+      const guint8 *bytes = ostree_checksum_bytes_peek_validate (csum_v, error);
+      if (bytes == NULL)
+        return FALSE;
+      char csum[OSTREE_SHA256_STRING_LEN + 1];
+      ostree_checksum_inplace_from_bytes (bytes, csum);
+      if (!ostree_repo_has_object (repo, OSTREE_OBJECT_TYPE_FILE, csum, &have,
+                                   NULL, error))
+        return FALSE;
+      if (!have)
+        {
+          set_missing (OSTREE_OBJECT_TYPE_FILE, csum, out_missing, out_name);
+          return TRUE;
+        }
+    }
+  g_autoptr(GVariant) dirs = g_variant_get_child_value (dirtree, 1);
+  n = g_variant_n_children (dirs);
+  for (gsize i = 0; i < n; i++)
+    {
+      const char *name;
+      g_autoptr(GVariant) tree_v = NULL;
+      g_autoptr(GVariant) meta_v = NULL;
+      g_variant_get_child (dirs, i, "(&s@ay@ay)", &name, &tree_v, &meta_v);
+      const guint8 *tb = ostree_checksum_bytes_peek_validate (tree_v, error);
+      const guint8 *mb = tb ? ostree_checksum_bytes_peek_validate (meta_v, error) : NULL;
+      if (mb == NULL)
+        return FALSE;
+      char ts[OSTREE_SHA256_STRING_LEN + 1], ms[OSTREE_SHA256_STRING_LEN + 1];
+      ostree_checksum_inplace_from_bytes (tb, ts);
+      ostree_checksum_inplace_from_bytes (mb, ms);
+      if (!strict_dir (repo, ts, ms, seen, out_missing, out_name, error))
+        return FALSE;
+      if (*out_missing)
+        return TRUE;
     }
   return TRUE;
 }
@@ -615,4 +727,11 @@ opush_static_delta_generate (OstreeRepo *repo, const char *from,
                                                    NULL, error);
   g_variant_unref (params);
   return ok;
+}
+
+gboolean
+opush_mark_partial (OstreeRepo *repo, const char *commit, gboolean partial,
+                    GError **error)
+{
+  return ostree_repo_mark_commit_partial (repo, commit, partial, error);
 }

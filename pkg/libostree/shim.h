@@ -71,11 +71,16 @@ gboolean opush_reachable_since (OstreeRepo *repo, const char *const *commits,
                                 int n, const char *base, opush_name **out_names,
                                 gsize *out_n, GError **error);
 
-/* Checks that every object reachable from commit is present. When one is
- * missing, *out_missing is set (to its name) and TRUE is returned. */
+/* Checks that every object reachable from commit is present, strictly even
+ * for a commit marked partial. When one is missing, *out_missing is set (to
+ * its name) and TRUE is returned. */
 gboolean opush_check_complete (OstreeRepo *repo, const char *commit,
                                gboolean *out_missing, opush_name *out_name,
                                GError **error);
+
+/* Marks commit as partial (state/COMMIT.commitpartial) or not. */
+gboolean opush_mark_partial (OstreeRepo *repo, const char *commit,
+                             gboolean partial, GError **error);
 
 /* Like opush_check_complete, but trusts base (NULL: none), a complete
  * commit of the repository, for what is provably reachable from it (see

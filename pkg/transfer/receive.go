@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -410,6 +411,15 @@ func (rv *receiver) receiveObject(pool *writePool, h *ObjectHeader) error {
 		if _, err := io.ReadFull(rv.fr.ObjectReader(h.Size), data); err != nil {
 			return noEOF(err)
 		}
+		// libostree does not look at the bytes of a metadata object it
+		// already has (in the repository, or staged by this push):
+		// check them here, so that a mismatch is an error whatever the
+		// receiver holds. (A commitmeta has no checksum of its own.)
+		if h.Name.Type.IsMeta() && h.Name.Type != object.CommitMeta {
+			if sum := object.Checksum(sha256.Sum256(data)); sum != h.Name.Checksum {
+				return fmt.Errorf("object %s: its content has checksum %s", h.Name, sum)
+			}
+		}
 		return pool.submit(writeJob{name: h.Name, data: data, filez: h.Filez})
 	}
 	// A large content object streams from the connection into the
@@ -575,16 +585,18 @@ func (rv *receiver) decide(u RefUpdate, cur object.Checksum, dryRun bool, sent [
 		}
 		return reject(StatusRejected, "commit %s is not in the repository and was not sent", u.New.Short())
 	}
-	if info.Partial {
-		return reject(StatusRejected, "commit %s is partial in the repository", u.New.Short())
-	}
-	// The ref's current value (locked) is a base for the check when it
-	// can be trusted: only what changed since it is looked for.
+	// A commit marked partial (by a pull, or by a receiver killed while it
+	// committed) is accepted once it is found complete. The ref's current
+	// value (locked) is a base for the check when it can be trusted: only
+	// what changed since it is looked for; otherwise every object is.
 	var base object.Checksum
 	if rv.trustedBase(cur, sent) {
 		base = cur
 	}
 	if err := rv.checkComplete(u.New, base); err != nil {
+		if info.Partial {
+			return reject(StatusRejected, "commit %s is partial in the repository: %v", u.New.Short(), err)
+		}
 		return reject(StatusRejected, "commit %s is incomplete: %v", u.New.Short(), err)
 	}
 	if pol.VerifyCommit != nil {

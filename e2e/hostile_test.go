@@ -461,7 +461,7 @@ func hostileCases() []hostileCase {
 		}})
 
 	// Ref changes the receiver refuses: the protocol answers them in
-	// RESULT and exits 0; nothing moves.
+	// RESULT, exits non-zero, and nothing moves.
 	add(hostileCase{name: "invalid-ref-name", refs: transfer.StatusRejected, want: "invalid ref name",
 		in: data(func(w *hostileWorld, t *testing.T) []byte {
 			bad := transfer.RefUpdate{Ref: transfer.RefName{Name: "os/../main"}, New: w.c2}
@@ -566,8 +566,8 @@ func (w *hostileWorld) check(t *testing.T, repo string, in hostileInput, c hosti
 	last := r.last()
 	switch {
 	case c.refs != transfer.StatusOK:
-		if r.code != 0 {
-			t.Errorf("a refused ref change: exit %d, want 0 (the RESULT says it)", r.code)
+		if r.code == 0 {
+			t.Errorf("a refused ref change: exit 0, want a failure (and the RESULT saying why)")
 		}
 		res, ok := last.msg.(*transfer.Result)
 		if !ok || len(res.Refs) != 1 {

@@ -128,9 +128,12 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 	}
 	res, rerr := receive(stdin, stdout, repo, ropts)
 	log.Push(record(path, res, rerr, time.Since(start)))
-	if rerr == nil && opts.Legacy {
-		// A version-0 client hears nothing after DONE: the exit status
-		// (which ssh passes on) is how it learns that a ref did not move.
+	if rerr == nil {
+		// A refused ref fails the push (nothing moved): the client has
+		// been told in RESULT, and the exit status says it too, for the
+		// server's own logs and wrappers. A version-0 client hears nothing
+		// after DONE: for it the exit status (which ssh passes on) is the
+		// only word.
 		for _, r := range res.Refs {
 			if !r.Status.Success() {
 				return fmt.Errorf("ref %s was not updated: %s: %s", transfer.Printable(r.Ref.String()), r.Status, r.Message)

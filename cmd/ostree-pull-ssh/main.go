@@ -14,13 +14,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/ostree-push/ostree-push/internal/cli"
 	"github.com/ostree-push/ostree-push/internal/report"
 	"github.com/ostree-push/ostree-push/internal/store"
 	"github.com/ostree-push/ostree-push/pkg/libostree"
@@ -147,27 +147,12 @@ func command(o *options, src transfer.Destination, refspecs []string) ([]string,
 		return nil, errUsage{fmt.Errorf("--send-command: %v", err)}
 	}
 	if src.Local {
-		// The ostree-push installed beside this program, not another
-		// one on PATH.
-		if words[0] == "ostree-push" {
-			if exe, err := os.Executable(); err == nil {
-				sibling := filepath.Join(filepath.Dir(exe), "ostree-push")
-				if _, err := os.Stat(sibling); err == nil {
-					words[0] = sibling
-				}
-			}
-		}
+		cli.Beside(words, "ostree-push")
 		return append(append(words, sendArgs(o, refspecs)...), src.Path), nil
 	}
-	sshCmd := o.sshCommand
-	if sshCmd == "" {
-		sshCmd = os.Getenv("OSTREE_PUSH_SSH")
-	}
-	var ssh []string
-	if sshCmd != "" {
-		if ssh, err = transfer.SplitCommand(sshCmd); err != nil || len(ssh) == 0 {
-			return nil, errUsage{fmt.Errorf("--ssh-command: %v", err)}
-		}
+	ssh, err := cli.SSHCommand(o.sshCommand)
+	if err != nil {
+		return nil, errUsage{err}
 	}
 	remote := o.sendCommand
 	for _, a := range sendArgs(o, refspecs) {
@@ -209,11 +194,7 @@ func pull(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 		return err
 	}
 	if o.verbose && !o.json {
-		var q []string
-		for _, a := range argv {
-			q = append(q, transfer.ShellQuote(a))
-		}
-		fmt.Fprintf(stderr, "running: %s\n", strings.Join(q, " "))
+		fmt.Fprintf(stderr, "running: %s\n", cli.Quoted(argv))
 	}
 	start := time.Now()
 	conn, err := transfer.StartCommand(argv, stderr)

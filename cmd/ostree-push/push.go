@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/ostree-push/ostree-push/internal/cli"
 	"github.com/ostree-push/ostree-push/internal/report"
 	"github.com/ostree-push/ostree-push/internal/store"
 	"github.com/ostree-push/ostree-push/pkg/libostree"
@@ -101,29 +101,13 @@ func connection(o *options, dest transfer.Destination, stderr io.Writer) (*trans
 		if err != nil || len(words) == 0 {
 			return nil, nil, errUsage{fmt.Errorf("--receive-command: %v", err)}
 		}
-		// The default receiver is the one installed beside this program,
-		// so a local push never picks up another ostree-receive on PATH.
-		if words[0] == "ostree-receive" {
-			if exe, err := os.Executable(); err == nil {
-				sibling := filepath.Join(filepath.Dir(exe), "ostree-receive")
-				if _, err := os.Stat(sibling); err == nil {
-					words[0] = sibling
-				}
-			}
-		}
+		// The default receiver is the one installed beside this program.
+		cli.Beside(words, "ostree-receive")
 		argv = append(words, dest.Path)
 	} else {
-		sshCmd := o.sshCommand
-		if sshCmd == "" {
-			sshCmd = os.Getenv("OSTREE_PUSH_SSH")
-		}
-		var command []string
-		if sshCmd != "" {
-			var err error
-			command, err = transfer.SplitCommand(sshCmd)
-			if err != nil || len(command) == 0 {
-				return nil, nil, errUsage{fmt.Errorf("--ssh-command: %v", err)}
-			}
+		command, err := cli.SSHCommand(o.sshCommand)
+		if err != nil {
+			return nil, nil, errUsage{err}
 		}
 		argv = transfer.SSHArgs(dest, transfer.SSHOptions{
 			Command:        command,
@@ -165,7 +149,7 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 		return err
 	}
 	if o.verbose && !o.json {
-		fmt.Fprintf(stderr, "running: %s\n", strings.Join(quoteAll(argv), " "))
+		fmt.Fprintf(stderr, "running: %s\n", cli.Quoted(argv))
 	}
 	// An interrupt ends the receiver (over ssh: ends ssh, so the remote
 	// receiver sees its input end and aborts): the remote stays as it was.
@@ -232,12 +216,4 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 		return errRejected
 	}
 	return nil
-}
-
-func quoteAll(argv []string) []string {
-	out := make([]string, len(argv))
-	for i, a := range argv {
-		out[i] = transfer.ShellQuote(a)
-	}
-	return out
 }

@@ -34,7 +34,7 @@ MANPAGES := build/man/ostree-push.1 build/man/ostree-receive.1 \
 	build/man/ostree-pull-ssh.1
 EXAMPLES := ostree-receive.conf systemd/ostree-receive-update@.service
 
-.PHONY: all man check demo install uninstall fmt vet test bench stress dist deb rpm clean $(BINARIES)
+.PHONY: all man check demo install uninstall fmt vet test bench stress fuzz dist deb rpm clean $(BINARIES)
 
 all: $(BINARIES) man
 
@@ -59,6 +59,11 @@ check:
 stress:
 	ci/setup
 	ci/stress
+
+# Every fuzz target for FUZZTIME (default 10m), JOBS at a time (see ci/fuzz).
+fuzz:
+	ci/setup
+	ci/fuzz
 
 demo:
 	ci/setup

@@ -123,10 +123,15 @@ func (p *pusher) filez() bool { return p.caps.Has(CapArchiveFilez) }
 
 // openFile opens a file object in the encoding in effect.
 func (p *pusher) openFile(c object.Checksum) (io.ReadCloser, uint64, error) {
-	if p.filez() {
-		return p.src.(FilezSource).OpenFilez(c)
+	return openFile(p.src, c, p.filez())
+}
+
+// openFile opens a file object as its .filez bytes or as a content stream.
+func openFile(src Source, c object.Checksum, filez bool) (io.ReadCloser, uint64, error) {
+	if filez {
+		return src.(FilezSource).OpenFilez(c)
 	}
-	return p.src.OpenContent(c)
+	return src.OpenContent(c)
 }
 
 // firstBytes keeps the first bytes read from the receiver, to show them
@@ -198,7 +203,37 @@ func (p *pusher) resolve() ([]planned, error) {
 	return plan, nil
 }
 
+// negotiated is a push after HELLO, ADVERTISE and the local judgement of
+// each ref: what to offer, what to send unasked, what to ask for.
+type negotiated struct {
+	plan        []planned
+	res         *PushResult // RemoteMode and RemoteAgent so far
+	remote      map[RefName]object.Checksum
+	updates     []RefUpdate
+	localReject map[RefName]RefOutcome
+	offer       []object.Name // to ask about in QUERYs
+	always      []object.Name // sent without asking (detached metadata)
+	dryRun      bool          // asked for, or forced by a local rejection
+}
+
 func (p *pusher) run(plan []planned) (*PushResult, error) {
+	n, err := p.prepare(plan)
+	if err != nil {
+		return nil, err
+	}
+	if len(n.updates) == 0 {
+		return p.allRefused(n), nil
+	}
+	sent, err := p.transfer(n.offer, n.always, n.updates, n.dryRun)
+	if err != nil {
+		return nil, err
+	}
+	return p.outcomes(n, sent)
+}
+
+// prepare exchanges HELLOs, reads ADVERTISE, judges each ref and works out
+// the objects to offer.
+func (p *pusher) prepare(plan []planned) (*negotiated, error) {
 	// HELLO, and the receiver's HELLO and ADVERTISE.
 	var mine []string
 	if fs, ok := p.src.(interface{ Mode() string }); ok && fs.Mode() == ModeArchive {
@@ -240,11 +275,15 @@ func (p *pusher) run(plan []planned) (*PushResult, error) {
 		return nil, unexpected("ADVERTISE", m)
 	}
 	p.opts.Fault.at("push:negotiated", 0)
-	res := &PushResult{RemoteMode: adv.Mode, RemoteAgent: hello.Agent}
-	remote := map[RefName]object.Checksum{}
+	n := &negotiated{
+		plan:        plan,
+		res:         &PushResult{RemoteMode: adv.Mode, RemoteAgent: hello.Agent},
+		remote:      map[RefName]object.Checksum{},
+		localReject: map[RefName]RefOutcome{},
+	}
 	remoteComplete := map[object.Checksum]bool{}
 	for _, r := range adv.Refs {
-		remote[r.Ref] = r.Commit
+		n.remote[r.Ref] = r.Commit
 		if r.Complete {
 			remoteComplete[r.Commit] = true
 		}
@@ -252,17 +291,15 @@ func (p *pusher) run(plan []planned) (*PushResult, error) {
 
 	// Judge each ref locally first, as git does: a non-fast-forward
 	// update is refused before any object is sent.
-	var updates []RefUpdate
-	localReject := map[RefName]RefOutcome{}
 	var tips []object.Checksum
 	for _, pl := range plan {
-		old := remote[pl.spec.Dst]
+		old := n.remote[pl.spec.Dst]
 		u := RefUpdate{Ref: pl.spec.Dst, Old: old, New: pl.new, Force: pl.spec.Force}
 		out := RefOutcome{Ref: u.Ref, Old: old, New: pl.new}
 		switch {
 		case old.IsZero() && pl.new.IsZero():
 			out.Status, out.Message = StatusRejected, "remote ref does not exist"
-			localReject[u.Ref] = out
+			n.localReject[u.Ref] = out
 			continue
 		case !old.IsZero() && !pl.new.IsZero() && old != pl.new:
 			ff, err := isAncestor(sourceCommits{p.src}, old, pl.new)
@@ -271,43 +308,45 @@ func (p *pusher) run(plan []planned) (*PushResult, error) {
 			}
 			if !ff && !pl.spec.Force {
 				out.Status, out.Message = StatusNonFastForward, "the remote commit is not an ancestor of "+pl.spec.Src
-				localReject[u.Ref] = out
+				n.localReject[u.Ref] = out
 			}
 		}
-		updates = append(updates, u)
+		n.updates = append(n.updates, u)
 		if !pl.new.IsZero() && pl.new != old {
 			tips = append(tips, pl.new)
 		}
 	}
-	dryRun := p.opts.DryRun || len(localReject) > 0
-
-	var send, always []object.Name
-	if len(localReject) == 0 && len(tips) > 0 {
-		send, always, err = p.negotiate(tips, remoteComplete, remote, updates)
+	n.dryRun = p.opts.DryRun || len(n.localReject) > 0
+	if len(n.localReject) == 0 && len(tips) > 0 {
+		n.offer, n.always, err = p.negotiate(tips, remoteComplete, n.remote, n.updates)
 		if err != nil {
 			return nil, err
 		}
 	}
-	if len(updates) == 0 {
-		// Every ref was refused locally: nothing to ask the receiver,
-		// which is told why (protocol.md, section 5).
-		for _, pl := range plan {
-			res.Refs = append(res.Refs, localReject[pl.spec.Dst])
-		}
-		p.sendError(errors.New("nothing to push: every ref was refused by the client"))
-		return res, nil
+	return n, nil
+}
+
+// allRefused ends a push whose every ref was refused locally: there is
+// nothing to ask the receiver, which is told why (protocol.md, section 5).
+func (p *pusher) allRefused(n *negotiated) *PushResult {
+	res := n.res
+	for _, pl := range n.plan {
+		res.Refs = append(res.Refs, n.localReject[pl.spec.Dst])
 	}
-	sent, err := p.transfer(send, always, updates, dryRun)
-	if err != nil {
-		return nil, err
-	}
+	p.sendError(errors.New("nothing to push: every ref was refused by the client"))
+	return res
+}
+
+// outcomes turns the receiver's RESULT into the outcome of each ref.
+func (p *pusher) outcomes(n *negotiated, sent *sentStats) (*PushResult, error) {
+	res := n.res
 	res.ObjectsSent, res.BytesSent = sent.objects, sent.bytes
 	byRef := map[RefName]RefResult{}
 	for _, r := range sent.result.Refs {
 		byRef[r.Ref] = r
 	}
-	for _, pl := range plan {
-		if out, ok := localReject[pl.spec.Dst]; ok {
+	for _, pl := range n.plan {
+		if out, ok := n.localReject[pl.spec.Dst]; ok {
 			res.Refs = append(res.Refs, out)
 			continue
 		}
@@ -315,8 +354,8 @@ func (p *pusher) run(plan []planned) (*PushResult, error) {
 		if !ok {
 			return nil, protocolErrorf("RESULT does not mention ref %s", pl.spec.Dst)
 		}
-		out := RefOutcome{Ref: pl.spec.Dst, Old: remote[pl.spec.Dst], New: pl.new, Status: rr.Status, Message: rr.Message}
-		if len(localReject) > 0 && rr.Status == StatusOK {
+		out := RefOutcome{Ref: pl.spec.Dst, Old: n.remote[pl.spec.Dst], New: pl.new, Status: rr.Status, Message: rr.Message}
+		if len(n.localReject) > 0 && rr.Status == StatusOK {
 			out.Status, out.Message = StatusAtomic, "not applied: another ref of this push was rejected"
 		}
 		if rr.Status == StatusOK && rr.Message == "forced update" {
@@ -641,11 +680,16 @@ func (p *pusher) sendObjects(names []object.Name, stats *sentStats, total uint64
 // load reads a metadata object or a small content object whole; a large
 // content object is left for writeStreamed (data nil).
 func (p *pusher) load(n object.Name) ([]byte, uint64, error) {
+	return loadObject(p.src, n, p.filez())
+}
+
+// loadObject is load in the given encoding of file objects.
+func loadObject(src Source, n object.Name, filez bool) ([]byte, uint64, error) {
 	if n.Type != object.File {
-		data, err := p.src.ReadMetadata(n)
+		data, err := src.ReadMetadata(n)
 		return data, uint64(len(data)), err
 	}
-	rc, size, err := p.openFile(n.Checksum)
+	rc, size, err := openFile(src, n.Checksum, filez)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -1,0 +1,618 @@
+package transfer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ostree-push/ostree-push/pkg/object"
+)
+
+// Fan-out: one push to several receivers at once (ostree-push --to A --to B).
+//
+// Each mirror negotiates on its own connection exactly as a single push
+// does (HELLO, ADVERTISE, its refs judged, QUERY and HAVE), so every
+// receiver sees an ordinary version-1 push and nothing on the wire changes
+// (protocol.md, section 12b). Then one reader goes once through the union
+// of the objects the mirrors lack, in the order a single push sends them,
+// and hands each object it read to the writer of every mirror that lacks
+// it. Each mirror has its own bounded queue, writer and reader: one that
+// fails is dropped and the others go on; once the shared reader has waited
+// SlowAfter in all on a mirror's full queue, that mirror is left behind and
+// reads the rest of its objects itself, so a slow mirror costs the others
+// at most SlowAfter (and one large object).
+
+// DefaultSlowAfter is FanOutOptions.SlowAfter when it is zero.
+const DefaultSlowAfter = 2 * time.Second
+
+// Bounds of the shared reader: pieces queued per mirror, and the chunk
+// size in which an object too large to hold whole is read and shared.
+const (
+	laneQueue  = 64
+	fanOutRead = 256 << 10
+)
+
+// Mirror is one receiver of a fan-out push.
+type Mirror struct {
+	Name   string               // how reports and messages name it (its DEST)
+	R      io.Reader            // from the receiver
+	W      io.Writer            // to the receiver
+	Remote func(message string) // its PROGRESS messages; may be nil
+}
+
+// FanOutOptions configure PushMany. Progress counts the objects read for
+// all mirrors together; Remote is per Mirror and ignored here; Logf lines
+// start with the mirror's name.
+type FanOutOptions struct {
+	PushOptions
+	// SlowAfter is how long in all the shared reader may wait on a mirror
+	// whose queue is full before leaving it behind (it then reads the rest
+	// of its objects itself). Zero means DefaultSlowAfter.
+	SlowAfter time.Duration
+}
+
+// MirrorResult is what happened at one mirror: Err when its push failed as
+// a whole (the mirror was left as it was), else Result.
+type MirrorResult struct {
+	Name   string
+	Result *PushResult
+	Err    error
+	// LeftBehind is set when the mirror fell behind the shared reader and
+	// read the rest of its objects itself.
+	LeftBehind bool
+}
+
+// OK reports whether the push to this mirror succeeded with every ref
+// updated or up to date.
+func (m *MirrorResult) OK() bool { return m.Err == nil && m.Result != nil && m.Result.OK() }
+
+// FanOutResult is what PushMany did.
+type FanOutResult struct {
+	Mirrors []MirrorResult // in the order given
+	// ObjectsRead and BytesRead count the reads of objects from the local
+	// repository: one per object sent, whatever the number of mirrors
+	// lacking it, plus the rereads of a mirror left behind (and a second
+	// read of an object two mirrors take in different encodings).
+	ObjectsRead, BytesRead uint64
+}
+
+// OK reports whether every mirror's push succeeded.
+func (r *FanOutResult) OK() bool {
+	for i := range r.Mirrors {
+		if !r.Mirrors[i].OK() {
+			return false
+		}
+	}
+	return true
+}
+
+// PushMany pushes the same refs to every mirror at once, reading each
+// object to send once. A mirror's failure is reported in its MirrorResult
+// and does not stop the others; the error is for what fails before any
+// mirror is contacted (a refspec that resolves to nothing locally).
+func PushMany(src Source, mirrors []Mirror, opts FanOutOptions) (*FanOutResult, error) {
+	if len(mirrors) == 0 {
+		return nil, errors.New("no destinations")
+	}
+	if opts.Logf == nil {
+		opts.Logf = func(string, ...any) {}
+	}
+	if opts.SlowAfter <= 0 {
+		opts.SlowAfter = DefaultSlowAfter
+	}
+	opts.Fault = opts.Fault.locked()
+	f := &fanOut{src: src, opts: opts}
+	for _, m := range mirrors {
+		po := opts.PushOptions
+		po.Progress = nil
+		po.Remote = m.Remote
+		name, logf := m.Name, opts.Logf
+		po.Logf = func(format string, a ...any) { logf("%s: "+format, append([]any{name}, a...)...) }
+		first := &firstBytes{r: m.R}
+		f.lanes = append(f.lanes, &lane{
+			name: m.Name,
+			p:    &pusher{fr: NewFrameReader(first), fw: NewFrameWriter(m.W), src: src, opts: po, first: first},
+			dead: make(chan struct{}),
+		})
+	}
+	plan, err := f.lanes[0].p.resolve()
+	if err != nil {
+		return nil, err
+	}
+
+	// Negotiate with every mirror at once.
+	var wg sync.WaitGroup
+	for _, l := range f.lanes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.negotiate(plan)
+		}()
+	}
+	wg.Wait()
+
+	// Send: a writer and a reader per mirror, the shared reader here.
+	var sending []*lane
+	for _, l := range f.lanes {
+		if l.err != nil || l.result != nil {
+			continue
+		}
+		if !l.n.dryRun {
+			l.queue = make(chan piece, laneQueue)
+			sending = append(sending, l)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.finish(f)
+		}()
+	}
+	f.share(sending)
+	wg.Wait()
+
+	res := &FanOutResult{ObjectsRead: f.objectsRead.Load(), BytesRead: f.bytesRead.Load()}
+	for _, l := range f.lanes {
+		res.Mirrors = append(res.Mirrors, MirrorResult{Name: l.name, Result: l.result, Err: l.err, LeftBehind: l.rest != nil})
+	}
+	return res, nil
+}
+
+type fanOut struct {
+	src   Source
+	opts  FanOutOptions
+	lanes []*lane
+	// Reads from the local repository, by the shared reader and by
+	// mirrors left behind.
+	objectsRead, bytesRead atomic.Uint64
+}
+
+// lane is one mirror's side of a fan-out.
+type lane struct {
+	name    string
+	p       *pusher
+	n       *negotiated
+	missing []object.Name // what the mirror lacks, in sending order
+	queue   chan piece    // from the shared reader to the writer; nil in a dry run
+	dead    chan struct{} // closed when this mirror's push failed
+	once    sync.Once
+	err     error
+	result  *PushResult
+	// Set by the shared reader, before it closes queue:
+	gone atomic.Bool   // nothing more is queued (failed, or left behind); the loaders read it too
+	rest []object.Name // set when left behind: what the writer reads itself
+	// waited is how long the shared reader has waited on this mirror's
+	// full queue so far.
+	waited time.Duration
+}
+
+// piece is one queued unit: an object's header (with its whole data, or
+// none for one streamed in chunks), or a chunk of a streamed object.
+type piece struct {
+	h    *ObjectHeader
+	data []byte
+}
+
+// fail records the first error of the mirror and marks it dead.
+func (l *lane) fail(err error) {
+	l.once.Do(func() {
+		l.err = err
+		close(l.dead)
+	})
+}
+
+// negotiate runs everything before objects: HELLO, ADVERTISE, the local
+// judgement of the refs and the QUERYs. After it, l.err, l.result (every
+// ref refused locally) or l.missing is set.
+func (l *lane) negotiate(plan []planned) {
+	n, err := l.p.prepare(plan)
+	if err != nil {
+		l.p.sendError(err)
+		l.fail(err)
+		return
+	}
+	l.n = n
+	if len(n.updates) == 0 {
+		l.result = l.p.allRefused(n)
+		return
+	}
+	missing, err := l.p.queryAll(n.offer)
+	if err != nil {
+		l.fail(err)
+		return
+	}
+	l.missing = append(append([]object.Name{}, n.always...), missing...)
+	l.p.opts.Logf("lacks %d of %d objects offered", len(missing), len(n.offer))
+}
+
+// queryAll sends every QUERY and collects the HAVEs: the offered objects
+// the receiver lacks, in order. The QUERYs go from a goroutine so that a
+// receiver blocked writing HAVEs never blocks them.
+func (p *pusher) queryAll(offer []object.Name) ([]object.Name, error) {
+	var batches [][]object.Name
+	for i := 0; i < len(offer); i += queryBatch {
+		batches = append(batches, offer[i:min(i+queryBatch, len(offer))])
+	}
+	werr := make(chan error, 1)
+	go func() {
+		for _, b := range batches {
+			if err := p.fw.WriteMessage(&Query{Objects: b}); err != nil {
+				werr <- err
+				return
+			}
+		}
+		werr <- p.fw.Flush()
+	}()
+	var missing []object.Name
+	for _, b := range batches {
+		m, err := p.readMessage("HAVE")
+		if err == nil {
+			h, ok := m.(*Have)
+			switch {
+			case !ok:
+				err = unexpected("HAVE", m)
+			case len(h.Present) != len(b):
+				err = protocolErrorf("HAVE answers %d objects, QUERY asked about %d", len(h.Present), len(b))
+			default:
+				for i, n := range b {
+					if !h.Present[i] {
+						missing = append(missing, n)
+					}
+				}
+				continue
+			}
+		}
+		// The writer goroutine may still own the connection: send
+		// nothing more on it (the caller closes it).
+		p.errorSent = true
+		return nil, err
+	}
+	if err := <-werr; err != nil {
+		p.errorSent = true
+		return nil, err
+	}
+	return missing, nil
+}
+
+// finish is the mirror's goroutine from the objects on: it writes what the
+// shared reader queues (or, left behind, reads the rest itself), then
+// UPDATE, while another goroutine reads up to RESULT.
+func (l *lane) finish(f *fanOut) {
+	stats := &sentStats{}
+	rerr := make(chan error, 1)
+	go func() {
+		m, err := l.p.readMessage("RESULT")
+		if err == nil {
+			if r, ok := m.(*Result); ok {
+				stats.result = r
+			} else {
+				err = unexpected("RESULT", m)
+			}
+		}
+		if err != nil {
+			l.fail(err)
+		}
+		rerr <- err
+	}()
+	werr := l.write(f, stats)
+	if werr != nil {
+		l.p.sendError(werr)
+		l.fail(werr)
+	}
+	readErr := <-rerr
+	// As in a single push: the writer's failure is the cause unless the
+	// receiver said why in an ERROR.
+	var remote *RemoteError
+	switch {
+	case readErr != nil && errors.As(readErr, &remote):
+		l.err = readErr
+	case werr != nil:
+		l.err = werr
+	case readErr != nil:
+		l.err = readErr
+	}
+	if l.err != nil {
+		return
+	}
+	res, err := l.p.outcomes(l.n, stats)
+	if err != nil {
+		l.err = err
+		return
+	}
+	l.result = res
+}
+
+func (l *lane) write(f *fanOut, stats *sentStats) error {
+	if l.n.dryRun {
+		if err := l.p.sendOrCount(l.missing, true, stats, 0); err != nil {
+			return err
+		}
+	} else {
+		for pc := range l.queue {
+			select {
+			case <-l.dead:
+				return l.err
+			default:
+			}
+			if pc.h != nil {
+				l.p.opts.Fault.at("push:object", stats.objects+1)
+				if err := l.p.fw.WriteMessage(pc.h); err != nil {
+					return err
+				}
+				stats.objects++
+				stats.bytes += pc.h.Size
+			}
+			for data := pc.data; len(data) > 0; {
+				n := min(len(data), MaxPayload)
+				if err := l.p.fw.WriteFrame(FrameData, data[:n]); err != nil {
+					return err
+				}
+				data = data[n:]
+			}
+		}
+		select {
+		case <-l.dead: // the shared reader failed it
+			return l.err
+		default:
+		}
+		if l.rest != nil {
+			l.p.opts.Logf("fell behind the others for %v: reading its last %d objects itself", f.opts.SlowAfter, len(l.rest))
+			before := stats.bytes
+			if err := l.p.sendObjects(l.rest, stats, 0); err != nil {
+				return err
+			}
+			f.objectsRead.Add(uint64(len(l.rest)))
+			f.bytesRead.Add(stats.bytes - before)
+		}
+	}
+	l.p.opts.Fault.at("push:update", 0)
+	if err := l.p.fw.WriteMessage(&Update{DryRun: l.n.dryRun, Refs: l.n.updates}); err != nil {
+		return err
+	}
+	return l.p.fw.Flush()
+}
+
+// job is one read of the shared reader: an object, in one encoding, and
+// the mirrors that take it.
+type job struct {
+	name  object.Name
+	filez bool
+	lanes []*lane
+}
+
+// fanOutRank orders objects as a single push sends them: detached metadata
+// (sent unasked) first, then contents, dirmeta, dirtrees, commits.
+var fanOutRank = map[object.Type]int{object.CommitMeta: 0, object.File: 1, object.DirMeta: 2, object.DirTree: 3, object.Commit: 4}
+
+// jobs merges what the sending mirrors lack into one ordered list.
+func (f *fanOut) jobs(sending []*lane) []*job {
+	type key struct {
+		name  object.Name
+		filez bool
+	}
+	byKey := map[key]*job{}
+	var list []*job
+	for _, l := range sending {
+		filez := l.p.filez()
+		for _, n := range l.missing {
+			k := key{n, filez && n.Type == object.File}
+			j := byKey[k]
+			if j == nil {
+				j = &job{name: n, filez: k.filez}
+				byKey[k] = j
+				list = append(list, j)
+			}
+			j.lanes = append(j.lanes, l)
+		}
+	}
+	sort.Slice(list, func(i, k int) bool {
+		a, b := list[i], list[k]
+		if fanOutRank[a.name.Type] != fanOutRank[b.name.Type] {
+			return fanOutRank[a.name.Type] < fanOutRank[b.name.Type]
+		}
+		if a.name.Checksum != b.name.Checksum {
+			return string(a.name.Checksum[:]) < string(b.name.Checksum[:])
+		}
+		return !a.filez && b.filez
+	})
+	return list
+}
+
+// share is the shared reader: it reads each job once, two loaders reading
+// ahead, and queues it for each mirror that takes it. It closes every
+// sending mirror's queue when done.
+func (f *fanOut) share(sending []*lane) {
+	defer func() {
+		for _, l := range sending {
+			if !l.gone.Load() || l.rest == nil {
+				close(l.queue)
+			}
+		}
+	}()
+	jobs := f.jobs(sending)
+	if len(jobs) == 0 {
+		return
+	}
+	f.opts.Logf("fan-out: %d objects to read for %d mirrors", len(jobs), len(sending))
+	type fetched struct {
+		j    *job
+		data []byte // nil for an object streamed in chunks
+		size uint64
+		err  error
+		done chan struct{}
+	}
+	queue := make(chan *fetched, 32)
+	work := make(chan *fetched)
+	quit := make(chan struct{})
+	var wg sync.WaitGroup
+	defer func() {
+		close(quit)
+		wg.Wait()
+	}()
+	go func() {
+		defer close(queue)
+		defer close(work)
+		for _, j := range jobs {
+			l := &fetched{j: j, done: make(chan struct{})}
+			select {
+			case queue <- l:
+			case <-quit:
+				return
+			}
+			select {
+			case work <- l:
+			case <-quit:
+				return
+			}
+		}
+	}()
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for l := range work {
+				if len(l.j.live()) > 0 {
+					l.data, l.size, l.err = loadObject(f.src, l.j.name, l.j.filez)
+				}
+				close(l.done)
+			}
+		}()
+	}
+	var done uint64
+	for i := 0; ; i++ {
+		l, ok := <-queue
+		if !ok {
+			return
+		}
+		<-l.done
+		j := l.j
+		live := j.live()
+		if l.err == nil && len(live) > 0 {
+			h := &ObjectHeader{Name: j.name, Size: l.size, Filez: j.filez}
+			if l.data != nil {
+				for _, ln := range live {
+					f.put(ln, piece{h: h, data: l.data}, jobs, i)
+				}
+			} else {
+				l.err = f.stream(j, h, live, jobs, i)
+			}
+			f.objectsRead.Add(1)
+			f.bytesRead.Add(l.size)
+		}
+		if l.err != nil {
+			// A local read failed: every mirror taking the object fails,
+			// as a single push would; the others go on.
+			err := fmt.Errorf("reading %s: %w", j.name, l.err)
+			for _, ln := range j.lanes {
+				if !ln.gone.Load() {
+					ln.gone.Store(true)
+					ln.fail(err)
+				}
+			}
+		}
+		done++
+		if f.opts.Progress != nil {
+			f.opts.Progress(PushProgress{ObjectsSent: done, ObjectsTotal: uint64(len(jobs)), BytesSent: f.bytesRead.Load()})
+		}
+	}
+}
+
+// live lists the job's mirrors still being fed.
+func (j *job) live() []*lane {
+	var live []*lane
+	for _, l := range j.lanes {
+		if !l.gone.Load() {
+			live = append(live, l)
+		}
+	}
+	return live
+}
+
+// stream reads an object too large to hold whole in chunks and queues each
+// chunk for every mirror taking it.
+func (f *fanOut) stream(j *job, h *ObjectHeader, live []*lane, jobs []*job, at int) error {
+	rc, size, err := openFile(f.src, j.name.Checksum, j.filez)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if size != h.Size {
+		return fmt.Errorf("%s changed size while being sent", j.name)
+	}
+	for _, l := range live {
+		f.put(l, piece{h: h}, jobs, at)
+	}
+	for left := size; left > 0; {
+		chunk := make([]byte, min(left, fanOutRead))
+		if _, err := io.ReadFull(rc, chunk); err != nil {
+			return noEOF(err)
+		}
+		left -= uint64(len(chunk))
+		for _, l := range live {
+			if !l.gone.Load() {
+				f.put(l, piece{data: chunk}, nil, at)
+			}
+		}
+	}
+	return nil
+}
+
+// put queues a piece for a mirror. The shared reader waits on a mirror's
+// full queue SlowAfter in all, over the whole push: then, at the start of
+// an object (jobs given), the mirror is left behind with the jobs from at
+// on. A chunk of an object already started waits until the mirror takes
+// it or fails.
+func (f *fanOut) put(l *lane, pc piece, jobs []*job, at int) {
+	if l.gone.Load() {
+		return
+	}
+	select {
+	case l.queue <- pc:
+		return
+	case <-l.dead:
+		l.gone.Store(true)
+		return
+	default:
+	}
+	var slow <-chan time.Time
+	if jobs != nil {
+		t := time.NewTimer(max(f.opts.SlowAfter-l.waited, 0))
+		defer t.Stop()
+		slow = t.C
+	}
+	start := time.Now()
+	defer func() { l.waited += time.Since(start) }()
+	select {
+	case l.queue <- pc:
+	case <-l.dead:
+		l.gone.Store(true)
+	case <-slow:
+		rest := []object.Name{}
+		for _, j := range jobs[at:] {
+			for _, x := range j.lanes {
+				if x == l {
+					rest = append(rest, j.name)
+				}
+			}
+		}
+		l.rest = rest
+		l.gone.Store(true)
+		close(l.queue)
+	}
+}
+
+// locked makes a FaultFunc safe to call from several goroutines.
+func (f FaultFunc) locked() FaultFunc {
+	if f == nil {
+		return nil
+	}
+	var mu sync.Mutex
+	return func(point string, n uint64) {
+		mu.Lock()
+		defer mu.Unlock()
+		f(point, n)
+	}
+}

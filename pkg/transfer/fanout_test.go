@@ -1,0 +1,268 @@
+package transfer
+
+import (
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ostree-push/ostree-push/pkg/object"
+)
+
+// countingSource counts the reads of each object.
+type countingSource struct {
+	*memStore
+	mu    sync.Mutex
+	reads map[object.Name]int
+}
+
+func newCountingSource(s *memStore) *countingSource {
+	return &countingSource{memStore: s, reads: map[object.Name]int{}}
+}
+
+func (c *countingSource) count(n object.Name) {
+	c.mu.Lock()
+	c.reads[n]++
+	c.mu.Unlock()
+}
+
+func (c *countingSource) ReadMetadata(n object.Name) ([]byte, error) {
+	c.count(n)
+	return c.memStore.ReadMetadata(n)
+}
+
+func (c *countingSource) OpenContent(sum object.Checksum) (io.ReadCloser, uint64, error) {
+	c.count(object.Name{Checksum: sum, Type: object.File})
+	return c.memStore.OpenContent(sum)
+}
+
+// slowWriter sleeps before each write: a mirror on a slow link.
+type slowWriter struct {
+	w     io.Writer
+	delay time.Duration
+}
+
+func (s slowWriter) Write(p []byte) (int, error) {
+	time.Sleep(s.delay)
+	return s.w.Write(p)
+}
+
+type fanOutMirror struct {
+	dst   *memStore
+	ropts ReceiveOptions
+	// wrap, when set, wraps what the client writes to this receiver.
+	wrap func(io.Writer) io.Writer
+	// closed: the receiver is not there at all (its connection ends at once).
+	closed bool
+}
+
+type fanOutRun struct {
+	res     *FanOutResult
+	err     error
+	recv     []*ReceiveResult
+	recvErr  []error
+	recvDone []time.Time // when each Receive returned
+}
+
+// runFanOut runs PushMany against one Receive per mirror, over pipes.
+func runFanOut(tb testing.TB, src Source, mirrors []fanOutMirror, opts FanOutOptions) fanOutRun {
+	tb.Helper()
+	out := fanOutRun{recv: make([]*ReceiveResult, len(mirrors)), recvErr: make([]error, len(mirrors)), recvDone: make([]time.Time, len(mirrors))}
+	var conns []Mirror
+	var closers []func()
+	var wg sync.WaitGroup
+	for i, m := range mirrors {
+		c2sR, c2sW := io.Pipe()
+		s2cR, s2cW := io.Pipe()
+		var w io.Writer = c2sW
+		if m.wrap != nil {
+			w = m.wrap(c2sW)
+		}
+		conns = append(conns, Mirror{Name: "mirror" + string(rune('A'+i)), R: s2cR, W: w})
+		closers = append(closers, func() {
+			c2sW.Close()
+			s2cR.CloseWithError(errClientGone)
+		})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				s2cW.Close()
+				c2sR.CloseWithError(errServerGone)
+			}()
+			if m.closed {
+				out.recvErr[i] = io.ErrClosedPipe
+				return
+			}
+			ropts := m.ropts
+			ropts.Agent = "test-receive/1"
+			out.recv[i], out.recvErr[i] = Receive(c2sR, s2cW, m.dst, ropts)
+			out.recvDone[i] = time.Now()
+		}()
+	}
+	done := make(chan struct{})
+	go func() {
+		out.res, out.err = PushMany(src, conns, opts)
+		for _, c := range closers {
+			c()
+		}
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(testTimeout):
+		tb.Fatalf("fan-out push hung for %v", testTimeout)
+	}
+	return out
+}
+
+// TestFanOut pushes to three mirrors at once: an empty one, one that has
+// the first commit, and one whose receiver fails in the middle (a push
+// size limit). The first two land, the third is left as it was, and each
+// object was read from the source once.
+func TestFanOut(t *testing.T) {
+	h := newHistory(t)
+	h.src.setRef("main", h.c3)
+	empty := newMemStore()
+	behind := h.dest(t, "main", h.c1)
+	failing := newMemStore()
+	failingBefore := failing.snapshot()
+	src := newCountingSource(h.src)
+	run := runFanOut(t, src, []fanOutMirror{
+		{dst: empty},
+		{dst: behind},
+		{dst: failing, ropts: ReceiveOptions{Policy: Policy{MaxPushSize: 100}}},
+	}, FanOutOptions{PushOptions: PushOptions{Specs: []PushSpec{spec("main", "main")}}})
+	if run.err != nil {
+		t.Fatalf("PushMany: %v", run.err)
+	}
+	if run.res.OK() {
+		t.Errorf("OK() with a failed mirror")
+	}
+	for i, d := range []*memStore{empty, behind} {
+		m := run.res.Mirrors[i]
+		if !m.OK() {
+			t.Fatalf("mirror %d: err %v, result %+v", i, m.Err, m.Result)
+		}
+		if got := d.refValue("main"); got != h.c3 {
+			t.Errorf("mirror %d: main = %s, want %s", i, got, h.c3)
+		}
+		if err := d.complete(h.c3); err != nil {
+			t.Errorf("mirror %d: %v", i, err)
+		}
+		if run.recvErr[i] != nil {
+			t.Errorf("mirror %d: Receive: %v", i, run.recvErr[i])
+		}
+	}
+	if got, want := run.res.Mirrors[1].Result.ObjectsSent, uint64(6); got != want {
+		t.Errorf("mirror with c1 was sent %d objects, want %d (the new objects of c2 and c3)", got, want)
+	}
+	bad := run.res.Mirrors[2]
+	if bad.Err == nil || !strings.Contains(bad.Err.Error(), "limit") {
+		t.Errorf("failing mirror: err %v, want the receiver's size limit", bad.Err)
+	}
+	failing.assertUnchanged(t, failingBefore)
+	failing.assertNoTxn(t)
+
+	union := len(h.src.reachable(t, h.c1, h.c2, h.c3))
+	if run.res.ObjectsRead != uint64(union) {
+		t.Errorf("ObjectsRead %d, want %d (each object of the history once)", run.res.ObjectsRead, union)
+	}
+	for n, k := range src.reads {
+		if k != 1 {
+			t.Errorf("%s read %d times", n, k)
+		}
+	}
+}
+
+// TestFanOutRefusals: a mirror whose ref would not fast-forward is refused
+// there (and sent nothing) while the others land; a dry run changes none.
+func TestFanOutRefusals(t *testing.T) {
+	h := newHistory(t)
+	h.src.setRef("main", h.c3)
+	diverged := h.dest(t, "main", h.c2b)
+	divergedBefore := diverged.snapshot()
+	empty := newMemStore()
+	run := runFanOut(t, h.src, []fanOutMirror{{dst: diverged}, {dst: empty}},
+		FanOutOptions{PushOptions: PushOptions{Specs: []PushSpec{spec("main", "main")}}})
+	if run.err != nil {
+		t.Fatal(run.err)
+	}
+	checkOutcomes(t, "diverged: ", run.res.Mirrors[0].Result.Refs, []wantRef{{"main", h.c2b, h.c3, StatusNonFastForward, false}})
+	diverged.assertUnchanged(t, divergedBefore)
+	if !run.res.Mirrors[1].OK() || empty.refValue("main") != h.c3 {
+		t.Errorf("empty mirror: %+v, main %s", run.res.Mirrors[1], empty.refValue("main"))
+	}
+
+	a, b := newMemStore(), h.dest(t, "main", h.c1)
+	beforeA, beforeB := a.snapshot(), b.snapshot()
+	run = runFanOut(t, h.src, []fanOutMirror{{dst: a}, {dst: b}},
+		FanOutOptions{PushOptions: PushOptions{Specs: []PushSpec{spec("main", "main")}, DryRun: true}})
+	if run.err != nil || !run.res.OK() {
+		t.Fatalf("dry run: %v %+v", run.err, run.res)
+	}
+	a.assertUnchanged(t, beforeA)
+	b.assertUnchanged(t, beforeB)
+	if run.res.ObjectsRead != 0 {
+		t.Errorf("dry run read %d objects", run.res.ObjectsRead)
+	}
+	if got := run.res.Mirrors[1].Result.ObjectsSent; got != 6 {
+		t.Errorf("dry run: would send %d objects to the mirror with c1, want 6", got)
+	}
+}
+
+// TestFanOutUnreachable: a mirror whose connection ends before HELLO fails
+// alone.
+func TestFanOutUnreachable(t *testing.T) {
+	h := newHistory(t)
+	h.src.setRef("main", h.c2)
+	ok := newMemStore()
+	run := runFanOut(t, h.src, []fanOutMirror{{closed: true}, {dst: ok}},
+		FanOutOptions{PushOptions: PushOptions{Specs: []PushSpec{spec("main", "main")}}})
+	if run.err != nil {
+		t.Fatal(run.err)
+	}
+	if run.res.Mirrors[0].Err == nil {
+		t.Errorf("unreachable mirror: no error")
+	}
+	if !run.res.Mirrors[1].OK() || ok.refValue("main") != h.c2 {
+		t.Errorf("reachable mirror: %+v", run.res.Mirrors[1])
+	}
+}
+
+// TestFanOutSlowMirror: a mirror on a slow link is left behind (it reads
+// the rest of its objects itself) and the fast one does not wait for it:
+// it finishes first; both land.
+func TestFanOutSlowMirror(t *testing.T) {
+	src := newMemStore()
+	files := manyFiles(600, 4096)
+	c1 := newCommit(t, src, object.Zero, files)
+	src.setRef("main", c1)
+	fast, slow := newMemStore(), newMemStore()
+	run := runFanOut(t, src, []fanOutMirror{
+		{dst: fast},
+		{dst: slow, wrap: func(w io.Writer) io.Writer { return slowWriter{w: w, delay: 10 * time.Millisecond} }},
+	}, FanOutOptions{PushOptions: PushOptions{Specs: []PushSpec{spec("main", "main")}}, SlowAfter: 50 * time.Millisecond})
+	if run.err != nil || !run.res.OK() {
+		t.Fatalf("%v %+v", run.err, run.res)
+	}
+	// (The fast one may be left behind too when the machine is slow: the
+	// in-memory source reads far faster than any receiver verifies.)
+	if !run.res.Mirrors[1].LeftBehind {
+		t.Errorf("the slow mirror was not left behind")
+	}
+	for _, d := range []*memStore{fast, slow} {
+		if d.refValue("main") != c1 || d.complete(c1) != nil {
+			t.Errorf("a mirror did not land: main %s", d.refValue("main"))
+		}
+	}
+	if fastDone, slowDone := run.recvDone[0], run.recvDone[1]; !fastDone.Before(slowDone) {
+		t.Errorf("the fast mirror finished at %v, the slow one at %v", fastDone, slowDone)
+	}
+	union := uint64(len(src.reachable(t, c1)))
+	if run.res.ObjectsRead <= union {
+		t.Errorf("ObjectsRead %d: the slow mirror's rereads are not counted (union %d)", run.res.ObjectsRead, union)
+	}
+}

@@ -8,6 +8,7 @@ import (
 
 type options struct {
 	repo           string
+	to             []string
 	port           string
 	identity       string
 	sshOptions     []string
@@ -27,6 +28,7 @@ type options struct {
 
 func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.repo, "repo", "", "local repository (default: $OSTREE_REPO, else the current directory)")
+	fs.StringArrayVar(&o.to, "to", nil, "push to DEST; repeat it to push to several destinations at once, reading each object once (with --to, every argument is a REFSPEC)")
 	fs.StringVarP(&o.port, "port", "p", "", "ssh port")
 	fs.StringVarP(&o.identity, "identity", "i", "", "ssh identity file")
 	fs.StringArrayVarP(&o.sshOptions, "ssh-option", "o", nil, "ssh option, as for ssh -o (repeatable)")
@@ -68,6 +70,7 @@ func (o *options) showProgress() bool {
 }
 
 const usage = `Usage: ostree-push [OPTIONS] DEST [REFSPEC...]
+       ostree-push [OPTIONS] --to DEST [--to DEST...] [REFSPEC...]
 
 Publish commits from a local OSTree repository to the repository DEST over
 ssh, sending only the objects it lacks. The remote runs ostree-receive,
@@ -81,8 +84,14 @@ SRC:DST (any local rev SRC to the remote ref DST), :DST (delete DST), and
 may start with + to force that one ref. Without any, every local ref is
 pushed.
 
-Exit status: 0 when every ref was updated or already up to date, 1 when a
-ref was rejected or the push failed, 2 on a usage error.
+With --to (repeatable), the same refs go to every DEST in one run: each
+destination negotiates on its own, each local object is read once and
+streamed to all that lack it, and each gets its own report. One that
+fails or is slow does not stop the others.
+
+Exit status: 0 when every ref was updated or already up to date (at every
+destination), 1 when a ref was rejected or a push failed (at any
+destination; the others are still updated), 2 on a usage error.
 
 Options:
 `

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -80,4 +81,24 @@ func (p *progress) println(line string) {
 	if p.drawn {
 		p.draw()
 	}
+}
+
+// block prints lines of its own (f writes them), above the status line if
+// one is drawn.
+func (p *progress) block(f func(w io.Writer)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drawn {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+	f(p.w)
+	if p.drawn {
+		p.draw()
+	}
+}
+
+// Write prints whole lines above the status line (for a cli.LinePrefixer).
+func (p *progress) Write(b []byte) (int, error) {
+	p.println(strings.TrimSuffix(string(b), "\n"))
+	return len(b), nil
 }

@@ -122,6 +122,9 @@ func connection(o *options, dest transfer.Destination, stderr io.Writer) (*trans
 }
 
 func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) error {
+	if len(o.to) > 0 {
+		return pushMany(o, args, stdout, stderr, sigs)
+	}
 	if o.stdio {
 		return serveStdio(o, args, stderr)
 	}

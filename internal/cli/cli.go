@@ -4,10 +4,13 @@
 package cli
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/ostree-push/ostree-push/pkg/transfer"
 )
@@ -54,4 +57,43 @@ func Quoted(argv []string) string {
 		q[i] = transfer.ShellQuote(a)
 	}
 	return strings.Join(q, " ")
+}
+
+// LinePrefixer writes whole lines to W, each starting with Prefix and with
+// one Write: what several ssh processes print to one terminal stays
+// attributable. Flush writes a last line that has no newline.
+type LinePrefixer struct {
+	W      io.Writer
+	Prefix string
+	mu     sync.Mutex
+	buf    []byte
+}
+
+func (p *LinePrefixer) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf = append(p.buf, b...)
+	for {
+		i := bytes.IndexByte(p.buf, '\n')
+		if i < 0 {
+			break
+		}
+		p.emit(p.buf[:i+1])
+		p.buf = p.buf[i+1:]
+	}
+	return len(b), nil
+}
+
+// Flush writes what is left of an unfinished line.
+func (p *LinePrefixer) Flush() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.buf) > 0 {
+		p.emit(append(p.buf, '\n'))
+		p.buf = nil
+	}
+}
+
+func (p *LinePrefixer) emit(line []byte) {
+	p.W.Write(append([]byte(p.Prefix), line...))
 }

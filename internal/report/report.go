@@ -158,3 +158,60 @@ func HumanBytes(n uint64) string {
 	}
 	return fmt.Sprintf("%d bytes", n)
 }
+
+// Destination is one destination of a push to several (ostree-push --to).
+type Destination struct {
+	Dest       string
+	Result     *transfer.PushResult // nil when the push there failed
+	Err        error
+	LeftBehind bool
+	Remote     []string      // its receiver's messages
+	Elapsed    time.Duration // from the start until this destination was done
+}
+
+type jsonDestination struct {
+	Destination string `json:"destination"`
+	OK          bool   `json:"ok"`
+	Error       string `json:"error,omitempty"`
+	LeftBehind  bool   `json:"left_behind"`
+	jsonResult
+}
+
+type jsonFanOut struct {
+	Destinations []jsonDestination `json:"destinations"`
+	OK           bool              `json:"ok"`
+	ObjectsRead  uint64            `json:"objects_read"`
+	BytesRead    uint64            `json:"bytes_read"`
+	Seconds      float64           `json:"seconds"`
+	DryRun       bool              `json:"dry_run"`
+}
+
+// WriteFanOutJSON prints the result of a push to several destinations as
+// one JSON object: a "destinations" list, each entry shaped like the
+// result of a single push plus "destination", "ok" and "error", and the
+// reads from the local repository.
+func WriteFanOutJSON(w io.Writer, dests []Destination, objectsRead, bytesRead uint64, dryRun bool, elapsed time.Duration) error {
+	out := jsonFanOut{Destinations: []jsonDestination{}, OK: true, ObjectsRead: objectsRead, BytesRead: bytesRead,
+		Seconds: elapsed.Seconds(), DryRun: dryRun}
+	for _, d := range dests {
+		jd := jsonDestination{Destination: d.Dest, LeftBehind: d.LeftBehind,
+			jsonResult: jsonResult{Refs: []jsonRef{}, Remote: append([]string{}, d.Remote...), DryRun: dryRun, Seconds: d.Elapsed.Seconds()}}
+		if d.Err != nil {
+			jd.Error = d.Err.Error()
+		}
+		if d.Result != nil {
+			jd.OK = d.Err == nil && d.Result.OK()
+			jd.ObjectsSent, jd.BytesSent = d.Result.ObjectsSent, d.Result.BytesSent
+			for _, o := range d.Result.Refs {
+				status, reason := Outcome(o)
+				jd.Refs = append(jd.Refs, jsonRef{Ref: o.Ref.String(), Old: hexOrEmpty(o.Old), New: hexOrEmpty(o.New),
+					Status: status, Reason: reason, Message: o.Message})
+			}
+		}
+		out.OK = out.OK && jd.OK
+		out.Destinations = append(out.Destinations, jd)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}

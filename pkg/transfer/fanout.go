@@ -21,13 +21,14 @@ import (
 // of the objects the mirrors lack, in the order a single push sends them,
 // and hands each object it read to the writer of every mirror that lacks
 // it. Each mirror has its own bounded queue, writer and reader: one that
-// fails is dropped and the others go on; once the shared reader has waited
-// SlowAfter in all on a mirror's full queue, that mirror is left behind and
-// reads the rest of its objects itself, so a slow mirror costs the others
-// at most SlowAfter (and one large object).
+// fails is dropped and the others go on; once waiting on one mirror's full
+// queue has held the others back (one of them had nothing left to send)
+// for SlowAfter in all, that mirror is left behind and reads the rest of
+// its objects itself, so a slow mirror costs the others at most SlowAfter
+// (and one large object).
 
 // DefaultSlowAfter is FanOutOptions.SlowAfter when it is zero.
-const DefaultSlowAfter = 2 * time.Second
+const DefaultSlowAfter = 5 * time.Second
 
 // Bounds of the shared reader: pieces queued per mirror, and the chunk
 // size in which an object too large to hold whole is read and shared.
@@ -49,10 +50,15 @@ type Mirror struct {
 // start with the mirror's name.
 type FanOutOptions struct {
 	PushOptions
-	// SlowAfter is how long in all the shared reader may wait on a mirror
-	// whose queue is full before leaving it behind (it then reads the rest
-	// of its objects itself). Zero means DefaultSlowAfter.
+	// SlowAfter is how long in all a mirror with a full queue may hold the
+	// others back (the shared reader waiting on it while another mirror
+	// has nothing left to send) before it is left behind, to read the rest
+	// of its objects itself. Zero means DefaultSlowAfter.
 	SlowAfter time.Duration
+	// Finished, when set, is called as soon as each mirror's push ends
+	// (from that mirror's goroutine), with its index in the mirrors given:
+	// a report need not wait for the slowest mirror.
+	Finished func(i int, r MirrorResult)
 }
 
 // MirrorResult is what happened at one mirror: Err when its push failed as
@@ -126,18 +132,21 @@ func PushMany(src Source, mirrors []Mirror, opts FanOutOptions) (*FanOutResult, 
 
 	// Negotiate with every mirror at once.
 	var wg sync.WaitGroup
-	for _, l := range f.lanes {
+	for i, l := range f.lanes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			l.negotiate(plan)
+			if l.err != nil || l.result != nil {
+				f.finished(i, l)
+			}
 		}()
 	}
 	wg.Wait()
 
 	// Send: a writer and a reader per mirror, the shared reader here.
 	var sending []*lane
-	for _, l := range f.lanes {
+	for i, l := range f.lanes {
 		if l.err != nil || l.result != nil {
 			continue
 		}
@@ -149,6 +158,7 @@ func PushMany(src Source, mirrors []Mirror, opts FanOutOptions) (*FanOutResult, 
 		go func() {
 			defer wg.Done()
 			l.finish(f)
+			f.finished(i, l)
 		}()
 	}
 	f.share(sending)
@@ -156,15 +166,26 @@ func PushMany(src Source, mirrors []Mirror, opts FanOutOptions) (*FanOutResult, 
 
 	res := &FanOutResult{ObjectsRead: f.objectsRead.Load(), BytesRead: f.bytesRead.Load()}
 	for _, l := range f.lanes {
-		res.Mirrors = append(res.Mirrors, MirrorResult{Name: l.name, Result: l.result, Err: l.err, LeftBehind: l.rest != nil})
+		res.Mirrors = append(res.Mirrors, l.mirrorResult())
 	}
 	return res, nil
 }
 
+func (l *lane) mirrorResult() MirrorResult {
+	return MirrorResult{Name: l.name, Result: l.result, Err: l.err, LeftBehind: l.leftBehind.Load()}
+}
+
+func (f *fanOut) finished(i int, l *lane) {
+	if f.opts.Finished != nil {
+		f.opts.Finished(i, l.mirrorResult())
+	}
+}
+
 type fanOut struct {
-	src   Source
-	opts  FanOutOptions
-	lanes []*lane
+	src     Source
+	opts    FanOutOptions
+	lanes   []*lane
+	sending []*lane // the mirrors the shared reader feeds
 	// Reads from the local repository, by the shared reader and by
 	// mirrors left behind.
 	objectsRead, bytesRead atomic.Uint64
@@ -182,11 +203,12 @@ type lane struct {
 	err     error
 	result  *PushResult
 	// Set by the shared reader, before it closes queue:
-	gone atomic.Bool   // nothing more is queued (failed, or left behind); the loaders read it too
-	rest []object.Name // set when left behind: what the writer reads itself
-	// waited is how long the shared reader has waited on this mirror's
-	// full queue so far.
-	waited time.Duration
+	gone       atomic.Bool   // nothing more is queued (failed, or left behind); the loaders read it too
+	rest       []object.Name // set when left behind: what the writer reads itself
+	leftBehind atomic.Bool
+	// held is how long the shared reader has waited on this mirror's full
+	// queue while another mirror had nothing left to send.
+	held time.Duration
 }
 
 // piece is one queued unit: an object's header (with its whole data, or
@@ -432,6 +454,7 @@ func (f *fanOut) share(sending []*lane) {
 			}
 		}
 	}()
+	f.sending = sending
 	jobs := f.jobs(sending)
 	if len(jobs) == 0 {
 		return
@@ -560,11 +583,12 @@ func (f *fanOut) stream(j *job, h *ObjectHeader, live []*lane, jobs []*job, at i
 	return nil
 }
 
-// put queues a piece for a mirror. The shared reader waits on a mirror's
-// full queue SlowAfter in all, over the whole push: then, at the start of
-// an object (jobs given), the mirror is left behind with the jobs from at
-// on. A chunk of an object already started waits until the mirror takes
-// it or fails.
+// put queues a piece for a mirror. Waiting on a mirror's full queue while
+// another mirror has nothing left to send holds that one back; once that
+// adds up to SlowAfter over the push, the mirror is left behind at the
+// start of an object (jobs given) with the jobs from at on. A chunk of an
+// object already started waits until the mirror takes it or fails. While
+// every mirror is busy, waiting holds nobody back and costs nothing.
 func (f *fanOut) put(l *lane, pc piece, jobs []*job, at int) {
 	if l.gone.Load() {
 		return
@@ -577,31 +601,56 @@ func (f *fanOut) put(l *lane, pc piece, jobs []*job, at int) {
 		return
 	default:
 	}
-	var slow <-chan time.Time
-	if jobs != nil {
-		t := time.NewTimer(max(f.opts.SlowAfter-l.waited, 0))
-		defer t.Stop()
-		slow = t.C
-	}
-	start := time.Now()
-	defer func() { l.waited += time.Since(start) }()
-	select {
-	case l.queue <- pc:
-	case <-l.dead:
-		l.gone.Store(true)
-	case <-slow:
-		rest := []object.Name{}
-		for _, j := range jobs[at:] {
-			for _, x := range j.lanes {
-				if x == l {
-					rest = append(rest, j.name)
-				}
+	tick := time.NewTicker(heldTick)
+	defer tick.Stop()
+	for {
+		select {
+		case l.queue <- pc:
+			return
+		case <-l.dead:
+			l.gone.Store(true)
+			return
+		case <-tick.C:
+			if f.othersStarving(l) {
+				l.held += heldTick
+			}
+			if jobs != nil && l.held >= f.opts.SlowAfter {
+				f.leave(l, jobs, at)
+				return
 			}
 		}
-		l.rest = rest
-		l.gone.Store(true)
-		close(l.queue)
 	}
+}
+
+// heldTick is how often a wait on a full queue checks the other mirrors.
+const heldTick = 10 * time.Millisecond
+
+// othersStarving reports whether another mirror being fed has (almost)
+// nothing queued: waiting on l then holds it back.
+func (f *fanOut) othersStarving(l *lane) bool {
+	for _, o := range f.sending {
+		if o != l && !o.gone.Load() && len(o.queue) <= cap(o.queue)/8 {
+			return true
+		}
+	}
+	return false
+}
+
+// leave leaves a mirror behind: the jobs from at on that it takes become
+// its own to read, and nothing more is queued for it.
+func (f *fanOut) leave(l *lane, jobs []*job, at int) {
+	rest := []object.Name{}
+	for _, j := range jobs[at:] {
+		for _, x := range j.lanes {
+			if x == l {
+				rest = append(rest, j.name)
+			}
+		}
+	}
+	l.rest = rest
+	l.leftBehind.Store(true)
+	l.gone.Store(true)
+	close(l.queue)
 }
 
 // locked makes a FaultFunc safe to call from several goroutines.

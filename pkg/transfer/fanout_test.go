@@ -58,8 +58,8 @@ type fanOutMirror struct {
 }
 
 type fanOutRun struct {
-	res     *FanOutResult
-	err     error
+	res      *FanOutResult
+	err      error
 	recv     []*ReceiveResult
 	recvErr  []error
 	recvDone []time.Time // when each Receive returned

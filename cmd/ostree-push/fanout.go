@@ -1,0 +1,170 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ostree-push/ostree-push/internal/cli"
+	"github.com/ostree-push/ostree-push/internal/report"
+	"github.com/ostree-push/ostree-push/internal/store"
+	"github.com/ostree-push/ostree-push/pkg/transfer"
+)
+
+// pushMany is ostree-push --to DEST [--to DEST...] [REFSPEC...]: the same
+// refs to every destination in one run, each local object read once
+// (transfer.PushMany). Each destination gets its own report as soon as it
+// is done; one that fails does not stop the others, and the exit status
+// is 1 when any failed or rejected a ref.
+func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) error {
+	if o.stdio {
+		return errUsage{errors.New("--stdio and --to do not go together")}
+	}
+	var dests []transfer.Destination
+	seen := map[string]bool{}
+	for _, s := range o.to {
+		d, err := transfer.ParseDestination(s)
+		if err != nil {
+			return errUsage{fmt.Errorf("--to: %v", err)}
+		}
+		if seen[d.String()] {
+			return errUsage{fmt.Errorf("--to %s is given twice", d)}
+		}
+		seen[d.String()] = true
+		dests = append(dests, d)
+	}
+	specs, err := refspecs(o, args)
+	if err != nil {
+		return err
+	}
+	repo, err := store.Open(o.repoPath())
+	if err != nil {
+		return err
+	}
+	defer repo.Close()
+	fault, err := transfer.FaultFromEnv()
+	if err != nil {
+		return err
+	}
+
+	start := time.Now()
+	prog := newProgress(stderr, o.showProgress())
+	conns := make([]*transfer.CommandConn, len(dests))
+	prefixers := make([]*cli.LinePrefixer, len(dests))
+	closeAll := func() {
+		for _, c := range conns {
+			if c != nil {
+				c.Close(30 * time.Second)
+			}
+		}
+	}
+	mirrors := make([]transfer.Mirror, len(dests))
+	remote := make([][]string, len(dests))
+	for i, d := range dests {
+		// What ssh and the receiver print is marked with the destination.
+		prefixers[i] = &cli.LinePrefixer{W: prog, Prefix: d.String() + ": "}
+		conn, argv, err := connection(o, d, prefixers[i])
+		if err != nil {
+			closeAll()
+			return err
+		}
+		conns[i] = conn
+		if o.verbose && !o.json {
+			prog.println(fmt.Sprintf("%s: running: %s", d, cli.Quoted(argv)))
+		}
+		name := d.String()
+		mirrors[i] = transfer.Mirror{Name: name, R: conn, W: conn, Remote: func(msg string) {
+			remote[i] = append(remote[i], msg)
+			if !o.quiet && !o.json {
+				prog.println(name + ": remote: " + msg)
+			}
+		}}
+	}
+	stopSigs := make(chan struct{})
+	defer close(stopSigs)
+	go func() {
+		select {
+		case <-sigs:
+			for _, c := range conns {
+				c.Kill()
+			}
+		case <-stopSigs:
+		}
+	}()
+
+	logf := func(string, ...any) {}
+	if o.verbose && !o.json {
+		logf = func(f string, a ...any) { prog.println(fmt.Sprintf(f, a...)) }
+	}
+	results := make([]report.Destination, len(dests))
+	var failed []string
+	var mu sync.Mutex
+	finished := func(i int, r transfer.MirrorResult) {
+		// Done with this destination: end its ssh now, then report it.
+		cerr := conns[i].Close(30 * time.Second)
+		prefixers[i].Flush()
+		d := report.Destination{Dest: dests[i].String(), Result: r.Result, Err: r.Err, LeftBehind: r.LeftBehind,
+			Remote: remote[i], Elapsed: time.Since(start)}
+		if d.Err != nil && cerr != nil && !dests[i].Local {
+			var exit interface{ ExitCode() int }
+			if errors.As(cerr, &exit) && exit.ExitCode() == 255 {
+				d.Err = fmt.Errorf("%v (ssh failed: see its message above)", d.Err)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		results[i] = d
+		if d.Err != nil || !d.Result.OK() {
+			failed = append(failed, d.Dest)
+		}
+		if o.json {
+			return
+		}
+		prog.block(func(w io.Writer) {
+			if d.Err != nil {
+				fmt.Fprintf(w, "ostree-push: %s: %v\n", d.Dest, d.Err)
+			} else if !o.quiet || !d.Result.OK() {
+				report.Write(w, d.Result, report.Options{
+					Header: "To " + d.Dest, Verb: "sent", DryRun: o.dryRun, Quiet: o.quiet,
+					Hint: "on the remote is not an ancestor of what you pushed; use --force (or +REF) to overwrite it",
+				}, d.Elapsed)
+			}
+		})
+	}
+	res, perr := transfer.PushMany(repo, mirrors, transfer.FanOutOptions{
+		PushOptions: transfer.PushOptions{
+			Specs:          specs,
+			DryRun:         o.dryRun,
+			Agent:          "ostree-push/" + version,
+			Progress:       prog.update,
+			Logf:           logf,
+			Fault:          fault,
+			NoCapabilities: strings.Fields(strings.ReplaceAll(os.Getenv("OSTREE_PUSH_NO_CAPS"), ",", " ")),
+		},
+		Finished: finished,
+	})
+	prog.done()
+	closeAll()
+	if perr != nil {
+		return perr
+	}
+	elapsed := time.Since(start)
+	if o.json {
+		if err := report.WriteFanOutJSON(stdout, results, res.ObjectsRead, res.BytesRead, o.dryRun, elapsed); err != nil {
+			return err
+		}
+	} else if len(failed) > 0 {
+		fmt.Fprintf(stderr, "ostree-push: %d of %d destinations not updated: %s\n", len(failed), len(dests), strings.Join(failed, ", "))
+	} else if !o.quiet && len(dests) > 1 {
+		fmt.Fprintf(stderr, "%d destinations updated in %.1fs; read %d objects, %s from the local repository\n",
+			len(dests), elapsed.Seconds(), res.ObjectsRead, report.HumanBytes(res.BytesRead))
+	}
+	if len(failed) > 0 {
+		return errRejected
+	}
+	return nil
+}

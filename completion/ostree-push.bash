@@ -6,7 +6,7 @@
 # $OSTREE_REPO, else the current directory; also after "+", after "SRC:",
 # and ":REF" to delete). Works with or without the bash-completion package.
 
-_ostree_push_options='--repo --port --identity --ssh-option --ssh-command
+_ostree_push_options='--repo --to --port --identity --ssh-option --ssh-command
 --receive-command --force --dry-run --quiet --verbose --progress --no-progress
 --json --stdio --version --help -p -i -o -f -n -q -v -h'
 
@@ -46,12 +46,15 @@ _ostree_push() {
 		w=${words[i]}
 		if [[ -n $expect ]]; then
 			[[ $expect == repo ]] && repo=$w
+			[[ $expect == to ]] && dest=$w
 			expect=
 			continue
 		fi
 		case $w in
 		--repo=*) repo=${w#--repo=} ;;
 		--repo) expect=repo ;;
+		--to=*) dest=${w#--to=} ;; # with --to, every argument is a refspec
+		--to) expect=to ;;
 		-p | --port | -i | --identity | -o | --ssh-option | --ssh-command | --receive-command) expect=value ;;
 		--) ;;
 		-*) ;;
@@ -61,7 +64,10 @@ _ostree_push() {
 
 	local -a reply=()
 	local IFS=$'\n'
-	if [[ -n $expect ]]; then
+	if [[ $expect == to ]]; then
+		dest= # complete the destination after --to
+	fi
+	if [[ -n $expect && $expect != to ]]; then
 		case ${words[-1]} in
 		--repo) reply=($(compgen -d -- "$cur")) ;;
 		-i | --identity) reply=($(compgen -f -- "$cur")) ;;

@@ -104,6 +104,11 @@ printf '%s\n' "${COMPREPLY[@]}"
 		// follows the ':'.
 		{"ostree-push --repo=repo builder:/srv/os os/stable:os/n", []string{"os/next"}},
 		{"ostree-push --repo=repo builder:/srv/os :os/", []string{"os/next", "os/stable"}},
+		// --to DEST: a destination after it, and then only refspecs.
+		{"ostree-push --repo=repo --to bu", []string{"builder:"}},
+		{"ostree-push --repo=repo --to builder:/srv/os --to m", []string{"mirror:"}},
+		{"ostree-push --repo=repo --to builder:/srv/os os/s", []string{"os/stable"}},
+		{"ostree-push --repo=repo --to=builder:/srv/os ", []string{"os/next", "os/stable"}},
 		// Option values.
 		{"ostree-push --repo=re", []string{"repo"}},
 		{"ostree-push --repo ", []string{"home", "repo", "tree"}},

@@ -34,7 +34,7 @@ MANPAGES := build/man/ostree-push.1 build/man/ostree-receive.1 \
 	build/man/ostree-pull-ssh.1
 EXAMPLES := ostree-receive.conf systemd/ostree-receive-update@.service
 
-.PHONY: all man check demo install uninstall fmt vet test bench stress fuzz dist deb rpm clean $(BINARIES)
+.PHONY: all man check demo install uninstall fmt vet test bench bench-fanout stress fuzz dist deb rpm clean $(BINARIES)
 
 all: $(BINARIES) man
 
@@ -54,6 +54,10 @@ build/man/%: man/%.scd
 check:
 	ci/setup
 	ci/check
+
+# One push to three mirrors against three pushes (see ci/bench-fanout).
+bench-fanout:
+	ci/bench-fanout
 
 # The long reliability runs; writes RELIABILITY.md (see ci/stress).
 stress:

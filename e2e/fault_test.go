@@ -784,8 +784,9 @@ func TestFaultRandom(t *testing.T) {
 }
 
 // TestFaultResume: a push whose receiver dies after most objects is
-// retried; libostree kept the staged objects and the receiver answers
-// QUERY from them, so the retry resends almost nothing.
+// retried; libostree kept the staged objects and, with the resume
+// capability in effect, the receiver answers QUERY from them too, so the
+// retry resends almost nothing (without it, everything).
 func TestFaultResume(t *testing.T) {
 	files := 1000
 	if stress() {
@@ -812,6 +813,15 @@ func TestFaultResume(t *testing.T) {
 	}
 	waitGone(t, pid, time.Minute)
 	unchanged(t, remote, before)
+	// Without the resume capability (a client that does not offer it),
+	// the receiver answers from committed objects only: a dry run shows
+	// everything would be sent again. (A dry run keeps the staging.)
+	r = e.pushRun(pushCall{args: []string{"--dry-run", "--json", e.dest(remote), "os/main"}, clientEnv: []string{"OSTREE_PUSH_NO_CAPS=resume"}})
+	wantCode(t, r, 0)
+	without := parseJSON(t, r)
+	if without.ObjectsSent != total {
+		t.Errorf("without resume, a retry would send %d objects, want all %d", without.ObjectsSent, total)
+	}
 	r = e.pushRun(pushCall{args: []string{"--json", e.dest(remote), "os/main"}})
 	wantCode(t, r, 0)
 	second := parseJSON(t, r)
@@ -828,5 +838,6 @@ func TestFaultResume(t *testing.T) {
 	}
 	reliability(t, "resume", 1, failures, fmt.Sprintf("total_objects=%d", total), fmt.Sprintf("total_bytes=%d", first.BytesSent),
 		fmt.Sprintf("killed_after=%d", at), fmt.Sprintf("resent_objects=%d", second.ObjectsSent),
-		fmt.Sprintf("resent_bytes=%d", second.BytesSent), fmt.Sprintf("resent_pct=%.1f", pctObj))
+		fmt.Sprintf("resent_bytes=%d", second.BytesSent), fmt.Sprintf("resent_pct=%.1f", pctObj),
+		fmt.Sprintf("without_resume_objects=%d", without.ObjectsSent))
 }

@@ -159,12 +159,12 @@ func (s *Repo) ValidateRef(r transfer.RefName) error {
 
 // Begin implements transfer.Dest.
 func (s *Repo) Begin() (transfer.Txn, error) {
-	t, _, err := s.r.PrepareTransaction()
+	t, resumed, err := s.r.PrepareTransaction()
 	if err != nil {
 		return nil, err
 	}
 	s.txn = t
-	return &txn{repo: s, t: t}, nil
+	return &txn{repo: s, t: t, resumed: resumed}, nil
 }
 
 // LockRefs implements transfer.Dest with an exclusive flock on RefLockFile.
@@ -182,8 +182,13 @@ func (s *Repo) LockRefs() (func(), error) {
 }
 
 type txn struct {
-	repo *Repo
-	t    *libostree.Txn
+	repo    *Repo
+	t       *libostree.Txn
+	resumed bool // libostree took up an interrupted transaction's staging
+
+	plainOnce sync.Once // a second handle, outside the transaction
+	plain     *libostree.Repo
+	plainErr  error
 
 	mu      sync.Mutex
 	commits []object.Checksum // commit objects written, and commits refs are set to
@@ -194,9 +199,31 @@ type txn struct {
 }
 
 var (
-	_ transfer.FilezTxn = (*txn)(nil)
-	_ transfer.SinceTxn = (*txn)(nil)
+	_ transfer.FilezTxn  = (*txn)(nil)
+	_ transfer.SinceTxn  = (*txn)(nil)
+	_ transfer.ResumeTxn = (*txn)(nil)
 )
+
+// Resumed implements transfer.ResumeTxn.
+func (t *txn) Resumed() bool { return t.resumed }
+
+// HasCommittedObjects implements transfer.ResumeTxn: a second handle on the
+// repository, outside any transaction, sees only committed objects (and
+// those of a parent repository), as libostree's has_object does.
+func (t *txn) HasCommittedObjects(names []object.Name) ([]bool, error) {
+	t.plainOnce.Do(func() { t.plain, t.plainErr = libostree.Open(t.repo.r.Path()) })
+	if t.plainErr != nil {
+		return nil, t.plainErr
+	}
+	return t.plain.HasObjects(names)
+}
+
+func (t *txn) closePlain() {
+	if t.plain != nil {
+		t.plain.Close()
+		t.plain = nil
+	}
+}
 
 func (t *txn) HasObjects(names []object.Name) ([]bool, error) { return t.repo.r.HasObjects(names) }
 
@@ -247,6 +274,7 @@ func (t *txn) SetRef(r transfer.RefName, c object.Checksum) error {
 // checked complete).
 func (t *txn) Commit() error {
 	defer t.sc.close()
+	defer t.closePlain()
 	var marked []object.Checksum
 	for _, c := range t.commits {
 		if _, err := os.Stat(t.repo.committedPath(object.Name{Checksum: c, Type: object.Commit})); !os.IsNotExist(err) {
@@ -283,5 +311,6 @@ func (s *Repo) committedPath(n object.Name) string {
 func (t *txn) Abort() error {
 	err := t.t.Abort()
 	t.sc.close()
+	t.closePlain()
 	return err
 }

@@ -26,6 +26,13 @@ type ObjectHeader struct {
 // its repository is in archive mode, a client when its own is.
 const CapArchiveFilez = "archive-filez"
 
+// CapResume is the capability of resuming an interrupted push: the
+// receiver answers QUERY from the verified objects an interrupted push
+// left staged too (protocol.md, section 10), so they are not sent again.
+// A receiver offers it when its transactions can take such objects up; a
+// client offers it unless told not to.
+const CapResume = "resume"
+
 // wireFilez is the OBJECT type byte of a file object sent as .filez.
 const wireFilez = 0x81
 

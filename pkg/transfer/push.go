@@ -241,6 +241,9 @@ func (p *pusher) prepare(plan []planned) (*negotiated, error) {
 			mine = append(mine, CapArchiveFilez)
 		}
 	}
+	if !slices.Contains(p.opts.NoCapabilities, CapResume) {
+		mine = append(mine, CapResume)
+	}
 	if err := p.fw.WriteMessage(&Hello{Versions: []uint16{Version}, Capabilities: mine, Agent: truncate(p.opts.Agent, MaxAgentLen)}); err != nil {
 		return nil, err
 	}

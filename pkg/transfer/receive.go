@@ -288,12 +288,28 @@ func (rv *receiver) hello() (uint16, error) {
 	if _, ok := rv.txn.(FilezTxn); ok && rv.dest.Mode() == ModeArchive {
 		mine = append(mine, CapArchiveFilez)
 	}
+	rt, resumable := rv.txn.(ResumeTxn)
+	if resumable {
+		mine = append(mine, CapResume)
+	}
 	rv.caps = Intersect(hello.Capabilities, mine)
+	if resumable && rt.Resumed() {
+		rv.opts.Logf("the transaction took up an earlier one's staging; %s in effect: %v", CapResume, rv.caps.Has(CapResume))
+	}
 	return version, rv.fw.WriteMessage(&Hello{
 		Versions:     []uint16{version},
 		Capabilities: mine,
 		Agent:        truncate(rv.opts.Agent, MaxAgentLen),
 	})
+}
+
+// have answers a QUERY: from the committed objects and, with CapResume in
+// effect, those an interrupted push left staged too.
+func (rv *receiver) have(names []object.Name) ([]bool, error) {
+	if rt, ok := rv.txn.(ResumeTxn); ok && !rv.caps.Has(CapResume) {
+		return rt.HasCommittedObjects(names)
+	}
+	return rv.txn.HasObjects(names)
 }
 
 func (rv *receiver) advertise(version uint16) error {
@@ -339,7 +355,7 @@ func (rv *receiver) receiveObjects(res *ReceiveResult) (*Update, []object.Checks
 				if err := q.UnmarshalBinary(p); err != nil {
 					return nil, err
 				}
-				have, err := rv.txn.HasObjects(q.Objects)
+				have, err := rv.have(q.Objects)
 				if err != nil {
 					return nil, err
 				}

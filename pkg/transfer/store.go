@@ -113,3 +113,16 @@ type FilezSource interface {
 type FilezTxn interface {
 	WriteFilez(c object.Checksum, r io.Reader, size uint64) error
 }
+
+// ResumeTxn is a Txn that may have taken up the objects an interrupted
+// push staged (libostree keeps an interrupted transaction's staging
+// directory, and the next transaction on the repository takes it up):
+// with CapResume in effect, HAVE reports them present; without it, only
+// committed objects count.
+type ResumeTxn interface {
+	// Resumed reports whether the transaction took up such objects.
+	Resumed() bool
+	// HasCommittedObjects is HasObjects counting only objects committed
+	// to the repository before the transaction, not staged ones.
+	HasCommittedObjects(names []object.Name) ([]bool, error)
+}

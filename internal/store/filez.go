@@ -33,6 +33,27 @@ type scratch struct {
 	repo *libostree.Repo
 	lock *os.File
 	dirs sync.Map // objects/XX directories made
+
+	infMu sync.Mutex
+	infs  []*libostree.Inflater // idle zlib inflaters, closed with the scratch
+}
+
+// inflater takes an idle Inflater, or makes one; give it back with put.
+func (s *scratch) inflater() (*libostree.Inflater, error) {
+	s.infMu.Lock()
+	defer s.infMu.Unlock()
+	if n := len(s.infs); n > 0 {
+		f := s.infs[n-1]
+		s.infs = s.infs[:n-1]
+		return f, nil
+	}
+	return libostree.NewInflater()
+}
+
+func (s *scratch) putInflater(f *libostree.Inflater) {
+	s.infMu.Lock()
+	defer s.infMu.Unlock()
+	s.infs = append(s.infs, f)
 }
 
 // newScratch removes stale scratch repositories under tmp and makes one.
@@ -95,6 +116,12 @@ func (s *scratch) close() {
 	s.repo.Close()
 	os.RemoveAll(s.dir)
 	s.lock.Close()
+	s.infMu.Lock()
+	for _, f := range s.infs {
+		f.Close()
+	}
+	s.infs = nil
+	s.infMu.Unlock()
 }
 
 // objectPath is where the scratch repository keeps object c's .filez.
@@ -120,7 +147,15 @@ func (t *txn) WriteFilez(c object.Checksum, r io.Reader, size uint64) error {
 		return err
 	}
 	defer os.Remove(path)
-	sum, verr := ostreefile.ValidateFilez(io.TeeReader(r, f), size)
+	// Inflated with zlib, as libostree reads it (and faster than
+	// compress/flate); the rules are ostreefile's either way.
+	inf, err := sc.inflater()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	sum, verr := ostreefile.ValidateFilezWith(io.TeeReader(r, f), size, inf)
+	sc.putInflater(inf)
 	if err := f.Chmod(0o644); err != nil && verr == nil {
 		verr = err
 	}

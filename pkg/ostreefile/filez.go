@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"sync"
 
@@ -121,6 +122,24 @@ var (
 // The name is the SHA-256 of the content stream: the 8-byte prefix and
 // the canonical (uuuusa(ayay)) of the header, then the inflated content.
 func ValidateFilez(r io.Reader, length uint64) (object.Checksum, error) {
+	return ValidateFilezWith(r, length, nil)
+}
+
+// RawInflater decodes a raw deflate stream (RFC 1951) chunk by chunk:
+// pkg/libostree's zlib Inflater is one. Inflate consumes used bytes of in
+// and writes made bytes to out; end is set once the final block is decoded
+// (what follows it in in is not consumed); an error means the stream is
+// invalid. Reset readies it for a new stream.
+type RawInflater interface {
+	Reset() error
+	Inflate(in, out []byte) (used, made int, end bool, err error)
+}
+
+// ValidateFilezWith is ValidateFilez inflating with inf (zlib, say, which
+// is what libostree reads .filez with, and faster than compress/flate), or
+// with compress/flate when inf is nil. The rules and their order are the
+// same; only the wording of a deflate error may differ.
+func ValidateFilezWith(r io.Reader, length uint64, inf RawInflater) (object.Checksum, error) {
 	var sum object.Checksum
 	cr := &countingReader{r: io.LimitReader(r, clampInt64(length))}
 	hbuf, err := readPrefixAndHeader(cr, length, minArchiveHeaderSize)
@@ -152,6 +171,14 @@ func ValidateFilez(r io.Reader, length uint64) (object.Checksum, error) {
 	}
 	if rest == 0 {
 		return sum, vErr(RuleDeflate, "regular file has no deflate stream after its header (an empty file has the 2-byte stream 03 00)")
+	}
+
+	if inf != nil {
+		if err := inflateChunks(cr, inf, d, size, length, dataStart); err != nil {
+			return sum, err
+		}
+		d.Sum(sum[:0])
+		return sum, nil
 	}
 
 	br := bufioPool.Get().(*bufio.Reader)
@@ -231,6 +258,89 @@ func ValidateFilez(r io.Reader, length uint64) (object.Checksum, error) {
 	}
 	d.Sum(sum[:0])
 	return sum, nil
+}
+
+// inflateChunks is the deflate part of ValidateFilezWith with a
+// RawInflater: cr holds the rest of the object (after its header, at
+// dataStart), which must be one raw deflate stream inflating to size bytes,
+// hashed into d, and nothing after it.
+func inflateChunks(cr *countingReader, inf RawInflater, d hash.Hash, size, length, dataStart uint64) error {
+	if err := inf.Reset(); err != nil {
+		return err
+	}
+	inp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(inp)
+	outp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(outp)
+	in, out := *inp, *outp
+	var pending []byte // read, not yet consumed
+	var inflated uint64
+	ended := false // cr has nothing more
+	readErr := func() error { return fmt.Errorf("reading .filez data: %w", cr.err) }
+	for {
+		if len(pending) == 0 && !ended {
+			n, err := cr.Read(in)
+			pending = in[:n]
+			if err == io.EOF {
+				ended = true
+			} else if err != nil {
+				return readErr()
+			}
+		}
+		used, made, end, err := inf.Inflate(pending, out)
+		pending = pending[used:]
+		if made > 0 {
+			inflated += uint64(made)
+			if inflated > size {
+				return vErr(RuleSize, "header size field is %d but the deflate stream inflates to at least %d bytes", size, inflated)
+			}
+			d.Write(out[:made])
+		}
+		if err != nil {
+			return vErr(RuleDeflate, "deflate stream is corrupt before byte %d of the object: %v",
+				cr.n-uint64(len(pending)), err)
+		}
+		if end {
+			break
+		}
+		if used == 0 && made == 0 {
+			switch {
+			case len(pending) > 0:
+				return vErr(RuleDeflate, "deflate stream is invalid at byte %d of the object: the inflater makes no progress", cr.n-uint64(len(pending)))
+			case ended && cr.n < length:
+				return vErr(RuleTruncated, "data ends after %d bytes, within the deflate stream, before the %d bytes given as its length", cr.n, length)
+			case ended:
+				return vErr(RuleDeflate, "deflate stream is cut short: the object's %d bytes end before the stream's final block", length)
+			}
+		}
+	}
+	if inflated != size {
+		return vErr(RuleSize, "header size field is %d but the deflate stream inflates to %d bytes", size, inflated)
+	}
+	end := cr.n - uint64(len(pending))
+	if len(pending) == 0 && !ended {
+		var one [1]byte
+		for {
+			n, err := cr.Read(one[:])
+			if n > 0 {
+				pending = one[:n]
+				break
+			}
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return readErr()
+			}
+		}
+	}
+	if len(pending) > 0 {
+		return vErr(RuleTrailingData, "%s follow the end of the deflate stream at byte %d, must be none", plural(length-end, "byte"), end)
+	}
+	if cr.n < length {
+		return vErr(RuleTruncated, "data ends after %d bytes, before the %d bytes given as its length", cr.n, length)
+	}
+	return nil
 }
 
 func plural(n uint64, what string) string {

@@ -140,6 +140,11 @@ type receiver struct {
 	opts ReceiveOptions
 	txn  Txn          // open until committed or aborted; nil after
 	caps Capabilities // in effect for this exchange
+	// complete holds the sent commits found complete in this transaction.
+	// Nothing they need can go away before it ends: libostree holds the
+	// repository's shared lock from prepare to commit or abort, and prune
+	// needs it exclusive.
+	complete map[object.Checksum]bool
 }
 
 func (rv *receiver) run() (*ReceiveResult, error) {
@@ -186,10 +191,12 @@ func (rv *receiver) run() (*ReceiveResult, error) {
 	res.Updates = upd.Refs
 	// Every commit sent must be complete: a ref may later point at it.
 	base := rv.completeBase(upd, commits)
+	rv.complete = map[object.Checksum]bool{}
 	for _, c := range commits {
 		if err := rv.checkComplete(c, base); err != nil {
 			return nil, fmt.Errorf("commit %s was sent without all its objects: %w", c, err)
 		}
+		rv.complete[c] = true
 	}
 	res.Refs, err = rv.updateRefs(upd, commits)
 	if err != nil {
@@ -609,7 +616,9 @@ func (rv *receiver) decide(u RefUpdate, cur object.Checksum, dryRun bool, sent [
 	if rv.trustedBase(cur, sent) {
 		base = cur
 	}
-	if err := rv.checkComplete(u.New, base); err != nil {
+	if rv.complete[u.New] {
+		// Checked moments ago in this transaction (see rv.complete).
+	} else if err := rv.checkComplete(u.New, base); err != nil {
 		if info.Partial {
 			return reject(StatusRejected, "commit %s is partial in the repository: %v", u.New.Short(), err)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/ostreefile"
+	"github.com/ostree-push/ostree-push/pkg/transfer"
 )
 
 // The archive receive path. A file object received as .filez bytes is
@@ -130,8 +131,14 @@ func (s *scratch) objectPath(c object.Checksum) string {
 	return filepath.Join(s.dir, "repo", "objects", hex[:2], hex[2:]+".filez")
 }
 
-// WriteFilez implements transfer.FilezTxn.
+// WriteFilez implements transfer.FilezTxn. Into an archive repository the
+// .filez is stored as it is, once validated; into any other, it is
+// validated the same way while its content stream goes to libostree's
+// checksum-verifying write.
 func (t *txn) WriteFilez(c object.Checksum, r io.Reader, size uint64) error {
+	if t.repo.Mode() != transfer.ModeArchive {
+		return t.writeFilezInflated(c, r, size)
+	}
 	sc, err := t.scratch()
 	if err != nil {
 		return err
@@ -189,4 +196,64 @@ func (t *txn) scratch() (*scratch, error) {
 		t.sc, t.scErr = newScratch(t.repo.r.Path())
 	})
 	return t.sc, t.scErr
+}
+
+// writeFilezInflated is WriteFilez into a repository that does not store
+// .filez: the content stream ValidateFilezOpts checks is written through
+// the transaction as it is inflated. libostree verifies the checksum of
+// what it writes; a .filez that breaks a rule after its content (bytes
+// after the deflate stream, say) fails the push all the same.
+func (t *txn) writeFilezInflated(c object.Checksum, r io.Reader, size uint64) error {
+	inf, err := libostree.NewInflater()
+	if err != nil {
+		return err
+	}
+	defer inf.Close()
+	var (
+		pw   *io.PipeWriter
+		done = make(chan error, 1)
+	)
+	sum, verr := ostreefile.ValidateFilezOpts(r, size, ostreefile.FilezOptions{
+		Inflater: inf,
+		Content: func(streamLen uint64) (io.Writer, error) {
+			pr, w := io.Pipe()
+			pw = w
+			go func() {
+				err := t.t.WriteContent(c, pr, streamLen)
+				// Whatever is still written now fails, so the
+				// validation does not wait on a reader that is gone.
+				pr.CloseWithError(errContentWritten(err))
+				done <- err
+			}()
+			return w, nil
+		},
+	})
+	if pw == nil {
+		if verr == nil {
+			verr = errors.New("no content stream")
+		}
+		return fmt.Errorf("object %s.filez: %w", c, verr)
+	}
+	if verr == nil && sum != c {
+		verr = fmt.Errorf("its content hashes to %s", sum)
+	}
+	pw.CloseWithError(verr)
+	werr := <-done
+	switch {
+	case verr != nil && !errors.Is(verr, errWritten):
+		return fmt.Errorf("object %s.filez: %w", c, verr)
+	case werr != nil:
+		return fmt.Errorf("object %s.filez: %w", c, werr)
+	}
+	return nil
+}
+
+// errWritten is what a content writer sees once libostree stopped reading.
+var errWritten = errors.New("libostree stopped reading the content stream")
+
+func errContentWritten(err error) error {
+	if err != nil {
+		return fmt.Errorf("%w: %v", errWritten, err)
+	}
+	return errWritten
 }

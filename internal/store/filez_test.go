@@ -178,14 +178,7 @@ func TestCorruptionSuite(t *testing.T) {
 	flipAt := func(at func(b []byte) int) func([]byte) []byte {
 		return func(b []byte) []byte { b[at(b)] ^= 0x20; return b }
 	}
-	type fault struct {
-		name  string
-		obj   object.Checksum
-		edit  func([]byte) []byte
-		meta  *object.Name
-		as    object.Checksum
-		wants string
-	}
+	type fault = corruptionFault
 	faults := []fault{
 		// The four cases libostree's own check lets through.
 		{name: "PaddingNonZero", obj: f.regular, edit: func(b []byte) []byte { b[5] = 1; return b }, wants: "padding"},
@@ -242,50 +235,70 @@ func TestCorruptionSuite(t *testing.T) {
 		{name: "DirMetaFlipped", meta: &f.meta, edit: flipAt(func(b []byte) int { return 0 }), wants: ""},
 		{name: "CommitFlipped", meta: &object.Name{Checksum: f.commit, Type: object.Commit}, edit: flipAt(func(b []byte) int { return len(b) / 2 }), wants: ""},
 	}
-	for _, fl := range faults {
-		t.Run(fl.name, func(t *testing.T) {
-			dest := filepath.Join(t.TempDir(), "dest")
-			testrepo.Init(t, dest, "archive")
-			before := testrepo.ObjectFiles(t, dest)
-			c := &corrupting{Repo: src, filez: map[object.Checksum]func([]byte) []byte{},
-				meta: map[object.Name]func([]byte) []byte{}, as: map[object.Checksum]object.Checksum{}}
-			switch {
-			case fl.meta != nil:
-				c.meta[*fl.meta] = fl.edit
-			case !fl.as.IsZero():
-				c.as[fl.obj] = fl.as
-			default:
-				c.filez[fl.obj] = fl.edit
-			}
-			pushErr, recvErr := push(t, c, dest)
-			if recvErr == nil || pushErr == nil {
-				t.Fatalf("accepted: push %v, receive %v", pushErr, recvErr)
-			}
-			if fl.meta == nil && !strings.Contains(recvErr.Error(), fl.obj.String()) {
-				t.Errorf("error does not name the object: %v", recvErr)
-			}
-			if !strings.Contains(recvErr.Error(), fl.wants) {
-				t.Errorf("error %v, want it to mention %q", recvErr, fl.wants)
-			}
-			var remote *transfer.RemoteError
-			if !errors.As(pushErr, &remote) {
-				t.Errorf("the client got %v, not the receiver's ERROR", pushErr)
-			}
-			if after := testrepo.ObjectFiles(t, dest); !reflect.DeepEqual(before, after) {
-				t.Fatalf("objects/ changed: %v", after)
-			}
-			if refs := testrepo.Ostree(t, "refs", "--repo="+dest); refs != "" {
-				t.Fatalf("refs: %q", refs)
-			}
-			testrepo.Fsck(t, dest)
-			if leftover, _ := filepath.Glob(filepath.Join(dest, "tmp", scratchPrefix+"*")); len(leftover) != 0 {
-				t.Fatalf("scratch left behind: %v", leftover)
-			}
-		})
+	for _, mode := range []string{"archive", "bare-user"} {
+		for _, fl := range faults {
+			corruptionCase(t, src, mode, fl)
+		}
 	}
 	if len(faults) < 20 {
 		t.Fatalf("only %d faults", len(faults))
 	}
+}
+
+// corruptionFault is one fault of TestCorruptionSuite: an edit of a file
+// object's .filez or of a metadata object, or another object's bytes sent
+// under a file object's name, and what the error must mention.
+type corruptionFault struct {
+	name  string
+	obj   object.Checksum
+	edit  func([]byte) []byte
+	meta  *object.Name
+	as    object.Checksum
+	wants string
+}
+
+// corruptionCase pushes with one fault into a fresh repository of the mode
+// (archive stores .filez as they are; bare-user writes their content).
+func corruptionCase(t *testing.T, src *Repo, mode string, fl corruptionFault) {
+	t.Run(mode+"/"+fl.name, func(t *testing.T) {
+		dest := filepath.Join(t.TempDir(), "dest")
+		testrepo.Init(t, dest, mode)
+		before := testrepo.ObjectFiles(t, dest)
+		c := &corrupting{Repo: src, filez: map[object.Checksum]func([]byte) []byte{},
+			meta: map[object.Name]func([]byte) []byte{}, as: map[object.Checksum]object.Checksum{}}
+		switch {
+		case fl.meta != nil:
+			c.meta[*fl.meta] = fl.edit
+		case !fl.as.IsZero():
+			c.as[fl.obj] = fl.as
+		default:
+			c.filez[fl.obj] = fl.edit
+		}
+		pushErr, recvErr := push(t, c, dest)
+		if recvErr == nil || pushErr == nil {
+			t.Fatalf("accepted: push %v, receive %v", pushErr, recvErr)
+		}
+		if fl.meta == nil && !strings.Contains(recvErr.Error(), fl.obj.String()) {
+			t.Errorf("error does not name the object: %v", recvErr)
+		}
+		if !strings.Contains(recvErr.Error(), fl.wants) {
+			t.Errorf("error %v, want it to mention %q", recvErr, fl.wants)
+		}
+		var remote *transfer.RemoteError
+		if !errors.As(pushErr, &remote) {
+			t.Errorf("the client got %v, not the receiver's ERROR", pushErr)
+		}
+		if after := testrepo.ObjectFiles(t, dest); !reflect.DeepEqual(before, after) {
+			t.Fatalf("objects/ changed: %v", after)
+		}
+		if refs := testrepo.Ostree(t, "refs", "--repo="+dest); refs != "" {
+			t.Fatalf("refs: %q", refs)
+		}
+		testrepo.Fsck(t, dest)
+		if leftover, _ := filepath.Glob(filepath.Join(dest, "tmp", scratchPrefix+"*")); len(leftover) != 0 {
+			t.Fatalf("scratch left behind: %v", leftover)
+		}
+	})
 }
 
 // TestArchiveFilezPath: a push between archive repositories moves the

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"sync"
 
@@ -140,6 +139,28 @@ type RawInflater interface {
 // with compress/flate when inf is nil. The rules and their order are the
 // same; only the wording of a deflate error may differ.
 func ValidateFilezWith(r io.Reader, length uint64, inf RawInflater) (object.Checksum, error) {
+	return ValidateFilezOpts(r, length, FilezOptions{Inflater: inf})
+}
+
+// FilezOptions are the options of ValidateFilezOpts.
+type FilezOptions struct {
+	// Inflater, when set, inflates instead of compress/flate.
+	Inflater RawInflater
+	// Content, when set, is called once the header has passed its checks,
+	// with the length of the object's content stream (the 8-byte prefix,
+	// the canonical (uuuusa(ayay)) header, the inflated data: what is
+	// hashed), and returns a writer that receives that stream as it is
+	// checked. A write error ends the validation with that error. The
+	// stream is complete before the last checks (size, trailing data), so
+	// a writer must not act on it before ValidateFilezOpts returns nil.
+	Content func(streamLen uint64) (io.Writer, error)
+}
+
+// ValidateFilezOpts is ValidateFilez with options: another inflater, and
+// the content stream handed out as it is checked (to write the object
+// into a repository that stores it uncompressed).
+func ValidateFilezOpts(r io.Reader, length uint64, opts FilezOptions) (object.Checksum, error) {
+	inf := opts.Inflater
 	var sum object.Checksum
 	cr := &countingReader{r: io.LimitReader(r, clampInt64(length))}
 	hbuf, err := readPrefixAndHeader(cr, length, minArchiveHeaderSize)
@@ -153,8 +174,19 @@ func ValidateFilezWith(r io.Reader, length uint64, inf RawInflater) (object.Chec
 	if err := checkFields(h); err != nil {
 		return sum, err
 	}
-	d := sha256.New()
-	d.Write(h.ContentStreamHeader())
+	hd := sha256.New()
+	var d io.Writer = hd
+	csh := h.ContentStreamHeader()
+	if opts.Content != nil {
+		w, err := opts.Content(uint64(len(csh)) + size)
+		if err != nil {
+			return sum, err
+		}
+		d = io.MultiWriter(hd, w)
+	}
+	if _, err := d.Write(csh); err != nil {
+		return sum, err
+	}
 	dataStart := 8 + uint64(len(hbuf))
 	rest := length - dataStart
 
@@ -166,7 +198,7 @@ func ValidateFilezWith(r io.Reader, length uint64, inf RawInflater) (object.Chec
 			return sum, vErr(RuleSymlinkContent,
 				"symlink has %s after its header, must have none (libostree writes no deflate stream for a symlink)", plural(rest, "byte"))
 		}
-		d.Sum(sum[:0])
+		hd.Sum(sum[:0])
 		return sum, nil
 	}
 	if rest == 0 {
@@ -177,7 +209,7 @@ func ValidateFilezWith(r io.Reader, length uint64, inf RawInflater) (object.Chec
 		if err := inflateChunks(cr, inf, d, size, length, dataStart); err != nil {
 			return sum, err
 		}
-		d.Sum(sum[:0])
+		hd.Sum(sum[:0])
 		return sum, nil
 	}
 
@@ -232,7 +264,9 @@ func ValidateFilezWith(r io.Reader, length uint64, inf RawInflater) (object.Chec
 				}
 				return sum, vErr(RuleSize, "header size field is %d but the deflate stream inflates to %s%d bytes", size, more, inflated)
 			}
-			d.Write(buf[:n])
+			if _, err := d.Write(buf[:n]); err != nil {
+				return sum, err
+			}
 		}
 		if err == io.EOF {
 			break
@@ -256,15 +290,15 @@ func ValidateFilezWith(r io.Reader, length uint64, inf RawInflater) (object.Chec
 	if cr.n < length {
 		return sum, vErr(RuleTruncated, "data ends after %d bytes, before the %d bytes given as its length", cr.n, length)
 	}
-	d.Sum(sum[:0])
+	hd.Sum(sum[:0])
 	return sum, nil
 }
 
 // inflateChunks is the deflate part of ValidateFilezWith with a
 // RawInflater: cr holds the rest of the object (after its header, at
 // dataStart), which must be one raw deflate stream inflating to size bytes,
-// hashed into d, and nothing after it.
-func inflateChunks(cr *countingReader, inf RawInflater, d hash.Hash, size, length, dataStart uint64) error {
+// written to d (the hash, and any content writer), and nothing after it.
+func inflateChunks(cr *countingReader, inf RawInflater, d io.Writer, size, length, dataStart uint64) error {
 	if err := inf.Reset(); err != nil {
 		return err
 	}
@@ -294,7 +328,9 @@ func inflateChunks(cr *countingReader, inf RawInflater, d hash.Hash, size, lengt
 			if inflated > size {
 				return vErr(RuleSize, "header size field is %d but the deflate stream inflates to at least %d bytes", size, inflated)
 			}
-			d.Write(out[:made])
+			if _, err := d.Write(out[:made]); err != nil {
+				return err
+			}
 		}
 		if err != nil {
 			return vErr(RuleDeflate, "deflate stream is corrupt before byte %d of the object: %v",

@@ -22,8 +22,10 @@ type ObjectHeader struct {
 }
 
 // CapArchiveFilez is the capability of sending and receiving file objects
-// as archive .filez bytes (OBJECT type 0x81): a receiver offers it when
-// its repository is in archive mode, a client when its own is.
+// as archive .filez bytes (OBJECT type 0x81): a client offers it when its
+// repository is in archive mode, a receiver when it can take them (an
+// archive repository stores them as they are, any other writes their
+// inflated content).
 const CapArchiveFilez = "archive-filez"
 
 // CapResume is the capability of resuming an interrupted push: the

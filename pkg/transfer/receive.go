@@ -292,7 +292,7 @@ func (rv *receiver) hello() (uint16, error) {
 		return 0, fmt.Errorf("no common protocol version: client speaks %v, this receiver %d", hello.Versions, Version)
 	}
 	var mine []string
-	if _, ok := rv.txn.(FilezTxn); ok && rv.dest.Mode() == ModeArchive {
+	if _, ok := rv.txn.(FilezTxn); ok {
 		mine = append(mine, CapArchiveFilez)
 	}
 	rt, resumable := rv.txn.(ResumeTxn)

@@ -107,9 +107,10 @@ type FilezSource interface {
 	OpenFilez(c object.Checksum) (io.ReadCloser, uint64, error)
 }
 
-// FilezTxn is a Txn of an archive-mode repository that can store a file
-// object received as .filez bytes without recompressing it, after
-// validating those bytes strictly and checking that they hash to c.
+// FilezTxn is a Txn that can take a file object received as .filez bytes,
+// after validating those bytes strictly and checking that they hash to c:
+// an archive-mode repository stores them without recompressing, another
+// writes their inflated content.
 type FilezTxn interface {
 	WriteFilez(c object.Checksum, r io.Reader, size uint64) error
 }

@@ -2,12 +2,9 @@ package e2e
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ostree-push/ostree-push/internal/testrepo"
 )
@@ -139,54 +136,4 @@ func TestFanOutUnreachable(t *testing.T) {
 	// --to twice to the same place, and --to with --stdio, are usage errors.
 	wantCode(t, e.push("--to", e.dest(good), "--to", e.dest(good), "os/main"), 2)
 	wantCode(t, e.push("--stdio", "--to", e.dest(good), "os/main"), 2)
-}
-
-// TestFanOutTime compares one push to three mirrors with three pushes one
-// after the other (logged; OSTREE_PUSH_FANOUT_FILES sets the size, e.g.
-// 20000 for the figures in the note).
-func TestFanOutTime(t *testing.T) {
-	files := 300
-	if s := os.Getenv("OSTREE_PUSH_FANOUT_FILES"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = n
-	}
-	e := newEnv(t, files)
-	round := 0
-	mirrors := func() []string {
-		round++
-		var out []string
-		for i := 0; i < 3; i++ {
-			p := filepath.Join(e.dir, "m"+strconv.Itoa(round)+"-"+strconv.Itoa(i))
-			testrepo.Init(t, p, "archive")
-			out = append(out, p)
-		}
-		return out
-	}
-	seq, fan := mirrors(), mirrors()
-	start := time.Now()
-	for _, m := range seq {
-		wantCode(t, e.push(e.dest(m), "os/main"), 0)
-	}
-	sequential := time.Since(start)
-	args := []string{"--json"}
-	for _, m := range fan {
-		args = append(args, "--to", e.dest(m))
-	}
-	start = time.Now()
-	r := e.push(append(args, "os/main")...)
-	together := time.Since(start)
-	wantCode(t, r, 0)
-	res := parseFanOut(t, r)
-	for _, m := range fan {
-		sameRef(t, e.src, m, "os/main")
-	}
-	testrepo.Fsck(t, fan[2])
-	if res.ObjectsRead != res.Destinations[0].ObjectsSent && !res.leftBehind() {
-		t.Errorf("read %d objects for 3 mirrors each sent %d", res.ObjectsRead, res.Destinations[0].ObjectsSent)
-	}
-	t.Logf("%d files, %d objects: 3 sequential pushes %.2fs, one fan-out push to 3 mirrors %.2fs (%.2f×); objects read: %d (left behind: %v)",
-		files, res.Destinations[0].ObjectsSent, sequential.Seconds(), together.Seconds(), together.Seconds()/sequential.Seconds(), res.ObjectsRead, res.leftBehind())
 }

@@ -77,7 +77,7 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 			prog.println(fmt.Sprintf("%s: running: %s", d, cli.Quoted(argv)))
 		}
 		name := d.String()
-		mirrors[i] = transfer.Mirror{Name: name, R: conn, W: conn, Remote: func(msg string) {
+		mirrors[i] = transfer.Mirror{Name: name, R: conn, W: conn, Abort: conn.Kill, Remote: func(msg string) {
 			remote[i] = append(remote[i], msg)
 			if !o.quiet && !o.json {
 				prog.println(name + ": remote: " + msg)

@@ -13,6 +13,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/pflag"
+
+	"github.com/ostree-push/ostree-push/internal/cli"
 )
 
 var version = "dev"
@@ -27,7 +29,10 @@ var errRejected = errors.New("some refs were not updated")
 func main() {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, sigs))
+	stop := cli.Profile("ostree-push")
+	code := run(os.Args[1:], os.Stdout, os.Stderr, sigs)
+	stop()
+	os.Exit(code)
 }
 
 func run(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {

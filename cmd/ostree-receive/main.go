@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ostree-push/ostree-push/internal/cli"
 	"github.com/ostree-push/ostree-push/internal/receive"
 	"github.com/ostree-push/ostree-push/internal/receiveconfig"
 	"github.com/ostree-push/ostree-push/pkg/libostree"
@@ -71,7 +72,10 @@ keys of the Python ostree-receive 1.x mean what they meant there. Keys:
 type errUsage struct{ error }
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	stop := cli.Profile("ostree-receive")
+	code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -25,7 +25,8 @@ import (
 // queue has held the others back (one of them had nothing left to send)
 // for SlowAfter in all, that mirror is left behind and reads the rest of
 // its objects itself, so a slow mirror costs the others at most SlowAfter
-// (and one large object).
+// (twice that when it stalls in the middle of a large object: then it
+// fails).
 
 // DefaultSlowAfter is FanOutOptions.SlowAfter when it is zero.
 const DefaultSlowAfter = 5 * time.Second
@@ -43,6 +44,9 @@ type Mirror struct {
 	R      io.Reader            // from the receiver
 	W      io.Writer            // to the receiver
 	Remote func(message string) // its PROGRESS messages; may be nil
+	// Abort, when set, breaks the connection: PushMany calls it when it
+	// gives up on a mirror that stalls with its writer blocked on W.
+	Abort func()
 }
 
 // FanOutOptions configure PushMany. Progress counts the objects read for
@@ -120,9 +124,10 @@ func PushMany(src Source, mirrors []Mirror, opts FanOutOptions) (*FanOutResult, 
 		po.Logf = func(format string, a ...any) { logf("%s: "+format, append([]any{name}, a...)...) }
 		first := &firstBytes{r: m.R}
 		f.lanes = append(f.lanes, &lane{
-			name: m.Name,
-			p:    &pusher{fr: NewFrameReader(first), fw: NewFrameWriter(m.W), src: src, opts: po, first: first},
-			dead: make(chan struct{}),
+			name:  m.Name,
+			abort: m.Abort,
+			p:     &pusher{fr: NewFrameReader(first), fw: NewFrameWriter(m.W), src: src, opts: po, first: first},
+			dead:  make(chan struct{}),
 		})
 	}
 	plan, err := f.lanes[0].p.resolve()
@@ -194,6 +199,7 @@ type fanOut struct {
 // lane is one mirror's side of a fan-out.
 type lane struct {
 	name    string
+	abort   func() // Mirror.Abort; may be nil
 	p       *pusher
 	n       *negotiated
 	missing []object.Name // what the mirror lacks, in sending order
@@ -201,6 +207,8 @@ type lane struct {
 	dead    chan struct{} // closed when this mirror's push failed
 	once    sync.Once
 	err     error
+	causeMu sync.Mutex
+	cause   error // set by giveUp
 	result  *PushResult
 	// Set by the shared reader, before it closes queue:
 	gone       atomic.Bool   // nothing more is queued (failed, or left behind); the loaders read it too
@@ -216,6 +224,18 @@ type lane struct {
 type piece struct {
 	h    *ObjectHeader
 	data []byte
+}
+
+// giveUp fails the mirror for a reason of the shared reader's (a local
+// read error, a stall), which is then the error reported for it whatever
+// its writer and reader see next.
+func (l *lane) giveUp(err error) {
+	l.causeMu.Lock()
+	if l.cause == nil {
+		l.cause = err
+	}
+	l.causeMu.Unlock()
+	l.fail(err)
 }
 
 // fail records the first error of the mirror and marks it dead.
@@ -336,6 +356,11 @@ func (l *lane) finish(f *fanOut) {
 	case readErr != nil:
 		l.err = readErr
 	}
+	l.causeMu.Lock()
+	if l.cause != nil {
+		l.err = l.cause
+	}
+	l.causeMu.Unlock()
 	if l.err != nil {
 		return
 	}
@@ -532,7 +557,7 @@ func (f *fanOut) share(sending []*lane) {
 			for _, ln := range j.lanes {
 				if !ln.gone.Load() {
 					ln.gone.Store(true)
-					ln.fail(err)
+					ln.giveUp(err)
 				}
 			}
 		}
@@ -587,8 +612,10 @@ func (f *fanOut) stream(j *job, h *ObjectHeader, live []*lane, jobs []*job, at i
 // another mirror has nothing left to send holds that one back; once that
 // adds up to SlowAfter over the push, the mirror is left behind at the
 // start of an object (jobs given) with the jobs from at on. A chunk of an
-// object already started waits until the mirror takes it or fails. While
-// every mirror is busy, waiting holds nobody back and costs nothing.
+// object already started waits until the mirror takes it or fails, or
+// until the holding back adds up to twice SlowAfter: then that mirror's
+// push fails. While every mirror is busy, waiting holds nobody back and
+// costs nothing.
 func (f *fanOut) put(l *lane, pc piece, jobs []*job, at int) {
 	if l.gone.Load() {
 		return
@@ -614,8 +641,19 @@ func (f *fanOut) put(l *lane, pc piece, jobs []*job, at int) {
 			if f.othersStarving(l) {
 				l.held += heldTick
 			}
-			if jobs != nil && l.held >= f.opts.SlowAfter {
+			switch {
+			case jobs != nil && l.held >= f.opts.SlowAfter:
 				f.leave(l, jobs, at)
+				return
+			case jobs == nil && l.held >= 2*f.opts.SlowAfter:
+				// It cannot be left behind in the middle of an object;
+				// a mirror that stalls there (hung, not closed) must
+				// not stall the others for ever.
+				l.gone.Store(true)
+				l.giveUp(fmt.Errorf("too slow: it held the other destinations back for %v in the middle of a large object", l.held))
+				if l.abort != nil {
+					l.abort() // its writer may be blocked on the connection
+				}
 				return
 			}
 		}

@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"bytes"
 	"io"
 	"strings"
 	"sync"
@@ -68,6 +69,12 @@ type fanOutRun struct {
 // runFanOut runs PushMany against one Receive per mirror, over pipes.
 func runFanOut(tb testing.TB, src Source, mirrors []fanOutMirror, opts FanOutOptions) fanOutRun {
 	tb.Helper()
+	return runFanOutAbort(tb, src, mirrors, opts, nil)
+}
+
+// runFanOutAbort is runFanOut with Mirror.Abort functions, by index.
+func runFanOutAbort(tb testing.TB, src Source, mirrors []fanOutMirror, opts FanOutOptions, aborts map[int]func()) fanOutRun {
+	tb.Helper()
 	out := fanOutRun{recv: make([]*ReceiveResult, len(mirrors)), recvErr: make([]error, len(mirrors)), recvDone: make([]time.Time, len(mirrors))}
 	var conns []Mirror
 	var closers []func()
@@ -79,7 +86,17 @@ func runFanOut(tb testing.TB, src Source, mirrors []fanOutMirror, opts FanOutOpt
 		if m.wrap != nil {
 			w = m.wrap(c2sW)
 		}
-		conns = append(conns, Mirror{Name: "mirror" + string(rune('A'+i)), R: s2cR, W: w})
+		var abort func()
+		if a := aborts[i]; a != nil {
+			// As killing ssh would: the writer fails, and the reader sees
+			// the connection end.
+			abort = func() {
+				a()
+				c2sW.CloseWithError(io.ErrClosedPipe)
+				s2cR.CloseWithError(io.ErrClosedPipe)
+			}
+		}
+		conns = append(conns, Mirror{Name: "mirror" + string(rune('A'+i)), R: s2cR, W: w, Abort: abort})
 		closers = append(closers, func() {
 			c2sW.Close()
 			s2cR.CloseWithError(errClientGone)
@@ -264,5 +281,57 @@ func TestFanOutSlowMirror(t *testing.T) {
 	union := uint64(len(src.reachable(t, c1)))
 	if run.res.ObjectsRead <= union {
 		t.Errorf("ObjectsRead %d: the slow mirror's rereads are not counted (union %d)", run.res.ObjectsRead, union)
+	}
+}
+
+// stallWriter passes on the first after bytes, then blocks until aborted.
+type stallWriter struct {
+	w       io.Writer
+	after   int
+	aborted chan struct{}
+	once    sync.Once
+}
+
+func (s *stallWriter) Write(p []byte) (int, error) {
+	if s.after < len(p) {
+		<-s.aborted
+		return 0, io.ErrClosedPipe
+	}
+	s.after -= len(p)
+	return s.w.Write(p)
+}
+
+func (s *stallWriter) abort() { s.once.Do(func() { close(s.aborted) }) }
+
+// TestFanOutStalledMirror: a mirror that stops reading in the middle of an
+// object larger than its queue (hung, not closed) fails after holding the
+// others back twice SlowAfter, its connection is aborted, and the others
+// land.
+func TestFanOutStalledMirror(t *testing.T) {
+	src := newMemStore()
+	files := manyFiles(20, 4096)
+	// Larger than a mirror's queue holds (laneQueue pieces of fanOutRead).
+	files["big"] = bytes.Repeat([]byte("a large file, streamed in chunks\n"), (laneQueue+16)*fanOutRead/33)
+	c1 := newCommit(t, src, object.Zero, files)
+	src.setRef("main", c1)
+	fast, stalled := newMemStore(), newMemStore()
+	stall := &stallWriter{after: 2 << 20, aborted: make(chan struct{})}
+	mirrors := []fanOutMirror{
+		{dst: fast},
+		{dst: stalled, wrap: func(w io.Writer) io.Writer { stall.w = w; return stall }},
+	}
+	run := runFanOutAbort(t, src, mirrors, FanOutOptions{PushOptions: PushOptions{Specs: []PushSpec{spec("main", "main")}},
+		SlowAfter: 30 * time.Millisecond}, map[int]func(){1: stall.abort})
+	if run.err != nil {
+		t.Fatal(run.err)
+	}
+	if !run.res.Mirrors[0].OK() || fast.refValue("main") != c1 {
+		t.Errorf("the fast mirror did not land: %+v", run.res.Mirrors[0])
+	}
+	if err := run.res.Mirrors[1].Err; err == nil || !strings.Contains(err.Error(), "too slow") {
+		t.Errorf("stalled mirror: %v", err)
+	}
+	if !stalled.refValue("main").IsZero() {
+		t.Errorf("the stalled mirror moved its ref")
 	}
 }

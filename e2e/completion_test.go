@@ -25,6 +25,7 @@ func completionDir(t *testing.T) string {
 }
 
 func TestBashCompletion(t *testing.T) {
+	t.Parallel()
 	requireTool(t, "bash")
 	testrepo.RequireTools(t)
 	dir := t.TempDir()
@@ -134,6 +135,7 @@ printf '%s\n' "${COMPREPLY[@]}"
 }
 
 func TestZshCompletionLoads(t *testing.T) {
+	t.Parallel()
 	requireTool(t, "zsh")
 	dir := completionDir(t)
 	if out, err := exec.Command("zsh", "-n", filepath.Join(dir, "_ostree-push")).CombinedOutput(); err != nil {

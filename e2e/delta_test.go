@@ -47,6 +47,7 @@ func pullStats(t *testing.T, out string) (deltaParts, loose string) {
 }
 
 func TestStaticDeltasOnReceive(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 80)
 	remote := e.remote("archive")
 	conf := e.config("static_deltas: yes\nstatic_deltas_from_scratch: yes\n")

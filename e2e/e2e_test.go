@@ -2,6 +2,10 @@
 // the built binaries, pushing through a real OpenSSH sshd on 127.0.0.1 that
 // the tests start with their own keys, between repositories made by the
 // ostree command, which is also the oracle (fsck, rev-parse, ls, log).
+//
+// Tests that measure time, memory or processes (bigfile, concurrent, fault,
+// hostile, a receiver killed) run alone; the others call t.Parallel and run
+// together once those are done, as many at a time as -parallel allows.
 package e2e
 
 import (

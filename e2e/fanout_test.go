@@ -49,6 +49,7 @@ func parseFanOut(t *testing.T, r run) fanOutJSON {
 // limit in its configuration). The first two land, as ostree sees them;
 // the third is left as it was and the exit status says that one failed.
 func TestFanOut(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 300)
 	mirror := func(name, mode string) string {
 		p := filepath.Join(e.dir, name)
@@ -125,6 +126,7 @@ func TestFanOut(t *testing.T) {
 // TestFanOutUnreachable: a destination whose ssh cannot connect fails
 // alone; the reachable one lands.
 func TestFanOutUnreachable(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 50)
 	good := e.remote("archive")
 	r := e.push("--to", "ssh://127.0.0.1:1/srv/nowhere", "--to", e.dest(good), "os/main")

@@ -129,6 +129,7 @@ func v0Receive(remote string, extra ...string) string {
 }
 
 func TestLegacyV0Push(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 60)
 	remote := e.remote("archive")
 	commit := testrepo.RevParse(t, e.src, "os/main")
@@ -187,6 +188,7 @@ func TestLegacyV0Push(t *testing.T) {
 // TestLegacyV0Refusals: what the receiver refuses from a version-0 client,
 // each with the remote unchanged.
 func TestLegacyV0Refusals(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 30)
 	commit := testrepo.RevParse(t, e.src, "os/main")
 	files := objectFiles(t, e.src)
@@ -318,6 +320,7 @@ func TestLegacyV0Refusals(t *testing.T) {
 // TestLegacyV0ThroughShell: the restricted shell lets a version-0 client's
 // command line through, and nothing more.
 func TestLegacyV0ThroughShell(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 10)
 	remote := e.remote("archive")
 	shell := filepath.Join(binDir, "ostree-receive-shell")

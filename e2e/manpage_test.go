@@ -90,6 +90,7 @@ func manOptions(opts string) []string {
 }
 
 func TestManPagesMatchHelp(t *testing.T) {
+	t.Parallel()
 	for _, cmd := range []string{"ostree-push", "ostree-receive", "ostree-receive-shell", "ostree-pull-ssh"} {
 		t.Run(cmd, func(t *testing.T) {
 			help, _ := helpOptions(t, cmd)
@@ -108,6 +109,7 @@ func TestManPagesMatchHelp(t *testing.T) {
 }
 
 func TestShellHelpNamesItsOptions(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command(filepath.Join(binDir, "ostree-receive-shell"), "--help").Output()
 	if err != nil {
 		t.Fatal(err)
@@ -120,6 +122,7 @@ func TestShellHelpNamesItsOptions(t *testing.T) {
 }
 
 func TestConfManPageMatchesHelp(t *testing.T) {
+	t.Parallel()
 	_, help := helpOptions(t, "ostree-receive")
 	// The keys: lines of two spaces, a key, then " (default" or the end.
 	re := regexp.MustCompile(`(?m)^  ([a-z_]+)(?: \(default|$)`)
@@ -144,6 +147,7 @@ func TestConfManPageMatchesHelp(t *testing.T) {
 }
 
 func TestManPagesBuild(t *testing.T) {
+	t.Parallel()
 	scdoc, err := exec.LookPath("scdoc")
 	if err != nil {
 		if os.Getenv("CI") == "true" {

@@ -36,6 +36,7 @@ func (e *env) pullRun(local string, senderEnv map[string]string, args ...string)
 }
 
 func TestPullOverSSH(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 120)
 	source := e.dest(e.src)
 	for _, mode := range []string{"bare-user", "archive"} {
@@ -105,6 +106,7 @@ func TestPullOverSSH(t *testing.T) {
 // TestPullInterrupted: the sender dies in the middle of the objects; the
 // local repository is left as it was, and the next pull lands.
 func TestPullInterrupted(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 150)
 	local := filepath.Join(t.TempDir(), "local")
 	testrepo.Init(t, local, "archive")

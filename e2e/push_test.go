@@ -10,6 +10,7 @@ import (
 )
 
 func TestFreshPush(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 300)
 	// The pushed commit carries detached metadata (where signatures live).
 	e.commit("os/main", "signed", "--add-detached-metadata-string=note=carried along")
@@ -44,6 +45,7 @@ func TestFreshPush(t *testing.T) {
 }
 
 func TestIncrementalPush(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 200)
 	remote := e.remote("archive")
 	wantCode(t, e.push(e.dest(remote), "os/main"), 0)
@@ -97,6 +99,7 @@ func TestIncrementalPush(t *testing.T) {
 }
 
 func TestNonFastForwardAndForce(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 100)
 	remote := e.remote("archive")
 	wantCode(t, e.push(e.dest(remote), "os/main"), 0)
@@ -134,6 +137,7 @@ func TestNonFastForwardAndForce(t *testing.T) {
 }
 
 func TestStaleRefRejected(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 100)
 	remote := e.remote("archive")
 	wantCode(t, e.push(e.dest(remote), "os/main"), 0)
@@ -159,6 +163,7 @@ func TestStaleRefRejected(t *testing.T) {
 }
 
 func TestMultiRefAtomic(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 100)
 	remote := e.remote("archive")
 	e.commit("os/a", "a")
@@ -196,6 +201,7 @@ func TestMultiRefAtomic(t *testing.T) {
 }
 
 func TestDeleteRef(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 50)
 	remote := e.remote("archive")
 	e.commit("os/gone", "to delete")
@@ -215,6 +221,7 @@ func TestDeleteRef(t *testing.T) {
 }
 
 func TestDryRun(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 100)
 	remote := e.remote("archive")
 	before := snap(t, remote)
@@ -233,6 +240,7 @@ func TestDryRun(t *testing.T) {
 }
 
 func TestAllRefsByDefault(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 50)
 	e.commit("os/second", "second ref")
 	remote := e.remote("bare-user")
@@ -243,6 +251,7 @@ func TestAllRefsByDefault(t *testing.T) {
 }
 
 func TestURLDestination(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 50)
 	remote := e.remote("archive")
 	wantCode(t, e.push("ssh://"+e.ssh.Host()+":"+e.ssh.Port+remote, "os/main"), 0)
@@ -250,6 +259,7 @@ func TestURLDestination(t *testing.T) {
 }
 
 func TestLocalTransport(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 100)
 	remote := e.remote("bare-user")
 	// No ssh at all: the receiver beside ostree-push runs directly.
@@ -281,6 +291,7 @@ func TestReceiverKilledBeforeRefs(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
+	t.Parallel()
 	for i, args := range [][]string{
 		{},
 		{"--no-such-flag", "x"},

@@ -26,6 +26,7 @@ func (e *env) config(text string) map[string]string {
 }
 
 func TestReceiverRoot(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 50)
 	root := filepath.Join(e.dir, "served")
 	os.MkdirAll(root, 0o755)
@@ -54,6 +55,7 @@ func TestReceiverRoot(t *testing.T) {
 }
 
 func TestReceiverRefPolicy(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 50)
 	remote := e.remote("archive")
 	conf := e.config("allow_refs: ['os/*']\ndeny_refs: ['os/internal/*']\ndeny_deletes: yes\ndeny_non_fast_forward: yes\nupdate: no\n")
@@ -91,6 +93,7 @@ func TestReceiverRefPolicy(t *testing.T) {
 }
 
 func TestReceiverSummaryAndHook(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 50)
 	remote := e.remote("archive")
 	out := filepath.Join(e.dir, "hook.out")
@@ -141,6 +144,7 @@ func TestReceiverSummaryAndHook(t *testing.T) {
 }
 
 func TestReceiverConfigErrors(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 20)
 	remote := e.remote("archive")
 	before := snap(t, remote)

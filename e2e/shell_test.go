@@ -84,6 +84,7 @@ func (e *env) sshExec(sshArgs ...string) run {
 }
 
 func TestShellPush(t *testing.T) {
+	t.Parallel()
 	e := newShellEnv(t, ",no-pty,no-port-forwarding,no-agent-forwarding,no-X11-forwarding")
 	remote := e.remote("archive")
 
@@ -119,6 +120,7 @@ func TestShellPush(t *testing.T) {
 }
 
 func TestShellRefusesCommands(t *testing.T) {
+	t.Parallel()
 	e := newShellEnv(t, ",no-pty")
 	marker := filepath.Join(e.dir, "marker")
 	for _, tt := range []struct {
@@ -159,6 +161,7 @@ func TestShellRefusesCommands(t *testing.T) {
 }
 
 func TestShellInteractive(t *testing.T) {
+	t.Parallel()
 	const msg = "interactive login is not allowed; this account only accepts ostree-push"
 	t.Run("no-pty", func(t *testing.T) {
 		e := newShellEnv(t, ",no-pty")
@@ -188,6 +191,7 @@ func TestShellInteractive(t *testing.T) {
 }
 
 func TestShellOptionInjection(t *testing.T) {
+	t.Parallel()
 	e := newShellEnv(t, ",no-pty")
 	remote := e.remote("archive")
 	before := snap(t, remote)

@@ -52,6 +52,7 @@ func gpgKey(t *testing.T, dir, name string) (home, id, keyring string) {
 }
 
 func TestReceiverGPGVerify(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 30)
 	remote := e.remote("archive")
 	home, id, keyring := gpgKey(t, e.dir, "builder")
@@ -95,6 +96,7 @@ func goodSignature(t *testing.T, dir, repo, rev, keyring string) {
 }
 
 func TestReceiverGPGSignsCommitsAndSummary(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 30)
 	remote := e.remote("archive")
 	home, id, keyring := gpgKey(t, e.dir, "server")
@@ -164,6 +166,7 @@ func edKey(t *testing.T, dir, name string, seed byte) (ed25519.PrivateKey, strin
 }
 
 func TestReceiverEd25519(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, 30)
 	remote := e.remote("archive")
 	builder, builderPub, _ := edKey(t, e.dir, "builder", 1)

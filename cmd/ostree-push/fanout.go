@@ -11,7 +11,6 @@ import (
 
 	"github.com/ostree-push/ostree-push/internal/cli"
 	"github.com/ostree-push/ostree-push/internal/report"
-	"github.com/ostree-push/ostree-push/internal/store"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
 )
 
@@ -37,19 +36,11 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 		seen[d.String()] = true
 		dests = append(dests, d)
 	}
-	specs, err := refspecs(o, args)
-	if err != nil {
-		return err
-	}
-	repo, err := store.Open(o.repoPath())
+	specs, fault, repo, err := setup(o, args)
 	if err != nil {
 		return err
 	}
 	defer repo.Close()
-	fault, err := transfer.FaultFromEnv()
-	if err != nil {
-		return err
-	}
 
 	start := time.Now()
 	prog := newProgress(stderr, o.showProgress())

@@ -57,6 +57,25 @@ func refspecs(o *options, args []string) ([]transfer.PushSpec, error) {
 	return specs, nil
 }
 
+// setup is what every kind of push needs first: the refspecs, the fault
+// injection of the reliability tests, and the local repository, which the
+// caller closes.
+func setup(o *options, args []string) ([]transfer.PushSpec, transfer.FaultFunc, *store.Repo, error) {
+	specs, err := refspecs(o, args)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	fault, err := transfer.FaultFromEnv()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	repo, err := store.Open(o.repoPath())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return specs, fault, repo, nil
+}
+
 // serveStdio is the sending side of a pull over ssh (ostree-pull-ssh):
 // the receiver is the puller at the other end of standard input and
 // output, and nothing but the protocol may go to standard output. Errors
@@ -65,15 +84,7 @@ func serveStdio(o *options, args []string, stderr io.Writer) error {
 	if o.json || o.progress {
 		return errUsage{errors.New("--stdio speaks the protocol on standard output: no --json or --progress")}
 	}
-	specs, err := refspecs(o, args)
-	if err != nil {
-		return err
-	}
-	fault, err := transfer.FaultFromEnv()
-	if err != nil {
-		return err
-	}
-	repo, err := store.Open(o.repoPath())
+	specs, fault, repo, err := setup(o, args)
 	if err != nil {
 		return err
 	}
@@ -135,12 +146,7 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	if err != nil {
 		return errUsage{err}
 	}
-	specs, err := refspecs(o, args[1:])
-	if err != nil {
-		return err
-	}
-
-	repo, err := store.Open(o.repoPath())
+	specs, fault, repo, err := setup(o, args[1:])
 	if err != nil {
 		return err
 	}
@@ -170,10 +176,6 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	logf := func(string, ...any) {}
 	if o.verbose && !o.json {
 		logf = func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }
-	}
-	fault, err := transfer.FaultFromEnv()
-	if err != nil {
-		return err
 	}
 	var remoteMsgs []string
 	res, perr := transfer.Push(conn, conn, repo, transfer.PushOptions{

@@ -485,75 +485,36 @@ func (f *fanOut) share(sending []*lane) {
 		return
 	}
 	f.opts.Logf("fan-out: %d objects to read for %d mirrors", len(jobs), len(sending))
-	type fetched struct {
-		j    *job
-		data []byte // nil for an object streamed in chunks
-		size uint64
-		err  error
-		done chan struct{}
-	}
-	queue := make(chan *fetched, 32)
-	work := make(chan *fetched)
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
-	defer func() {
-		close(quit)
-		wg.Wait()
-	}()
-	go func() {
-		defer close(queue)
-		defer close(work)
-		for _, j := range jobs {
-			l := &fetched{j: j, done: make(chan struct{})}
-			select {
-			case queue <- l:
-			case <-quit:
-				return
-			}
-			select {
-			case work <- l:
-			case <-quit:
-				return
-			}
-		}
-	}()
-	for i := 0; i < 2; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for l := range work {
-				if len(l.j.live()) > 0 {
-					l.data, l.size, l.err = loadObject(f.src, l.j.name, l.j.filez)
-				}
-				close(l.done)
-			}
-		}()
-	}
+	// A local read error fails the mirrors taking that object (as a
+	// single push would fail); the others go on, so it is kept apart
+	// instead of stopping readAhead.
+	readErrs := make([]error, len(jobs))
 	var done uint64
-	for i := 0; ; i++ {
-		l, ok := <-queue
-		if !ok {
-			return
+	readAhead(len(jobs), func(i int) ([]byte, uint64, error) {
+		j := jobs[i]
+		if len(j.live()) == 0 {
+			return nil, 0, nil
 		}
-		<-l.done
-		j := l.j
-		live := j.live()
-		if l.err == nil && len(live) > 0 {
-			h := &ObjectHeader{Name: j.name, Size: l.size, Filez: j.filez}
-			if l.data != nil {
+		data, size, err := loadObject(f.src, j.name, j.filez)
+		readErrs[i] = err
+		return data, size, nil
+	}, func(i int, data []byte, size uint64) error {
+		j := jobs[i]
+		err := readErrs[i]
+		if live := j.live(); len(live) > 0 && err == nil {
+			h := &ObjectHeader{Name: j.name, Size: size, Filez: j.filez}
+			if data != nil {
 				for _, ln := range live {
-					f.put(ln, piece{h: h, data: l.data}, jobs, i)
+					f.put(ln, piece{h: h, data: data}, jobs, i)
 				}
 			} else {
-				l.err = f.stream(j, h, live, jobs, i)
+				err = f.stream(j, h, live, jobs, i)
 			}
 			f.objectsRead.Add(1)
-			f.bytesRead.Add(l.size)
+			f.bytesRead.Add(size)
 		}
-		if l.err != nil {
-			// A local read failed: every mirror taking the object fails,
-			// as a single push would; the others go on.
-			err := fmt.Errorf("reading %s: %w", j.name, l.err)
+		if err != nil {
+			err = fmt.Errorf("reading %s: %w", j.name, err)
 			for _, ln := range j.lanes {
 				if !ln.gone.Load() {
 					ln.gone.Store(true)
@@ -565,7 +526,8 @@ func (f *fanOut) share(sending []*lane) {
 		if f.opts.Progress != nil {
 			f.opts.Progress(PushProgress{ObjectsSent: done, ObjectsTotal: uint64(len(jobs)), BytesSent: f.bytesRead.Load()})
 		}
-	}
+		return nil
+	})
 }
 
 // live lists the job's mirrors still being fed.

@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"strings"
 	"sync"
@@ -333,5 +334,29 @@ func TestFanOutStalledMirror(t *testing.T) {
 	}
 	if !stalled.refValue("main").IsZero() {
 		t.Errorf("the stalled mirror moved its ref")
+	}
+}
+
+// TestFanOutSourceReadError: a local read error fails the mirrors that take
+// that object, each left as it was, and the others land.
+func TestFanOutSourceReadError(t *testing.T) {
+	h := newHistory(t)
+	h.src.setRef("main", h.c3)
+	errRead := errors.New("test: input/output error")
+	bad := newObjects(t, h.src, h.c1)[0] // only a mirror without c1 takes it
+	empty, behind := newMemStore(), h.dest(t, "main", h.c2)
+	before := empty.snapshot()
+	run := runFanOut(t, corruptSource{memStore: h.src, bad: bad, err: errRead}, []fanOutMirror{{dst: empty}, {dst: behind}},
+		FanOutOptions{PushOptions: PushOptions{Specs: []PushSpec{spec("main", "main")}}})
+	if run.err != nil {
+		t.Fatal(run.err)
+	}
+	if err := run.res.Mirrors[0].Err; !errors.Is(err, errRead) || !strings.Contains(err.Error(), bad.String()) {
+		t.Errorf("mirror without c1: %v, want the read error naming %s", err, bad)
+	}
+	empty.assertUnchanged(t, before)
+	empty.assertNoTxn(t)
+	if !run.res.Mirrors[1].OK() || behind.refValue("main") != h.c3 {
+		t.Errorf("mirror with c2: %+v", run.res.Mirrors[1])
 	}
 }

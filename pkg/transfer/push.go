@@ -609,9 +609,9 @@ func (p *pusher) objectSize(n object.Name) (uint64, error) {
 	return size, nil
 }
 
-// loaded is one object read ahead of the writer.
+// loaded is one item read ahead (see readAhead).
 type loaded struct {
-	name object.Name
+	i    int
 	data []byte // nil for a large object the writer streams itself
 	size uint64
 	err  error
@@ -621,6 +621,33 @@ type loaded struct {
 // sendObjects sends the objects in order, with two goroutines reading
 // (and, from an archive repository, inflating) the next ones meanwhile.
 func (p *pusher) sendObjects(names []object.Name, stats *sentStats, total uint64) error {
+	return readAhead(len(names), func(i int) ([]byte, uint64, error) {
+		return p.load(names[i])
+	}, func(i int, data []byte, size uint64) error {
+		n := names[i]
+		p.opts.Fault.at("push:object", stats.objects+1)
+		h := &ObjectHeader{Name: n, Size: size, Filez: n.Type == object.File && p.filez()}
+		if data != nil {
+			if err := p.writeInline(h, data); err != nil {
+				return err
+			}
+		} else if err := p.writeStreamed(h); err != nil {
+			return err
+		}
+		stats.objects++
+		stats.bytes += size
+		if p.opts.Progress != nil {
+			p.opts.Progress(PushProgress{ObjectsSent: stats.objects, ObjectsTotal: total, BytesSent: stats.bytes})
+		}
+		return nil
+	})
+}
+
+// readAhead calls load for items 0 to n-1 from two goroutines, up to 32
+// items ahead, and use for each in order with what load returned. It stops
+// at the first error of either (load's is returned as it is) and returns
+// once the loaders have stopped.
+func readAhead(n int, load func(i int) (data []byte, size uint64, err error), use func(i int, data []byte, size uint64) error) error {
 	queue := make(chan *loaded, 32)
 	work := make(chan *loaded)
 	quit := make(chan struct{})
@@ -633,8 +660,8 @@ func (p *pusher) sendObjects(names []object.Name, stats *sentStats, total uint64
 	go func() {
 		defer close(queue)
 		defer close(work)
-		for _, n := range names {
-			l := &loaded{name: n, done: make(chan struct{})}
+		for i := 0; i < n; i++ {
+			l := &loaded{i: i, done: make(chan struct{})}
 			select {
 			case queue <- l:
 			case <-quit:
@@ -647,12 +674,12 @@ func (p *pusher) sendObjects(names []object.Name, stats *sentStats, total uint64
 			}
 		}
 	}()
-	for i := 0; i < 2; i++ {
+	for k := 0; k < 2; k++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for l := range work {
-				l.data, l.size, l.err = p.load(l.name)
+				l.data, l.size, l.err = load(l.i)
 				close(l.done)
 			}
 		}()
@@ -662,19 +689,8 @@ func (p *pusher) sendObjects(names []object.Name, stats *sentStats, total uint64
 		if l.err != nil {
 			return l.err
 		}
-		p.opts.Fault.at("push:object", stats.objects+1)
-		h := &ObjectHeader{Name: l.name, Size: l.size, Filez: l.name.Type == object.File && p.filez()}
-		if l.data != nil {
-			if err := p.writeInline(h, l.data); err != nil {
-				return err
-			}
-		} else if err := p.writeStreamed(h); err != nil {
+		if err := use(l.i, l.data, l.size); err != nil {
 			return err
-		}
-		stats.objects++
-		stats.bytes += l.size
-		if p.opts.Progress != nil {
-			p.opts.Progress(PushProgress{ObjectsSent: stats.objects, ObjectsTotal: total, BytesSent: stats.bytes})
 		}
 	}
 	return nil

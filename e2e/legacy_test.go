@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ostree-push/ostree-push/internal/testrepo"
@@ -30,7 +31,26 @@ type v0Client struct {
 	cmd    *exec.Cmd
 	w      io.WriteCloser
 	r      *bufio.Reader
-	stderr bytes.Buffer
+	stderr lockedBuffer // written by exec's copying goroutine
+}
+
+// lockedBuffer is a bytes.Buffer that one goroutine may write while
+// another reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func (e *env) v0Connect(remoteCommand string) *v0Client {
@@ -93,10 +113,11 @@ func (c *v0Client) putObject(name string, data []byte) {
 	}
 }
 
-// done sends DONE and returns the receiver's exit status.
+// done sends DONE and returns the receiver's exit status. A receiver that
+// refused the push may have ended before DONE: then it cannot be sent.
 func (c *v0Client) done() int {
 	c.t.Helper()
-	c.send(&transfer.V0Message{Type: transfer.V0Done})
+	transfer.WriteV0(c.w, &transfer.V0Message{Type: transfer.V0Done})
 	c.w.Close()
 	io.Copy(io.Discard, c.r)
 	return exitCode(c.cmd.Wait())

@@ -100,11 +100,8 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 		prefixers[i].Flush()
 		d := report.Destination{Dest: dests[i].String(), Result: r.Result, Err: r.Err, LeftBehind: r.LeftBehind,
 			Remote: remote[i], Elapsed: time.Since(start)}
-		if d.Err != nil && cerr != nil && !dests[i].Local {
-			var exit interface{ ExitCode() int }
-			if errors.As(cerr, &exit) && exit.ExitCode() == 255 {
-				d.Err = fmt.Errorf("%v (ssh failed: see its message above)", d.Err)
-			}
+		if d.Err != nil {
+			d.Err = sshFailed(d.Err, cerr, dests[i])
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -119,10 +116,7 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 			if d.Err != nil {
 				fmt.Fprintf(w, "ostree-push: %s: %v\n", d.Dest, d.Err)
 			} else if !o.quiet || !d.Result.OK() {
-				report.Write(w, d.Result, report.Options{
-					Header: "To " + d.Dest, Verb: "sent", DryRun: o.dryRun, Quiet: o.quiet,
-					Hint: "on the remote is not an ancestor of what you pushed; use --force (or +REF) to overwrite it",
-				}, d.Elapsed)
+				report.Write(w, d.Result, reportOptions(o, dests[i]), d.Elapsed)
 			}
 		})
 	}
@@ -134,7 +128,7 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 			Progress:       prog.update,
 			Logf:           logf,
 			Fault:          fault,
-			NoCapabilities: strings.Fields(strings.ReplaceAll(os.Getenv("OSTREE_PUSH_NO_CAPS"), ",", " ")),
+			NoCapabilities: noCapabilities(),
 		},
 		Finished: finished,
 	})

@@ -179,15 +179,13 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	}
 	var remoteMsgs []string
 	res, perr := transfer.Push(conn, conn, repo, transfer.PushOptions{
-		Specs:    specs,
-		DryRun:   o.dryRun,
-		Agent:    "ostree-push/" + version,
-		Progress: prog.update,
-		Logf:     logf,
-		Fault:    fault,
-		// For measurements: OSTREE_PUSH_NO_CAPS=archive-filez sends file
-		// objects as content streams even between archive repositories.
-		NoCapabilities: strings.Fields(strings.ReplaceAll(os.Getenv("OSTREE_PUSH_NO_CAPS"), ",", " ")),
+		Specs:          specs,
+		DryRun:         o.dryRun,
+		Agent:          "ostree-push/" + version,
+		Progress:       prog.update,
+		Logf:           logf,
+		Fault:          fault,
+		NoCapabilities: noCapabilities(),
 		Remote: func(msg string) {
 			remoteMsgs = append(remoteMsgs, msg)
 			if !o.quiet && !o.json {
@@ -198,13 +196,7 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	prog.done()
 	cerr := conn.Close(30 * time.Second)
 	if perr != nil {
-		if cerr != nil {
-			var exit interface{ ExitCode() int }
-			if errors.As(cerr, &exit) && exit.ExitCode() == 255 && !dest.Local {
-				return fmt.Errorf("%v (ssh failed: see its message above)", perr)
-			}
-		}
-		return perr
+		return sshFailed(perr, cerr, dest)
 	}
 	elapsed := time.Since(start)
 	if o.json {
@@ -212,13 +204,35 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 			return err
 		}
 	} else if !o.quiet || !res.OK() {
-		report.Write(stderr, res, report.Options{
-			Header: "To " + dest.String(), Verb: "sent", DryRun: o.dryRun, Quiet: o.quiet,
-			Hint: "on the remote is not an ancestor of what you pushed; use --force (or +REF) to overwrite it",
-		}, elapsed)
+		report.Write(stderr, res, reportOptions(o, dest), elapsed)
 	}
 	if !res.OK() {
 		return errRejected
 	}
 	return nil
+}
+
+// noCapabilities lists the capabilities not to offer, from
+// $OSTREE_PUSH_NO_CAPS (for measurements: "archive-filez" sends file
+// objects as content streams even between archive repositories).
+func noCapabilities() []string {
+	return strings.Fields(strings.ReplaceAll(os.Getenv("OSTREE_PUSH_NO_CAPS"), ",", " "))
+}
+
+// sshFailed adds to a failed push's error that ssh itself failed (exit
+// status 255, its message printed above), when it did.
+func sshFailed(err, closeErr error, dest transfer.Destination) error {
+	var exit interface{ ExitCode() int }
+	if closeErr != nil && !dest.Local && errors.As(closeErr, &exit) && exit.ExitCode() == 255 {
+		return fmt.Errorf("%v (ssh failed: see its message above)", err)
+	}
+	return err
+}
+
+// reportOptions words the git-style report of a push to dest.
+func reportOptions(o *options, dest transfer.Destination) report.Options {
+	return report.Options{
+		Header: "To " + dest.String(), Verb: "sent", DryRun: o.dryRun, Quiet: o.quiet,
+		Hint: "on the remote is not an ancestor of what you pushed; use --force (or +REF) to overwrite it",
+	}
 }

@@ -116,6 +116,7 @@ func PushMany(src Source, mirrors []Mirror, opts FanOutOptions) (*FanOutResult, 
 	}
 	opts.Fault = opts.Fault.locked()
 	f := &fanOut{src: src, opts: opts}
+	shared := newWalks(src)
 	for _, m := range mirrors {
 		po := opts.PushOptions
 		po.Progress = nil
@@ -126,7 +127,7 @@ func PushMany(src Source, mirrors []Mirror, opts FanOutOptions) (*FanOutResult, 
 		f.lanes = append(f.lanes, &lane{
 			name:  m.Name,
 			abort: m.Abort,
-			p:     &pusher{fr: NewFrameReader(first), fw: NewFrameWriter(m.W), src: src, opts: po, first: first},
+			p:     &pusher{fr: NewFrameReader(first), fw: NewFrameWriter(m.W), src: src, opts: po, first: first, walks: shared},
 			dead:  make(chan struct{}),
 		})
 	}
@@ -134,6 +135,8 @@ func PushMany(src Source, mirrors []Mirror, opts FanOutOptions) (*FanOutResult, 
 	if err != nil {
 		return nil, err
 	}
+	shared.speculate(plan)
+	defer shared.wait()
 
 	// Negotiate with every mirror at once.
 	var wg sync.WaitGroup

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
 	"sync"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
@@ -80,11 +79,13 @@ func Push(r io.Reader, w io.Writer, src Source, opts PushOptions) (*PushResult, 
 		opts.Logf = func(string, ...any) {}
 	}
 	first := &firstBytes{r: r}
-	p := &pusher{fr: NewFrameReader(first), fw: NewFrameWriter(w), src: src, opts: opts, first: first}
+	p := &pusher{fr: NewFrameReader(first), fw: NewFrameWriter(w), src: src, opts: opts, first: first, walks: newWalks(src)}
 	plan, err := p.resolve()
 	if err != nil {
 		return nil, err
 	}
+	p.walks.speculate(plan)
+	defer p.walks.wait()
 	res, err := p.run(plan)
 	if err != nil {
 		p.sendError(err)
@@ -116,6 +117,7 @@ type pusher struct {
 	// by Push after it ended).
 	errorSent bool
 	caps      Capabilities // in effect, from the HELLOs
+	walks     *walks       // negotiate's walks, shared by the lanes of a fan-out
 }
 
 // filez reports whether file objects go as their .filez bytes.
@@ -424,49 +426,13 @@ func (p *pusher) negotiate(tips []object.Checksum, remoteComplete map[object.Che
 			baseCommits = append(baseCommits, b)
 		}
 	}
-	var want []object.Name
-	since, ok := p.src.(SinceSource)
-	diff := ok && len(baseCommits) > 0
-	if diff {
-		// Only the directories that changed since a base are read;
-		// what is left out the remote has with the base.
-		want, err = since.ReachableSince(baseCommits[0], history)
-	} else {
-		want, err = p.src.Reachable(history)
+	r := p.walks.get(history, baseCommits)
+	if r.err != nil {
+		return nil, nil, r.err
 	}
-	if err != nil {
-		return nil, nil, err
-	}
-	have := map[object.Name]bool{}
-	if len(baseCommits) > 0 && !diff {
-		names, err := p.src.Reachable(baseCommits)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, n := range names {
-			have[n] = true
-		}
-	}
-	for _, n := range want {
-		switch {
-		case n.Type == object.CommitMeta:
-			always = append(always, n)
-		case !have[n]:
-			offer = append(offer, n)
-		}
-	}
-	// Contents first, then trees, commits last: a commit arrives after
-	// what it needs. Within a type, checksum order keeps runs repeatable.
-	rank := map[object.Type]int{object.File: 0, object.DirMeta: 1, object.DirTree: 2, object.Commit: 3, object.CommitMeta: 4}
-	sort.Slice(offer, func(i, j int) bool {
-		a, b := offer[i], offer[j]
-		if rank[a.Type] != rank[b.Type] {
-			return rank[a.Type] < rank[b.Type]
-		}
-		return string(a.Checksum[:]) < string(b.Checksum[:])
-	})
+	offer, always = r.offer, r.always
 	p.opts.Logf("offering %d objects and %d commits' detached metadata (%d reachable from %d new commits, %d known to the remote)",
-		len(offer), len(always), len(want), len(history), len(want)-len(offer)-len(always))
+		len(offer), len(always), r.want, len(history), r.want-len(offer)-len(always))
 	return offer, always, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
 )
@@ -145,9 +146,18 @@ type receiver struct {
 	// repository's shared lock from prepare to commit or abort, and prune
 	// needs it exclusive.
 	complete map[object.Checksum]bool
+	mark     time.Time // end of the last phase logged
+}
+
+// phase logs (at debug level) how long the phase that ends now took.
+func (rv *receiver) phase(format string, a ...any) {
+	now := time.Now()
+	rv.opts.Logf("%s: %s", fmt.Sprintf(format, a...), now.Sub(rv.mark).Round(time.Millisecond))
+	rv.mark = now
 }
 
 func (rv *receiver) run() (*ReceiveResult, error) {
+	rv.mark = time.Now()
 	// The transaction first: what it can store decides the capabilities.
 	txn, err := rv.dest.Begin()
 	if err != nil {
@@ -165,11 +175,13 @@ func (rv *receiver) run() (*ReceiveResult, error) {
 		return nil, err
 	}
 
+	rv.phase("transaction and negotiation")
 	res := &ReceiveResult{}
 	upd, commits, metas, err := rv.receiveObjects(res)
 	if err != nil {
 		return nil, err
 	}
+	rv.phase("objects (%d)", res.ObjectsWritten)
 	// Detached metadata has no checksum of its own: accept it only for a
 	// commit that is in the repository or came in this push.
 	if len(metas) > 0 {
@@ -198,6 +210,7 @@ func (rv *receiver) run() (*ReceiveResult, error) {
 		}
 		rv.complete[c] = true
 	}
+	rv.phase("completeness check")
 	res.Refs, err = rv.updateRefs(upd, commits)
 	if err != nil {
 		return nil, err
@@ -547,11 +560,13 @@ func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult
 	if err := txn.Commit(); err != nil {
 		return nil, err
 	}
+	rv.phase("ref decisions and transaction commit")
 	rv.opts.Fault.at("receive:committed", 0)
 	// The refs have moved: what follows reports, it cannot fail the push.
 	var notes []string
 	if pol.AfterCommit != nil {
 		notes = append(notes, pol.AfterCommit(moving)...)
+		rv.phase("after commit (summary, static deltas)")
 	}
 	unlock()
 	locked = false

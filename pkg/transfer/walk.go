@@ -1,0 +1,151 @@
+package transfer
+
+import (
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/ostree-push/ostree-push/pkg/object"
+)
+
+// The walk of negotiate (which objects to offer, from the new commits
+// and the bases the remote holds) is the one costly step before the first
+// QUERY: it reads every directory that changed, or every one of a fresh
+// push. It depends only on the local repository and on which commits are
+// bases, so it can start before the receiver has said what it has, on a
+// guess (speculate), while ssh is still connecting; negotiate takes the
+// result when the guess was right and walks again when it was not. The
+// walks of one push, or of the mirrors of a fan-out, are shared.
+
+// walks memoizes walk results by their inputs. Results are shared: their
+// slices must not be modified.
+type walks struct {
+	src Source
+	mu  sync.Mutex
+	m   map[string]*walkResult
+	bg  sync.WaitGroup // the speculative walk
+}
+
+type walkResult struct {
+	done          chan struct{}
+	offer, always []object.Name
+	want          int // objects reachable, for the log
+	err           error
+}
+
+func newWalks(src Source) *walks { return &walks{src: src, m: map[string]*walkResult{}} }
+
+func walkKey(history, bases []object.Checksum) string {
+	var b strings.Builder
+	for _, c := range history {
+		b.WriteString(c.String())
+	}
+	b.WriteByte('/')
+	for _, c := range bases {
+		b.WriteString(c.String())
+	}
+	return b.String()
+}
+
+// get returns the walk for history (the new commits) and bases (commits
+// the remote has complete, and the client too), computing it or waiting
+// for the one under way.
+func (w *walks) get(history, bases []object.Checksum) *walkResult {
+	key := walkKey(history, bases)
+	w.mu.Lock()
+	r, ok := w.m[key]
+	if !ok {
+		r = &walkResult{done: make(chan struct{})}
+		w.m[key] = r
+	}
+	w.mu.Unlock()
+	if ok {
+		<-r.done
+		return r
+	}
+	r.offer, r.always, r.want, r.err = walk(w.src, history, bases)
+	close(r.done)
+	return r
+}
+
+// speculate starts, in the background, the walk negotiate will most
+// likely want for plan: with one ref to push, that the remote has the new
+// commit's parent (an incremental publish), or, when the commit has no
+// parent here, nothing (a first publish). A wrong guess costs the walk's
+// CPU; negotiate then walks what it needs.
+func (w *walks) speculate(plan []planned) {
+	if len(plan) != 1 || plan[0].new.IsZero() {
+		return
+	}
+	c := plan[0].new
+	info, ok, err := w.src.Commit(c)
+	if err != nil || !ok || info.Partial {
+		return
+	}
+	var bases []object.Checksum
+	if !info.Parent.IsZero() {
+		pinfo, ok, err := w.src.Commit(info.Parent)
+		if err != nil || !ok || pinfo.Partial {
+			return // the history goes on elsewhere: no good guess
+		}
+		bases = []object.Checksum{info.Parent}
+	}
+	w.bg.Add(1)
+	go func() {
+		defer w.bg.Done()
+		w.get([]object.Checksum{c}, bases)
+	}()
+}
+
+// wait waits for the speculative walk, which may still be reading the
+// repository after a wrong guess: the caller closes it next.
+func (w *walks) wait() { w.bg.Wait() }
+
+// walk works out what to offer a remote that has bases complete: the
+// objects reachable from history, minus those reachable from the bases.
+// The detached metadata of the commits is returned apart (see negotiate).
+// Contents come first, then trees, commits last, so that a commit arrives
+// after what it needs; within a type, checksum order keeps runs
+// repeatable.
+func walk(src Source, history, bases []object.Checksum) (offer, always []object.Name, reachable int, err error) {
+	var want []object.Name
+	since, ok := src.(SinceSource)
+	diff := ok && len(bases) > 0
+	if diff {
+		// Only the directories that changed since a base are read;
+		// what is left out the remote has with the base.
+		want, err = since.ReachableSince(bases[0], history)
+	} else {
+		want, err = src.Reachable(history)
+	}
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	have := map[object.Name]bool{}
+	if len(bases) > 0 && !diff {
+		names, err := src.Reachable(bases)
+		if err != nil {
+			return nil, nil, 0, err
+		}
+		for _, n := range names {
+			have[n] = true
+		}
+	}
+	for _, n := range want {
+		switch {
+		case n.Type == object.CommitMeta:
+			always = append(always, n)
+		case !have[n]:
+			offer = append(offer, n)
+		}
+	}
+	rank := map[object.Type]int{object.File: 0, object.DirMeta: 1, object.DirTree: 2, object.Commit: 3, object.CommitMeta: 4}
+	sort.Slice(offer, func(i, j int) bool {
+		a, b := offer[i], offer[j]
+		if rank[a.Type] != rank[b.Type] {
+			return rank[a.Type] < rank[b.Type]
+		}
+		return string(a.Checksum[:]) < string(b.Checksum[:])
+	})
+	return offer, always, len(want), nil
+}

@@ -201,6 +201,9 @@ func (rv *receiver) run() (*ReceiveResult, error) {
 	}
 	res.DryRun = upd.DryRun
 	res.Updates = upd.Refs
+	if f, ok := rv.txn.(FlushTxn); ok && len(commits) > 0 && !upd.DryRun && !rv.opts.Policy.DryRun {
+		f.StartFlush()
+	}
 	// Every commit sent must be complete: a ref may later point at it.
 	base := rv.completeBase(upd, commits)
 	rv.complete = map[object.Checksum]bool{}

@@ -115,6 +115,14 @@ type FilezTxn interface {
 	WriteFilez(c object.Checksum, r io.Reader, size uint64) error
 }
 
+// FlushTxn is a Txn that can start, in the background, writing what it
+// staged to disk: the receiver asks for that once the objects are in, so
+// that the disk works while the commits are checked, and the commit's own
+// sync (libostree's syncfs) finds little left to do.
+type FlushTxn interface {
+	StartFlush()
+}
+
 // ResumeTxn is a Txn that may have taken up the objects an interrupted
 // push staged (libostree keeps an interrupted transaction's staging
 // directory, and the next transaction on the repository takes it up):

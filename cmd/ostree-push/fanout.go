@@ -129,6 +129,7 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 			Logf:           logf,
 			Fault:          fault,
 			NoCapabilities: noCapabilities(),
+			Compress:       o.compress(dests...),
 		},
 		Finished: finished,
 	})

@@ -4,6 +4,8 @@ import (
 	"os"
 
 	"github.com/spf13/pflag"
+
+	"github.com/ostree-push/ostree-push/pkg/transfer"
 )
 
 type options struct {
@@ -20,6 +22,7 @@ type options struct {
 	verbose        bool
 	progress       bool
 	noProgress     bool
+	noCompress     bool
 	json           bool
 	stdio          bool
 	version        bool
@@ -40,10 +43,25 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print the ssh command and negotiation details")
 	fs.BoolVar(&o.progress, "progress", false, "show progress (default: when stderr is a terminal)")
 	fs.BoolVar(&o.noProgress, "no-progress", false, "do not show progress")
+	fs.BoolVar(&o.noCompress, "no-compress", false, "send the file objects of a bare or bare-user repository uncompressed (default: deflated over ssh, as an archive repository stores them; never to a local path)")
 	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on stdout")
 	fs.BoolVar(&o.stdio, "stdio", false, "send to the receiver on standard input and output (what ostree-pull-ssh runs on the remote host); the arguments are only REFSPECs")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
+}
+
+// compress decides whether file objects of a repository that does not
+// store them compressed are deflated for dests: when one is over ssh.
+func (o *options) compress(dests ...transfer.Destination) bool {
+	if o.noCompress {
+		return false
+	}
+	for _, d := range dests {
+		if !d.Local {
+			return true
+		}
+	}
+	return false
 }
 
 // repoPath is --repo, else $OSTREE_REPO, else ".".

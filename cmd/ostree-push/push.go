@@ -186,6 +186,7 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 		Logf:           logf,
 		Fault:          fault,
 		NoCapabilities: noCapabilities(),
+		Compress:       o.compress(dest),
 		Remote: func(msg string) {
 			remoteMsgs = append(remoteMsgs, msg)
 			if !o.quiet && !o.json {

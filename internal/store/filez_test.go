@@ -364,3 +364,59 @@ func TestStaleScratchCleaned(t *testing.T) {
 		t.Fatalf("left: %v", left)
 	}
 }
+
+// TestCompressFilez: a bare-user repository's file objects, deflated into
+// .filez, validate strictly and hash to their names; a symlink's has no
+// deflate stream; over the limit, none is made.
+func TestCompressFilez(t *testing.T) {
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	testrepo.GenerateTree(t, tree, testrepo.TreeOptions{Files: 60, Seed: 5})
+	if err := os.Symlink("target", filepath.Join(tree, "a-link")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "repo")
+	testrepo.Init(t, path, "bare-user")
+	c := testrepo.Commit(t, path, "main", tree, "x")
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	commit, err := object.ParseChecksum(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := r.Reachable([]object.Checksum{commit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, made := 0, 0
+	for _, n := range names {
+		if n.Type != object.File {
+			continue
+		}
+		files++
+		data, ok, err := r.CompressFilez(n.Checksum, 1<<30)
+		if err != nil || !ok {
+			t.Fatalf("%s: %v, ok %v", n, err, ok)
+		}
+		sum, err := ostreefile.ValidateFilez(bytes.NewReader(data), uint64(len(data)))
+		if err != nil || sum != n.Checksum {
+			t.Fatalf("%s: validates as %s, %v", n, sum, err)
+		}
+		// With no room, only what has no content (a symlink, an empty
+		// file) is made.
+		if _, ok, err := r.CompressFilez(n.Checksum, 0); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			made++
+		}
+	}
+	if made == 0 || made > files/4 {
+		t.Errorf("with a limit of 0 bytes, %d of %d made", made, files)
+	}
+	if files < 50 {
+		t.Fatalf("only %d file objects", files)
+	}
+}

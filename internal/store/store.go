@@ -28,6 +28,9 @@ const RefLockFile = "ostree-push-refs.lock"
 type Repo struct {
 	r   *libostree.Repo
 	txn *libostree.Txn // the transaction Begin opened, while open
+
+	compMu sync.Mutex
+	comps  []*libostree.Compressor // idle ones of CompressFilez, closed with the Repo
 }
 
 var (
@@ -45,7 +48,15 @@ func Open(path string) (*Repo, error) {
 }
 
 // Close closes the repository, aborting any open transaction.
-func (s *Repo) Close() error { return s.r.Close() }
+func (s *Repo) Close() error {
+	s.compMu.Lock()
+	for _, c := range s.comps {
+		c.Close()
+	}
+	s.comps = nil
+	s.compMu.Unlock()
+	return s.r.Close()
+}
 
 // Path is the repository's path.
 func (s *Repo) Path() string { return s.r.Path() }

@@ -133,3 +133,45 @@ func FuzzInflaterAgrees(f *testing.F) {
 }
 
 var errEOF = io.EOF
+
+// TestCompressorFilez: what the Compressor makes, behind an archive
+// header, is a .filez that zlib's strict validation accepts, with the
+// checksum of its content.
+func TestCompressorFilez(t *testing.T) {
+	comp, err := libostree.NewCompressor(6)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer comp.Close()
+	inf, err := libostree.NewInflater()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inf.Close()
+	rng := rand.New(rand.NewPCG(3, 4))
+	random := make([]byte, 300<<10)
+	for i := range random {
+		random[i] = byte(rng.Uint32())
+	}
+	text := bytes.Repeat([]byte("ostree-push deflates a bare-user repository's files\n"), 5000)
+	for _, content := range [][]byte{nil, []byte("x"), text, random} {
+		h := &ostreefile.FileHeader{Mode: ostreefile.ModeRegular | 0o644}
+		out := make([]byte, comp.Bound(len(content)))
+		n, err := comp.Compress(content, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := append(h.FilezHeader(uint64(len(content))), out[:n]...)
+		got, err := ostreefile.ValidateFilezWith(bytes.NewReader(data), uint64(len(data)), inf)
+		if err != nil {
+			t.Fatalf("%d bytes: %v", len(content), err)
+		}
+		want, err := ostreefile.Checksum(h, bytes.NewReader(content))
+		if err != nil || got != want {
+			t.Fatalf("%d bytes: checksum %s, want %s (%v)", len(content), got, want, err)
+		}
+	}
+	if _, err := libostree.NewCompressor(0); err == nil {
+		t.Error("level 0 accepted")
+	}
+}

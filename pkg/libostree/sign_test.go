@@ -523,25 +523,105 @@ func sigRFCKey(t *testing.T) ed25519.PrivateKey {
 var sigHexByte = regexp.MustCompile(`0x([0-9a-f]{2})`)
 
 // sigParseAAY parses how `ostree show --print-detached-metadata-key` prints
-// an aay: "[[byte 0x01, 0x02, …], [0x03, …]]".
+// an aay: "[[byte 0x01, 0x02, …], [0x03, …]]", where GLib prints an ay
+// that ends in its only NUL as a bytestring instead: b'…' (or b"…"), C
+// escapes, the final NUL left out. (A random signature is one now and then.)
 func sigParseAAY(out string) ([][]byte, error) {
 	out = strings.TrimSpace(out)
-	if strings.Contains(out, "b'") || strings.Contains(out, `b"`) {
-		return nil, fmt.Errorf("bytestring notation not handled: %q", out)
-	}
-	if !strings.HasPrefix(out, "[[") || !strings.HasSuffix(out, "]]") {
+	if !strings.HasPrefix(out, "[") || !strings.HasSuffix(out, "]") {
 		return nil, fmt.Errorf("not an aay: %q", out)
 	}
+	rest := out[1 : len(out)-1]
 	var sigs [][]byte
-	for _, elem := range strings.Split(out[2:len(out)-2], "], [") {
-		var b []byte
-		for _, m := range sigHexByte.FindAllStringSubmatch(elem, -1) {
-			v, _ := hex.DecodeString(m[1])
-			b = append(b, v...)
+	for {
+		rest = strings.TrimLeft(rest, " ,")
+		if rest == "" {
+			return sigs, nil
 		}
-		sigs = append(sigs, b)
+		switch {
+		case rest[0] == '[':
+			end := strings.IndexByte(rest, ']')
+			if end < 0 {
+				return nil, fmt.Errorf("unterminated ay in %q", out)
+			}
+			var b []byte
+			for _, m := range sigHexByte.FindAllStringSubmatch(rest[:end], -1) {
+				v, _ := hex.DecodeString(m[1])
+				b = append(b, v...)
+			}
+			sigs = append(sigs, b)
+			rest = rest[end+1:]
+		case len(rest) > 1 && rest[0] == 'b' && (rest[1] == '\'' || rest[1] == '"'):
+			b, n, err := sigParseByteString(rest[1:])
+			if err != nil {
+				return nil, fmt.Errorf("%v in %q", err, out)
+			}
+			sigs = append(sigs, append(b, 0))
+			rest = rest[1+n:]
+		default:
+			return nil, fmt.Errorf("not an aay: %q", out)
+		}
 	}
-	return sigs, nil
+}
+
+// sigParseByteString parses a quoted bytestring body (s starts with the
+// quote) and returns its bytes and the length of s it took.
+func sigParseByteString(s string) ([]byte, int, error) {
+	q := s[0]
+	var b []byte
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == q:
+			return b, i + 1, nil
+		case c != '\\':
+			b = append(b, c)
+			continue
+		}
+		i++
+		if i == len(s) {
+			break
+		}
+		switch e := s[i]; e {
+		case 'a':
+			b = append(b, 7)
+		case 'b':
+			b = append(b, 8)
+		case 'f':
+			b = append(b, 12)
+		case 'n':
+			b = append(b, 10)
+		case 'r':
+			b = append(b, 13)
+		case 't':
+			b = append(b, 9)
+		case 'v':
+			b = append(b, 11)
+		case '0', '1', '2', '3', '4', '5', '6', '7':
+			v, k := 0, 0
+			for ; k < 3 && i+k < len(s) && s[i+k] >= '0' && s[i+k] <= '7'; k++ {
+				v = v*8 + int(s[i+k]-'0')
+			}
+			b = append(b, byte(v))
+			i += k - 1
+		default:
+			b = append(b, e) // \\, \', \"
+		}
+	}
+	return nil, 0, errors.New("unterminated bytestring")
+}
+
+func TestSigParseAAY(t *testing.T) {
+	got, err := sigParseAAY(`[[byte 0x01, 0x02], b'p\367\v\\\'x', [0x03]]`)
+	want := [][]byte{{1, 2}, {'p', 0o367, 11, '\\', '\'', 'x', 0}, {3}}
+	if err != nil || len(got) != len(want) {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Errorf("element %d: %q, want %q", i, got[i], want[i])
+		}
+	}
 }
 
 // sigCompareWithCLI checks that the CLI prints exactly want at key.

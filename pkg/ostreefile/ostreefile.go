@@ -116,6 +116,11 @@ func prefixed(header []byte) []byte {
 // SHA-256 of this followed by the content.
 func (h *FileHeader) ContentStreamHeader() []byte { return prefixed(h.Marshal()) }
 
+// FilezHeader is what a .filez starts with: the 8-byte prefix and the
+// archive header (tuuuusa(ayay)) with size, the length of the content; the
+// raw deflate of the content follows (nothing, for a symlink).
+func (h *FileHeader) FilezHeader(size uint64) []byte { return prefixed(h.MarshalArchive(size)) }
+
 // ParseFileHeader parses a (uuuusa(ayay)) header strictly: b must be in
 // GVariant normal form, that is equal to its re-Marshal. It checks the
 // structure only; see ParseContentStream for the checks of the fields.

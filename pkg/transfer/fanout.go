@@ -493,19 +493,20 @@ func (f *fanOut) share(sending []*lane) {
 	// instead of stopping readAhead.
 	readErrs := make([]error, len(jobs))
 	var done uint64
-	readAhead(len(jobs), func(i int) ([]byte, uint64, error) {
+	readAhead(len(jobs), func(i int) (loadedObject, error) {
 		j := jobs[i]
 		if len(j.live()) == 0 {
-			return nil, 0, nil
+			return loadedObject{}, nil
 		}
-		data, size, err := loadObject(f.src, j.name, j.filez)
+		data, size, filez, err := loadObject(f.src, j.name, j.filez)
 		readErrs[i] = err
-		return data, size, nil
-	}, func(i int, data []byte, size uint64) error {
+		return loadedObject{data: data, size: size, filez: filez}, nil
+	}, func(i int, o loadedObject) error {
 		j := jobs[i]
 		err := readErrs[i]
+		data, size := o.data, o.size
 		if live := j.live(); len(live) > 0 && err == nil {
-			h := &ObjectHeader{Name: j.name, Size: size, Filez: j.filez}
+			h := &ObjectHeader{Name: j.name, Size: size, Filez: o.filez}
 			if data != nil {
 				for _, ln := range live {
 					f.put(ln, piece{h: h, data: data}, jobs, i)
@@ -547,7 +548,7 @@ func (j *job) live() []*lane {
 // stream reads an object too large to hold whole in chunks and queues each
 // chunk for every mirror taking it.
 func (f *fanOut) stream(j *job, h *ObjectHeader, live []*lane, jobs []*job, at int) error {
-	rc, size, err := openFile(f.src, j.name.Checksum, j.filez)
+	rc, size, err := openFile(f.src, j.name.Checksum, h.Filez)
 	if err != nil {
 		return err
 	}

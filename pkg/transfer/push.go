@@ -32,7 +32,11 @@ type PushOptions struct {
 	// NoCapabilities lists capabilities not to offer even when possible
 	// (for measuring one path against another).
 	NoCapabilities []string
-	Logf           func(string, ...any) // diagnostics; may be nil
+	// Compress deflates the file objects of a source that does not store
+	// them compressed (CompressSource: bare, bare-user) when the receiver
+	// takes .filez, so that they cross the network as an archive's would.
+	Compress bool
+	Logf     func(string, ...any) // diagnostics; may be nil
 }
 
 // PushProgress is reported while objects are sent.
@@ -128,12 +132,31 @@ func (p *pusher) openFile(c object.Checksum) (io.ReadCloser, uint64, error) {
 	return openFile(p.src, c, p.filez())
 }
 
-// openFile opens a file object as its .filez bytes or as a content stream.
+// openFile opens a file object as its stored .filez bytes (from an archive
+// source) or as a content stream (any other; see loadObject for the
+// .filez a CompressSource makes).
 func openFile(src Source, c object.Checksum, filez bool) (io.ReadCloser, uint64, error) {
-	if filez {
+	if filez && isArchive(src) {
 		return src.(FilezSource).OpenFilez(c)
 	}
 	return src.OpenContent(c)
+}
+
+func isArchive(src Source) bool {
+	m, ok := src.(interface{ Mode() string })
+	return ok && m.Mode() == ModeArchive
+}
+
+// canSendFilez reports whether src can send file objects as .filez: an
+// archive repository as it stores them, another by deflating them, when
+// compress is set.
+func canSendFilez(src Source, compress bool) bool {
+	if isArchive(src) {
+		_, ok := src.(FilezSource)
+		return ok
+	}
+	_, ok := src.(CompressSource)
+	return ok && compress
 }
 
 // firstBytes keeps the first bytes read from the receiver, to show them
@@ -238,10 +261,8 @@ func (p *pusher) run(plan []planned) (*PushResult, error) {
 func (p *pusher) prepare(plan []planned) (*negotiated, error) {
 	// HELLO, and the receiver's HELLO and ADVERTISE.
 	var mine []string
-	if fs, ok := p.src.(interface{ Mode() string }); ok && fs.Mode() == ModeArchive {
-		if _, ok := p.src.(FilezSource); ok && !slices.Contains(p.opts.NoCapabilities, CapArchiveFilez) {
-			mine = append(mine, CapArchiveFilez)
-		}
+	if canSendFilez(p.src, p.opts.Compress) && !slices.Contains(p.opts.NoCapabilities, CapArchiveFilez) {
+		mine = append(mine, CapArchiveFilez)
 	}
 	if !slices.Contains(p.opts.NoCapabilities, CapResume) {
 		mine = append(mine, CapResume)
@@ -575,26 +596,18 @@ func (p *pusher) objectSize(n object.Name) (uint64, error) {
 	return size, nil
 }
 
-// loaded is one item read ahead (see readAhead).
-type loaded struct {
-	i    int
-	data []byte // nil for a large object the writer streams itself
-	size uint64
-	err  error
-	done chan struct{}
-}
-
 // sendObjects sends the objects in order, with two goroutines reading
 // (and, from an archive repository, inflating) the next ones meanwhile.
 func (p *pusher) sendObjects(names []object.Name, stats *sentStats, total uint64) error {
-	return readAhead(len(names), func(i int) ([]byte, uint64, error) {
+	return readAhead(len(names), func(i int) (loadedObject, error) {
 		return p.load(names[i])
-	}, func(i int, data []byte, size uint64) error {
+	}, func(i int, o loadedObject) error {
 		n := names[i]
+		size := o.size
 		p.opts.Fault.at("push:object", stats.objects+1)
-		h := &ObjectHeader{Name: n, Size: size, Filez: n.Type == object.File && p.filez()}
-		if data != nil {
-			if err := p.writeInline(h, data); err != nil {
+		h := &ObjectHeader{Name: n, Size: size, Filez: o.filez}
+		if o.data != nil {
+			if err := p.writeInline(h, o.data); err != nil {
 				return err
 			}
 		} else if err := p.writeStreamed(h); err != nil {
@@ -610,24 +623,43 @@ func (p *pusher) sendObjects(names []object.Name, stats *sentStats, total uint64
 }
 
 // readAhead calls load for items 0 to n-1 from two goroutines, up to 32
-// items ahead, and use for each in order with what load returned. It stops
-// at the first error of either (load's is returned as it is) and returns
-// once the loaders have stopped.
-func readAhead(n int, load func(i int) (data []byte, size uint64, err error), use func(i int, data []byte, size uint64) error) error {
-	queue := make(chan *loaded, 32)
-	work := make(chan *loaded)
+// items and readAheadBytes of them ahead, and use for each in order with
+// what load returned. It stops at the first error of either (load's is
+// returned as it is) and returns once the loaders have stopped.
+func readAhead[T interface{ bytes() uint64 }](n int, load func(i int) (T, error), use func(i int, v T) error) error {
+	type item struct {
+		i    int
+		v    T
+		err  error
+		done chan struct{}
+	}
+	queue := make(chan *item, 32)
+	work := make(chan *item)
 	quit := make(chan struct{})
 	var wg sync.WaitGroup
+	// The bytes loaded and not used yet: a loader waits while they are
+	// over the budget (each item is loaded first, so the most held is the
+	// budget and two items).
+	var (
+		mu       sync.Mutex
+		cond     = sync.NewCond(&mu)
+		held     uint64
+		stopping bool
+	)
 	// On return, stop the feeder first, then wait for the loaders.
 	defer func() {
 		close(quit)
+		mu.Lock()
+		stopping = true
+		cond.Broadcast()
+		mu.Unlock()
 		wg.Wait()
 	}()
 	go func() {
 		defer close(queue)
 		defer close(work)
 		for i := 0; i < n; i++ {
-			l := &loaded{i: i, done: make(chan struct{})}
+			l := &item{i: i, done: make(chan struct{})}
 			select {
 			case queue <- l:
 			case <-quit:
@@ -645,7 +677,14 @@ func readAhead(n int, load func(i int) (data []byte, size uint64, err error), us
 		go func() {
 			defer wg.Done()
 			for l := range work {
-				l.data, l.size, l.err = load(l.i)
+				l.v, l.err = load(l.i)
+				b := l.v.bytes()
+				mu.Lock()
+				for held > 0 && held+b > readAheadBytes && !stopping {
+					cond.Wait()
+				}
+				held += b
+				mu.Unlock()
 				close(l.done)
 			}
 		}()
@@ -655,7 +694,12 @@ func readAhead(n int, load func(i int) (data []byte, size uint64, err error), us
 		if l.err != nil {
 			return l.err
 		}
-		if err := use(l.i, l.data, l.size); err != nil {
+		err := use(l.i, l.v)
+		mu.Lock()
+		held -= l.v.bytes()
+		cond.Broadcast()
+		mu.Unlock()
+		if err != nil {
 			return err
 		}
 	}
@@ -664,16 +708,43 @@ func readAhead(n int, load func(i int) (data []byte, size uint64, err error), us
 
 // load reads a metadata object or a small content object whole; a large
 // content object is left for writeStreamed (data nil).
-func (p *pusher) load(n object.Name) ([]byte, uint64, error) {
-	return loadObject(p.src, n, p.filez())
+func (p *pusher) load(n object.Name) (loadedObject, error) {
+	data, size, filez, err := loadObject(p.src, n, p.filez())
+	return loadedObject{data: data, size: size, filez: filez}, err
 }
 
-// loadObject is load in the given encoding of file objects.
-func loadObject(src Source, n object.Name, filez bool) ([]byte, uint64, error) {
+// loadedObject is what load read of one object.
+type loadedObject struct {
+	data  []byte // nil for a large object the writer streams itself
+	size  uint64
+	filez bool // a file object as .filez
+}
+
+func (o loadedObject) bytes() uint64 { return uint64(len(o.data)) }
+
+// loadObject is load with file objects as .filez (filez) or content
+// streams. It returns an object's bytes, its size, and whether it is a
+// .filez: a CompressSource deflates a file object whose content is at most
+// compressMax bytes, and sends a larger one as a content stream.
+func loadObject(src Source, n object.Name, filez bool) ([]byte, uint64, bool, error) {
 	if n.Type != object.File {
 		data, err := src.ReadMetadata(n)
-		return data, uint64(len(data)), err
+		return data, uint64(len(data)), false, err
 	}
+	if cs, ok := src.(CompressSource); ok && filez && !isArchive(src) {
+		data, ok, err := cs.CompressFilez(n.Checksum, compressMax)
+		if err != nil || ok {
+			return data, uint64(len(data)), true, err
+		}
+		filez = false
+	}
+	data, size, err := loadFile(src, n, filez)
+	return data, size, filez, err
+}
+
+// loadFile reads a small file object whole, in the encoding given; a large
+// one is left for the writer to stream (data nil).
+func loadFile(src Source, n object.Name, filez bool) ([]byte, uint64, error) {
 	rc, size, err := openFile(src, n.Checksum, filez)
 	if err != nil {
 		return nil, 0, err
@@ -704,7 +775,7 @@ func (p *pusher) writeInline(h *ObjectHeader, data []byte) error {
 }
 
 func (p *pusher) writeStreamed(h *ObjectHeader) error {
-	rc, size, err := p.openFile(h.Name.Checksum)
+	rc, size, err := openFile(p.src, h.Name.Checksum, h.Filez)
 	if err != nil {
 		return err
 	}

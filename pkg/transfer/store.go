@@ -115,6 +115,16 @@ type FilezTxn interface {
 	WriteFilez(c object.Checksum, r io.Reader, size uint64) error
 }
 
+// CompressSource is a Source that does not store .filez (not in archive
+// mode) but can make one, deflating a file object's content in memory, so
+// that it can be sent compressed (CapArchiveFilez) all the same.
+type CompressSource interface {
+	// CompressFilez returns file object c as .filez bytes, or ok false
+	// when its content is over max bytes (it is then sent as a content
+	// stream).
+	CompressFilez(c object.Checksum, max uint64) (filez []byte, ok bool, err error)
+}
+
 // FlushTxn is a Txn that can start, in the background, writing what it
 // staged to disk: the receiver asks for that once the objects are in, so
 // that the disk works while the commits are checked, and the commit's own

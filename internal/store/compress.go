@@ -1,0 +1,81 @@
+package store
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/ostree-push/ostree-push/pkg/libostree"
+	"github.com/ostree-push/ostree-push/pkg/object"
+	"github.com/ostree-push/ostree-push/pkg/ostreefile"
+	"github.com/ostree-push/ostree-push/pkg/transfer"
+)
+
+// The sending side of a repository that does not store .filez (bare,
+// bare-user): a file object small enough to hold in memory is deflated
+// into a .filez here, so that it crosses the network compressed as an
+// archive repository's would (transfer.CompressSource).
+
+// CompressLevel is the libdeflate level of the .filez made here: 6, the
+// level libostree writes archive objects with (libdeflate's are about as
+// small as zlib's at the same level, and made several times faster).
+const CompressLevel = 6
+
+var _ transfer.CompressSource = (*Repo)(nil)
+
+// compressor takes an idle Compressor, or makes one; give it back with
+// putCompressor.
+func (s *Repo) compressor() (*libostree.Compressor, error) {
+	s.compMu.Lock()
+	defer s.compMu.Unlock()
+	if n := len(s.comps); n > 0 {
+		c := s.comps[n-1]
+		s.comps = s.comps[:n-1]
+		return c, nil
+	}
+	return libostree.NewCompressor(CompressLevel)
+}
+
+func (s *Repo) putCompressor(c *libostree.Compressor) {
+	s.compMu.Lock()
+	defer s.compMu.Unlock()
+	s.comps = append(s.comps, c)
+}
+
+// CompressFilez implements transfer.CompressSource: file object c as the
+// .filez an archive repository would hold (its archive header and the raw
+// deflate of its content), or ok false when its content is over max bytes.
+func (s *Repo) CompressFilez(c object.Checksum, max uint64) (filez []byte, ok bool, err error) {
+	cr, err := s.r.OpenContent(c)
+	if err != nil {
+		return nil, false, err
+	}
+	defer cr.Close()
+	h, data, err := ostreefile.ParseContentStream(cr, cr.Size())
+	if err != nil {
+		return nil, false, fmt.Errorf("file object %s: %w", c, err)
+	}
+	size := cr.Size() - uint64(len(h.ContentStreamHeader()))
+	if size > max {
+		return nil, false, nil
+	}
+	head := h.FilezHeader(size)
+	if h.IsSymlink() {
+		return head, true, nil // a symlink's .filez has no deflate stream
+	}
+	content := make([]byte, size)
+	if _, err := io.ReadFull(data, content); err != nil {
+		return nil, false, fmt.Errorf("reading file object %s: %w", c, err)
+	}
+	comp, err := s.compressor()
+	if err != nil {
+		return nil, false, err
+	}
+	defer s.putCompressor(comp)
+	out := make([]byte, len(head)+comp.Bound(len(content)))
+	copy(out, head)
+	n, err := comp.Compress(content, out[len(head):])
+	if err != nil {
+		return nil, false, err
+	}
+	return out[:len(head)+n], true, nil
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/ostreefile"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
@@ -21,25 +20,6 @@ import (
 const CompressLevel = 6
 
 var _ transfer.CompressSource = (*Repo)(nil)
-
-// compressor takes an idle Compressor, or makes one; give it back with
-// putCompressor.
-func (s *Repo) compressor() (*libostree.Compressor, error) {
-	s.compMu.Lock()
-	defer s.compMu.Unlock()
-	if n := len(s.comps); n > 0 {
-		c := s.comps[n-1]
-		s.comps = s.comps[:n-1]
-		return c, nil
-	}
-	return libostree.NewCompressor(CompressLevel)
-}
-
-func (s *Repo) putCompressor(c *libostree.Compressor) {
-	s.compMu.Lock()
-	defer s.compMu.Unlock()
-	s.comps = append(s.comps, c)
-}
 
 // CompressFilez implements transfer.CompressSource: file object c as the
 // .filez an archive repository would hold (its archive header and the raw
@@ -66,11 +46,11 @@ func (s *Repo) CompressFilez(c object.Checksum, max uint64) (filez []byte, ok bo
 	if _, err := io.ReadFull(data, content); err != nil {
 		return nil, false, fmt.Errorf("reading file object %s: %w", c, err)
 	}
-	comp, err := s.compressor()
+	comp, err := s.comps.get()
 	if err != nil {
 		return nil, false, err
 	}
-	defer s.putCompressor(comp)
+	defer s.comps.put(comp)
 	out := make([]byte, len(head)+comp.Bound(len(content)))
 	copy(out, head)
 	n, err := comp.Compress(content, out[len(head):])

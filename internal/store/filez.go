@@ -35,26 +35,7 @@ type scratch struct {
 	lock *os.File
 	dirs sync.Map // objects/XX directories made
 
-	infMu sync.Mutex
-	infs  []*libostree.Inflater // idle zlib inflaters, closed with the scratch
-}
-
-// inflater takes an idle Inflater, or makes one; give it back with put.
-func (s *scratch) inflater() (*libostree.Inflater, error) {
-	s.infMu.Lock()
-	defer s.infMu.Unlock()
-	if n := len(s.infs); n > 0 {
-		f := s.infs[n-1]
-		s.infs = s.infs[:n-1]
-		return f, nil
-	}
-	return libostree.NewInflater()
-}
-
-func (s *scratch) putInflater(f *libostree.Inflater) {
-	s.infMu.Lock()
-	defer s.infMu.Unlock()
-	s.infs = append(s.infs, f)
+	infs idle[*libostree.Inflater] // zlib inflaters, closed with the scratch
 }
 
 // newScratch removes stale scratch repositories under tmp and makes one.
@@ -82,7 +63,7 @@ func newScratch(repoPath string) (*scratch, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	return &scratch{dir: dir, repo: repo, lock: lock}, nil
+	return &scratch{dir: dir, repo: repo, lock: lock, infs: idle[*libostree.Inflater]{make: libostree.NewInflater}}, nil
 }
 
 // cleanStaleScratch removes scratch repositories whose lock nobody holds.
@@ -117,12 +98,7 @@ func (s *scratch) close() {
 	s.repo.Close()
 	os.RemoveAll(s.dir)
 	s.lock.Close()
-	s.infMu.Lock()
-	for _, f := range s.infs {
-		f.Close()
-	}
-	s.infs = nil
-	s.infMu.Unlock()
+	s.infs.close()
 }
 
 // objectPath is where the scratch repository keeps object c's .filez.
@@ -156,13 +132,13 @@ func (t *txn) WriteFilez(c object.Checksum, r io.Reader, size uint64) error {
 	defer os.Remove(path)
 	// Inflated with zlib, as libostree reads it (and faster than
 	// compress/flate); the rules are ostreefile's either way.
-	inf, err := sc.inflater()
+	inf, err := sc.infs.get()
 	if err != nil {
 		f.Close()
 		return err
 	}
 	sum, verr := ostreefile.ValidateFilezWith(io.TeeReader(r, f), size, inf)
-	sc.putInflater(inf)
+	sc.infs.put(inf)
 	if err := f.Chmod(0o644); err != nil && verr == nil {
 		verr = err
 	}

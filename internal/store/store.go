@@ -29,8 +29,7 @@ type Repo struct {
 	r   *libostree.Repo
 	txn *libostree.Txn // the transaction Begin opened, while open
 
-	compMu sync.Mutex
-	comps  []*libostree.Compressor // idle ones of CompressFilez, closed with the Repo
+	comps idle[*libostree.Compressor] // CompressFilez's, closed with the Repo
 }
 
 var (
@@ -44,17 +43,14 @@ func Open(path string) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Repo{r: r}, nil
+	return &Repo{r: r, comps: idle[*libostree.Compressor]{make: func() (*libostree.Compressor, error) {
+		return libostree.NewCompressor(CompressLevel)
+	}}}, nil
 }
 
 // Close closes the repository, aborting any open transaction.
 func (s *Repo) Close() error {
-	s.compMu.Lock()
-	for _, c := range s.comps {
-		c.Close()
-	}
-	s.comps = nil
-	s.compMu.Unlock()
+	s.comps.close()
 	return s.r.Close()
 }
 

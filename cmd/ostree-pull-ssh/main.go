@@ -147,8 +147,9 @@ func command(o *options, src transfer.Destination, refspecs []string) ([]string,
 		return nil, errUsage{fmt.Errorf("--send-command: %v", err)}
 	}
 	if src.Local {
+		// No network between them: nothing is worth deflating.
 		cli.Beside(words, "ostree-push")
-		return append(append(words, sendArgs(o, refspecs)...), src.Path), nil
+		return append(append(append(words, "--no-compress"), sendArgs(o, refspecs)...), src.Path), nil
 	}
 	ssh, err := cli.SSHCommand(o.sshCommand)
 	if err != nil {

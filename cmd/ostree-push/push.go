@@ -94,6 +94,8 @@ func serveStdio(o *options, args []string, stderr io.Writer) error {
 		DryRun: o.dryRun,
 		Agent:  "ostree-push/" + version + " (--stdio)",
 		Fault:  fault,
+		// The puller is at the other end of ssh.
+		Compress: !o.noCompress,
 	})
 	if err != nil {
 		return err

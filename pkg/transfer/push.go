@@ -21,6 +21,15 @@ type PushSpec struct {
 	Force bool
 }
 
+const (
+	// compressMax is the largest content a CompressSource deflates (in
+	// memory); a larger file object goes as a content stream.
+	compressMax = 16 << 20
+	// readAheadBytes bounds the bytes the loaders hold ahead of the
+	// writer (see readAhead).
+	readAheadBytes = 32 << 20
+)
+
 // PushOptions configure Push.
 type PushOptions struct {
 	Specs    []PushSpec           // what to push; empty: every local ref to the same name

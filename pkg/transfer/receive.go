@@ -26,12 +26,6 @@ const (
 	// to hand to a writer goroutine; larger ones stream straight from the
 	// connection into libostree.
 	inlineObjectMax = 1 << 20
-	// compressMax is the largest content a CompressSource deflates (in
-	// memory); a larger file object goes as a content stream.
-	compressMax = 16 << 20
-	// readAheadBytes bounds the bytes the client's loaders hold ahead of
-	// the writer.
-	readAheadBytes = 32 << 20
 	// maxAncestry bounds the parent-chain walk of a fast-forward check.
 	maxAncestry = 1 << 20
 )

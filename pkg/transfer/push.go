@@ -648,11 +648,13 @@ func readAhead[T interface{ bytes() uint64 }](n int, load func(i int) (T, error)
 	var wg sync.WaitGroup
 	// The bytes loaded and not used yet: a loader waits while they are
 	// over the budget (each item is loaded first, so the most held is the
-	// budget and two items).
+	// budget and two items), unless its item is the next to be used,
+	// which must never wait for those after it.
 	var (
 		mu       sync.Mutex
 		cond     = sync.NewCond(&mu)
 		held     uint64
+		next     int // the item use is waiting for
 		stopping bool
 	)
 	// On return, stop the feeder first, then wait for the loaders.
@@ -689,7 +691,7 @@ func readAhead[T interface{ bytes() uint64 }](n int, load func(i int) (T, error)
 				l.v, l.err = load(l.i)
 				b := l.v.bytes()
 				mu.Lock()
-				for held > 0 && held+b > readAheadBytes && !stopping {
+				for held > 0 && held+b > readAheadBytes && l.i != next && !stopping {
 					cond.Wait()
 				}
 				held += b
@@ -699,6 +701,10 @@ func readAhead[T interface{ bytes() uint64 }](n int, load func(i int) (T, error)
 		}()
 	}
 	for l := range queue {
+		mu.Lock()
+		next = l.i
+		cond.Broadcast()
+		mu.Unlock()
 		<-l.done
 		if l.err != nil {
 			return l.err

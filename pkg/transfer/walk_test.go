@@ -3,6 +3,7 @@ package transfer
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
 )
@@ -62,5 +63,52 @@ func TestPushSpeculativeWalk(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// sized is a read-ahead item that claims a size without holding it.
+type sized struct{ n uint64 }
+
+func (s sized) bytes() uint64 { return s.n }
+
+// TestReadAheadBudget: the loaders hold at most the byte budget ahead,
+// and the item the writer waits for is never held back by those after it
+// (here item 0 loads last, behind two items that fill the budget).
+func TestReadAheadBudget(t *testing.T) {
+	sizes := []uint64{1, readAheadBytes / 2, readAheadBytes / 2, readAheadBytes, 1, 1, readAheadBytes, 1}
+	release := make(chan struct{})
+	var mu sync.Mutex
+	var loaded, maxAhead uint64
+	done := make(chan error, 1)
+	go func() {
+		done <- readAhead(len(sizes), func(i int) (sized, error) {
+			if i == 0 {
+				<-release // the first item is slow
+			}
+			mu.Lock()
+			loaded += sizes[i]
+			mu.Unlock()
+			return sized{sizes[i]}, nil
+		}, func(i int, v sized) error {
+			mu.Lock()
+			maxAhead = max(maxAhead, loaded)
+			loaded -= v.n
+			mu.Unlock()
+			return nil
+		})
+	}()
+	time.Sleep(50 * time.Millisecond) // let the other loader fill the budget
+	close(release)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("readAhead is stuck: the item the writer waits for was held back")
+	}
+	// At most the budget, the next item and the two being loaded.
+	if limit := readAheadBytes + 3*readAheadBytes; maxAhead > uint64(limit) {
+		t.Errorf("held %d bytes ahead, more than %d", maxAhead, limit)
 	}
 }

@@ -87,10 +87,6 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 		}
 	}()
 
-	logf := func(string, ...any) {}
-	if o.verbose && !o.json {
-		logf = func(f string, a ...any) { prog.println(fmt.Sprintf(f, a...)) }
-	}
 	results := make([]report.Destination, len(dests))
 	var failed []string
 	var mu sync.Mutex
@@ -121,17 +117,8 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 		})
 	}
 	res, perr := transfer.PushMany(repo, mirrors, transfer.FanOutOptions{
-		PushOptions: transfer.PushOptions{
-			Specs:          specs,
-			DryRun:         o.dryRun,
-			Agent:          "ostree-push/" + version,
-			Progress:       prog.update,
-			Logf:           logf,
-			Fault:          fault,
-			NoCapabilities: noCapabilities(),
-			Compress:       o.compress(dests...),
-		},
-		Finished: finished,
+		PushOptions: o.pushOptions(specs, fault, prog, dests...),
+		Finished:    finished,
 	})
 	prog.done()
 	closeAll()

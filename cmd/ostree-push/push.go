@@ -175,27 +175,15 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	}()
 
 	prog := newProgress(stderr, o.showProgress())
-	logf := func(string, ...any) {}
-	if o.verbose && !o.json {
-		logf = func(f string, a ...any) { fmt.Fprintf(stderr, f+"\n", a...) }
-	}
 	var remoteMsgs []string
-	res, perr := transfer.Push(conn, conn, repo, transfer.PushOptions{
-		Specs:          specs,
-		DryRun:         o.dryRun,
-		Agent:          "ostree-push/" + version,
-		Progress:       prog.update,
-		Logf:           logf,
-		Fault:          fault,
-		NoCapabilities: noCapabilities(),
-		Compress:       o.compress(dest),
-		Remote: func(msg string) {
-			remoteMsgs = append(remoteMsgs, msg)
-			if !o.quiet && !o.json {
-				prog.println("remote: " + msg)
-			}
-		},
-	})
+	popts := o.pushOptions(specs, fault, prog, dest)
+	popts.Remote = func(msg string) {
+		remoteMsgs = append(remoteMsgs, msg)
+		if !o.quiet && !o.json {
+			prog.println("remote: " + msg)
+		}
+	}
+	res, perr := transfer.Push(conn, conn, repo, popts)
 	prog.done()
 	cerr := conn.Close(30 * time.Second)
 	if perr != nil {
@@ -213,6 +201,26 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 		return errRejected
 	}
 	return nil
+}
+
+// pushOptions are the options a push to dests takes from the command
+// line, the same for one destination and for several: -v's negotiation
+// details go above the progress line.
+func (o *options) pushOptions(specs []transfer.PushSpec, fault transfer.FaultFunc, prog *progress, dests ...transfer.Destination) transfer.PushOptions {
+	logf := func(string, ...any) {}
+	if o.verbose && !o.json {
+		logf = func(f string, a ...any) { prog.println(fmt.Sprintf(f, a...)) }
+	}
+	return transfer.PushOptions{
+		Specs:          specs,
+		DryRun:         o.dryRun,
+		Agent:          "ostree-push/" + version,
+		Progress:       prog.update,
+		Logf:           logf,
+		Fault:          fault,
+		NoCapabilities: noCapabilities(),
+		Compress:       o.compress(dests...),
+	}
 }
 
 // noCapabilities lists the capabilities not to offer, from

@@ -185,8 +185,9 @@ func (f *firstBytes) Read(p []byte) (int, error) {
 
 // planned is one ref to push, resolved locally.
 type planned struct {
-	spec PushSpec
-	new  object.Checksum
+	spec   PushSpec
+	new    object.Checksum
+	parent object.Checksum // new's parent, zero when it has none
 }
 
 // resolve turns the specs into commits before anything is sent.
@@ -230,7 +231,7 @@ func (p *pusher) resolve() ([]planned, error) {
 			if info.Partial {
 				return nil, fmt.Errorf("%s resolves to %s, which is only partially in the local repository", s.Src, c)
 			}
-			pl.new = c
+			pl.new, pl.parent = c, info.Parent
 		}
 		plan = append(plan, pl)
 	}

@@ -77,18 +77,14 @@ func (w *walks) speculate(plan []planned) {
 	if len(plan) != 1 || plan[0].new.IsZero() {
 		return
 	}
-	c := plan[0].new
-	info, ok, err := w.src.Commit(c)
-	if err != nil || !ok || info.Partial {
-		return
-	}
+	c, parent := plan[0].new, plan[0].parent // resolve found c complete
 	var bases []object.Checksum
-	if !info.Parent.IsZero() {
-		pinfo, ok, err := w.src.Commit(info.Parent)
+	if !parent.IsZero() {
+		pinfo, ok, err := w.src.Commit(parent)
 		if err != nil || !ok || pinfo.Partial {
 			return // the history goes on elsewhere: no good guess
 		}
-		bases = []object.Checksum{info.Parent}
+		bases = []object.Checksum{parent}
 	}
 	w.bg.Add(1)
 	go func() {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 
@@ -57,5 +58,11 @@ func (s *Repo) CompressFilez(c object.Checksum, max uint64) (filez []byte, ok bo
 	if err != nil {
 		return nil, false, err
 	}
-	return out[:len(head)+n], true, nil
+	out = out[:len(head)+n]
+	// The caller counts what it holds by length (the sender's read-ahead
+	// budget): do not keep the room deflate did not use.
+	if cap(out)-len(out) > len(out)/4 {
+		out = bytes.Clone(out)
+	}
+	return out, true, nil
 }

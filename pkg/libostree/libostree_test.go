@@ -974,3 +974,58 @@ func TestReachableSince(t *testing.T) {
 		t.Error("a missing base gave no error")
 	}
 }
+
+// TestCommitWritesRefs commits the same copy two ways: into a plain
+// repository (the refs are written after the objects are synced, with one
+// syncfs for libostree's fsync of each objects/XX directory) and into one
+// that updates its summary on every ref (the refs are staged in libostree's
+// transaction). Either way the refs land, a later update of a ref in the
+// same transaction wins, a deleted ref is gone, and the repository lock is
+// released: `ostree prune` runs at once.
+func TestCommitWritesRefs(t *testing.T) {
+	src := sharedSource(t)
+	s := open(t, src.path)
+	for _, autoSummary := range []bool{false, true} {
+		t.Run(fmt.Sprintf("auto-update-summary=%v", autoSummary), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "dest")
+			testrepo.Init(t, path, "archive")
+			testrepo.Ostree(t, "config", "--repo="+path, "set", "core.lock-timeout-secs", "2")
+			if autoSummary {
+				testrepo.Ostree(t, "config", "--repo="+path, "set", "core.auto-update-summary", "true")
+			}
+			d := open(t, path)
+			copyCommit(t, s, d, src.commit, func(txn *libostree.Txn) {
+				for _, r := range []struct {
+					name string
+					c    object.Checksum
+				}{
+					{"test/main", object.Zero},
+					{"test/main", src.commit}, // the later update wins
+					{"test/gone", src.commit},
+					{"test/gone", object.Zero},
+					{"test/never", object.Zero},
+				} {
+					if err := txn.SetRef(r.name, r.c); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := txn.SetCollectionRef("org.example.Os", "os/stable", src.commit); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if got := testrepo.RevParse(t, path, "test/main"); got != src.commit.String() {
+				t.Fatalf("test/main = %q, want %s", got, src.commit)
+			}
+			refs := testrepo.Ostree(t, "refs", "--repo="+path, "--collections")
+			if !strings.Contains(refs, "(org.example.Os, os/stable)") || strings.Contains(refs, "test/gone") || strings.Contains(refs, "test/never") {
+				t.Fatalf("refs after the commit:\n%s", refs)
+			}
+			_, err := os.Stat(filepath.Join(path, "summary"))
+			if autoSummary != (err == nil) {
+				t.Fatalf("summary file: %v, with auto-update-summary %v", err, autoSummary)
+			}
+			testrepo.Ostree(t, "prune", "--repo="+path, "--refs-only")
+			testrepo.Fsck(t, path)
+		})
+	}
+}

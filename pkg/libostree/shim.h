@@ -130,12 +130,23 @@ gboolean opush_write_content (OstreeRepo *repo, const char *csum,
 gboolean opush_copy_object (OstreeRepo *repo, OstreeRepo *src, int type,
                             const char *csum, GError **error);
 
-gboolean opush_commit_transaction (OstreeRepo *repo, opush_stats *out_stats,
-                                   GError **error);
+/* A ref to write: cid NULL for a ref of the repository's own, csum NULL to
+ * delete it. The strings are the caller's. */
+typedef struct {
+  const char *cid;
+  const char *name;
+  const char *csum;
+} opush_ref;
 
-/* ostree_repo_transaction_set_collection_ref with a stack OstreeCollectionRef. */
-void opush_set_collection_ref (OstreeRepo *repo, const char *cid,
-                               const char *name, const char *csum);
+/* Commits the open transaction, then writes the n_refs refs: every object
+ * is on disk before a ref can point at it. With fsync on and no automatic
+ * summary update, the refs are written after the commit, under a shared
+ * repository lock, and one syncfs replaces libostree's fsync of each
+ * objects/XX directory; otherwise they are staged in the transaction and
+ * libostree writes them. On failure the transaction may be left open. */
+gboolean opush_commit_transaction (OstreeRepo *repo, const opush_ref *refs,
+                                   gsize n_refs, opush_stats *out_stats,
+                                   GError **error);
 
 /* ostree_repo_static_delta_generate with the ostree CLI's defaults (empty
  * parameters, OSTREE_STATIC_DELTA_GENERATE_OPT_MAJOR); from NULL: a delta

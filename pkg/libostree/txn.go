@@ -26,6 +26,7 @@ import (
 type Txn struct {
 	repo *Repo
 	done bool
+	refs []stagedRef // written by Commit
 }
 
 // Stats is what a committed transaction reports.
@@ -244,14 +245,7 @@ func (t *Txn) SetRef(name string, c object.Checksum) error {
 	if err := ValidateRef(name); err != nil {
 		return err
 	}
-	var cs cstrs
-	defer cs.free()
-	var ccsum *C.char
-	if !c.IsZero() {
-		ccsum = cs.add(c.String())
-	}
-	C.ostree_repo_transaction_set_ref(t.repo.ptr, nil, cs.add(name), ccsum)
-	runtime.KeepAlive(t)
+	t.stageRef(stagedRef{name: name, c: c})
 	return nil
 }
 
@@ -267,26 +261,57 @@ func (t *Txn) SetCollectionRef(collectionID, name string, c object.Checksum) err
 	if err := ValidateRef(name); err != nil {
 		return err
 	}
-	var cs cstrs
-	defer cs.free()
-	var ccsum *C.char
-	if !c.IsZero() {
-		ccsum = cs.add(c.String())
-	}
-	C.opush_set_collection_ref(t.repo.ptr, cs.add(collectionID), cs.add(name), ccsum)
-	runtime.KeepAlive(t)
+	t.stageRef(stagedRef{collectionID: collectionID, name: name, c: c, collection: true})
 	return nil
 }
 
+// stagedRef is a ref update kept until Commit writes it.
+type stagedRef struct {
+	collection   bool
+	collectionID string
+	name         string
+	c            object.Checksum
+}
+
+// stageRef records r; a later update of the same ref replaces an earlier
+// one, as in libostree's transaction.
+func (t *Txn) stageRef(r stagedRef) {
+	for i, o := range t.refs {
+		if o.collection == r.collection && o.collectionID == r.collectionID && o.name == r.name {
+			t.refs[i] = r
+			return
+		}
+	}
+	t.refs = append(t.refs, r)
+}
+
 // Commit moves the staged objects into objects/, syncs them, then writes
-// the staged refs, and ends the transaction.
+// the staged refs, and ends the transaction. Every object is on disk before
+// a ref can point at it (see opush_commit_transaction).
 func (t *Txn) Commit() (Stats, error) {
 	if err := t.check(); err != nil {
 		return Stats{}, err
 	}
+	var cs cstrs
+	defer cs.free()
+	var refs *C.opush_ref
+	if len(t.refs) > 0 {
+		refs = (*C.opush_ref)(C.malloc(C.size_t(len(t.refs)) * C.sizeof_opush_ref))
+		defer C.free(unsafe.Pointer(refs))
+		for i, r := range t.refs {
+			cr := &unsafe.Slice(refs, len(t.refs))[i]
+			*cr = C.opush_ref{name: cs.add(r.name)}
+			if r.collection {
+				cr.cid = cs.add(r.collectionID)
+			}
+			if !r.c.IsZero() {
+				cr.csum = cs.add(r.c.String())
+			}
+		}
+	}
 	var st C.opush_stats
 	var gerr *C.GError
-	ok := C.opush_commit_transaction(t.repo.ptr, &st, &gerr)
+	ok := C.opush_commit_transaction(t.repo.ptr, refs, C.gsize(len(t.refs)), &st, &gerr)
 	runtime.KeepAlive(t)
 	if ok == 0 {
 		err := wrap(gerr, "committing transaction in %s", t.repo.path)

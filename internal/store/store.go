@@ -29,7 +29,8 @@ type Repo struct {
 	r   *libostree.Repo
 	txn *libostree.Txn // the transaction Begin opened, while open
 
-	comps idle[*libostree.Compressor] // CompressFilez's, closed with the Repo
+	comps     idle[*libostree.Compressor] // CompressFilez's, closed with the Repo
+	metaComps idle[*libostree.Compressor] // DeflateMetadata's, likewise
 }
 
 var (
@@ -43,14 +44,20 @@ func Open(path string) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Repo{r: r, comps: idle[*libostree.Compressor]{make: func() (*libostree.Compressor, error) {
-		return libostree.NewCompressor(CompressLevel)
-	}}}, nil
+	return &Repo{r: r, comps: compressors(CompressLevel), metaComps: compressors(MetadataLevel)}, nil
+}
+
+// compressors is a pool of libdeflate compressors at level.
+func compressors(level int) idle[*libostree.Compressor] {
+	return idle[*libostree.Compressor]{make: func() (*libostree.Compressor, error) {
+		return libostree.NewCompressor(level)
+	}}
 }
 
 // Close closes the repository, aborting any open transaction.
 func (s *Repo) Close() error {
 	s.comps.close()
+	s.metaComps.close()
 	return s.r.Close()
 }
 

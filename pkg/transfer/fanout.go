@@ -225,8 +225,9 @@ type lane struct {
 // piece is one queued unit: an object's header (with its whole data, or
 // none for one streamed in chunks), or a chunk of a streamed object.
 type piece struct {
-	h    *ObjectHeader
-	data []byte
+	h     *ObjectHeader
+	data  []byte
+	count uint64 // with h: the object's bytes as counted (loadedObject.counted)
 }
 
 // giveUp fails the mirror for a reason of the shared reader's (a local
@@ -393,7 +394,7 @@ func (l *lane) write(f *fanOut, stats *sentStats) error {
 					return err
 				}
 				stats.objects++
-				stats.bytes += pc.h.Size
+				stats.bytes += pc.count
 			}
 			for data := pc.data; len(data) > 0; {
 				n := min(len(data), MaxPayload)
@@ -428,9 +429,10 @@ func (l *lane) write(f *fanOut, stats *sentStats) error {
 // job is one read of the shared reader: an object, in one encoding, and
 // the mirrors that take it.
 type job struct {
-	name  object.Name
-	filez bool
-	lanes []*lane
+	name    object.Name
+	filez   bool // a file object as .filez
+	deflate bool // a metadata object deflated
+	lanes   []*lane
 }
 
 // fanOutRank orders objects as a single push sends them: detached metadata
@@ -440,18 +442,18 @@ var fanOutRank = map[object.Type]int{object.CommitMeta: 0, object.File: 1, objec
 // jobs merges what the sending mirrors lack into one ordered list.
 func (f *fanOut) jobs(sending []*lane) []*job {
 	type key struct {
-		name  object.Name
-		filez bool
+		name          object.Name
+		filez, deflat bool
 	}
 	byKey := map[key]*job{}
 	var list []*job
 	for _, l := range sending {
-		filez := l.p.filez()
+		filez, deflat := l.p.filez(), l.p.deflateMeta()
 		for _, n := range l.missing {
-			k := key{n, filez && n.Type == object.File}
+			k := key{n, filez && n.Type == object.File, deflat && n.Type.IsMeta()}
 			j := byKey[k]
 			if j == nil {
-				j = &job{name: n, filez: k.filez}
+				j = &job{name: n, filez: k.filez, deflate: k.deflat}
 				byKey[k] = j
 				list = append(list, j)
 			}
@@ -466,7 +468,10 @@ func (f *fanOut) jobs(sending []*lane) []*job {
 		if a.name.Checksum != b.name.Checksum {
 			return string(a.name.Checksum[:]) < string(b.name.Checksum[:])
 		}
-		return !a.filez && b.filez
+		if a.filez != b.filez {
+			return !a.filez
+		}
+		return !a.deflate && b.deflate
 	})
 	return list
 }
@@ -500,22 +505,26 @@ func (f *fanOut) share(sending []*lane) {
 		}
 		data, size, filez, err := loadObject(f.src, j.name, j.filez)
 		readErrs[i] = err
-		return loadedObject{data: data, size: size, filez: filez}, nil
+		o := loadedObject{data: data, size: size, filez: filez}
+		if err == nil && j.deflate {
+			o = o.deflate(f.src)
+		}
+		return o, nil
 	}, func(i int, o loadedObject) error {
 		j := jobs[i]
 		err := readErrs[i]
 		data, size := o.data, o.size
 		if live := j.live(); len(live) > 0 && err == nil {
-			h := &ObjectHeader{Name: j.name, Size: size, Filez: o.filez}
+			h := &ObjectHeader{Name: j.name, Size: size, Filez: o.filez, Deflated: o.deflated}
 			if data != nil {
 				for _, ln := range live {
-					f.put(ln, piece{h: h, data: data}, jobs, i)
+					f.put(ln, piece{h: h, data: data, count: o.counted()}, jobs, i)
 				}
 			} else {
 				err = f.stream(j, h, live, jobs, i)
 			}
 			f.objectsRead.Add(1)
-			f.bytesRead.Add(size)
+			f.bytesRead.Add(o.counted())
 		}
 		if err != nil {
 			err = fmt.Errorf("reading %s: %w", j.name, err)
@@ -557,7 +566,7 @@ func (f *fanOut) stream(j *job, h *ObjectHeader, live []*lane, jobs []*job, at i
 		return fmt.Errorf("%s changed size while being sent", j.name)
 	}
 	for _, l := range live {
-		f.put(l, piece{h: h}, jobs, at)
+		f.put(l, piece{h: h, count: h.Size}, jobs, at)
 	}
 	for left := size; left > 0; {
 		chunk := make([]byte, min(left, fanOutRead))

@@ -1,6 +1,8 @@
 package transfer
 
 import (
+	"fmt"
+
 	"github.com/ostree-push/ostree-push/pkg/object"
 )
 
@@ -19,6 +21,10 @@ type ObjectHeader struct {
 	// archive repository (wire type 0x81; capability "archive-filez")
 	// instead of as a content stream. Name.Type is then object.File.
 	Filez bool
+	// Deflated marks a metadata object whose content is sent compressed,
+	// as one raw deflate stream (wire type 0x40 | type; capability
+	// "deflate-metadata"); Size is then the compressed length.
+	Deflated bool
 }
 
 // CapArchiveFilez is the capability of sending and receiving file objects
@@ -35,8 +41,19 @@ const CapArchiveFilez = "archive-filez"
 // client offers it unless told not to.
 const CapResume = "resume"
 
+// CapDeflateMetadata is the capability of sending metadata objects
+// (commit, dirtree, dirmeta, commitmeta) deflated: OBJECT type 0x40 | type,
+// the content one raw deflate stream. A client offers it when it can
+// deflate, and deflates an object only when that makes it smaller; a
+// receiver offers it when it can inflate.
+const CapDeflateMetadata = "deflate-metadata"
+
 // wireFilez is the OBJECT type byte of a file object sent as .filez.
 const wireFilez = 0x81
+
+// wireDeflated is the bit of the OBJECT type byte that marks a deflated
+// metadata object.
+const wireDeflated = 0x40
 
 // FrameType returns FrameObject.
 func (m *ObjectHeader) FrameType() FrameType { return FrameObject }
@@ -45,9 +62,15 @@ const objectHeaderSize = sizeU8 + sizeCsum + sizeU64
 
 func (m *ObjectHeader) validate() error {
 	if m.Filez && m.Name.Type != object.File {
-		return protocolErrorf("object: a .filez object must be a file, not %v", m.Name.Type)
+		return fmt.Errorf("object: a .filez object must be a file, not %v", m.Name.Type)
 	}
-	return checkName("object", m.Name)
+	if err := checkName("object", m.Name); err != nil {
+		return err
+	}
+	if m.Deflated && (m.Filez || !m.Name.Type.IsMeta()) {
+		return fmt.Errorf("object: only a metadata object can be sent deflated, not a %v", m.Name.Type)
+	}
+	return nil
 }
 
 // MarshalBinary encodes the OBJECT payload.
@@ -59,9 +82,12 @@ func (m *ObjectHeader) MarshalBinary() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.Filez {
+	switch {
+	case m.Filez:
 		e.u8(wireFilez)
-	} else {
+	case m.Deflated:
+		e.u8(wireDeflated | uint8(m.Name.Type))
+	default:
 		e.u8(uint8(m.Name.Type))
 	}
 	e.csum(m.Name.Checksum)
@@ -83,8 +109,11 @@ func (m *ObjectHeader) UnmarshalBinary(p []byte) error {
 		return err
 	}
 	v.Name.Type = object.Type(t)
-	if t == wireFilez {
+	switch {
+	case t == wireFilez:
 		v.Name.Type, v.Filez = object.File, true
+	case t&0xc0 == wireDeflated:
+		v.Name.Type, v.Deflated = object.Type(t&^wireDeflated), true
 	}
 	if v.Name.Checksum, err = d.csum("checksum"); err != nil {
 		return err

@@ -58,6 +58,11 @@ func validMessages() []Message {
 		&Have{Present: manyPresent},
 		&ObjectHeader{Name: object.Name{Checksum: csumA, Type: object.File}},
 		&ObjectHeader{Name: object.Name{Checksum: csumB, Type: object.CommitMeta}, Size: 1<<64 - 1},
+		&ObjectHeader{Name: object.Name{Checksum: csumA, Type: object.File}, Size: 7, Filez: true},
+		&ObjectHeader{Name: object.Name{Checksum: csumA, Type: object.DirTree}, Size: 7, Deflated: true},
+		&ObjectHeader{Name: object.Name{Checksum: csumA, Type: object.DirMeta}, Deflated: true},
+		&ObjectHeader{Name: object.Name{Checksum: csumA, Type: object.Commit}, Size: 1, Deflated: true},
+		&ObjectHeader{Name: object.Name{Checksum: csumA, Type: object.CommitMeta}, Size: 2, Deflated: true},
 		&Update{Refs: []RefUpdate{{Ref: ref("main"), New: csumA}}},
 		&Update{DryRun: true, Refs: []RefUpdate{
 			{Ref: ref("main"), Old: csumA, New: csumB},
@@ -225,6 +230,10 @@ func TestUnmarshalRejects(t *testing.T) {
 		// OBJECT
 		{FrameObject, hexBytes("07" + csumAHex + " 0000000000000001"), "OBJECT: object: invalid object type 7"},
 		{FrameObject, hexBytes("01 z:32 0000000000000001"), "OBJECT: object: all-zero checksum"},
+		{FrameObject, hexBytes("41" + csumAHex + " 0000000000000001"), "OBJECT: object: only a metadata object can be sent deflated, not a file"},
+		{FrameObject, hexBytes("45" + csumAHex + " 0000000000000001"), "OBJECT: object: invalid object type 5"},
+		{FrameObject, hexBytes("c2" + csumAHex + " 0000000000000001"), "OBJECT: object: invalid object type 194"},
+		{FrameObject, hexBytes("82" + csumAHex + " 0000000000000001"), "OBJECT: object: invalid object type 130"},
 		{FrameObject, hexBytes("01" + csumAHex + " 00000000000001"), "OBJECT: size: want u64 (8 bytes), only 7 bytes left"},
 		{FrameObject, hexBytes("01 a6a1"), "OBJECT: checksum: want checksum (32 bytes), only 2 bytes left"},
 
@@ -308,6 +317,9 @@ func TestMarshalRefuses(t *testing.T) {
 		{&Have{}, "present: must not be empty"},
 		{&Have{Present: make([]bool, MaxQueryObjects+1)}, "present: 30001 items"},
 		{&ObjectHeader{Name: object.Name{Type: object.File}}, "object: all-zero checksum"},
+		{&ObjectHeader{Name: object.Name{Checksum: csumA, Type: object.File}, Deflated: true}, "only a metadata object can be sent deflated"},
+		{&ObjectHeader{Name: object.Name{Checksum: csumA, Type: object.File}, Filez: true, Deflated: true}, "only a metadata object can be sent deflated"},
+		{&ObjectHeader{Name: object.Name{Checksum: csumA, Type: object.DirTree}, Filez: true}, "a .filez object must be a file"},
 		{&Update{}, "refs: must not be empty"},
 		{&Update{Refs: tooManyRefs}, "refs: 10001 items, more than the 10000 allowed"},
 		{&Update{Refs: []RefUpdate{{Ref: ref("")}}}, "refs[0].name: must not be empty"},

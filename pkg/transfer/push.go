@@ -136,6 +136,9 @@ type pusher struct {
 // filez reports whether file objects go as their .filez bytes.
 func (p *pusher) filez() bool { return p.caps.Has(CapArchiveFilez) }
 
+// deflateMeta reports whether metadata objects go deflated.
+func (p *pusher) deflateMeta() bool { return p.caps.Has(CapDeflateMetadata) }
+
 // openFile opens a file object in the encoding in effect.
 func (p *pusher) openFile(c object.Checksum) (io.ReadCloser, uint64, error) {
 	return openFile(p.src, c, p.filez())
@@ -274,8 +277,10 @@ func (p *pusher) prepare(plan []planned) (*negotiated, error) {
 	if canSendFilez(p.src, p.opts.Compress) && !slices.Contains(p.opts.NoCapabilities, CapArchiveFilez) {
 		mine = append(mine, CapArchiveFilez)
 	}
-	if !slices.Contains(p.opts.NoCapabilities, CapResume) {
-		mine = append(mine, CapResume)
+	for _, c := range []string{CapResume, CapDeflateMetadata} {
+		if !slices.Contains(p.opts.NoCapabilities, c) {
+			mine = append(mine, c)
+		}
 	}
 	if err := p.fw.WriteMessage(&Hello{Versions: []uint16{Version}, Capabilities: mine, Agent: truncate(p.opts.Agent, MaxAgentLen)}); err != nil {
 		return nil, err
@@ -612,10 +617,8 @@ func (p *pusher) sendObjects(names []object.Name, stats *sentStats, total uint64
 	return readAhead(len(names), func(i int) (loadedObject, error) {
 		return p.load(names[i])
 	}, func(i int, o loadedObject) error {
-		n := names[i]
-		size := o.size
 		p.opts.Fault.at("push:object", stats.objects+1)
-		h := &ObjectHeader{Name: n, Size: size, Filez: o.filez}
+		h := &ObjectHeader{Name: names[i], Size: o.size, Filez: o.filez, Deflated: o.deflated}
 		if o.data != nil {
 			if err := p.writeInline(h, o.data); err != nil {
 				return err
@@ -624,7 +627,7 @@ func (p *pusher) sendObjects(names []object.Name, stats *sentStats, total uint64
 			return err
 		}
 		stats.objects++
-		stats.bytes += size
+		stats.bytes += o.counted()
 		if p.opts.Progress != nil {
 			p.opts.Progress(PushProgress{ObjectsSent: stats.objects, ObjectsTotal: total, BytesSent: stats.bytes})
 		}
@@ -726,14 +729,40 @@ func readAhead[T interface{ bytes() uint64 }](n int, load func(i int) (T, error)
 // content object is left for writeStreamed (data nil).
 func (p *pusher) load(n object.Name) (loadedObject, error) {
 	data, size, filez, err := loadObject(p.src, n, p.filez())
-	return loadedObject{data: data, size: size, filez: filez}, err
+	o := loadedObject{data: data, size: size, filez: filez}
+	if err == nil && p.deflateMeta() && n.Type.IsMeta() {
+		o = o.deflate(p.src)
+	}
+	return o, err
 }
 
 // loadedObject is what load read of one object.
 type loadedObject struct {
-	data  []byte // nil for a large object the writer streams itself
-	size  uint64
-	filez bool // a file object as .filez
+	data     []byte // nil for a large object the writer streams itself
+	size     uint64 // as sent
+	filez    bool   // a file object as .filez
+	deflated bool   // a metadata object deflated
+	inflated uint64 // a deflated object's size before
+}
+
+// deflate returns the metadata object o of src deflated, or o when that
+// does not make it smaller.
+func (o loadedObject) deflate(src Source) loadedObject {
+	if z := deflateMetadata(src, o.data); z != nil {
+		o.inflated = o.size
+		o.data, o.size, o.deflated = z, uint64(len(z)), true
+	}
+	return o
+}
+
+// counted is the object's size as the push counts it (and the receiver,
+// and a dry run): a deflated metadata object's inflated size, or the size
+// sent.
+func (o loadedObject) counted() uint64 {
+	if o.deflated {
+		return o.inflated
+	}
+	return o.size
 }
 
 func (o loadedObject) bytes() uint64 { return uint64(len(o.data)) }

@@ -2,6 +2,7 @@ package transfer
 
 import (
 	"bytes"
+	"compress/flate"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -853,8 +854,17 @@ func (s *clientStream) msg(m Message) *clientStream {
 	return s
 }
 
-func (s *clientStream) hello() *clientStream {
-	return s.msg(&Hello{Versions: []uint16{Version}, Agent: "hand-written"})
+func (s *clientStream) hello(caps ...string) *clientStream {
+	return s.msg(&Hello{Versions: []uint16{Version}, Capabilities: caps, Agent: "hand-written"})
+}
+
+// deflated writes a metadata object sent deflated, its content z.
+func (s *clientStream) deflated(n object.Name, z []byte) *clientStream {
+	s.tb.Helper()
+	if err := s.fw.WriteObject(&ObjectHeader{Name: n, Size: uint64(len(z)), Deflated: true}, bytes.NewReader(z)); err != nil {
+		s.tb.Fatal(err)
+	}
+	return s
 }
 
 func (s *clientStream) frame(t FrameType, p []byte) *clientStream {
@@ -929,6 +939,25 @@ func TestReceiveGarbage(t *testing.T) {
 		random[i] = byte(rnd.UintN(256))
 	}
 	s := func() *clientStream { return newClientStream(t) }
+	var dirtree object.Name
+	for _, n := range newObjs {
+		if n.Type == object.DirTree {
+			dirtree = n
+		}
+	}
+	deflate := func(b []byte) []byte {
+		t.Helper()
+		var buf bytes.Buffer
+		w, _ := flate.NewWriter(&buf, flate.BestCompression)
+		w.Write(b)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	zTree := deflate(h.src.object(dirtree))
+	zBomb := deflate(make([]byte, MaxMetadataSize+1))
+	zOther := deflate(append(bytes.Clone(h.src.object(dirtree)), 0))
 
 	tests := []struct {
 		name   string
@@ -976,6 +1005,24 @@ func TestReceiveGarbage(t *testing.T) {
 			input:  s().hello().object(content, corrupted).objects(h.src, withoutName(newObjs, content)).update(false, upd).bytes(),
 			errHas: "corrupted"},
 		{name: "commit that does not parse", input: s().hello().object(notJSONName, notJSON).update(false, upd).bytes()},
+		{name: "deflated object without deflate-metadata",
+			input:  s().hello().deflated(dirtree, zTree).update(false, upd).bytes(),
+			errHas: "not negotiated"},
+		{name: "deflated object: not a deflate stream",
+			input:  s().hello(CapDeflateMetadata).deflated(dirtree, []byte("not deflate at all")).update(false, upd).bytes(),
+			errHas: "invalid deflate stream"},
+		{name: "deflated object: stream cut short",
+			input:  s().hello(CapDeflateMetadata).deflated(dirtree, zTree[:len(zTree)-2]).update(false, upd).bytes(),
+			errHas: "invalid deflate stream"},
+		{name: "deflated object: bytes after the stream",
+			input:  s().hello(CapDeflateMetadata).deflated(dirtree, append(bytes.Clone(zTree), 0)).update(false, upd).bytes(),
+			errHas: "1 bytes after the end of the deflate stream"},
+		{name: "deflated object: inflates past MaxMetadataSize",
+			input:  s().hello(CapDeflateMetadata).deflated(dirtree, zBomb).update(false, upd).bytes(),
+			errHas: "inflates to more than the limit"},
+		{name: "deflated object: another object's content",
+			input:  s().hello(CapDeflateMetadata).deflated(dirtree, zOther).objects(h.src, withoutName(newObjs, dirtree)).update(false, upd).bytes(),
+			errHas: "its content has checksum"},
 		{name: "objects and no UPDATE", input: s().hello().objects(h.src, newObjs).bytes()},
 		{name: "malformed UPDATE", input: s().hello().objects(h.src, newObjs).frame(FrameUpdate, []byte{0, 0, 0, 0, 0}).bytes()},
 		{name: "UPDATE with unknown flags", input: s().hello().objects(h.src, newObjs).frame(FrameUpdate, []byte{0x80, 0, 0, 0, 0}).bytes()},
@@ -1343,4 +1390,65 @@ func FuzzReceive(f *testing.F) {
 		}
 		dst.assertRefsComplete(t)
 	})
+}
+
+// TestPushDeflateMetadata pushes the same commits with deflate-metadata in
+// effect and without it: the metadata objects that deflate smaller go
+// deflated, fewer bytes cross, and the receiver ends with the same objects
+// and counts the same bytes either way.
+func TestPushDeflateMetadata(t *testing.T) {
+	h := newHistory(t)
+	h.src.setRef("main", h.c3)
+	type run struct {
+		deflated, objects int
+		wire              int
+		push              *PushResult
+		dst               *memStore
+	}
+	push := func(no []string) run {
+		var rec bytes.Buffer
+		dst := newMemStore()
+		ex := runPushRecord(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}, NoCapabilities: no},
+			ReceiveOptions{}, &rec)
+		if ex.pushErr != nil || ex.recvErr != nil || !ex.push.OK() {
+			t.Fatalf("push: %v, receive: %v, result %+v", ex.pushErr, ex.recvErr, ex.push)
+		}
+		r := run{wire: rec.Len(), push: ex.push, dst: dst}
+		fr := NewFrameReader(&rec)
+		for {
+			ft, p, err := fr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ft == FrameObject {
+				var oh ObjectHeader
+				if err := oh.UnmarshalBinary(p); err != nil {
+					t.Fatal(err)
+				}
+				r.objects++
+				if oh.Deflated {
+					r.deflated++
+				}
+			}
+		}
+		return r
+	}
+	with, without := push(nil), push([]string{CapDeflateMetadata})
+	if with.deflated == 0 || without.deflated != 0 {
+		t.Fatalf("deflated objects: %d with the capability, %d without", with.deflated, without.deflated)
+	}
+	if with.objects != without.objects || with.push.BytesSent != without.push.BytesSent {
+		t.Errorf("with: %d objects, %d bytes counted; without: %d, %d",
+			with.objects, with.push.BytesSent, without.objects, without.push.BytesSent)
+	}
+	if with.wire >= without.wire {
+		t.Errorf("the client wrote %d bytes with deflate-metadata, %d without", with.wire, without.wire)
+	}
+	if d := with.dst.diff(without.dst.snapshot()); d != "" {
+		t.Errorf("the destinations differ: %s", d)
+	}
+	t.Logf("%d of %d objects deflated; %d bytes written by the client, %d without", with.deflated, with.objects, with.wire, without.wire)
 }

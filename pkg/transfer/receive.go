@@ -315,6 +315,7 @@ func (rv *receiver) hello() (uint16, error) {
 	if resumable {
 		mine = append(mine, CapResume)
 	}
+	mine = append(mine, CapDeflateMetadata)
 	rv.caps = Intersect(hello.Capabilities, mine)
 	if resumable && rt.Resumed() {
 		rv.opts.Logf("the transaction took up an earlier one's staging; %s in effect: %v", CapResume, rv.caps.Has(CapResume))
@@ -396,7 +397,11 @@ func (rv *receiver) receiveObjects(res *ReceiveResult) (*Update, []object.Checks
 				if h.Filez && !rv.caps.Has(CapArchiveFilez) {
 					return nil, protocolErrorf("object %s sent as .filez, but %s was not negotiated", h.Name, CapArchiveFilez)
 				}
-				if err := rv.receiveObject(pool, &h); err != nil {
+				if h.Deflated && !rv.caps.Has(CapDeflateMetadata) {
+					return nil, protocolErrorf("object %s sent deflated, but %s was not negotiated", h.Name, CapDeflateMetadata)
+				}
+				size, err := rv.receiveObject(pool, &h)
+				if err != nil {
 					return nil, err
 				}
 				switch h.Name.Type {
@@ -406,7 +411,7 @@ func (rv *receiver) receiveObjects(res *ReceiveResult) (*Update, []object.Checks
 					metas = append(metas, h.Name.Checksum)
 				}
 				res.ObjectsWritten++
-				res.BytesWritten += h.Size
+				res.BytesWritten += size
 				rv.opts.Fault.at("receive:object", res.ObjectsWritten)
 				if max := rv.opts.Policy.MaxPushSize; max > 0 && res.BytesWritten > max {
 					return nil, fmt.Errorf("push exceeds the server's limit of %d bytes", max)
@@ -437,18 +442,27 @@ func (rv *receiver) receiveObjects(res *ReceiveResult) (*Update, []object.Checks
 	return upd, commits, metas, err
 }
 
-func (rv *receiver) receiveObject(pool *writePool, h *ObjectHeader) error {
+// receiveObject reads one object's content and writes it (or has the
+// pool write it). It returns the object's size as written: for a deflated
+// metadata object, inflated.
+func (rv *receiver) receiveObject(pool *writePool, h *ObjectHeader) (uint64, error) {
 	limit := rv.opts.MaxObjectSize
 	if h.Name.Type.IsMeta() {
 		limit = MaxMetadataSize
 	}
 	if h.Size > limit {
-		return fmt.Errorf("object %s declares %d bytes, over the limit of %d", h.Name, h.Size, limit)
+		return 0, fmt.Errorf("object %s declares %d bytes, over the limit of %d", h.Name, h.Size, limit)
 	}
 	if h.Name.Type.IsMeta() || h.Size <= inlineObjectMax {
 		data := make([]byte, h.Size)
 		if _, err := io.ReadFull(rv.fr.ObjectReader(h.Size), data); err != nil {
-			return noEOF(err)
+			return 0, noEOF(err)
+		}
+		if h.Deflated {
+			var err error
+			if data, err = inflateMetadata(data, MaxMetadataSize); err != nil {
+				return 0, fmt.Errorf("object %s: %w", h.Name, err)
+			}
 		}
 		// libostree does not look at the bytes of a metadata object it
 		// already has (in the repository, or staged by this push):
@@ -456,14 +470,14 @@ func (rv *receiver) receiveObject(pool *writePool, h *ObjectHeader) error {
 		// receiver holds. (A commitmeta has no checksum of its own.)
 		if h.Name.Type.IsMeta() && h.Name.Type != object.CommitMeta {
 			if sum := object.Checksum(sha256.Sum256(data)); sum != h.Name.Checksum {
-				return fmt.Errorf("object %s: its content has checksum %s", h.Name, sum)
+				return 0, fmt.Errorf("object %s: its content has checksum %s", h.Name, sum)
 			}
 		}
-		return pool.submit(writeJob{name: h.Name, data: data, filez: h.Filez})
+		return uint64(len(data)), pool.submit(writeJob{name: h.Name, data: data, filez: h.Filez})
 	}
 	// A large content object streams from the connection into the
 	// repository here, while the pool's writers go on with the small ones.
-	return writeObject(rv.txn, h.Name, h.Filez, rv.fr.ObjectReader(h.Size), h.Size)
+	return h.Size, writeObject(rv.txn, h.Name, h.Filez, rv.fr.ObjectReader(h.Size), h.Size)
 }
 
 // writeObject writes one object into the transaction, by its encoding.

@@ -70,16 +70,27 @@ func inflateMetadata(p []byte, max uint64) ([]byte, error) {
 		fr = flate.NewReader(br)
 	}
 	defer inflaters.Put(fr)
-	var out bytes.Buffer
-	out.Grow(min(3*len(p), int(min(max, 1<<20))))
-	n, err := out.ReadFrom(io.LimitReader(fr, int64(max)+1))
-	switch {
-	case err != nil:
-		return nil, fmt.Errorf("invalid deflate stream: %w", noEOF(err))
-	case uint64(n) > max:
-		return nil, fmt.Errorf("%w of %d bytes", errInflatedTooLarge, max)
-	case br.Len() > 0:
+	// Metadata deflates to about 90% of its size: room for twice that
+	// (within max) is one allocation for most objects.
+	out := make([]byte, 0, min(uint64(2*len(p)+512), max+1))
+	for {
+		if len(out) == cap(out) {
+			out = append(out, 0)[:len(out)]
+		}
+		n, err := fr.Read(out[len(out):min(uint64(cap(out)), max+1)])
+		out = out[:len(out)+n]
+		if uint64(len(out)) > max {
+			return nil, fmt.Errorf("%w of %d bytes", errInflatedTooLarge, max)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("invalid deflate stream: %w", noEOF(err))
+		}
+	}
+	if br.Len() > 0 {
 		return nil, fmt.Errorf("%d bytes after the end of the deflate stream", br.Len())
 	}
-	return out.Bytes(), nil
+	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -1028,4 +1029,61 @@ func TestCommitWritesRefs(t *testing.T) {
 			testrepo.Fsck(t, path)
 		})
 	}
+}
+
+// TestDirtreeReader checks the walk's own reader of dirtrees (shim.c reads
+// them straight from their bytes) against GLib's: on every dirtree of a
+// generated repository they must read the same entries, and on corrupted
+// copies (a byte changed, cut short, a byte appended) either both refuse
+// them (not in normal form) or both read the same.
+func TestDirtreeReader(t *testing.T) {
+	src := sharedSource(t)
+	s := open(t, src.path)
+	names, err := s.Reachable(src.commit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An empty directory and one with only subdirectories or files.
+	trees := [][]byte{{0}}
+	for _, n := range names {
+		if n.Type != object.DirTree {
+			continue
+		}
+		data, err := s.ReadMetadata(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		trees = append(trees, data)
+	}
+	if len(trees) < 10 {
+		t.Fatalf("only %d dirtrees", len(trees))
+	}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	refused := 0
+	for i, tree := range trees {
+		if got := libostree.DirtreeCheck(tree); got != 1 {
+			t.Fatalf("dirtree #%d (%d bytes): check %d, want 1 (both read it the same)", i, len(tree), got)
+		}
+		var bad [][]byte
+		for k := 0; k < 40 && len(tree) > 0; k++ {
+			b := bytes.Clone(tree)
+			b[rnd.IntN(len(b))] ^= byte(1 + rnd.IntN(255))
+			bad = append(bad, b)
+		}
+		for k := 1; k <= 3 && k < len(tree); k++ {
+			bad = append(bad, tree[:len(tree)-k], append(bytes.Clone(tree), byte(k)))
+		}
+		for _, b := range bad {
+			switch libostree.DirtreeCheck(b) {
+			case 0:
+				t.Fatalf("dirtree #%d corrupted to %x: the two readers differ", i, b)
+			case -1:
+				refused++
+			}
+		}
+	}
+	if refused == 0 {
+		t.Error("no corrupted dirtree was refused")
+	}
+	t.Logf("%d dirtrees; %d corrupted copies refused by both readers", len(trees), refused)
 }

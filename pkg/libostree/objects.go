@@ -218,3 +218,16 @@ func (r *Repo) ReachableSince(base object.Checksum, commits ...object.Checksum) 
 	}
 	return out, nil
 }
+
+// dirtreeCheck parses dirtree bytes with the walk's own reader and with
+// GLib, for the tests: -1 when both refuse them, 1 when both read the same
+// entries, 0 when they differ.
+func dirtreeCheck(data []byte) int {
+	var p *C.guint8
+	if len(data) > 0 {
+		p = (*C.guint8)(unsafe.Pointer(&data[0]))
+	}
+	r := C.opush_dirtree_check(p, C.gsize(len(data)))
+	runtime.KeepAlive(data)
+	return int(r)
+}

@@ -192,33 +192,182 @@ typedef struct
   const guint8 *meta;
 } dt_entry;
 
-/* Reads list `which` (0: files, 1: directories) of dirtree v into a
- * g_new'ed array of *out_n entries; free it with g_free. */
+/* GVariant's serialization, for a dirtree (a(say)a(sayay)), read here
+ * straight from the bytes: GLib's child accessors allocate, lock and look
+ * up type information for each of the tens of thousands of entries a walk
+ * reads, and that was most of its time. Every type in a dirtree has
+ * alignment 1, so there is no padding; a container's framing offsets are
+ * little-endian, 1, 2, 4 or 8 bytes wide as its size needs, and stored at
+ * its end. The reading is strict: any offset out of order or out of
+ * bounds, a string not ending in its only NUL or a checksum that is not 32
+ * bytes is an error, so that what is read is what GLib reads of an object
+ * in normal form (and a dirtree that is not in normal form is refused). */
+
+static gsize
+gv_offset_size (gsize size)
+{
+  return size > G_MAXUINT32 ? 8 : size > G_MAXUINT16 ? 4 : size > G_MAXUINT8 ? 2 : size > 0 ? 1 : 0;
+}
+
+static gsize
+gv_read_offset (const guint8 *p, gsize w)
+{
+  gsize v = 0;
+  for (gsize i = 0; i < w; i++)
+    v |= (gsize) p[i] << (8 * i);
+  return v;
+}
+
+/* The framing offset k (0: the first, stored last) of a container of size
+ * bytes at p whose offsets are w bytes wide; FALSE when it is out of the
+ * container or past limit. */
+static gboolean
+gv_frame (const guint8 *p, gsize size, gsize w, gsize k, gsize limit, gsize *out)
+{
+  if (w * (k + 1) > size)
+    return FALSE;
+  *out = gv_read_offset (p + size - w * (k + 1), w);
+  return *out <= limit;
+}
+
+/* A string member [start, end): UTF-8, and its only NUL is its last byte. */
+static const char *
+gv_string (const guint8 *p, gsize start, gsize end)
+{
+  if (end <= start || p[end - 1] != 0 || memchr (p + start, 0, end - start - 1) != NULL
+      || !g_utf8_validate ((const char *) p + start, end - start - 1, NULL))
+    return NULL;
+  return (const char *) p + start;
+}
+
+/* Reads list `which` (0: files, 1: directories) of the dirtree of size
+ * bytes at p into a g_new'ed array of *out_n entries (free it with
+ * g_free); NULL when the bytes are malformed. */
+static dt_entry *
+dirtree_parse (const guint8 *p, gsize size, int which, gsize *out_n)
+{
+  gsize w = gv_offset_size (size), files_end = 0;
+  /* (a(say)a(sayay)): one framing offset, the end of the files. */
+  if (p == NULL || !gv_frame (p, size, w, 0, size - w, &files_end))
+    return NULL;
+  const guint8 *a = which == 0 ? p : p + files_end;
+  gsize asize = which == 0 ? files_end : size - w - files_end;
+  *out_n = 0;
+  if (asize == 0)
+    return g_new0 (dt_entry, 1);
+  /* An array of variable-size items: the items, then the end of each. */
+  gsize aw = gv_offset_size (asize), items_end = 0;
+  if (!gv_frame (a, asize, aw, 0, asize, &items_end) || (asize - items_end) % aw != 0)
+    return NULL;
+  gsize n = (asize - items_end) / aw;
+  if (n == 0)
+    return NULL; /* an empty array has no bytes */
+  dt_entry *e = g_new0 (dt_entry, n + 1);
+  gsize start = 0;
+  for (gsize i = 0; i < n; i++)
+    {
+      gsize end = gv_read_offset (a + items_end + i * aw, aw);
+      if (end < start || end > items_end)
+        goto bad;
+      const guint8 *it = a + start;
+      gsize isize = end - start, iw = gv_offset_size (isize);
+      gsize frames = which == 0 ? 1 : 2;
+      /* (say): the end of the name; (sayay): also, stored before it, the
+       * end of the tree checksum. */
+      if (isize < frames * iw)
+        goto bad;
+      gsize name_end = 0, csum_end = isize - frames * iw;
+      if (!gv_frame (it, isize, iw, 0, csum_end, &name_end))
+        goto bad;
+      if (which == 1)
+        {
+          gsize meta_start = 0;
+          if (!gv_frame (it, isize, iw, 1, csum_end, &meta_start) || meta_start < name_end
+              || csum_end - meta_start != OSTREE_SHA256_DIGEST_LEN)
+            goto bad;
+          e[i].meta = it + meta_start;
+          csum_end = meta_start;
+        }
+      e[i].name = gv_string (it, 0, name_end);
+      if (e[i].name == NULL || csum_end - name_end != OSTREE_SHA256_DIGEST_LEN)
+        goto bad;
+      e[i].csum = it + name_end;
+      start = end;
+    }
+  if (start != items_end)
+    goto bad;
+  *out_n = n;
+  return e;
+
+bad:
+  g_free (e);
+  return NULL;
+}
+
+/* dirtree_parse of dirtree v, or a GError. */
 static dt_entry *
 dirtree_entries (GVariant *v, int which, gsize *out_n, GError **error)
 {
-  g_autoptr(GVariant) list = g_variant_get_child_value (v, which);
-  gsize n = g_variant_n_children (list);
-  g_autofree dt_entry *e = g_new0 (dt_entry, n + 1);
-  for (gsize i = 0; i < n; i++)
+  dt_entry *e = dirtree_parse (g_variant_get_data (v), g_variant_get_size (v), which, out_n);
+  if (e == NULL)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                 "Malformed dirtree (not in GVariant normal form)");
+  return e;
+}
+
+/* opush_dirtree_check parses a dirtree both ways, with dirtree_parse and
+ * with GLib (as an untrusted GVariant, checked for normal form): for the
+ * tests, which compare them on real and on corrupted dirtrees. Returns -1
+ * when both refuse it, 1 when both read the same entries, 0 otherwise. */
+int
+opush_dirtree_check (const guint8 *data, gsize len)
+{
+  g_autoptr(GBytes) bytes = g_bytes_new (data, len);
+  g_autoptr(GVariant) v = g_variant_ref_sink (g_variant_new_from_bytes (OSTREE_TREE_GVARIANT_FORMAT, bytes, FALSE));
+  const guint8 *p = g_bytes_get_data (bytes, NULL);
+  gsize n[2] = { 0, 0 };
+  g_autofree dt_entry *files = dirtree_parse (p, len, 0, &n[0]);
+  g_autofree dt_entry *dirs = dirtree_parse (p, len, 1, &n[1]);
+  gboolean ours = files != NULL && dirs != NULL;
+  /* libostree refuses a dirtree whose checksums are not 32 bytes, which
+   * the reader does too, in normal form or not. */
+  gboolean theirs = g_variant_is_normal_form (v);
+  if (theirs && !ours)
     {
-      g_autoptr(GVariant) item = g_variant_get_child_value (list, i);
-      g_autoptr(GVariant) name = g_variant_get_child_value (item, 0);
-      g_autoptr(GVariant) csum = g_variant_get_child_value (item, 1);
-      e[i].name = g_variant_get_string (name, NULL);
-      e[i].csum = ostree_checksum_bytes_peek_validate (csum, error);
-      if (e[i].csum == NULL)
-        return NULL;
-      if (which == 1)
+      GError *local_error = NULL;
+      theirs = ostree_validate_structureof_dirtree (v, &local_error);
+      g_clear_error (&local_error);
+    }
+  if (ours != theirs)
+    return 0;
+  if (!ours)
+    return -1;
+  for (int which = 0; which < 2; which++)
+    {
+      const dt_entry *e = which == 0 ? files : dirs;
+      g_autoptr(GVariant) list = g_variant_get_child_value (v, which);
+      if (g_variant_n_children (list) != n[which])
+        return 0;
+      for (gsize i = 0; i < n[which]; i++)
         {
-          g_autoptr(GVariant) meta = g_variant_get_child_value (item, 2);
-          e[i].meta = ostree_checksum_bytes_peek_validate (meta, error);
-          if (e[i].meta == NULL)
-            return NULL;
+          g_autoptr(GVariant) item = g_variant_get_child_value (list, i);
+          g_autoptr(GVariant) name = g_variant_get_child_value (item, 0);
+          g_autoptr(GVariant) csum = g_variant_get_child_value (item, 1);
+          gsize clen = 0;
+          const guint8 *c = g_variant_get_fixed_array (csum, &clen, 1);
+          if (strcmp (g_variant_get_string (name, NULL), e[i].name) != 0
+              || clen != OSTREE_SHA256_DIGEST_LEN || memcmp (c, e[i].csum, clen) != 0)
+            return 0;
+          if (which == 1)
+            {
+              g_autoptr(GVariant) meta = g_variant_get_child_value (item, 2);
+              const guint8 *m = g_variant_get_fixed_array (meta, &clen, 1);
+              if (clen != OSTREE_SHA256_DIGEST_LEN || memcmp (m, e[i].meta, clen) != 0)
+                return 0;
+            }
         }
     }
-  *out_n = n;
-  return g_steal_pointer (&e);
+  return 1;
 }
 
 /* The entry named name, by binary search: a dirtree lists its names in
@@ -248,7 +397,8 @@ find_entry (const dt_entry *e, gsize n, const char *name)
  * dirtree is the same as the base's is skipped whole, as are a file and a
  * dirmeta the base directory has under the same name. Entries are matched
  * by name, comparing checksum bytes: no hex and no hash tables per
- * directory (20,000 files, 1% changed: 44 -> 33 ms). */
+ * directory, and the dirtrees are read straight from their bytes
+ * (dirtree_parse): 20,000 files with 1% changed, 44 -> 14 ms. */
 static gboolean
 diff_dirtree (OstreeRepo *repo, const char *tree, const char *base_tree,
               GHashTable *table, GError **error)

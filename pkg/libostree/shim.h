@@ -130,6 +130,10 @@ gboolean opush_write_content (OstreeRepo *repo, const char *csum,
 gboolean opush_copy_object (OstreeRepo *repo, OstreeRepo *src, int type,
                             const char *csum, GError **error);
 
+/* For tests: parses a dirtree with shim.c's own reader and with GLib;
+ * -1 both refuse it, 1 both read the same, 0 they differ. */
+int opush_dirtree_check (const guint8 *data, gsize len);
+
 /* A ref to write: cid NULL for a ref of the repository's own, csum NULL to
  * delete it. The strings are the caller's. */
 typedef struct {

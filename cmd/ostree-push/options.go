@@ -43,7 +43,7 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print the ssh command and negotiation details")
 	fs.BoolVar(&o.progress, "progress", false, "show progress (default: when stderr is a terminal)")
 	fs.BoolVar(&o.noProgress, "no-progress", false, "do not show progress")
-	fs.BoolVar(&o.noCompress, "no-compress", false, "send the file objects of a bare or bare-user repository uncompressed (default: deflated over ssh, as an archive repository stores them; never to a local path)")
+	fs.BoolVar(&o.noCompress, "no-compress", false, "send objects as stored (default over ssh, never to a local path: the file objects of a bare or bare-user repository deflated, as an archive repository stores them, and metadata deflated when smaller)")
 	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on stdout")
 	fs.BoolVar(&o.stdio, "stdio", false, "send to the receiver on standard input and output (what ostree-pull-ssh runs on the remote host); the arguments are only REFSPECs")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")

@@ -41,9 +41,11 @@ type PushOptions struct {
 	// NoCapabilities lists capabilities not to offer even when possible
 	// (for measuring one path against another).
 	NoCapabilities []string
-	// Compress deflates the file objects of a source that does not store
-	// them compressed (CompressSource: bare, bare-user) when the receiver
-	// takes .filez, so that they cross the network as an archive's would.
+	// Compress deflates what crosses the network: the file objects of a
+	// source that does not store them compressed (CompressSource: bare,
+	// bare-user) when the receiver takes .filez, so that they travel as an
+	// archive's would, and metadata objects when the receiver takes them
+	// deflated (CapDeflateMetadata).
 	Compress bool
 	Logf     func(string, ...any) // diagnostics; may be nil
 }
@@ -277,10 +279,11 @@ func (p *pusher) prepare(plan []planned) (*negotiated, error) {
 	if canSendFilez(p.src, p.opts.Compress) && !slices.Contains(p.opts.NoCapabilities, CapArchiveFilez) {
 		mine = append(mine, CapArchiveFilez)
 	}
-	for _, c := range []string{CapResume, CapDeflateMetadata} {
-		if !slices.Contains(p.opts.NoCapabilities, c) {
-			mine = append(mine, c)
-		}
+	if !slices.Contains(p.opts.NoCapabilities, CapResume) {
+		mine = append(mine, CapResume)
+	}
+	if p.opts.Compress && !slices.Contains(p.opts.NoCapabilities, CapDeflateMetadata) {
+		mine = append(mine, CapDeflateMetadata)
 	}
 	if err := p.fw.WriteMessage(&Hello{Versions: []uint16{Version}, Capabilities: mine, Agent: truncate(p.opts.Agent, MaxAgentLen)}); err != nil {
 		return nil, err

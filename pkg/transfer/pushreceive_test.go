@@ -1408,7 +1408,7 @@ func TestPushDeflateMetadata(t *testing.T) {
 	push := func(no []string) run {
 		var rec bytes.Buffer
 		dst := newMemStore()
-		ex := runPushRecord(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}, NoCapabilities: no},
+		ex := runPushRecord(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}, NoCapabilities: no, Compress: true},
 			ReceiveOptions{}, &rec)
 		if ex.pushErr != nil || ex.recvErr != nil || !ex.push.OK() {
 			t.Fatalf("push: %v, receive: %v, result %+v", ex.pushErr, ex.recvErr, ex.push)

@@ -25,8 +25,9 @@ var deflaters = sync.Pool{New: func() any {
 }}
 
 // deflateMetadata returns data as one raw deflate stream, or nil when that
-// is not smaller than data: made by src when it is a MetadataDeflater, else
-// with compress/flate.
+// is not smaller than data (or deflating failed: the object then goes as
+// it is): made by src when it is a MetadataDeflater, else with
+// compress/flate.
 func deflateMetadata(src Source, data []byte) []byte {
 	if d, ok := src.(MetadataDeflater); ok {
 		if z, err := d.DeflateMetadata(data); err == nil && len(z) < len(data) {

@@ -503,12 +503,8 @@ func (f *fanOut) share(sending []*lane) {
 		if len(j.live()) == 0 {
 			return loadedObject{}, nil
 		}
-		data, size, filez, err := loadObject(f.src, j.name, j.filez)
+		o, err := loadObject(f.src, j.name, j.filez, j.deflate)
 		readErrs[i] = err
-		o := loadedObject{data: data, size: size, filez: filez}
-		if err == nil && j.deflate {
-			o = o.deflate(f.src)
-		}
 		return o, nil
 	}, func(i int, o loadedObject) error {
 		j := jobs[i]

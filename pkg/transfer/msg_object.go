@@ -43,9 +43,9 @@ const CapResume = "resume"
 
 // CapDeflateMetadata is the capability of sending metadata objects
 // (commit, dirtree, dirmeta, commitmeta) deflated: OBJECT type 0x40 | type,
-// the content one raw deflate stream. A client offers it when it can
-// deflate, and deflates an object only when that makes it smaller; a
-// receiver offers it when it can inflate.
+// the content one raw deflate stream. A client offers it when it
+// compresses (PushOptions.Compress), and deflates an object only when that
+// makes it smaller; a receiver offers it when it can inflate.
 const CapDeflateMetadata = "deflate-metadata"
 
 // wireFilez is the OBJECT type byte of a file object sent as .filez.

@@ -731,12 +731,7 @@ func readAhead[T interface{ bytes() uint64 }](n int, load func(i int) (T, error)
 // load reads a metadata object or a small content object whole; a large
 // content object is left for writeStreamed (data nil).
 func (p *pusher) load(n object.Name) (loadedObject, error) {
-	data, size, filez, err := loadObject(p.src, n, p.filez())
-	o := loadedObject{data: data, size: size, filez: filez}
-	if err == nil && p.deflateMeta() && n.Type.IsMeta() {
-		o = o.deflate(p.src)
-	}
-	return o, err
+	return loadObject(p.src, n, p.filez(), p.deflateMeta())
 }
 
 // loadedObject is what load read of one object.
@@ -746,16 +741,6 @@ type loadedObject struct {
 	filez    bool   // a file object as .filez
 	deflated bool   // a metadata object deflated
 	inflated uint64 // a deflated object's size before
-}
-
-// deflate returns the metadata object o of src deflated, or o when that
-// does not make it smaller.
-func (o loadedObject) deflate(src Source) loadedObject {
-	if z := deflateMetadata(src, o.data); z != nil {
-		o.inflated = o.size
-		o.data, o.size, o.deflated = z, uint64(len(z)), true
-	}
-	return o
 }
 
 // counted is the object's size as the push counts it (and the receiver,
@@ -771,23 +756,31 @@ func (o loadedObject) counted() uint64 {
 func (o loadedObject) bytes() uint64 { return uint64(len(o.data)) }
 
 // loadObject is load with file objects as .filez (filez) or content
-// streams. It returns an object's bytes, its size, and whether it is a
-// .filez: a CompressSource deflates a file object whose content is at most
-// compressMax bytes, and sends a larger one as a content stream.
-func loadObject(src Source, n object.Name, filez bool) ([]byte, uint64, bool, error) {
+// streams, and metadata objects deflated (deflate) when that makes them
+// smaller. A CompressSource deflates a file object whose content is at
+// most compressMax bytes into a .filez, and sends a larger one as a content
+// stream.
+func loadObject(src Source, n object.Name, filez, deflate bool) (loadedObject, error) {
 	if n.Type != object.File {
 		data, err := src.ReadMetadata(n)
-		return data, uint64(len(data)), false, err
+		o := loadedObject{data: data, size: uint64(len(data))}
+		if err != nil || !deflate {
+			return o, err
+		}
+		if z := deflateMetadata(src, data); z != nil {
+			o = loadedObject{data: z, size: uint64(len(z)), deflated: true, inflated: o.size}
+		}
+		return o, nil
 	}
 	if cs, ok := src.(CompressSource); ok && filez && !isArchive(src) {
 		data, ok, err := cs.CompressFilez(n.Checksum, compressMax)
 		if err != nil || ok {
-			return data, uint64(len(data)), true, err
+			return loadedObject{data: data, size: uint64(len(data)), filez: true}, err
 		}
 		filez = false
 	}
 	data, size, err := loadFile(src, n, filez)
-	return data, size, filez, err
+	return loadedObject{data: data, size: size, filez: filez}, err
 }
 
 // loadFile reads a small file object whole, in the encoding given; a large

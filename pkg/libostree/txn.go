@@ -24,9 +24,10 @@ import (
 //
 // The write methods may be called from several goroutines at once.
 type Txn struct {
-	repo *Repo
-	done bool
-	refs []stagedRef // written by Commit
+	repo     *Repo
+	done     bool
+	refs     []stagedRef       // written by Commit
+	refIndex map[[2]string]int // refs' index by collection ID and name
 }
 
 // Stats is what a committed transaction reports.
@@ -261,13 +262,13 @@ func (t *Txn) SetCollectionRef(collectionID, name string, c object.Checksum) err
 	if err := ValidateRef(name); err != nil {
 		return err
 	}
-	t.stageRef(stagedRef{collectionID: collectionID, name: name, c: c, collection: true})
+	t.stageRef(stagedRef{collectionID: collectionID, name: name, c: c})
 	return nil
 }
 
-// stagedRef is a ref update kept until Commit writes it.
+// stagedRef is a ref update kept until Commit writes it; collectionID is
+// empty for a ref of the repository's own (a valid collection ID never is).
 type stagedRef struct {
-	collection   bool
 	collectionID string
 	name         string
 	c            object.Checksum
@@ -276,12 +277,15 @@ type stagedRef struct {
 // stageRef records r; a later update of the same ref replaces an earlier
 // one, as in libostree's transaction.
 func (t *Txn) stageRef(r stagedRef) {
-	for i, o := range t.refs {
-		if o.collection == r.collection && o.collectionID == r.collectionID && o.name == r.name {
-			t.refs[i] = r
-			return
-		}
+	key := [2]string{r.collectionID, r.name}
+	if i, ok := t.refIndex[key]; ok {
+		t.refs[i] = r
+		return
 	}
+	if t.refIndex == nil {
+		t.refIndex = map[[2]string]int{}
+	}
+	t.refIndex[key] = len(t.refs)
 	t.refs = append(t.refs, r)
 }
 
@@ -298,10 +302,11 @@ func (t *Txn) Commit() (Stats, error) {
 	if len(t.refs) > 0 {
 		refs = (*C.opush_ref)(C.malloc(C.size_t(len(t.refs)) * C.sizeof_opush_ref))
 		defer C.free(unsafe.Pointer(refs))
+		crefs := unsafe.Slice(refs, len(t.refs))
 		for i, r := range t.refs {
-			cr := &unsafe.Slice(refs, len(t.refs))[i]
+			cr := &crefs[i]
 			*cr = C.opush_ref{name: cs.add(r.name)}
-			if r.collection {
+			if r.collectionID != "" {
 				cr.cid = cs.add(r.collectionID)
 			}
 			if !r.c.IsZero() {

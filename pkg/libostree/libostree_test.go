@@ -743,6 +743,33 @@ func TestValidateRef(t *testing.T) {
 	}
 }
 
+// TestValidateNamesControlBytes puts every control byte (0x00-0x1f, 0x7f)
+// at every position of a valid ref name and collection ID: each must be
+// refused. libostree's GRegex '$' matches before a final newline, so
+// "os/stable\n" passed it, and C sees a name cut at its first NUL.
+func TestValidateNamesControlBytes(t *testing.T) {
+	check := func(what, valid string, validate func(string) error) {
+		if err := validate(valid); err != nil {
+			t.Fatalf("%s(%q) = %v", what, valid, err)
+		}
+		for b := 0; b <= 0x7f; b++ {
+			if b >= 0x20 && b != 0x7f {
+				continue
+			}
+			for i := 0; i <= len(valid); i++ {
+				name := valid[:i] + string(rune(b)) + valid[i:]
+				if err := validate(name); err == nil {
+					t.Errorf("%s(%q) accepted", what, name)
+				} else if !strings.Contains(err.Error(), fmt.Sprintf("\\x%02x", b)) {
+					t.Errorf("%s(%q): %v: the error does not show the byte escaped", what, name, err)
+				}
+			}
+		}
+	}
+	check("ValidateRef", "os/x86_64/stable", libostree.ValidateRef)
+	check("ValidateCollectionID", "org.example.Os", libostree.ValidateCollectionID)
+}
+
 // TestMemoryBounded copies thousands of objects in a loop and checks that
 // the process's resident memory stays bounded: no per-object leak in the
 // binding.

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strings"
+	"unicode/utf8"
 	"unsafe"
 )
 
@@ -161,8 +163,15 @@ func (r *Repo) CollectionID() string {
 	return C.GoString(p)
 }
 
-// ValidateRef checks a ref name as libostree does (ostree_validate_rev).
+// ValidateRef checks a ref name as libostree does (ostree_validate_rev),
+// on the whole name: a control character or invalid UTF-8 anywhere is
+// refused first. (libostree's pattern ends in a '$' that matches before a
+// final newline, so it takes "os/stable\n", and C would see a name cut at
+// its first NUL.)
 func ValidateRef(name string) error {
+	if err := checkName("ref name", name); err != nil {
+		return err
+	}
 	cname := C.CString(name)
 	defer C.free(unsafe.Pointer(cname))
 	var gerr *C.GError
@@ -172,8 +181,12 @@ func ValidateRef(name string) error {
 	return nil
 }
 
-// ValidateCollectionID checks a collection id as libostree does.
+// ValidateCollectionID checks a collection id as libostree does, on the
+// whole id (see ValidateRef).
 func ValidateCollectionID(id string) error {
+	if err := checkName("collection ID", id); err != nil {
+		return err
+	}
 	cid := C.CString(id)
 	defer C.free(unsafe.Pointer(cid))
 	var gerr *C.GError
@@ -181,4 +194,37 @@ func ValidateCollectionID(id string) error {
 		return takeError(gerr)
 	}
 	return nil
+}
+
+// checkName refuses a name holding a control character (0x00-0x1f, 0x7f)
+// or invalid UTF-8, with the name escaped in the error.
+func checkName(what, s string) error {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b < 0x20 || b == 0x7f {
+			return fmt.Errorf("invalid %s \"%s\": control character \\x%02x at byte %d", what, escapeControl(s), b, i)
+		}
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("invalid %s \"%s\": not valid UTF-8", what, escapeControl(s))
+	}
+	return nil
+}
+
+// escapeControl shows control characters and invalid bytes as \xNN, and
+// a backslash as \\, leaving the rest as it is.
+func escapeControl(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1, r < 0x20, r == 0x7f:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case r == '\\':
+			b.WriteString("\\\\")
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
 }

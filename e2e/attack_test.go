@@ -87,6 +87,57 @@ func TestHostilePusher(t *testing.T) {
 		}
 		unchanged(t, repo, before)
 	})
+
+	// Finding 6: max_object_size and max_push_size counted the bytes on
+	// the wire: a .filez of 16 KiB inflating to 16 MiB passed a 1M limit.
+	t.Run("06-inflated-size", func(t *testing.T) {
+		t.Parallel()
+		repo := w.e.copyRepo(w.template, "attack 06")
+		before := snap(t, repo)
+		bomb := filezObject(t, 16<<20)
+		caps := []string{transfer.CapArchiveFilez}
+		in := newStream(t).helloCaps(caps...).filez(bomb).objects(w.objs).update(mainRef(w.c1, w.c2)).bytes()
+		r := w.receive(t, repo, hostileInput{data: in, conf: attackConf(t, "max_object_size: 1M\n")})
+		failed(t, r, "inflates to 16777216 bytes, over the limit of 1048576")
+		unchanged(t, repo, before)
+		// Many small ones against max_push_size.
+		s := newStream(t).helloCaps(caps...)
+		for i := 0; i < 4; i++ {
+			s.filez(filezObject(t, 400<<10+i))
+		}
+		r = w.receive(t, repo, hostileInput{data: s.objects(w.objs).update(mainRef(w.c1, w.c2)).bytes(), conf: attackConf(t, "max_push_size: 1M\n")})
+		failed(t, r, "push exceeds the server's limit of 1048576 bytes")
+		unchanged(t, repo, before)
+	})
+}
+
+// filezObject returns a .filez of a regular file of size zero bytes: a
+// few kilobytes that inflate to size.
+func filezObject(t *testing.T, size int) wireObject {
+	t.Helper()
+	h := &ostreefile.FileHeader{Mode: ostreefile.ModeRegular | 0o644}
+	content := make([]byte, size)
+	sum, err := ostreefile.Checksum(h, bytes.NewReader(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := append(h.FilezHeader(uint64(size)), deflateRaw(t, content)...)
+	return wireObject{name: object.Name{Checksum: sum, Type: object.File}, data: data}
+}
+
+// helloCaps is hello offering capabilities.
+func (s *stream) helloCaps(caps ...string) *stream {
+	return s.msg(&transfer.Hello{Versions: []uint16{transfer.Version}, Capabilities: caps, Agent: "hostile-test"})
+}
+
+// filez sends o, a .filez, as one.
+func (s *stream) filez(o wireObject) *stream {
+	s.t.Helper()
+	h := &transfer.ObjectHeader{Name: o.name, Size: uint64(len(o.data)), Filez: true}
+	if err := s.fw.WriteObject(h, bytes.NewReader(o.data)); err != nil {
+		s.t.Fatal(err)
+	}
+	return s
 }
 
 // deflateRaw compresses b as one raw deflate stream.
@@ -104,6 +155,4 @@ func deflateRaw(t *testing.T, b []byte) []byte {
 
 var (
 	_ = testrepo.RevParse
-	_ = object.Zero
-	_ = ostreefile.ValidateFilez
 )

@@ -3,6 +3,7 @@ package transfer
 import (
 	"bufio"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -458,6 +459,13 @@ func (rv *receiver) receiveObject(pool *writePool, h *ObjectHeader) (uint64, err
 		if _, err := io.ReadFull(rv.fr.ObjectReader(h.Size), data); err != nil {
 			return 0, noEOF(err)
 		}
+		if h.Filez {
+			size, err := rv.checkFilezSize(h, data)
+			if err != nil {
+				return 0, err
+			}
+			return size, pool.submit(writeJob{name: h.Name, data: data, filez: true})
+		}
 		if h.Deflated {
 			var err error
 			if data, err = inflateMetadata(data, MaxMetadataSize); err != nil {
@@ -477,7 +485,40 @@ func (rv *receiver) receiveObject(pool *writePool, h *ObjectHeader) (uint64, err
 	}
 	// A large content object streams from the connection into the
 	// repository here, while the pool's writers go on with the small ones.
-	return h.Size, writeObject(rv.txn, h.Name, h.Filez, rv.fr.ObjectReader(h.Size), h.Size)
+	var r io.Reader = rv.fr.ObjectReader(h.Size)
+	size := h.Size
+	if h.Filez {
+		var head [filezHeadLen]byte
+		if _, err := io.ReadFull(r, head[:]); err != nil {
+			return 0, noEOF(err)
+		}
+		var err error
+		if size, err = rv.checkFilezSize(h, head[:]); err != nil {
+			return 0, err
+		}
+		r = io.MultiReader(bytesReader(head[:]), r)
+	}
+	return size, writeObject(rv.txn, h.Name, h.Filez, r, h.Size)
+}
+
+// filezHeadLen is how much of a .filez tells the size of its content: the
+// 8-byte prefix, then the header's first field, a big-endian uint64.
+const filezHeadLen = 16
+
+// checkFilezSize returns the content size a .filez declares, which must be
+// within MaxObjectSize: the bytes on the wire say nothing of what it
+// inflates to. The writer's strict validation (FilezTxn) holds the object
+// to the size it declares, so the limit holds for what is written; an
+// object too short to declare one is left to that validation to refuse.
+func (rv *receiver) checkFilezSize(h *ObjectHeader, head []byte) (uint64, error) {
+	if len(head) < filezHeadLen {
+		return h.Size, nil
+	}
+	size := binary.BigEndian.Uint64(head[8:filezHeadLen])
+	if size > rv.opts.MaxObjectSize {
+		return 0, fmt.Errorf("object %s.filez inflates to %d bytes, over the limit of %d", h.Name.Checksum, size, rv.opts.MaxObjectSize)
+	}
+	return size, nil
 }
 
 // writeObject writes one object into the transaction, by its encoding.

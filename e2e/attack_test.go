@@ -109,6 +109,33 @@ func TestHostilePusher(t *testing.T) {
 		failed(t, r, "push exceeds the server's limit of 1048576 bytes")
 		unchanged(t, repo, before)
 	})
+
+	// Finding 8: allow_refs and deny_refs matched a collection ref by its
+	// name alone, so with allow_refs [os/*] a pusher could create
+	// (org.example.Os, os/y), a mirror of another collection's ref the
+	// server never meant to take. Plain patterns now match the
+	// repository's own refs only; (COLLECTION, REF) patterns match
+	// collection refs.
+	t.Run("08-collection-refs", func(t *testing.T) {
+		t.Parallel()
+		repo := w.e.copyRepo(w.template, "attack 08")
+		before := snap(t, repo)
+		coll := func(c, name string) transfer.RefUpdate {
+			return transfer.RefUpdate{Ref: transfer.RefName{CollectionID: c, Name: name}, New: w.c2}
+		}
+		push := func(conf string, up transfer.RefUpdate) receiverRun {
+			return w.receive(t, repo, hostileInput{data: newStream(t).hello().objects(w.objs).update(up).bytes(), conf: attackConf(t, conf)})
+		}
+		refused(t, push("allow_refs: ['os/*']\n", coll("org.example.Os", "os/y")), transfer.StatusRejected, "allow_refs")
+		refused(t, push("deny_refs: ['(org.example.*, os/*)']\n", coll("org.example.Os", "os/y")), transfer.StatusRejected, "deny_refs")
+		unchanged(t, repo, before)
+		if r := push("allow_refs: ['os/*', '(org.example.Os, dev/*)']\n", coll("org.example.Os", "dev/y")); r.code != 0 {
+			t.Fatalf("a collection ref allowed by (org.example.Os, dev/*): exit %d", r.code)
+		}
+		if got := testrepo.Ostree(t, "refs", "--repo="+repo, "--collections"); !strings.Contains(got, "(org.example.Os, dev/y)") {
+			t.Errorf("ostree refs --collections:\n%s\nwant (org.example.Os, dev/y)", got)
+		}
+	})
 }
 
 // filezObject returns a .filez of a regular file of size zero bytes: a
@@ -152,7 +179,3 @@ func deflateRaw(t *testing.T, b []byte) []byte {
 	fw.Close()
 	return buf.Bytes()
 }
-
-var (
-	_ = testrepo.RevParse
-)

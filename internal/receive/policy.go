@@ -46,7 +46,7 @@ func (s *server) policy() (transfer.Policy, error) {
 			if c.DenyDeletes && u.New.IsZero() {
 				return fmt.Errorf("the server denies deleting refs")
 			}
-			return c.CheckRef(u.Ref.Name)
+			return c.CheckRef(u.Ref.CollectionID, u.Ref.Name)
 		},
 	}
 	if c.GPGVerify {

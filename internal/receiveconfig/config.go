@@ -142,10 +142,10 @@ var keys = []*key{
 		help: "treat every push as a dry run: report, change nothing.",
 		repo: func(r *Repo) any { return &r.DryRun }},
 	{name: "allow_refs", kind: kList, def: "[] (all)",
-		help: "ref name patterns a push may update (* matches any characters, / included; ? one character). Others are rejected.",
+		help: "ref name patterns a push may update (* matches any characters, / included; ? one character). Others are rejected. A plain pattern matches the repository's own refs; (COLLECTION, REF) matches collection refs.",
 		repo: func(r *Repo) any { return &r.AllowRefs }},
 	{name: "deny_refs", kind: kList, def: "[]",
-		help: "ref name patterns no push may update; wins over allow_refs.",
+		help: "ref name patterns no push may update, written as for allow_refs; wins over allow_refs.",
 		repo: func(r *Repo) any { return &r.DenyRefs }},
 	{name: "deny_non_fast_forward", kind: kBool, def: "no",
 		help: "reject updates that are not fast-forwards, even from a client that asks to force them, and even with force.",
@@ -475,6 +475,9 @@ func (c *Config) check() error {
 		for _, p := range append(append([]string{}, r.AllowRefs...), r.DenyRefs...) {
 			if p == "" {
 				return fmt.Errorf("config%s: empty ref pattern", where)
+			}
+			if _, _, _, err := splitRefPattern(p); err != nil {
+				return fmt.Errorf("config%s: %w", where, err)
 			}
 		}
 		return nil

@@ -224,14 +224,46 @@ func TestRefPatterns(t *testing.T) {
 		}
 	}
 	r := Repo{AllowRefs: []string{"os/*"}, DenyRefs: []string{"os/*/internal"}}
-	if err := r.CheckRef("os/x/stable"); err != nil {
+	if err := r.CheckRef("", "os/x/stable"); err != nil {
 		t.Error(err)
 	}
-	if err := r.CheckRef("os/x/internal"); err == nil || !strings.Contains(err.Error(), "denied") {
+	if err := r.CheckRef("", "os/x/internal"); err == nil || !strings.Contains(err.Error(), "denied") {
 		t.Errorf("deny: %v", err)
 	}
-	if err := r.CheckRef("apps/y"); err == nil || !strings.Contains(err.Error(), "allow_refs") {
+	if err := r.CheckRef("", "apps/y"); err == nil || !strings.Contains(err.Error(), "allow_refs") {
 		t.Errorf("allow: %v", err)
+	}
+	// Collection refs: plain patterns are the repository's own refs.
+	for i, tc := range []struct {
+		pattern, coll, name string
+		match               bool
+	}{
+		{"os/*", "", "os/x", true},
+		{"os/*", "org.example.Os", "os/x", false},
+		{"(org.example.Os, os/*)", "org.example.Os", "os/x", true},
+		{"(org.example.Os,os/*)", "org.example.Os", "os/x", true},
+		{"(org.example.*, *)", "org.example.Os", "dev/y", true},
+		{"(org.example.Os, os/*)", "", "os/x", false},
+		{"(org.example.Os, os/*)", "org.example.Other", "os/x", false},
+		{"(*, *)", "org.example.Os", "anything", true},
+		{"(org.example.Os)", "org.example.Os", "os/x", false},
+	} {
+		if got := MatchRef(tc.pattern, tc.coll, tc.name); got != tc.match {
+			t.Errorf("#%d MatchRef(%q, %q, %q) = %v", i, tc.pattern, tc.coll, tc.name, got)
+		}
+	}
+	cr := Repo{AllowRefs: []string{"os/*", "(org.example.Os, dev/*)"}}
+	if err := cr.CheckRef("org.example.Os", "os/y"); err == nil || !strings.Contains(err.Error(), "(org.example.Os, os/y) is not in the server's allow_refs") {
+		t.Errorf("a collection ref matched by a plain pattern: %v", err)
+	}
+	if err := cr.CheckRef("org.example.Os", "dev/y"); err != nil {
+		t.Error(err)
+	}
+	for _, bad := range []string{"(org.example.Os)", "(org.example.Os, os/*", "(, os/*)", "(org.example.Os, )"} {
+		c := &Config{Repo: Repo{SignType: "ed25519", AllowRefs: []string{bad}}, LogLevel: "INFO"}
+		if err := c.check(); err == nil || !strings.Contains(err.Error(), "(COLLECTION, REF)") {
+			t.Errorf("allow_refs [%q]: %v, want a config error", bad, err)
+		}
 	}
 }
 

@@ -1,23 +1,59 @@
 package receiveconfig
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
-// CheckRef applies allow_refs and deny_refs to a ref name.
-func (r *Repo) CheckRef(name string) error {
+// CheckRef applies allow_refs and deny_refs to a ref: the repository's own
+// (collection "") or a collection ref of another collection (a mirror).
+// A plain pattern matches the repository's own refs only; a pattern
+// "(COLLECTION, REF)" matches collection refs, both parts as globs.
+func (r *Repo) CheckRef(collection, name string) error {
+	shown := name
+	if collection != "" {
+		shown = "(" + collection + ", " + name + ")"
+	}
 	for _, p := range r.DenyRefs {
-		if Match(p, name) {
-			return fmt.Errorf("ref %s is denied by the server (deny_refs %q)", name, p)
+		if MatchRef(p, collection, name) {
+			return fmt.Errorf("ref %s is denied by the server (deny_refs %q)", shown, p)
 		}
 	}
 	if len(r.AllowRefs) == 0 {
 		return nil
 	}
 	for _, p := range r.AllowRefs {
-		if Match(p, name) {
+		if MatchRef(p, collection, name) {
 			return nil
 		}
 	}
-	return fmt.Errorf("ref %s is not in the server's allow_refs", name)
+	return fmt.Errorf("ref %s is not in the server's allow_refs", shown)
+}
+
+// MatchRef reports whether a ref matches an allow_refs or deny_refs
+// pattern (see CheckRef). A malformed collection pattern (which the
+// configuration's check refuses) matches nothing.
+func MatchRef(pattern, collection, name string) bool {
+	pc, pn, isColl, err := splitRefPattern(pattern)
+	if err != nil || isColl != (collection != "") {
+		return false
+	}
+	return Match(pn, name) && (!isColl || Match(pc, collection))
+}
+
+// splitRefPattern splits "(COLLECTION, REF)" into its parts; any other
+// pattern is a plain one.
+func splitRefPattern(p string) (collection, name string, isColl bool, err error) {
+	if !strings.HasPrefix(p, "(") {
+		return "", p, false, nil
+	}
+	inner, ok := strings.CutSuffix(p[1:], ")")
+	c, n, comma := strings.Cut(inner, ",")
+	c, n = strings.TrimSpace(c), strings.TrimSpace(n)
+	if !ok || !comma || c == "" || n == "" {
+		return "", "", false, fmt.Errorf("ref pattern %q: a collection ref pattern is (COLLECTION, REF)", p)
+	}
+	return c, n, true, nil
 }
 
 // Match reports whether name matches the glob pattern: '*' matches any

@@ -65,6 +65,111 @@ func failed(t *testing.T, r receiverRun, want string) {
 func TestHostilePusher(t *testing.T) {
 	w := newHostileWorld(t)
 
+	// Finding 1: a refused or interrupted push's objects went live with
+	// the next accepted push, which took up its staging directory: detached
+	// metadata replacing a published commit's, and a commit without its
+	// tree and without a partial mark (ostree fsck failed).
+	t.Run("01-staging-taken-up", func(t *testing.T) {
+		t.Parallel()
+		metaCommit := object.MustParseChecksum(testrepo.Commit(t, w.e.src, "scratch/meta", w.e.tree, "meta", "--add-detached-metadata-string=attacker=x"))
+		hex := metaCommit.String()
+		evil, err := os.ReadFile(filepath.Join(w.e.src, "objects", hex[:2], hex[2:]+".commitmeta"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		meta := wireObject{name: object.Name{Type: object.CommitMeta, Checksum: w.c1}, data: evil}
+		orphanCommit := w.orphObjs[0]
+		if orphanCommit.name.Type != object.Commit {
+			t.Fatal("the orphan's objects do not start with its commit")
+		}
+		bad := transfer.RefUpdate{Ref: transfer.RefName{Name: "os/../x"}, New: w.c1}
+		for _, tc := range []struct {
+			name  string
+			input []byte
+		}{
+			{"refused", newStream(t).hello().object(meta).object(orphanCommit).update(bad).bytes()},
+			{"interrupted", newStream(t).hello().object(meta).object(orphanCommit).bytes()},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				repo := w.e.copyRepo(w.template, "attack 01 "+tc.name)
+				c1meta := filepath.Join(repo, "objects", w.c1.String()[:2], w.c1.String()[2:]+".commitmeta")
+				_, statErr := os.Stat(c1meta)
+				before := snap(t, repo)
+				if r := w.receive(t, repo, hostileInput{data: tc.input}); r.code == 0 {
+					t.Errorf("the hostile push: exit 0")
+				}
+				unchanged(t, repo, before)
+				good := newStream(t).hello().objects(w.objs).update(mainRef(w.c1, w.c2)).bytes()
+				if r := w.receive(t, repo, hostileInput{data: good}); r.code != 0 {
+					t.Fatalf("the good push after it: exit %d", r.code)
+				}
+				if _, err := os.Stat(c1meta); !os.IsNotExist(err) || !os.IsNotExist(statErr) {
+					t.Errorf("c1 has detached metadata after the good push (stat: %v; before the attack: %v)", err, statErr)
+				}
+				if _, err := os.Stat(filepath.Join(repo, "objects", w.orphan.String()[:2], w.orphan.String()[2:]+".commit")); !os.IsNotExist(err) {
+					t.Errorf("the hostile push's commit is in objects/ after the good push (stat: %v)", err)
+				}
+				testrepo.Fsck(t, repo)
+			})
+		}
+	})
+
+	// Finding 2: a refused push into a bare repository, with the receiver
+	// running as root, left a setuid-root file under the world-traversable
+	// tmp/staging-*.
+	t.Run("02-setuid-in-staging", func(t *testing.T) {
+		t.Parallel()
+		if os.Geteuid() != 0 {
+			t.Skip("needs root: a bare repository's files keep their owner")
+		}
+		repo := filepath.Join(t.TempDir(), "bare")
+		testrepo.Init(t, repo, "bare")
+		h := &ostreefile.FileHeader{Mode: ostreefile.ModeRegular | 0o4755}
+		content := []byte("#!/bin/sh\necho root\n")
+		sum, err := ostreefile.Checksum(h, bytes.NewReader(content))
+		if err != nil {
+			t.Fatal(err)
+		}
+		suid := wireObject{name: object.Name{Type: object.File, Checksum: sum}, data: append(h.ContentStreamHeader(), content...)}
+		denied := transfer.RefUpdate{Ref: transfer.RefName{Name: "os/main"}, New: w.c2}
+		conf := attackConf(t, "deny_refs: ['*']\n")
+		for _, in := range [][]byte{
+			newStream(t).hello().object(suid).objects(w.objs).update(denied).bytes(), // refused
+			newStream(t).hello().object(suid).bytes(),                                // interrupted
+		} {
+			if r := w.receive(t, repo, hostileInput{data: in, conf: conf}); r.code == 0 {
+				t.Errorf("exit 0")
+			}
+			filepath.WalkDir(filepath.Join(repo, "tmp"), func(path string, d os.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				fi, err := d.Info()
+				if err != nil {
+					return nil
+				}
+				switch {
+				case fi.Mode()&(os.ModeSetuid|os.ModeSetgid) != 0:
+					t.Errorf("%s is left with mode %v", path, fi.Mode())
+				case d.IsDir() && strings.HasPrefix(d.Name(), "staging-") && fi.Mode().Perm()&0o077 != 0:
+					t.Errorf("staging directory %s has mode %v, want 0700", path, fi.Mode().Perm())
+				}
+				return nil
+			})
+		}
+		// The interrupted push's staging is taken up by the next push, but
+		// not its setuid file, which no commit of that push needs.
+		caps := newStream(t).helloCaps(transfer.CapResume).objects(w.objs).update(transfer.RefUpdate{Ref: transfer.RefName{Name: "os/main"}, New: w.c2}).bytes()
+		if r := w.receive(t, repo, hostileInput{data: caps}); r.code != 0 {
+			t.Fatalf("a good push: exit %d", r.code)
+		}
+		hex := sum.String()
+		if _, err := os.Stat(filepath.Join(repo, "objects", hex[:2], hex[2:]+".file")); !os.IsNotExist(err) {
+			t.Errorf("the setuid file is in objects/ after the next push (stat: %v)", err)
+		}
+		testrepo.Fsck(t, repo)
+	})
+
 	// Finding 5: libostree's pattern ends in a '$' that matches before a
 	// final newline, so "os/stable\n" was a valid ref: it bypassed
 	// deny_refs, and `ostree refs` showed os/stable twice.
@@ -98,7 +203,7 @@ func TestHostilePusher(t *testing.T) {
 		caps := []string{transfer.CapArchiveFilez}
 		in := newStream(t).helloCaps(caps...).filez(bomb).objects(w.objs).update(mainRef(w.c1, w.c2)).bytes()
 		r := w.receive(t, repo, hostileInput{data: in, conf: attackConf(t, "max_object_size: 1M\n")})
-		failed(t, r, "inflates to 16777216 bytes, over the limit of 1048576")
+		failed(t, r, "declares a content size of 16777216 bytes, over the limit of 1048576")
 		unchanged(t, repo, before)
 		// Many small ones against max_push_size.
 		s := newStream(t).helloCaps(caps...)

@@ -91,6 +91,7 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 		return refuse(stdout, err)
 	}
 	defer repo.Close()
+	repo.StagingMaxAge = settings.StagingMaxAge
 
 	srv := &server{settings: settings, repo: repo, log: log, path: path}
 	policy, err := srv.policy()

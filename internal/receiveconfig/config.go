@@ -50,6 +50,7 @@ type Repo struct {
 	StaticDeltas       bool          // from each moved ref's previous commit
 	StaticDeltasFull   bool          // and from scratch
 	IdleTimeout        time.Duration // 0: none
+	StagingMaxAge      time.Duration
 }
 
 // Config is the whole configuration.
@@ -171,6 +172,9 @@ var keys = []*key{
 	{name: "idle_timeout", kind: kDuration, def: "10m",
 		help: "give up on a client that sends nothing for this long while the receiver waits for it (a duration such as 30s, 10m or 1h; a bare number is seconds; 0 disables): the receiver exits with an error, and no ref moves.",
 		repo: func(r *Repo) any { return &r.IdleTimeout }},
+	{name: "staging_max_age", kind: kDuration, def: "24h",
+		help: "remove libostree staging directories (tmp/staging-*) that no push holds once they are older than this, before a push starts: what an interrupted push staged waits that long for a push to resume it (a duration; 0: the default).",
+		repo: func(r *Repo) any { return &r.StagingMaxAge }},
 }
 
 var keyByName = func() map[string]*key {
@@ -185,7 +189,7 @@ var keyByName = func() map[string]*key {
 func Default() *Config {
 	return &Config{
 		LogLevel: "INFO",
-		Repo:     Repo{SignType: "ed25519", Update: true, MaxObjectSize: 64 << 30, IdleTimeout: DefaultIdleTimeout},
+		Repo:     Repo{SignType: "ed25519", Update: true, MaxObjectSize: 64 << 30, IdleTimeout: DefaultIdleTimeout, StagingMaxAge: 24 * time.Hour},
 	}
 }
 

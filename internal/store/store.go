@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -28,6 +29,10 @@ const RefLockFile = "ostree-push-refs.lock"
 type Repo struct {
 	r   *libostree.Repo
 	txn *libostree.Txn // the transaction Begin opened, while open
+
+	// StagingMaxAge is how old a staging directory that no transaction
+	// holds may get before Begin removes it; 0: DefaultStagingMaxAge.
+	StagingMaxAge time.Duration
 
 	comps     idle[*libostree.Compressor] // CompressFilez's, closed with the Repo
 	metaComps idle[*libostree.Compressor] // DeflateMetadata's, likewise
@@ -173,10 +178,26 @@ func (s *Repo) ValidateRef(r transfer.RefName) error {
 	return libostree.ValidateRef(r.Name)
 }
 
-// Begin implements transfer.Dest.
+// Begin implements transfer.Dest. Stale staging directories are removed
+// first, and the one the transaction takes is made safe (see staging.go).
 func (s *Repo) Begin() (transfer.Txn, error) {
+	age := s.StagingMaxAge
+	if age <= 0 {
+		age = DefaultStagingMaxAge
+	}
+	sweepStaging(filepath.Join(s.r.Path(), "tmp"), age)
 	t, resumed, err := s.r.PrepareTransaction()
 	if err != nil {
+		return nil, err
+	}
+	dir := t.StagingDir()
+	if dir == "" {
+		err = fmt.Errorf("%s: cannot tell which staging directory libostree took", s.r.Path())
+	} else {
+		err = prepareStaging(dir, resumed, s.r.Mode())
+	}
+	if err != nil {
+		t.Abort()
 		return nil, err
 	}
 	s.txn = t
@@ -218,9 +239,10 @@ type txn struct {
 }
 
 var (
-	_ transfer.FilezTxn  = (*txn)(nil)
-	_ transfer.SinceTxn  = (*txn)(nil)
-	_ transfer.ResumeTxn = (*txn)(nil)
+	_ transfer.FilezTxn   = (*txn)(nil)
+	_ transfer.SinceTxn   = (*txn)(nil)
+	_ transfer.ResumeTxn  = (*txn)(nil)
+	_ transfer.DiscardTxn = (*txn)(nil)
 )
 
 // Resumed implements transfer.ResumeTxn.
@@ -359,9 +381,29 @@ func (s *Repo) committedPath(n object.Name) string {
 	return filepath.Join(s.r.Path(), "objects", hex[:2], hex[2:]+"."+n.Type.String())
 }
 
+// Abort keeps, of what the transaction staged, only what a later one may
+// take up (see staging.go).
 func (t *txn) Abort() error {
+	if dir := t.t.StagingDir(); dir != "" && !t.t.Done() {
+		keepOnlyResumable(dir, t.repo.r.Mode())
+	}
 	err := t.t.Abort()
 	t.closeScratch()
 	t.closePlain()
+	return err
+}
+
+// Discard implements transfer.DiscardTxn: the staging directory is removed
+// while the transaction still holds it, then the transaction is aborted.
+func (t *txn) Discard() error {
+	dir := t.t.StagingDir()
+	rerr := removeStaging(dir)
+	err := t.Abort()
+	if dir != "" {
+		os.Remove(dir + "-lock") // libostree's; an orphan once the directory is gone
+	}
+	if err == nil && rerr != nil {
+		err = fmt.Errorf("removing the staging directory: %w", rerr)
+	}
 	return err
 }

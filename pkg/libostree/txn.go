@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -25,6 +27,7 @@ import (
 // The write methods may be called from several goroutines at once.
 type Txn struct {
 	repo     *Repo
+	staging  string // the staging directory libostree holds, or ""
 	done     bool
 	refs     []stagedRef       // written by Commit
 	refIndex map[[2]string]int // refs' index by collection ID and name
@@ -52,6 +55,8 @@ func (r *Repo) PrepareTransaction() (t *Txn, resumed bool, err error) {
 	if r.txn != nil {
 		return nil, false, errors.New("libostree: a transaction is already open on this repository")
 	}
+	tmp := r.tmpDir()
+	before := openStagingDirs(tmp)
 	var res C.gboolean
 	var gerr *C.GError
 	ok := C.ostree_repo_prepare_transaction(r.ptr, &res, nil, &gerr)
@@ -60,7 +65,56 @@ func (r *Repo) PrepareTransaction() (t *Txn, resumed bool, err error) {
 		return nil, false, wrap(gerr, "preparing transaction in %s", r.path)
 	}
 	r.txn = &Txn{repo: r}
+	for dir := range openStagingDirs(tmp) {
+		if !before[dir] {
+			r.txn.staging = dir
+		}
+	}
 	return r.txn, res != 0, nil
+}
+
+// StagingDir is the directory under the repository's tmp/ in which
+// libostree stages the transaction's objects (tmp/staging-BOOTID-XXXXXX),
+// which it keeps locked until the transaction ends: found as the directory
+// the process opened while it prepared the transaction (libostree has no
+// call that names it). "" when it could not be told.
+func (t *Txn) StagingDir() string { return t.staging }
+
+// tmpDir is the repository's tmp/ with symbolic links resolved, as
+// /proc/self/fd shows the files under it; "" when it cannot be resolved.
+func (r *Repo) tmpDir() string {
+	abs, err := filepath.Abs(filepath.Join(r.path, "tmp"))
+	if err != nil {
+		return ""
+	}
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		return ""
+	}
+	return abs
+}
+
+// openStagingDirs lists the staging directories under tmp that this
+// process has open, as /proc/self/fd shows them.
+func openStagingDirs(tmp string) map[string]bool {
+	dirs := map[string]bool{}
+	if tmp == "" {
+		return dirs
+	}
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return dirs
+	}
+	prefix := tmp + "/staging-"
+	for _, fd := range fds {
+		link, err := os.Readlink("/proc/self/fd/" + fd.Name())
+		if err != nil || !strings.HasPrefix(link, prefix) || strings.ContainsRune(link[len(prefix):], '/') || strings.HasSuffix(link, "-lock") {
+			continue
+		}
+		if fi, err := os.Stat(link); err == nil && fi.IsDir() {
+			dirs[link] = true
+		}
+	}
+	return dirs
 }
 
 // Done reports whether the transaction was committed or aborted.

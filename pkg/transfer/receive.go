@@ -119,7 +119,7 @@ func Receive(r io.Reader, w io.Writer, dest Dest, opts ReceiveOptions) (*Receive
 	}
 	res, err := rv.run()
 	if rv.txn != nil {
-		if aerr := rv.txn.Abort(); aerr != nil && err == nil {
+		if aerr := rv.abort(interrupted(err)); aerr != nil && err == nil {
 			err = aerr
 		}
 	}
@@ -149,6 +149,31 @@ type receiver struct {
 	complete map[object.Checksum]bool
 	mark     time.Time // end of the last phase logged
 }
+
+// abort ends the transaction without committing it. Only an interrupted
+// push keeps what it staged, for a resumed push to take up (the store
+// keeps only what may be taken up, see DiscardTxn); a refused or failed
+// one discards it.
+func (rv *receiver) abort(keep bool) error {
+	txn := rv.txn
+	rv.txn = nil
+	if d, ok := txn.(DiscardTxn); ok && !keep {
+		return d.Discard()
+	}
+	return txn.Abort()
+}
+
+// interrupted reports whether a receive ended because the client went
+// away or gave up (its stream ended early, or it sent ERROR), rather than
+// because it was refused or broke the protocol.
+func interrupted(err error) bool {
+	var remote *RemoteError
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errStreamEnded) || errors.As(err, &remote)
+}
+
+// errStreamEnded is wrapped by the errors of a client whose stream ended
+// between frames where more had to come.
+var errStreamEnded = errors.New("end of stream")
 
 // phase logs (at debug level) how long the phase that ends now took.
 func (rv *receiver) phase(format string, a ...any) {
@@ -295,7 +320,7 @@ func fitResult(r *Result) *Result {
 func (rv *receiver) hello() (uint16, error) {
 	m, err := rv.fr.ReadMessage()
 	if err == io.EOF {
-		return 0, protocolErrorf("connection closed before HELLO")
+		return 0, &ProtocolError{Msg: "connection closed before HELLO", Err: errStreamEnded}
 	}
 	if err != nil {
 		return 0, err
@@ -369,7 +394,7 @@ func (rv *receiver) receiveObjects(res *ReceiveResult) (*Update, []object.Checks
 			}
 			t, p, err := rv.fr.Next()
 			if err == io.EOF {
-				return nil, protocolErrorf("connection closed before UPDATE")
+				return nil, &ProtocolError{Msg: "connection closed before UPDATE", Err: errStreamEnded}
 			}
 			if err != nil {
 				return nil, err
@@ -516,7 +541,7 @@ func (rv *receiver) checkFilezSize(h *ObjectHeader, head []byte) (uint64, error)
 	}
 	size := binary.BigEndian.Uint64(head[8:filezHeadLen])
 	if size > rv.opts.MaxObjectSize {
-		return 0, fmt.Errorf("object %s.filez inflates to %d bytes, over the limit of %d", h.Name.Checksum, size, rv.opts.MaxObjectSize)
+		return 0, fmt.Errorf("object %s.filez declares a content size of %d bytes, over the limit of %d", h.Name.Checksum, size, rv.opts.MaxObjectSize)
 	}
 	return size, nil
 }
@@ -590,10 +615,10 @@ func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult
 		}
 	}
 	if failed != nil || dryRun || moves == 0 {
-		// Nothing moves: discard the staged objects' transaction.
-		err := rv.txn.Abort()
-		rv.txn = nil
-		return results, err
+		// Nothing moves. A refused push's staging is discarded; a dry
+		// run's (or one with every ref up to date) is kept, as an
+		// interrupted push's is, with what it may have taken up.
+		return results, rv.abort(failed == nil)
 	}
 	var moving []RefUpdate
 	for i, u := range upd.Refs {

@@ -141,6 +141,14 @@ type FlushTxn interface {
 	StartFlush()
 }
 
+// DiscardTxn is a Txn that can abort and also remove what it staged, so
+// that no later transaction takes it up: the receiver discards a push that
+// was refused or failed, and only aborts one whose client went away
+// (interrupted), whose objects a resumed push may then use.
+type DiscardTxn interface {
+	Discard() error
+}
+
 // ResumeTxn is a Txn that may have taken up the objects an interrupted
 // push staged (libostree keeps an interrupted transaction's staging
 // directory, and the next transaction on the repository takes it up):

@@ -164,7 +164,7 @@ func ReceiveV0(r io.Reader, w io.Writer, dest Dest, opts ReceiveOptions) (*Recei
 	bw := bufio.NewWriter(w)
 	res, err := rv.runV0(bufio.NewReader(r), bw)
 	if rv.txn != nil {
-		if aerr := rv.txn.Abort(); aerr != nil && err == nil {
+		if aerr := rv.abort(interrupted(err)); aerr != nil && err == nil {
 			err = aerr
 		}
 	}

@@ -1,0 +1,158 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ostree-push/ostree-push/pkg/libostree"
+)
+
+// The staging directories of libostree's transactions (tmp/staging-*).
+// libostree keeps an aborted or interrupted transaction's staging
+// directory and the next transaction on the repository takes it up, so
+// that a resumed push does not send again what it staged. What a staging
+// directory holds becomes visible in objects/ when a transaction that took
+// it up commits. A receiver makes that safe:
+//
+//   - its staging directory is readable by the repository's owner alone;
+//   - a staging directory it takes up keeps only content-addressed objects
+//     (file, dirtree, dirmeta), which every write path verified against
+//     their names: detached metadata (named by its commit, not by its
+//     content), commits (which would land without the checks of a commit
+//     received), anything else, and in a bare repository a setuid or
+//     setgid file, are removed;
+//   - a push that was refused or failed (not interrupted) discards its
+//     staging directory (Discard); an interrupted one keeps only what may
+//     be taken up (Abort);
+//   - staging directories older than StagingMaxAge that no transaction
+//     holds are removed before a transaction starts (a taken-up directory
+//     is touched, so libostree's own expiry never comes for it).
+
+// DefaultStagingMaxAge is how old a staging directory nobody holds may get
+// before a receiver removes it: libostree's own tmp expiry.
+const DefaultStagingMaxAge = 24 * time.Hour
+
+// stagedObject matches what may be taken up from a staging directory: a
+// content-addressed object in its XX/ directory.
+var stagedObject = regexp.MustCompile(`^[0-9a-f]{62}\.(file|filez|dirtree|dirmeta)$`)
+
+// prepareStaging makes the transaction's staging directory private and,
+// when libostree took it up from an earlier transaction, keeps only what
+// may be taken up.
+func prepareStaging(dir string, resumed bool, mode libostree.Mode) error {
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("staging directory: %w", err)
+	}
+	if !resumed {
+		return nil
+	}
+	return keepOnlyResumable(dir, mode)
+}
+
+// keepOnlyResumable removes from a staging directory everything that may
+// not be taken up.
+func keepOnlyResumable(dir string, mode libostree.Mode) error {
+	top, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("staging directory taken up: %w", err)
+	}
+	for _, e := range top {
+		sub := filepath.Join(dir, e.Name())
+		if !e.IsDir() || len(e.Name()) != 2 || !isHex(e.Name()) {
+			if err := os.RemoveAll(sub); err != nil {
+				return fmt.Errorf("staging directory taken up: %w", err)
+			}
+			continue
+		}
+		objs, err := os.ReadDir(sub)
+		if err != nil {
+			return fmt.Errorf("staging directory taken up: %w", err)
+		}
+		for _, o := range objs {
+			if keepStaged(sub, o, mode) {
+				continue
+			}
+			if err := os.RemoveAll(filepath.Join(sub, o.Name())); err != nil {
+				return fmt.Errorf("staging directory taken up: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+// keepStaged reports whether object o, in staging directory sub, may be
+// taken up.
+func keepStaged(sub string, o os.DirEntry, mode libostree.Mode) bool {
+	m := stagedObject.FindStringSubmatch(o.Name())
+	if m == nil || o.IsDir() {
+		return false
+	}
+	switch ext := m[1]; {
+	case ext == "filez" && mode != libostree.ModeArchive:
+		return false
+	case ext == "file" && mode == libostree.ModeArchive:
+		return false
+	case ext == "file" && mode == libostree.ModeBare:
+		fi, err := os.Lstat(filepath.Join(sub, o.Name()))
+		return err == nil && fi.Mode()&(os.ModeSetuid|os.ModeSetgid) == 0
+	}
+	return true
+}
+
+func isHex(s string) bool {
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// removeStaging removes a transaction's staging directory, which the
+// transaction still holds (libostree's lock, tmp/DIR-lock, keeps any other
+// from taking it up meanwhile).
+func removeStaging(dir string) error {
+	if dir == "" {
+		return errors.New("the transaction's staging directory is unknown")
+	}
+	return os.RemoveAll(dir)
+}
+
+// sweepStaging removes the staging directories under tmp older than maxAge
+// that no transaction holds, taking each one's lock as libostree does (an
+// open file description lock on DIR-lock) so that none is removed while a
+// transaction takes it up.
+func sweepStaging(tmp string, maxAge time.Duration) {
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "staging-") {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || now.Sub(fi.ModTime()) <= maxAge {
+			continue
+		}
+		dir := filepath.Join(tmp, e.Name())
+		lock, err := os.OpenFile(dir+"-lock", os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			continue
+		}
+		fl := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0}
+		if unix.FcntlFlock(lock.Fd(), unix.F_OFD_SETLK, &fl) == nil {
+			os.RemoveAll(dir)
+			os.Remove(dir + "-lock")
+		}
+		lock.Close()
+	}
+}

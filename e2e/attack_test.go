@@ -9,12 +9,14 @@ package e2e
 import (
 	"bytes"
 	"compress/flate"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ostree-push/ostree-push/internal/testrepo"
+	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/ostreefile"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
@@ -112,6 +114,57 @@ func TestHostilePusher(t *testing.T) {
 				testrepo.Fsck(t, repo)
 			})
 		}
+	})
+
+	// Finding 1, last part: a pusher allowed any ref could replace the
+	// detached metadata (the signatures) of any commit the repository
+	// already had, in a push that moves its own ref. Now such metadata may
+	// only gain signatures, unless allow_metadata_rewrite is set.
+	t.Run("01-rewrite-published-metadata", func(t *testing.T) {
+		t.Parallel()
+		repo := w.e.copyRepo(w.template, "attack 01 rewrite")
+		c1meta := filepath.Join(repo, "objects", w.c1.String()[:2], w.c1.String()[2:]+".commitmeta")
+		metaCommit := object.MustParseChecksum(testrepo.Commit(t, w.e.src, "scratch/meta2", w.e.tree, "meta", "--add-detached-metadata-string=attacker=x"))
+		hex := metaCommit.String()
+		evil, err := os.ReadFile(filepath.Join(w.e.src, "objects", hex[:2], hex[2:]+".commitmeta"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		push := func(meta []byte, conf string) receiverRun {
+			m := wireObject{name: object.Name{Type: object.CommitMeta, Checksum: w.c1}, data: meta}
+			n++ // a new ref each time, so that the push moves one
+			other := transfer.RefUpdate{Ref: transfer.RefName{Name: fmt.Sprintf("os/other%d", n)}, New: w.c2}
+			return w.receive(t, repo, hostileInput{data: newStream(t).hello().object(m).objects(w.objs).update(other).bytes(), conf: attackConf(t, conf)})
+		}
+		before := snap(t, repo)
+		failed(t, push(evil, ""), "detached metadata")
+		unchanged(t, repo, before)
+		// Adding a signature is allowed.
+		sig := bytes.Repeat([]byte{7}, 64)
+		signed, err := libostree.AppendDetachedSignature(nil, libostree.MetadataKeyEd25519, sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := push(signed, ""); r.code != 0 {
+			t.Fatalf("a push adding a signature to c1's detached metadata: exit %d", r.code)
+		}
+		if got, err := os.ReadFile(c1meta); err != nil || !bytes.Equal(got, signed) {
+			t.Errorf("c1's detached metadata after adding a signature: %v", err)
+		}
+		// Dropping it again is not, unless allow_metadata_rewrite.
+		empty, err := libostree.SetDetachedSignatures(signed, libostree.MetadataKeyEd25519, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed(t, push(empty, ""), "detached metadata")
+		if r := push(evil, "allow_metadata_rewrite: yes\n"); r.code != 0 {
+			t.Fatalf("with allow_metadata_rewrite: exit %d", r.code)
+		}
+		if got, _ := os.ReadFile(c1meta); !bytes.Equal(got, evil) {
+			t.Errorf("allow_metadata_rewrite: c1's detached metadata was not replaced")
+		}
+		testrepo.Fsck(t, repo)
 	})
 
 	// Finding 2: a refused push into a bare repository, with the receiver

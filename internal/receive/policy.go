@@ -1,11 +1,14 @@
 package receive
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,6 +94,9 @@ func (s *server) policy() (transfer.Policy, error) {
 	if c.GPGVerify || c.SignVerify {
 		p.VerifyCommit = s.verifyCommit
 	}
+	if !c.AllowMetadataRewrite {
+		p.CheckDetachedMetadata = s.checkDetachedMetadata
+	}
 	if len(c.GPGSign) > 0 || len(s.signKeys) > 0 {
 		p.BeforeCommit = s.signCommits
 	}
@@ -104,6 +110,65 @@ func (s *server) policy() (transfer.Policy, error) {
 		p.AfterUnlock = s.afterPush
 	}
 	return p, nil
+}
+
+// checkDetachedMetadata judges new detached metadata for commit c, which
+// the repository had before the push: it may only add signatures (the
+// keys libostree signs under), keeping every signature and every other
+// entry of the old as it was; with a signature policy the commit must
+// still verify with it.
+func (s *server) checkDetachedMetadata(c object.Checksum) error {
+	hex := c.String()
+	old, err := os.ReadFile(filepath.Join(s.path, "objects", hex[:2], hex[2:]+".commitmeta"))
+	if err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	updated, _, err := s.repo.Lib().ReadCommitMeta(c) // the staged one
+	if err != nil {
+		return err
+	}
+	keys := []string{libostree.MetadataKeyGPG, libostree.MetadataKeyEd25519}
+	strip := func(meta []byte) ([]byte, error) {
+		var err error
+		for _, k := range keys {
+			if meta, err = libostree.RemoveDetachedMetadataKey(meta, k); err != nil {
+				return nil, err
+			}
+		}
+		return meta, nil
+	}
+	a, err := strip(old)
+	if err != nil {
+		return fmt.Errorf("the old detached metadata: %w", err)
+	}
+	b, err := strip(updated)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(a, b) {
+		return errors.New("it changes entries other than signatures (allow_metadata_rewrite is off)")
+	}
+	for _, k := range keys {
+		was, err := libostree.DetachedSignatures(old, k)
+		if err != nil {
+			return err
+		}
+		now, err := libostree.DetachedSignatures(updated, k)
+		if err != nil {
+			return err
+		}
+		for _, sig := range was {
+			if !slices.ContainsFunc(now, func(n []byte) bool { return bytes.Equal(n, sig) }) {
+				return fmt.Errorf("it drops a signature at %s (allow_metadata_rewrite is off)", k)
+			}
+		}
+	}
+	if s.settings.GPGVerify || s.settings.SignVerify {
+		if err := s.verifyCommit(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // trustedFile returns the configured file, or the first of the 1.x

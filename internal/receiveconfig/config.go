@@ -51,6 +51,9 @@ type Repo struct {
 	StaticDeltasFull   bool          // and from scratch
 	IdleTimeout        time.Duration // 0: none
 	StagingMaxAge      time.Duration
+	// AllowMetadataRewrite lets a push replace the detached metadata of
+	// a commit the repository has with anything, not only add signatures.
+	AllowMetadataRewrite bool
 }
 
 // Config is the whole configuration.
@@ -151,6 +154,9 @@ var keys = []*key{
 	{name: "deny_non_fast_forward", kind: kBool, def: "no",
 		help: "reject updates that are not fast-forwards, even from a client that asks to force them, and even with force.",
 		repo: func(r *Repo) any { return &r.DenyNonFastForward }},
+	{name: "allow_metadata_rewrite", kind: kBool, def: "no",
+		help: "let a push replace the detached metadata of a commit the repository already has with anything; by default it may only add signatures, keeping every other entry and every signature as it was (and with gpg_verify or sign_verify the commit must still verify).",
+		repo: func(r *Repo) any { return &r.AllowMetadataRewrite }},
 	{name: "deny_deletes", kind: kBool, def: "no",
 		help: "reject ref deletions.",
 		repo: func(r *Repo) any { return &r.DenyDeletes }},

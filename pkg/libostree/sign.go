@@ -349,6 +349,31 @@ func AppendDetachedSignature(meta []byte, key string, sig []byte) ([]byte, error
 	return putSignatures(meta, key, true, [][]byte{sig})
 }
 
+// SetDetachedSignatures returns meta with the aay at key replaced by sigs
+// (an empty aay when sigs is empty), as a new a{sv} in normal form; the
+// other entries are kept, in their order, and the key is added at the end
+// when it is new. Errors as for AppendDetachedSignature.
+func SetDetachedSignatures(meta []byte, key string, sigs [][]byte) ([]byte, error) {
+	return putSignatures(meta, key, false, sigs)
+}
+
+// RemoveDetachedMetadataKey returns meta without its entries at key, as a
+// new a{sv} in normal form (the others kept, in their order); an error when
+// meta is not an a{sv} in normal form.
+func RemoveDetachedMetadataKey(meta []byte, key string) ([]byte, error) {
+	var cs cstrs
+	defer cs.free()
+	var out *C.guint8
+	var outLen C.gsize
+	var gerr *C.GError
+	ok := C.opush_vardict_remove(bytesPtr(meta), C.gsize(len(meta)), cs.add(key), &out, &outLen, &gerr)
+	runtime.KeepAlive(meta)
+	if ok == 0 {
+		return nil, wrap(gerr, "removing %s", key)
+	}
+	return takeBytes(out, outLen), nil
+}
+
 func putSignatures(meta []byte, key string, appendSigs bool, sigs [][]byte) ([]byte, error) {
 	var cs cstrs
 	defer cs.free()

@@ -250,3 +250,30 @@ opush_vardict_put_aay (const guint8 *meta, gsize meta_len, const char *key,
   *out_data = g_memdup2 (g_variant_get_data (normal), *out_len);
   return TRUE;
 }
+
+gboolean
+opush_vardict_remove (const guint8 *meta, gsize meta_len, const char *key,
+                      guint8 **out_data, gsize *out_len, GError **error)
+{
+  *out_data = NULL;
+  *out_len = 0;
+  g_autoptr(GVariant) dict = vardict_from_bytes (meta, meta_len, error);
+  if (dict == NULL)
+    return FALSE;
+  g_auto(GVariantBuilder) out;
+  g_variant_builder_init (&out, G_VARIANT_TYPE_VARDICT);
+  gsize count = g_variant_n_children (dict);
+  for (gsize i = 0; i < count; i++)
+    {
+      const char *k = NULL;
+      g_autoptr(GVariant) entry = g_variant_get_child_value (dict, i);
+      g_variant_get_child (entry, 0, "&s", &k);
+      if (g_strcmp0 (k, key) != 0)
+        g_variant_builder_add_value (&out, entry);
+    }
+  g_autoptr(GVariant) result = g_variant_ref_sink (g_variant_builder_end (&out));
+  g_autoptr(GVariant) normal = g_variant_get_normal_form (result);
+  *out_len = g_variant_get_size (normal);
+  *out_data = g_memdup2 (g_variant_get_data (normal), *out_len);
+  return TRUE;
+}

@@ -61,4 +61,11 @@ gboolean opush_vardict_put_aay (const guint8 *meta, gsize meta_len,
                                 guint8 **out_data, gsize *out_len,
                                 GError **error);
 
+/* Returns a new a{sv} in normal form: meta (untrusted bytes, len 0 = empty)
+ * without any entry whose key is key; the others are kept in their order.
+ * *out_data: g_free. */
+gboolean opush_vardict_remove (const guint8 *meta, gsize meta_len,
+                               const char *key, guint8 **out_data,
+                               gsize *out_len, GError **error);
+
 #endif

@@ -668,6 +668,17 @@ func TestDetachedSignatureHelpers(t *testing.T) {
 		if sigs, _ := libostree.DetachedSignatures(meta, "x"); err != nil || len(sigs) != 1 || len(sigs[0]) != 0 {
 			t.Fatalf("empty element: %v %v", sigs, err)
 		}
+		// Removing a key keeps the others in their order.
+		without, err := libostree.RemoveDetachedMetadataKey(meta, sign.MetadataKeyEd25519)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := mustAppend(t, empty, "x", nil); !bytes.Equal(without, want) {
+			t.Fatalf("RemoveDetachedMetadataKey: %x, want %x", without, want)
+		}
+		if none, err := libostree.RemoveDetachedMetadataKey(without, "x"); err != nil || len(none) != 0 {
+			t.Fatalf("removing the last key: %x, %v", none, err)
+		}
 	}
 	for name, bad := range map[string][]byte{
 		"garbage":       []byte("not a gvariant"),
@@ -681,6 +692,9 @@ func TestDetachedSignatureHelpers(t *testing.T) {
 		}
 		if _, err := libostree.AppendDetachedSignature(bad, "k", sig1); err == nil {
 			t.Errorf("%s: AppendDetachedSignature accepted %x", name, bad)
+		}
+		if _, err := libostree.RemoveDetachedMetadataKey(bad, "k"); err == nil {
+			t.Errorf("%s: RemoveDetachedMetadataKey accepted %x", name, bad)
 		}
 	}
 }

@@ -62,6 +62,11 @@ type Policy struct {
 	// CheckRef, when set, judges an update by its name and kind (a
 	// deletion has a zero New): an error rejects that ref.
 	CheckRef func(u RefUpdate) error
+	// CheckDetachedMetadata, when set, judges the detached metadata a
+	// push sends for commit c, which the repository had before the push
+	// (the new metadata is staged, the old still committed): an error
+	// fails the push. Without it, such metadata replaces the old.
+	CheckDetachedMetadata func(c object.Checksum) error
 	// VerifyCommit, when set, checks the commit a ref would move to, once
 	// it is known to be complete (a signature check, say): an error
 	// rejects that ref.
@@ -222,6 +227,13 @@ func (rv *receiver) run() (*ReceiveResult, error) {
 		for i, h := range have {
 			if !h {
 				return nil, fmt.Errorf("detached metadata sent for commit %s, which is neither in the repository nor in this push", metas[i])
+			}
+			// A commit not sent in this push was in the repository
+			// before it (a staged commit is never taken up).
+			if check := rv.opts.Policy.CheckDetachedMetadata; check != nil && !slices.Contains(commits, metas[i]) {
+				if err := check(metas[i]); err != nil {
+					return nil, fmt.Errorf("detached metadata sent for commit %s, which the repository has: %w", metas[i], err)
+				}
 			}
 		}
 	}

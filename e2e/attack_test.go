@@ -9,11 +9,16 @@ package e2e
 import (
 	"bytes"
 	"compress/flate"
+	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ostree-push/ostree-push/internal/testrepo"
 	"github.com/ostree-push/ostree-push/pkg/libostree"
@@ -268,6 +273,43 @@ func TestHostilePusher(t *testing.T) {
 		unchanged(t, repo, before)
 	})
 
+	// Finding 7: a client that stops reading kept the receiver, and the
+	// repository's shared lock, forever (idle_timeout only watched reads),
+	// and one that sends a byte per interval was never dropped.
+	t.Run("07-stalled-client", func(t *testing.T) {
+		t.Parallel()
+		repo := w.e.copyRepo(w.template, "attack 07")
+		before := snap(t, repo)
+		// QUERYs whose HAVEs fill the pipe the client never reads.
+		names := make([]object.Name, transfer.MaxQueryObjects)
+		for i := range names {
+			names[i] = object.Name{Type: object.File, Checksum: object.Checksum{byte(i), byte(i >> 8), 1}}
+		}
+		s := newStream(t).hello()
+		for i := 0; i < 40; i++ {
+			s.msg(&transfer.Query{Objects: names})
+		}
+		r := stalledReceive(t, repo, s.bytes(), attackConf(t, "idle_timeout: 2s\n"), nil)
+		if r.code == 0 || !strings.Contains(r.stderr, "stopped reading") {
+			t.Errorf("a client that stops reading: exit %d after %v, stderr:\n%s", r.code, r.took, r.stderr)
+		}
+		// A byte every half second, under idle_timeout, for ever.
+		slow := newStream(t).hello().objects(w.objs).bytes()
+		trickle := func(to io.Writer) {
+			for _, b := range slow {
+				if _, err := to.Write([]byte{b}); err != nil {
+					return
+				}
+				time.Sleep(500 * time.Millisecond)
+			}
+		}
+		r = stalledReceive(t, repo, nil, attackConf(t, "idle_timeout: 2s\nmax_push_duration: 3s\n"), trickle)
+		if r.code == 0 || !strings.Contains(r.stderr, "max_push_duration") || r.took > 15*time.Second {
+			t.Errorf("a trickling client: exit %d after %v, stderr:\n%s", r.code, r.took, r.stderr)
+		}
+		unchanged(t, repo, before)
+	})
+
 	// Finding 8: allow_refs and deny_refs matched a collection ref by its
 	// name alone, so with allow_refs [os/*] a pusher could create
 	// (org.example.Os, os/y), a mirror of another collection's ref the
@@ -336,4 +378,54 @@ func deflateRaw(t *testing.T, b []byte) []byte {
 	fw.Write(b)
 	fw.Close()
 	return buf.Bytes()
+}
+
+// stalledReceive runs ostree-receive on repo with a standard output nobody
+// reads until it exits, and a standard input that gets data and then stays
+// open (or that feed writes, slowly), for at most 40 seconds.
+func stalledReceive(t *testing.T, repo string, data []byte, conf string, feed func(io.Writer)) receiverRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binDir, "ostree-receive"), repo)
+	cmd.Env = append(os.Environ(), "OSTREE_RECEIVE_CONF="+conf, "OSTREE_RECEIVE_LOG_STDERR=1", goraceEnv())
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outR.Close()
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = outW, &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	outW.Close()
+	go func() {
+		if feed != nil {
+			feed(stdin)
+		} else {
+			stdin.Write(data)
+		}
+		<-ctx.Done()
+		stdin.Close()
+	}()
+	err = cmd.Wait()
+	r := receiverRun{stderr: stderr.String(), took: time.Since(start)}
+	var exit *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("ostree-receive did not end within 40 seconds: it hangs\nstderr: %s", r.stderr)
+	case errors.As(err, &exit):
+		r.code = exit.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	t.Logf("ostree-receive: exit %d after %v, stderr:\n%s", r.code, r.took.Round(time.Millisecond), r.stderr)
+	return r
 }

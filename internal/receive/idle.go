@@ -7,85 +7,133 @@ import (
 	"time"
 )
 
-// idleExit ends the process when the client has been idle too long.
+// idleExit ends the process when the client has stalled too long, or the
+// push has run past max_push_duration.
 var idleExit = os.Exit
 
-// idleReader is the client's end of the connection with a watchdog: when a
-// read has been waiting longer than the timeout with no data (the client
-// has stalled, or vanished without ssh noticing), it calls onIdle, which
-// ends the process. Only time spent waiting for the client counts: while
-// the receiver works (writes objects, checks commits, moves refs, runs
-// hooks) it is not reading, and the watchdog does not fire.
+// stallWatch watches both directions of the client's connection: when a
+// read has waited longer than the timeout with no data (the client has
+// stalled, or vanished without ssh noticing), or a write has been blocked
+// that long (the client stopped reading), it calls onStall, which ends the
+// process. Only time spent waiting on the client counts: while the
+// receiver works (writes objects, checks commits, moves refs, runs hooks)
+// it neither reads nor writes, and the watchdog does not fire.
 //
 // The watchdog never touches libostree: exiting leaves the objects staged
-// so far in libostree's staging directory (reused or cleaned up by a later
-// transaction) and the refs where they were.
-type idleReader struct {
-	r       io.Reader
+// so far in libostree's staging directory (for a later push to take up,
+// see internal/store) and the refs where they were.
+type stallWatch struct {
 	timeout time.Duration
-	onIdle  func(idle time.Duration)
+	onStall func(writing bool, d time.Duration)
 
-	mu      sync.Mutex
-	waiting bool      // a Read is blocked
-	since   time.Time // when it started, or the last data arrived
-	stop    chan struct{}
-	once    sync.Once
+	mu         sync.Mutex
+	reading    bool      // a Read is blocked
+	readSince  time.Time // when it started, or the last data arrived
+	writing    bool      // a Write is blocked
+	writeSince time.Time // when it started
+	stop       chan struct{}
+	once       sync.Once
 }
 
-// newIdleReader wraps r and starts the watchdog; Close stops it. onIdle
-// runs on the watchdog's goroutine and is expected not to return (it
-// exits the process); if it does, the watchdog stops.
-func newIdleReader(r io.Reader, timeout time.Duration, onIdle func(idle time.Duration)) *idleReader {
-	ir := &idleReader{r: r, timeout: timeout, onIdle: onIdle, since: time.Now(), stop: make(chan struct{})}
-	go ir.watch()
-	return ir
+// newStallWatch starts the watchdog; Close stops it. onStall runs on the
+// watchdog's goroutine and is expected not to return (it exits the
+// process); if it does, the watchdog stops.
+func newStallWatch(timeout time.Duration, onStall func(writing bool, d time.Duration)) *stallWatch {
+	w := &stallWatch{timeout: timeout, onStall: onStall, stop: make(chan struct{})}
+	go w.watch()
+	return w
 }
 
-func (ir *idleReader) Read(p []byte) (int, error) {
-	ir.mu.Lock()
-	ir.waiting, ir.since = true, time.Now()
-	ir.mu.Unlock()
-	n, err := ir.r.Read(p)
-	ir.mu.Lock()
-	ir.waiting = false
-	if n > 0 {
-		ir.since = time.Now()
-	}
-	ir.mu.Unlock()
+// Reader is r, watched.
+func (w *stallWatch) Reader(r io.Reader) io.Reader { return watchedReader{w, r} }
+
+// Writer is wr, watched.
+func (w *stallWatch) Writer(wr io.Writer) io.Writer { return watchedWriter{w, wr} }
+
+type watchedReader struct {
+	w *stallWatch
+	r io.Reader
+}
+
+func (wr watchedReader) Read(p []byte) (int, error) {
+	w := wr.w
+	w.mu.Lock()
+	w.reading, w.readSince = true, time.Now()
+	w.mu.Unlock()
+	n, err := wr.r.Read(p)
+	w.mu.Lock()
+	w.reading = false
+	w.mu.Unlock()
+	return n, err
+}
+
+type watchedWriter struct {
+	w  *stallWatch
+	wr io.Writer
+}
+
+func (ww watchedWriter) Write(p []byte) (int, error) {
+	w := ww.w
+	w.mu.Lock()
+	w.writing, w.writeSince = true, time.Now()
+	w.mu.Unlock()
+	n, err := ww.wr.Write(p)
+	w.mu.Lock()
+	w.writing = false
+	w.mu.Unlock()
 	return n, err
 }
 
 // Close stops the watchdog.
-func (ir *idleReader) Close() error {
-	ir.once.Do(func() { close(ir.stop) })
+func (w *stallWatch) Close() error {
+	w.once.Do(func() { close(w.stop) })
 	return nil
 }
 
-// idleFor is how long the current read has waited, or 0 when none waits.
-func (ir *idleReader) idleFor(now time.Time) time.Duration {
-	ir.mu.Lock()
-	defer ir.mu.Unlock()
-	if !ir.waiting {
-		return 0
+// stalled reports the longest wait of a blocked read or write, and
+// whether it is a write.
+func (w *stallWatch) stalled(now time.Time) (d time.Duration, writing bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.reading {
+		d = now.Sub(w.readSince)
 	}
-	return now.Sub(ir.since)
+	if w.writing && now.Sub(w.writeSince) > d {
+		d, writing = now.Sub(w.writeSince), true
+	}
+	return d, writing
 }
 
-func (ir *idleReader) watch() {
+func (w *stallWatch) watch() {
 	// Check a few times per timeout, so that it fires at most a quarter
 	// late, and at least once a second for long timeouts.
-	tick := min(max(ir.timeout/4, 10*time.Millisecond), time.Second)
+	tick := min(max(w.timeout/4, 10*time.Millisecond), time.Second)
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
 		select {
-		case <-ir.stop:
+		case <-w.stop:
 			return
 		case now := <-t.C:
-			if idle := ir.idleFor(now); idle >= ir.timeout {
-				ir.onIdle(idle)
+			if d, writing := w.stalled(now); d >= w.timeout {
+				w.onStall(writing, d)
 				return
 			}
 		}
 	}
+}
+
+// tellAndExit sends the client an ERROR, unless that blocks for more than
+// a second (a client that stopped reading), and exits.
+func tellAndExit(send func()) {
+	done := make(chan struct{})
+	go func() {
+		send()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Second):
+	}
+	idleExit(1)
 }

@@ -99,21 +99,40 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 		return refuse(stdout, err)
 	}
 	defer srv.close()
-	if d := settings.IdleTimeout; d > 0 {
-		ir := newIdleReader(stdin, d, func(idle time.Duration) {
-			msg := fmt.Sprintf("idle timeout: no data from the client for %s (idle_timeout %s); giving up, nothing was changed", idle.Round(time.Millisecond), d)
-			log.Logf(pushlog.Error, "%s", msg)
-			// Tell the client too, if it still listens. The receiver
-			// is blocked reading, so nothing else is writing a frame
-			// (it flushes before every read that can wait). Version 0
-			// has no such frame.
+	// The client's stdout, unwatched: an ERROR from a watchdog goes
+	// there, at most for a second (see tellAndExit).
+	rawOut := stdout
+	tell := func(msg string) func() {
+		return func() {
+			// Version 0 has no such frame.
 			if !opts.Legacy {
-				transfer.SendError(stdout, msg)
+				transfer.SendError(rawOut, msg)
 			}
-			idleExit(1)
+		}
+	}
+	if d := settings.IdleTimeout; d > 0 {
+		sw := newStallWatch(d, func(writing bool, stalled time.Duration) {
+			msg := fmt.Sprintf("idle timeout: no data from the client for %s (idle_timeout %s); giving up, nothing was changed", stalled.Round(time.Millisecond), d)
+			if writing {
+				msg = fmt.Sprintf("idle timeout: the client stopped reading: a write to it has been blocked for %s (idle_timeout %s); giving up", stalled.Round(time.Millisecond), d)
+			}
+			log.Logf(pushlog.Error, "%s", msg)
+			// Tell the client too, if it still listens: the receiver
+			// is blocked reading (it flushes before every read that
+			// can wait) or writing, so no frame is half written but
+			// the one a blocked write holds, and then nobody reads.
+			tellAndExit(tell(msg))
 		})
-		defer ir.Close()
-		stdin = ir
+		defer sw.Close()
+		stdin, stdout = sw.Reader(stdin), sw.Writer(stdout)
+	}
+	if d := settings.MaxPushDuration; d > 0 {
+		t := time.AfterFunc(d, func() {
+			msg := fmt.Sprintf("the push has run for %s, the server's max_push_duration; giving up", d)
+			log.Logf(pushlog.Error, "%s", msg)
+			tellAndExit(tell(msg))
+		})
+		defer t.Stop()
 	}
 	ropts := transfer.ReceiveOptions{
 		Agent:         "ostree-receive/" + opts.Version,

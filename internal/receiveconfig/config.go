@@ -51,6 +51,7 @@ type Repo struct {
 	StaticDeltasFull   bool          // and from scratch
 	IdleTimeout        time.Duration // 0: none
 	StagingMaxAge      time.Duration
+	MaxPushDuration    time.Duration // 0: none
 	// AllowMetadataRewrite lets a push replace the detached metadata of
 	// a commit the repository has with anything, not only add signatures.
 	AllowMetadataRewrite bool
@@ -176,8 +177,11 @@ var keys = []*key{
 		help: "also generate a static delta from scratch to each ref's new commit (for first installs).",
 		repo: func(r *Repo) any { return &r.StaticDeltasFull }},
 	{name: "idle_timeout", kind: kDuration, def: "10m",
-		help: "give up on a client that sends nothing for this long while the receiver waits for it (a duration such as 30s, 10m or 1h; a bare number is seconds; 0 disables): the receiver exits with an error, and no ref moves.",
+		help: "give up on a client that sends nothing for this long while the receiver waits for it, or that stops reading for this long while the receiver writes to it (a duration such as 30s, 10m or 1h; a bare number is seconds; 0 disables): the receiver exits with an error, and no ref moves.",
 		repo: func(r *Repo) any { return &r.IdleTimeout }},
+	{name: "max_push_duration", kind: kDuration, def: "6h",
+		help: "end any push that has run this long, whatever the client does (one that trickles a byte per interval under idle_timeout, say): the receiver exits with an error, and releases its locks (0 disables).",
+		repo: func(r *Repo) any { return &r.MaxPushDuration }},
 	{name: "staging_max_age", kind: kDuration, def: "24h",
 		help: "remove libostree staging directories (tmp/staging-*) that no push holds once they are older than this, before a push starts: what an interrupted push staged waits that long for a push to resume it (a duration; 0: the default).",
 		repo: func(r *Repo) any { return &r.StagingMaxAge }},
@@ -195,9 +199,12 @@ var keyByName = func() map[string]*key {
 func Default() *Config {
 	return &Config{
 		LogLevel: "INFO",
-		Repo:     Repo{SignType: "ed25519", Update: true, MaxObjectSize: 64 << 30, IdleTimeout: DefaultIdleTimeout, StagingMaxAge: 24 * time.Hour},
+		Repo:     Repo{SignType: "ed25519", Update: true, MaxObjectSize: 64 << 30, IdleTimeout: DefaultIdleTimeout, StagingMaxAge: 24 * time.Hour, MaxPushDuration: DefaultMaxPushDuration},
 	}
 }
+
+// DefaultMaxPushDuration is max_push_duration's default.
+const DefaultMaxPushDuration = 6 * time.Hour
 
 // DefaultIdleTimeout is idle_timeout's default.
 const DefaultIdleTimeout = 10 * time.Minute

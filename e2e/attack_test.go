@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"compress/flate"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +26,7 @@ import (
 	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/ostreefile"
+	"github.com/ostree-push/ostree-push/pkg/sign"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
 )
 
@@ -228,6 +231,93 @@ func TestHostilePusher(t *testing.T) {
 		testrepo.Fsck(t, repo)
 	})
 
+	// Finding 3: signature checks held the ref lock for hours: a
+	// commitmeta of 150,000 forged signatures, verified again for each
+	// ref pointing to the commit, while every other push waited on a lock
+	// with no timeout.
+	t.Run("03-signature-work-and-lock-wait", func(t *testing.T) {
+		t.Parallel()
+		repo := w.e.copyRepo(w.template, "attack 03")
+		before := snap(t, repo)
+		key, trusted := ed25519Key(t)
+		conf := attackConf(t, "sign_verify: yes\nsign_trustedkeyfile: "+trusted+"\nlog_level: DEBUG\n")
+		forged := make([][]byte, 2000)
+		for i := range forged {
+			forged[i] = bytes.Repeat([]byte{byte(i), byte(i >> 8)}, 32)
+		}
+		meta, err := libostree.SetDetachedSignatures(nil, libostree.MetadataKeyEd25519, forged)
+		if err != nil {
+			t.Fatal(err)
+		}
+		many := wireObject{name: object.Name{Type: object.CommitMeta, Checksum: w.c2}, data: meta}
+		refs := func(names ...string) []transfer.RefUpdate {
+			var ups []transfer.RefUpdate
+			for _, n := range names {
+				old := object.Zero
+				if n == "os/main" {
+					old = w.c1
+				}
+				ups = append(ups, transfer.RefUpdate{Ref: transfer.RefName{Name: n}, Old: old, New: w.c2})
+			}
+			return ups
+		}
+		r := w.receive(t, repo, hostileInput{data: newStream(t).hello().objects(w.objs).object(many).update(refs("os/main")...).bytes(), conf: conf})
+		refused(t, r, transfer.StatusRejected, "too many signatures")
+		unchanged(t, repo, before)
+		// A good signature is checked once, however many refs point to
+		// the commit (one without ref bindings, to be pushed to any ref).
+		c3 := object.MustParseChecksum(testrepo.Commit(t, w.e.src, "scratch/unbound", w.e.tree, "unbound", "--no-bindings"))
+		objs3 := loadObjects(t, w.e.src, c3)
+		good := wireObject{name: object.Name{Type: object.CommitMeta, Checksum: c3}, data: mustSign(t, key, c3, objs3[0].data)}
+		var ups []transfer.RefUpdate
+		for _, n := range []string{"os/a", "os/b", "os/c", "os/d"} {
+			ups = append(ups, transfer.RefUpdate{Ref: transfer.RefName{Name: n}, New: c3})
+		}
+		r = w.receive(t, repo, hostileInput{data: newStream(t).hello().objects(objs3).object(good).update(ups...).bytes(), conf: conf})
+		if r.code != 0 {
+			t.Fatalf("a signed push to four refs: exit %d", r.code)
+		}
+		if n := strings.Count(r.stderr, "valid ed25519 signature by"); n != 1 {
+			t.Errorf("the commit's signature was verified %d times for four refs, want once", n)
+		}
+		// The ref lock is waited for at most lock_timeout.
+		lock, err := os.OpenFile(filepath.Join(repo, "ostree-push-refs.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lock.Close()
+		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+			t.Fatal(err)
+		}
+		up := transfer.RefUpdate{Ref: transfer.RefName{Name: "os/e"}, New: w.c2}
+		r = w.receive(t, repo, hostileInput{data: newStream(t).hello().update(up).bytes(), conf: attackConf(t, "lock_timeout: 2s\n")})
+		failed(t, r, "lock_timeout")
+		if r.took > 20*time.Second {
+			t.Errorf("gave up on the ref lock after %v; lock_timeout is 2s", r.took)
+		}
+	})
+
+	// Finding 12: with a signature policy on, a commit's ref binding was
+	// not checked: a signed commit made for os/testing could be pushed to
+	// os/stable (libostree's pull refuses that).
+	t.Run("12-ref-binding", func(t *testing.T) {
+		t.Parallel()
+		repo := w.e.copyRepo(w.template, "attack 12")
+		before := snap(t, repo)
+		key, trusted := ed25519Key(t)
+		conf := attackConf(t, "sign_verify: yes\nsign_trustedkeyfile: "+trusted+"\n")
+		// c2 was committed on os/main, so it is bound to os/main.
+		sig := wireObject{name: object.Name{Type: object.CommitMeta, Checksum: w.c2}, data: mustSign(t, key, w.c2, w.objs[0].data)}
+		stable := transfer.RefUpdate{Ref: transfer.RefName{Name: "os/stable"}, New: w.c2}
+		r := w.receive(t, repo, hostileInput{data: newStream(t).hello().objects(w.objs).object(sig).update(stable).bytes(), conf: conf})
+		refused(t, r, transfer.StatusRejected, "ref binding")
+		unchanged(t, repo, before)
+		r = w.receive(t, repo, hostileInput{data: newStream(t).hello().objects(w.objs).object(sig).update(mainRef(w.c1, w.c2)).bytes(), conf: conf})
+		if r.code != 0 {
+			t.Fatalf("the same commit to os/main, the ref it is bound to: exit %d", r.code)
+		}
+	})
+
 	// Finding 5: libostree's pattern ends in a '$' that matches before a
 	// final newline, so "os/stable\n" was a valid ref: it bypassed
 	// deny_refs, and `ostree refs` showed os/stable twice.
@@ -428,4 +518,29 @@ func stalledReceive(t *testing.T, repo string, data []byte, conf string, feed fu
 	}
 	t.Logf("ostree-receive: exit %d after %v, stderr:\n%s", r.code, r.took.Round(time.Millisecond), r.stderr)
 	return r
+}
+
+// ed25519Key makes a key and a trusted key file holding its public half.
+func ed25519Key(t *testing.T) (ed25519.PrivateKey, string) {
+	t.Helper()
+	pub, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "trusted.ed25519")
+	if err := os.WriteFile(file, []byte(sign.EncodeKey(pub)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return key, file
+}
+
+// mustSign returns detached metadata holding key's signature of commit c,
+// whose object bytes are data.
+func mustSign(t *testing.T, key ed25519.PrivateKey, c object.Checksum, data []byte) []byte {
+	t.Helper()
+	meta, err := libostree.AppendDetachedSignature(nil, libostree.MetadataKeyEd25519, sign.SignEd25519(key, data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return meta
 }

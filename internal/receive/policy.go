@@ -29,6 +29,8 @@ type server struct {
 	log      *pushlog.Logger
 	path     string
 
+	verified map[object.Checksum]error // signatures checked in this push
+
 	gpgKeyring string                // gpg_trustedkeys, resolved
 	verifier   *sign.Ed25519Verifier // sign_verify
 	signKeys   []ed25519.PrivateKey  // sign_keyfiles
@@ -164,7 +166,7 @@ func (s *server) checkDetachedMetadata(c object.Checksum) error {
 		}
 	}
 	if s.settings.GPGVerify || s.settings.SignVerify {
-		if err := s.verifyCommit(c); err != nil {
+		if err := s.signaturesOnce(c); err != nil {
 			return err
 		}
 	}
@@ -199,9 +201,76 @@ func trustedFile(configured, key, base string) (string, error) {
 	return "", nil
 }
 
-// verifyCommit checks the signatures of a commit a ref would move to.
-func (s *server) verifyCommit(c object.Checksum) error {
+// maxSignatures is the most signatures a commit's detached metadata may
+// hold under one key for verification: each costs a verification, and a
+// real commit carries a few.
+const maxSignatures = 64
+
+// verifyCommit checks a commit ref would move to: its signatures, once
+// per push whatever the number of refs (see signatures), and its bindings,
+// as libostree's pull checks them.
+func (s *server) verifyCommit(c object.Checksum, ref transfer.RefName) error {
+	if err := s.signaturesOnce(c); err != nil {
+		return err
+	}
+	return s.checkBindings(c, ref)
+}
+
+// signaturesOnce is signatures, checked once per push for each commit.
+func (s *server) signaturesOnce(c object.Checksum) error {
+	if s.verified == nil {
+		s.verified = map[object.Checksum]error{}
+	}
+	err, done := s.verified[c]
+	if !done {
+		err = s.signatures(c)
+		s.verified[c] = err
+	}
+	return err
+}
+
+// checkBindings refuses a commit bound to other refs than ref, or to
+// another collection, as libostree's pull does: a commit with a ref
+// binding must name ref in it; the collection of ref (a collection ref's
+// own, or the repository's) requires a ref binding and a collection
+// binding naming it.
+func (s *server) checkBindings(c object.Checksum, ref transfer.RefName) error {
+	data, err := s.repo.Lib().ReadMetadata(object.Name{Checksum: c, Type: object.Commit})
+	if err != nil {
+		return err
+	}
+	b, err := libostree.CommitBindings(data)
+	if err != nil {
+		return err
+	}
+	coll := ref.CollectionID
+	if coll == "" {
+		coll = s.repo.CollectionID()
+	}
+	switch {
+	case b.HasRefs && !slices.Contains(b.Refs, ref.Name):
+		return fmt.Errorf("its ref binding does not name %s (it is bound to %s)", ref.Name, transfer.Printable(strings.Join(b.Refs, ", ")))
+	case coll != "" && !b.HasRefs:
+		return fmt.Errorf("it has no ref binding, which the collection %s requires", coll)
+	case coll != "" && b.Collection != coll:
+		return fmt.Errorf("its collection binding is %q, not %s", transfer.Printable(b.Collection), coll)
+	}
+	return nil
+}
+
+// signatures checks the signatures of commit c.
+func (s *server) signatures(c object.Checksum) error {
 	lib := s.repo.Lib()
+	data, meta, err := commitAndMeta(lib, c)
+	if err != nil {
+		return err
+	}
+	for _, k := range []string{libostree.MetadataKeyGPG, libostree.MetadataKeyEd25519} {
+		sigs, err := libostree.DetachedSignatures(meta, k)
+		if err == nil && len(sigs) > maxSignatures {
+			return fmt.Errorf("too many signatures: %d at %s, the server checks at most %d", len(sigs), k, maxSignatures)
+		}
+	}
 	if s.settings.GPGVerify {
 		res, err := lib.VerifyCommitGPG(c, "", s.gpgKeyring)
 		if err != nil {
@@ -213,10 +282,6 @@ func (s *server) verifyCommit(c object.Checksum) error {
 		s.log.Logf(pushlog.Debug, "commit %s: %d valid GPG signatures", c.Short(), res.Valid)
 	}
 	if s.verifier != nil {
-		data, meta, err := commitAndMeta(lib, c)
-		if err != nil {
-			return err
-		}
 		sigs, err := libostree.DetachedSignatures(meta, sign.MetadataKeyEd25519)
 		if err != nil {
 			return err

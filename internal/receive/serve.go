@@ -92,6 +92,7 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 	}
 	defer repo.Close()
 	repo.StagingMaxAge = settings.StagingMaxAge
+	repo.LockTimeout = settings.LockTimeout
 
 	srv := &server{settings: settings, repo: repo, log: log, path: path}
 	policy, err := srv.policy()

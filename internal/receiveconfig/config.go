@@ -52,6 +52,7 @@ type Repo struct {
 	IdleTimeout        time.Duration // 0: none
 	StagingMaxAge      time.Duration
 	MaxPushDuration    time.Duration // 0: none
+	LockTimeout        time.Duration
 	// AllowMetadataRewrite lets a push replace the detached metadata of
 	// a commit the repository has with anything, not only add signatures.
 	AllowMetadataRewrite bool
@@ -182,6 +183,9 @@ var keys = []*key{
 	{name: "max_push_duration", kind: kDuration, def: "6h",
 		help: "end any push that has run this long, whatever the client does (one that trickles a byte per interval under idle_timeout, say): the receiver exits with an error, and releases its locks (0 disables).",
 		repo: func(r *Repo) any { return &r.MaxPushDuration }},
+	{name: "lock_timeout", kind: kDuration, def: "5m",
+		help: "how long a push waits for another push's hold on the repository's ref lock (it is held while refs are judged and moved, and the summary is regenerated) before it fails, changing nothing (a duration; 0: the default).",
+		repo: func(r *Repo) any { return &r.LockTimeout }},
 	{name: "staging_max_age", kind: kDuration, def: "24h",
 		help: "remove libostree staging directories (tmp/staging-*) that no push holds once they are older than this, before a push starts: what an interrupted push staged waits that long for a push to resume it (a duration; 0: the default).",
 		repo: func(r *Repo) any { return &r.StagingMaxAge }},
@@ -199,7 +203,7 @@ var keyByName = func() map[string]*key {
 func Default() *Config {
 	return &Config{
 		LogLevel: "INFO",
-		Repo:     Repo{SignType: "ed25519", Update: true, MaxObjectSize: 64 << 30, IdleTimeout: DefaultIdleTimeout, StagingMaxAge: 24 * time.Hour, MaxPushDuration: DefaultMaxPushDuration},
+		Repo:     Repo{SignType: "ed25519", Update: true, MaxObjectSize: 64 << 30, IdleTimeout: DefaultIdleTimeout, StagingMaxAge: 24 * time.Hour, MaxPushDuration: DefaultMaxPushDuration, LockTimeout: 5 * time.Minute},
 	}
 }
 

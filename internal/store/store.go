@@ -30,6 +30,9 @@ type Repo struct {
 	r   *libostree.Repo
 	txn *libostree.Txn // the transaction Begin opened, while open
 
+	// LockTimeout is how long LockRefs waits for another receiver's ref
+	// lock; 0: DefaultLockTimeout.
+	LockTimeout time.Duration
 	// StagingMaxAge is how old a staging directory that no transaction
 	// holds may get before Begin removes it; 0: DefaultStagingMaxAge.
 	StagingMaxAge time.Duration
@@ -204,18 +207,38 @@ func (s *Repo) Begin() (transfer.Txn, error) {
 	return &txn{repo: s, t: t, resumed: resumed}, nil
 }
 
-// LockRefs implements transfer.Dest with an exclusive flock on RefLockFile.
+// DefaultLockTimeout is how long LockRefs waits for the ref lock unless
+// told otherwise.
+const DefaultLockTimeout = 5 * time.Minute
+
+// LockRefs implements transfer.Dest with an exclusive flock on RefLockFile,
+// waited for at most LockTimeout.
 func (s *Repo) LockRefs() (func(), error) {
 	path := filepath.Join(s.r.Path(), RefLockFile)
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("opening ref lock: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("locking refs: %w", err)
+	timeout := s.LockTimeout
+	if timeout <= 0 {
+		timeout = DefaultLockTimeout
 	}
-	return func() { f.Close() }, nil
+	deadline := time.Now().Add(timeout)
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if err != syscall.EWOULDBLOCK && err != syscall.EINTR {
+			f.Close()
+			return nil, fmt.Errorf("locking refs: %w", err)
+		}
+		if time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("another push has held the repository's ref lock for longer than the server waits (lock_timeout %s); nothing was changed, try again", timeout)
+		}
+		time.Sleep(wait)
+	}
 }
 
 type txn struct {

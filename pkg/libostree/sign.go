@@ -357,6 +357,43 @@ func SetDetachedSignatures(meta []byte, key string, sigs [][]byte) ([]byte, erro
 	return putSignatures(meta, key, false, sigs)
 }
 
+// Bindings are what a commit says it was made for (its metadata keys
+// ostree.ref-binding and ostree.collection-binding).
+type Bindings struct {
+	HasRefs    bool     // the commit has a ref binding (it may be empty)
+	Refs       []string // the refs it is bound to
+	Collection string   // the collection it is bound to, or ""
+}
+
+// CommitBindings reads the bindings of a commit object's bytes (a commit
+// in normal form, as ReadMetadata returns it): an error when it is not
+// one. A binding of another type counts as absent, as libostree's pull
+// reads it.
+func CommitBindings(commit []byte) (Bindings, error) {
+	var b Bindings
+	var hasRefs C.gboolean
+	var refs **C.char
+	var coll *C.char
+	var gerr *C.GError
+	ok := C.opush_commit_bindings(bytesPtr(commit), C.gsize(len(commit)), &hasRefs, &refs, &coll, &gerr)
+	runtime.KeepAlive(commit)
+	if ok == 0 {
+		return b, wrap(gerr, "reading the commit's bindings")
+	}
+	defer C.g_strfreev(refs)
+	defer C.g_free(C.gpointer(coll))
+	b.HasRefs = hasRefs != 0
+	if refs != nil {
+		for p := refs; *p != nil; p = (**C.char)(unsafe.Add(unsafe.Pointer(p), unsafe.Sizeof(p))) {
+			b.Refs = append(b.Refs, C.GoString(*p))
+		}
+	}
+	if coll != nil {
+		b.Collection = C.GoString(coll)
+	}
+	return b, nil
+}
+
 // RemoveDetachedMetadataKey returns meta without its entries at key, as a
 // new a{sv} in normal form (the others kept, in their order); an error when
 // meta is not an a{sv} in normal form.

@@ -277,3 +277,27 @@ opush_vardict_remove (const guint8 *meta, gsize meta_len, const char *key,
   *out_data = g_memdup2 (g_variant_get_data (normal), *out_len);
   return TRUE;
 }
+
+gboolean
+opush_commit_bindings (const guint8 *commit, gsize len, gboolean *out_has_refs,
+                       char ***out_refs, char **out_collection, GError **error)
+{
+  *out_has_refs = FALSE;
+  *out_refs = NULL;
+  *out_collection = NULL;
+  g_autoptr(GBytes) bytes = g_bytes_new (len > 0 ? commit : NULL, len);
+  g_autoptr(GVariant) v =
+    g_variant_ref_sink (g_variant_new_from_bytes (OSTREE_COMMIT_GVARIANT_FORMAT, bytes, FALSE));
+  if (!g_variant_is_normal_form (v))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                           "Commit is not in normal form");
+      return FALSE;
+    }
+  g_autoptr(GVariant) metadata = g_variant_get_child_value (v, 0);
+  *out_has_refs = g_variant_lookup (metadata, OSTREE_COMMIT_META_KEY_REF_BINDING, "^as", out_refs);
+  const char *coll = NULL;
+  if (g_variant_lookup (metadata, OSTREE_COMMIT_META_KEY_COLLECTION_BINDING, "&s", &coll))
+    *out_collection = g_strdup (coll);
+  return TRUE;
+}

@@ -61,6 +61,15 @@ gboolean opush_vardict_put_aay (const guint8 *meta, gsize meta_len,
                                 guint8 **out_data, gsize *out_len,
                                 GError **error);
 
+/* Reads the bindings of a commit object (untrusted bytes of a commit in
+ * normal form): *out_has_refs says whether its metadata has
+ * ostree.ref-binding (an as), *out_refs holds them (NULL-terminated,
+ * g_strfreev), *out_collection ostree.collection-binding or NULL (g_free).
+ * A binding of another type counts as absent, as libostree's lookup does. */
+gboolean opush_commit_bindings (const guint8 *commit, gsize len,
+                                gboolean *out_has_refs, char ***out_refs,
+                                char **out_collection, GError **error);
+
 /* Returns a new a{sv} in normal form: meta (untrusted bytes, len 0 = empty)
  * without any entry whose key is key; the others are kept in their order.
  * *out_data: g_free. */

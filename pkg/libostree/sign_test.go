@@ -1000,3 +1000,43 @@ func TestSignClosedRepo(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitBindings reads the ref and collection bindings ostree commit
+// writes, and refuses bytes that are not a commit.
+func TestCommitBindings(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "repo")
+	tree := filepath.Join(dir, "tree")
+	testrepo.GenerateTree(t, tree, testrepo.TreeOptions{Files: 3, Seed: 1})
+	testrepo.Init(t, path, "archive", "--collection-id=org.example.Os")
+	bound := testrepo.Commit(t, path, "os/testing", tree, "bound", "--bind-ref=os/extra")
+	unbound := testrepo.Commit(t, path, "os/loose", tree, "unbound", "--no-bindings")
+	r, err := libostree.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	read := func(c string) libostree.Bindings {
+		t.Helper()
+		data, err := r.ReadMetadata(object.Name{Checksum: object.MustParseChecksum(c), Type: object.Commit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := libostree.CommitBindings(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if b := read(bound); !b.HasRefs || strings.Join(b.Refs, " ") != "os/extra os/testing" && strings.Join(b.Refs, " ") != "os/testing os/extra" || b.Collection != "org.example.Os" {
+		t.Errorf("bound commit: %+v", b)
+	}
+	if b := read(unbound); b.HasRefs || len(b.Refs) != 0 || b.Collection != "" {
+		t.Errorf("commit made with --no-bindings: %+v", b)
+	}
+	for _, bad := range [][]byte{nil, []byte("not a commit"), {0}} {
+		if b, err := libostree.CommitBindings(bad); err == nil {
+			t.Errorf("CommitBindings(%q) = %+v, want an error", bad, b)
+		}
+	}
+}

@@ -579,6 +579,46 @@ func TestPushAtomic(t *testing.T) {
 	}
 }
 
+// TestReceiveRefusalSkipsExpensiveChecks: a ref refused by the cheap
+// checks (its name, the server's rules) stops the expensive ones of every
+// other ref, wherever it stands in the UPDATE, and a commit is verified
+// once however many refs move to it.
+func TestReceiveRefusalSkipsExpensiveChecks(t *testing.T) {
+	h := newHistory(t)
+	h.src.setRef("main", h.c2)
+	h.src.setRef("dev", h.c2)
+	h.src.setRef("other", h.c2)
+	verified := 0
+	policy := func(deny string) Policy {
+		return Policy{
+			CheckRef: func(u RefUpdate) error {
+				if u.Ref.Name == deny {
+					return errors.New("denied")
+				}
+				return nil
+			},
+			VerifyCommit: func(c object.Checksum, ref RefName) error { verified++; return nil },
+		}
+	}
+	specs := []PushSpec{spec("main", "main"), spec("dev", "dev"), spec("other", "other")}
+	dst := h.dest(t, "main", h.c1)
+	ex := runPushRecord(t, h.src, dst, PushOptions{Specs: specs}, ReceiveOptions{Policy: policy("other")}, io.Discard)
+	checkOutcomes(t, "denied last: ", ex.push.Refs, []wantRef{
+		{"main", h.c1, h.c2, StatusAtomic, false},
+		{"dev", object.Zero, h.c2, StatusAtomic, false},
+		{"other", object.Zero, h.c2, StatusRejected, false},
+	})
+	if verified != 0 {
+		t.Errorf("with a ref refused by its name, VerifyCommit ran %d times, want none", verified)
+	}
+	verified = 0
+	ex = runPushRecord(t, h.src, dst, PushOptions{Specs: specs}, ReceiveOptions{Policy: policy("")}, io.Discard)
+	ex.checkNoErrors(t, "accepted: ")
+	if verified != 3 {
+		t.Errorf("VerifyCommit ran %d times for three refs, want three (the receiver asks per ref; the server caches per commit)", verified)
+	}
+}
+
 func TestPushDelete(t *testing.T) {
 	h := newHistory(t)
 	dst := h.dest(t, "main", h.c1, "old", h.c2)

@@ -67,10 +67,10 @@ type Policy struct {
 	// (the new metadata is staged, the old still committed): an error
 	// fails the push. Without it, such metadata replaces the old.
 	CheckDetachedMetadata func(c object.Checksum) error
-	// VerifyCommit, when set, checks the commit a ref would move to, once
+	// VerifyCommit, when set, checks the commit ref would move to, once
 	// it is known to be complete (a signature check, say): an error
 	// rejects that ref.
-	VerifyCommit func(c object.Checksum) error
+	VerifyCommit func(c object.Checksum, ref RefName) error
 	// BeforeCommit, when set, runs under the ref lock once every ref has
 	// passed, before the transaction commits: it may still write into
 	// the transaction (sign the commits, say). An error aborts the push.
@@ -598,19 +598,34 @@ func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult
 	for _, r := range refs {
 		current[r.Ref] = r.Commit
 	}
+	// Two passes: the cheap checks of every ref first (names, rules,
+	// staleness), then the expensive ones (completeness, signatures,
+	// history), which stop at the first refusal: a push is all or
+	// nothing, so once one ref is refused the others need not be judged,
+	// and a client cannot make the receiver verify every other ref first.
 	results := make([]RefResult, len(upd.Refs))
 	var failed *RefResult
-	moves := 0
-	for i, u := range upd.Refs {
-		results[i] = rv.decide(u, current[u.Ref], dryRun, sent)
-		switch results[i].Status {
-		case StatusOK:
-			moves++
-		case StatusUpToDate:
-		default:
-			if failed == nil {
+	for _, full := range []bool{false, true} {
+		for i, u := range upd.Refs {
+			if full && results[i].Status != StatusOK {
+				continue
+			}
+			results[i] = rv.decide(u, current[u.Ref], dryRun, sent, full)
+			if s := results[i].Status; s != StatusOK && s != StatusUpToDate && failed == nil {
 				failed = &results[i]
 			}
+			if failed != nil && full {
+				break // the rest stay as the first pass left them
+			}
+		}
+		if failed != nil {
+			break
+		}
+	}
+	moves := 0
+	for _, r := range results {
+		if r.Status == StatusOK {
+			moves++
 		}
 	}
 	if failed != nil {
@@ -676,8 +691,10 @@ func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult
 	return results, nil
 }
 
-// decide judges one ref update against the ref's current value.
-func (rv *receiver) decide(u RefUpdate, cur object.Checksum, dryRun bool, sent []object.Checksum) RefResult {
+// decide judges one ref update against the ref's current value: its name,
+// the server's rules and its staleness, and with full, the commit it moves
+// to (complete, signed, a fast-forward).
+func (rv *receiver) decide(u RefUpdate, cur object.Checksum, dryRun bool, sent []object.Checksum, full bool) RefResult {
 	res := RefResult{Ref: u.Ref, Status: StatusOK}
 	reject := func(s RefStatus, format string, a ...any) RefResult {
 		res.Status, res.Message = s, fmt.Sprintf(format, a...)
@@ -706,6 +723,8 @@ func (rv *receiver) decide(u RefUpdate, cur object.Checksum, dryRun bool, sent [
 		return reject(StatusStale, "ref is at %s on the remote, client expected %s", cur.Short(), shortOrNone(u.Old))
 	case u.New.IsZero():
 		return res // delete
+	case !full:
+		return res
 	}
 	info, ok, err := rv.dest.Commit(u.New)
 	if err != nil {
@@ -735,7 +754,7 @@ func (rv *receiver) decide(u RefUpdate, cur object.Checksum, dryRun bool, sent [
 		return reject(StatusRejected, "commit %s is incomplete: %v", u.New.Short(), err)
 	}
 	if pol.VerifyCommit != nil {
-		if err := pol.VerifyCommit(u.New); err != nil {
+		if err := pol.VerifyCommit(u.New, u.Ref); err != nil {
 			return reject(StatusRejected, "commit %s: %v", u.New.Short(), err)
 		}
 	}

@@ -18,10 +18,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ostree-push/ostree-push/internal/sshtest"
 	"github.com/ostree-push/ostree-push/internal/testrepo"
 	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/object"
@@ -297,6 +299,53 @@ func TestHostilePusher(t *testing.T) {
 		}
 	})
 
+	// Finding 11: sixty 10 MiB metadata objects took one receiver to 469
+	// MiB: objects waiting for a writer were not bounded by their bytes.
+	// Measured on a receiver built without the race detector (which
+	// multiplies memory), under /usr/bin/time.
+	t.Run("11-memory", func(t *testing.T) {
+		t.Parallel()
+		bin := noRaceReceiver(t)
+		repo := w.e.copyRepo(w.template, "attack 11")
+		big, err := libostree.SetDetachedSignatures(nil, "junk", [][]byte{bytes.Repeat([]byte{0x5a}, transfer.MaxMetadataSize-256)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		meta := wireObject{name: object.Name{Type: object.CommitMeta, Checksum: w.c2}, data: big}
+		one := newStream(t).object(meta).bytes()
+		head := newStream(t).hello().objects(w.objs).bytes()
+		tail := newStream(t).update(mainRef(w.c1, w.c2)).bytes()
+		cmd := exec.Command("/usr/bin/time", "-f", "maxrss-kb %M", bin, repo)
+		cmd.Env = append(os.Environ(), "OSTREE_RECEIVE_CONF="+attackConf(t, ""), "OSTREE_RECEIVE_LOG_STDERR=1")
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = io.Discard, &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			stdin.Write(head)
+			for i := 0; i < 60; i++ {
+				stdin.Write(one)
+			}
+			stdin.Write(tail)
+			stdin.Close()
+		}()
+		err = cmd.Wait()
+		var kb int
+		fmt.Sscanf(stderr.String()[strings.LastIndex(stderr.String(), "maxrss-kb"):], "maxrss-kb %d", &kb)
+		t.Logf("receiver: %v, peak RSS %d MiB\n%s", err, kb>>10, stderr.String())
+		if err != nil {
+			t.Fatalf("the push of 60 large metadata objects failed: %v", err)
+		}
+		if kb == 0 || kb > 128<<10 {
+			t.Errorf("peak RSS %d KiB, want at most 128 MiB", kb)
+		}
+	})
+
 	// Finding 12: with a signature policy on, a commit's ref binding was
 	// not checked: a signed commit made for os/testing could be pushed to
 	// os/stable (libostree's pull refuses that).
@@ -543,4 +592,39 @@ func mustSign(t *testing.T, key ed25519.PrivateKey, c object.Checksum, data []by
 		t.Fatal(err)
 	}
 	return meta
+}
+
+var noRace struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// noRaceReceiver builds ostree-receive without the race detector (with the
+// test hooks, as the other test binaries), once.
+func noRaceReceiver(t *testing.T) string {
+	t.Helper()
+	if _, err := os.Stat("/usr/bin/time"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("/usr/bin/time not found (run ci/setup)")
+		}
+		t.Skip("/usr/bin/time not found")
+	}
+	noRace.once.Do(func() {
+		root, err := sshtest.RepoRoot()
+		if err != nil {
+			noRace.err = err
+			return
+		}
+		noRace.bin = filepath.Join(binDir, "ostree-receive-norace")
+		build := exec.Command("go", "build", "-tags", "ostreepush_testhooks", "-o", noRace.bin, "./cmd/ostree-receive")
+		build.Dir = root
+		if out, err := build.CombinedOutput(); err != nil {
+			noRace.err = fmt.Errorf("building ostree-receive without -race: %v\n%s", err, out)
+		}
+	})
+	if noRace.err != nil {
+		t.Fatal(noRace.err)
+	}
+	return noRace.bin
 }

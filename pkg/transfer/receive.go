@@ -492,6 +492,22 @@ func (rv *receiver) receiveObject(pool *writePool, h *ObjectHeader) (uint64, err
 		return 0, fmt.Errorf("object %s declares %d bytes, over the limit of %d", h.Name, h.Size, limit)
 	}
 	if h.Name.Type.IsMeta() || h.Size <= inlineObjectMax {
+		// The bytes are reserved before they are read, and released
+		// by the writer (or here, on failure). A metadata object is
+		// counted with the copies libostree makes to write it.
+		held := h.Size
+		if h.Name.Type.IsMeta() {
+			held *= metadataCopies
+		}
+		if err := pool.reserve(held); err != nil {
+			return 0, err
+		}
+		submitted := false
+		defer func() {
+			if !submitted {
+				pool.release(held)
+			}
+		}()
 		data := make([]byte, h.Size)
 		if _, err := io.ReadFull(rv.fr.ObjectReader(h.Size), data); err != nil {
 			return 0, noEOF(err)
@@ -501,12 +517,20 @@ func (rv *receiver) receiveObject(pool *writePool, h *ObjectHeader) (uint64, err
 			if err != nil {
 				return 0, err
 			}
-			return size, pool.submit(writeJob{name: h.Name, data: data, filez: true})
+			submitted = true
+			return size, pool.submit(writeJob{name: h.Name, data: data, filez: true, held: held})
 		}
 		if h.Deflated {
 			var err error
 			if data, err = inflateMetadata(data, MaxMetadataSize); err != nil {
 				return 0, fmt.Errorf("object %s: %w", h.Name, err)
+			}
+			// Held from now on: the inflated bytes.
+			if n := uint64(len(data)) * metadataCopies; n > held {
+				if err := pool.reserve(n - held); err != nil {
+					return 0, err
+				}
+				held = n
 			}
 		}
 		// libostree does not look at the bytes of a metadata object it
@@ -518,7 +542,8 @@ func (rv *receiver) receiveObject(pool *writePool, h *ObjectHeader) (uint64, err
 				return 0, fmt.Errorf("object %s: its content has checksum %s", h.Name, sum)
 			}
 		}
-		return uint64(len(data)), pool.submit(writeJob{name: h.Name, data: data, filez: h.Filez})
+		submitted = true
+		return uint64(len(data)), pool.submit(writeJob{name: h.Name, data: data, filez: h.Filez, held: held})
 	}
 	// A large content object streams from the connection into the
 	// repository here, while the pool's writers go on with the small ones.
@@ -803,6 +828,11 @@ func isAncestor(repo commitLoader, old, c object.Checksum) (bool, error) {
 // writePool writes objects that arrived whole into the transaction from
 // several goroutines, so that checksumming and compression use every core
 // while the connection is read.
+//
+// The bytes it holds, from the moment the receiver reserves them to read
+// an object until a writer has written it, are bounded by maxHeldBytes:
+// the receiver waits for the writers before it reads more (a client that
+// sends sixty 10 MiB metadata objects costs 32 MiB, not 600).
 type writePool struct {
 	txn  Txn
 	jobs chan writeJob
@@ -810,16 +840,32 @@ type writePool struct {
 	once sync.Once
 	err  error
 	fail chan struct{}
+
+	mu   sync.Mutex
+	cond *sync.Cond
+	held uint64 // bytes reserved and not yet released
 }
+
+// maxHeldBytes bounds the object bytes the receiver holds in memory at
+// once; one object larger than that (a metadata object is at most
+// MaxMetadataSize) is still taken, alone.
+const maxHeldBytes = 32 << 20
+
+// metadataCopies is how many times a metadata object's size the writer
+// holds while libostree writes it: the receiver's bytes, GLib's copy of
+// them, and the serialization libostree writes.
+const metadataCopies = 3
 
 type writeJob struct {
 	name  object.Name
 	data  []byte
 	filez bool
+	held  uint64 // reserved for it, released once written
 }
 
 func newWritePool(txn Txn, workers int) *writePool {
 	p := &writePool{txn: txn, jobs: make(chan writeJob, 16), fail: make(chan struct{})}
+	p.cond = sync.NewCond(&p.mu)
 	for i := 0; i < workers; i++ {
 		p.wg.Add(1)
 		go p.work()
@@ -841,20 +887,58 @@ func (p *writePool) work() {
 		} else {
 			err = writeObject(p.txn, j.name, j.filez, bytesReader(j.data), uint64(len(j.data)))
 		}
+		j.data = nil
+		p.release(j.held)
 		if err != nil {
-			p.once.Do(func() {
-				p.err = err
-				close(p.fail)
-			})
+			p.failWith(err)
 		}
 	}
 }
 
+func (p *writePool) failWith(err error) {
+	p.once.Do(func() {
+		p.err = err
+		close(p.fail)
+		p.mu.Lock()
+		p.cond.Broadcast()
+		p.mu.Unlock()
+	})
+}
+
+// reserve waits until n more bytes may be held (at once when none are),
+// and reserves them; an error when the pool has failed meanwhile.
+func (p *writePool) reserve(n uint64) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.held > 0 && p.held+n > maxHeldBytes && p.failure() == nil {
+		p.cond.Wait()
+	}
+	if err := p.failure(); err != nil {
+		return err
+	}
+	p.held += n
+	return nil
+}
+
+// release gives back n reserved bytes.
+func (p *writePool) release(n uint64) {
+	if n == 0 {
+		return
+	}
+	p.mu.Lock()
+	p.held -= n
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}
+
+// submit queues j, whose bytes were reserved (j.held), for a writer; on
+// failure they are released.
 func (p *writePool) submit(j writeJob) error {
 	select {
 	case p.jobs <- j:
 		return nil
 	case <-p.fail:
+		p.release(j.held)
 		return p.err
 	}
 }

@@ -299,6 +299,27 @@ func TestHostilePusher(t *testing.T) {
 		}
 	})
 
+	// Finding 9: what a peer or libostree says reached the receiver's
+	// standard error (the pusher's terminal through ssh) and the journal
+	// raw: a refused push could print a fake success line.
+	t.Run("09-log-forging", func(t *testing.T) {
+		t.Parallel()
+		repo := w.e.copyRepo(w.template, "attack 09")
+		forged := "os/x\r\x1b[K\x1b[32mok: push accepted\x07"
+		up := transfer.RefUpdate{Ref: transfer.RefName{Name: forged}, New: w.c2}
+		in := newStream(t).hello().objects(w.objs).update(up).bytes()
+		in = append(in, newStream(t).msg(&transfer.ErrorMsg{Message: "\r\x1b[2Kfake"}).bytes()...)
+		r := w.receive(t, repo, hostileInput{data: in})
+		for _, c := range "\r\x1b\x07" {
+			if strings.ContainsRune(r.stderr, c) {
+				t.Errorf("the receiver's standard error holds %q raw:\n%q", c, r.stderr)
+			}
+		}
+		if !strings.Contains(r.stderr, `\x1b[K`) {
+			t.Errorf("the receiver's standard error does not show the forged ref name escaped:\n%s", r.stderr)
+		}
+	})
+
 	// Finding 11: sixty 10 MiB metadata objects took one receiver to 469
 	// MiB: objects waiting for a writer were not bounded by their bytes.
 	// Measured on a receiver built without the race detector (which

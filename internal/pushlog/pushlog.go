@@ -16,6 +16,8 @@ import (
 	"unicode"
 
 	"github.com/coreos/go-systemd/v22/journal"
+
+	"github.com/ostree-push/ostree-push/pkg/transfer"
 )
 
 // Identifier is the SYSLOG_IDENTIFIER of journal entries and the prefix
@@ -229,14 +231,23 @@ func oneLine(s string) string {
 
 type field struct{ key, value string }
 
-// emit writes one entry to the journal or, failing that, to stderr.
+// emit writes one entry to the journal or, failing that, to stderr. What
+// it writes is escaped (transfer.Printable): messages carry the words of
+// peers and of libostree, which must not reach a terminal or the journal
+// as control characters (a fake line, a cleared screen). A message keeps
+// its line breaks; stderr shows its later lines with the prefix.
 func (l *Logger) emit(level Level, msg string, fields []field) {
+	lines := strings.Split(msg, "\n")
+	for i, line := range lines {
+		lines[i] = transfer.Printable(line)
+	}
+	msg = strings.Join(lines, "\n")
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.journal != nil {
 		vars := map[string]string{"SYSLOG_IDENTIFIER": Identifier}
 		for _, f := range fields {
-			vars[f.key] = f.value
+			vars[f.key] = transfer.Printable(f.value)
 		}
 		err := l.journal.Send(msg, level.priority(), vars)
 		if err == nil {

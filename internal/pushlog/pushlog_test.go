@@ -3,6 +3,7 @@ package pushlog
 import (
 	"bytes"
 	"errors"
+	"io"
 	"maps"
 	"regexp"
 	"strconv"
@@ -150,7 +151,7 @@ func TestPushErrorOneLine(t *testing.T) {
 	if want := "push from 2001:db8::1 to /srv/repo: error: hook said no; no refs; 0 objects, 0 bytes in 1ms"; e["MESSAGE"] != want {
 		t.Errorf("MESSAGE = %q, want %q", e["MESSAGE"], want)
 	}
-	if e["OSTREE_RECEIVE_RESULT"] != "error: hook said\nno" || e["OSTREE_RECEIVE_REFS"] != "" || e["PRIORITY"] != "4" {
+	if e["OSTREE_RECEIVE_RESULT"] != `error: hook said\x0ano` || e["OSTREE_RECEIVE_REFS"] != "" || e["PRIORITY"] != "4" {
 		t.Errorf("fields %q", e)
 	}
 }
@@ -213,6 +214,39 @@ ostree-receive: INFO: push from 192.0.2.7 to /srv/my repo: ok; no refs; 0 object
 `
 	if buf.String() != want {
 		t.Errorf("stderr:\n%s\nwant:\n%s", buf.String(), want)
+	}
+}
+
+// TestEscapes: a message or a push record holding control characters
+// (from a peer, or from libostree quoting one) reaches standard error and
+// the journal escaped, each line of a multi-line message too.
+func TestEscapes(t *testing.T) {
+	evil := "x\r\x1b[2K\x1b[32mok\x07"
+	var buf bytes.Buffer
+	l := New(&buf, Debug, true)
+	l.Logf(Error, "refused %s\nsecond %s", evil, evil)
+	l.Push(PushRecord{Client: "local", Repo: "/r", Result: "error: " + evil,
+		Refs: []RefRecord{{Ref: evil, Status: "rejected", Message: evil}}})
+	var sent []string
+	j := New(io.Discard, Debug, true)
+	j.journal = sendFunc(func(m string, _ journal.Priority, v map[string]string) error {
+		sent = append(sent, m)
+		for _, val := range v {
+			sent = append(sent, val)
+		}
+		return nil
+	})
+	j.Logf(Error, "refused %s", evil)
+	j.Push(PushRecord{Client: "local", Repo: "/r", Result: "error: " + evil, Refs: []RefRecord{{Ref: evil, Message: evil}}})
+	for _, out := range append(sent, buf.String()) {
+		for _, c := range "\r\x1b\x07" {
+			if strings.ContainsRune(out, c) {
+				t.Errorf("%q raw in %q", c, out)
+			}
+		}
+	}
+	if !strings.Contains(buf.String(), `x\x0d\x1b[2K\x1b[32mok\x07`) {
+		t.Errorf("not escaped as \\xNN:\n%s", buf.String())
 	}
 }
 

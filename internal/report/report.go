@@ -82,10 +82,11 @@ func Write(w io.Writer, res *transfer.PushResult, o Options, elapsed time.Durati
 			case "atomic":
 				note = "(atomic push failed)"
 			default:
-				note = "(" + r.Message + ")"
+				note = "(" + transfer.Printable(r.Message) + ")"
 			}
 		}
-		line := fmt.Sprintf(" %s %-22s %s", flag, summary, r.Ref)
+		// The remote's words, and its ref names (a pull's), escaped.
+		line := fmt.Sprintf(" %s %-22s %s", flag, summary, transfer.Printable(r.Ref.String()))
 		if note != "" {
 			line += " " + note
 		}
@@ -101,7 +102,7 @@ func Write(w io.Writer, res *transfer.PushResult, o Options, elapsed time.Durati
 	fmt.Fprintf(w, "%s %d objects, %s in %.1fs\n", verb, res.ObjectsSent, HumanBytes(res.BytesSent), elapsed.Seconds())
 	for _, r := range res.Refs {
 		if r.Status == transfer.StatusNonFastForward && o.Hint != "" {
-			fmt.Fprintf(w, "hint: %s %s\n", r.Ref, o.Hint)
+			fmt.Fprintf(w, "hint: %s %s\n", transfer.Printable(r.Ref.String()), o.Hint)
 			break
 		}
 	}

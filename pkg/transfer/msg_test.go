@@ -493,7 +493,7 @@ func TestStrings(t *testing.T) {
 		{&ProtocolError{Msg: "bad"}, "protocol error: bad"},
 		{&ProtocolError{Msg: "bad", Err: ErrFrameTooLarge}, "protocol error: bad: frame too large"},
 		{&RemoteError{Message: "disk full"}, "remote: disk full"},
-		{&RemoteError{Message: "evil\x1b]0;pwned\a\n"}, `remote: evil\x1b]0;pwned\a\n`},
+		{&RemoteError{Message: "evil\x1b]0;pwned\a\n"}, `remote: evil\x1b]0;pwned\x07\x0a`},
 	}
 	for i, tt := range tests {
 		var s string
@@ -518,7 +518,7 @@ func TestPrintable(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"", ""},
 		{"plain text, ünïcødé ✓ \ufffd", "plain text, ünïcødé ✓ \ufffd"},
-		{"a\tb\nc\r", `a\tb\nc\r`},
+		{"a\tb\nc\r\x00\x7f", `a\x09b\x0ac\x0d\x00\x7f`},
 		{"\x1b[31mred", `\x1b[31mred`},
 		{"bidi \u202eevil", `bidi \u202eevil`},
 		{"bad \xff utf8", `bad \xff utf8`},

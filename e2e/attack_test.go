@@ -388,6 +388,38 @@ func TestHostilePusher(t *testing.T) {
 		}
 	})
 
+	// Finding 4: 1,200 long ref names made the repository unusable: every
+	// push then failed, the refs no longer fitting in one ADVERTISE frame.
+	// They are now advertised across frames (advertise-refs), and max_refs
+	// refuses a push that would pass it.
+	t.Run("04-many-refs", func(t *testing.T) {
+		t.Parallel()
+		repo := w.e.copyRepo(w.template, "attack 04")
+		seg := strings.Repeat("r", 240)
+		for i := 0; i < 1200; i++ {
+			name := fmt.Sprintf("%s/%s/%s/%s/%04d", seg, seg, seg, seg, i)
+			path := filepath.Join(repo, "refs", "heads", name)
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(w.c1.String()+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := w.e.pushRun(pushCall{args: []string{w.e.dest(repo), "os/main"}})
+		if r.code != 0 {
+			t.Fatalf("a push to a repository of 1,201 long refs: exit %d\n%s", r.code, r.stderr)
+		}
+		sameRef(t, w.e.src, repo, "os/main")
+		up := transfer.RefUpdate{Ref: transfer.RefName{Name: "os/one-more"}, New: w.c1}
+		// A client without advertise-refs is told why it cannot push.
+		rr := w.receive(t, repo, hostileInput{data: newStream(t).hello().update(up).bytes()})
+		failed(t, rr, "do not fit in one ADVERTISE frame")
+		rr = w.receive(t, repo, hostileInput{data: newStream(t).helloCaps(transfer.CapAdvertiseRefs).update(up).bytes(), conf: attackConf(t, "max_refs: 1201\n")})
+		refused(t, rr, transfer.StatusRejected, "max_refs")
+		testrepo.Fsck(t, repo)
+	})
+
 	// Finding 5: libostree's pattern ends in a '$' that matches before a
 	// final newline, so "os/stable\n" was a valid ref: it bypassed
 	// deny_refs, and `ostree refs` showed os/stable twice.

@@ -44,6 +44,7 @@ func (s *server) policy() (transfer.Policy, error) {
 	c := s.settings
 	p := transfer.Policy{
 		MaxPushSize:        c.MaxPushSize,
+		MaxRefs:            c.MaxRefs,
 		DryRun:             c.DryRun,
 		ForceAll:           c.Force,
 		DenyNonFastForward: c.DenyNonFastForward,

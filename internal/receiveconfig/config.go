@@ -53,6 +53,7 @@ type Repo struct {
 	StagingMaxAge      time.Duration
 	MaxPushDuration    time.Duration // 0: none
 	LockTimeout        time.Duration
+	MaxRefs            int
 	// AllowMetadataRewrite lets a push replace the detached metadata of
 	// a commit the repository has with anything, not only add signatures.
 	AllowMetadataRewrite bool
@@ -89,6 +90,7 @@ const (
 	kList
 	kSize
 	kDuration
+	kInt
 )
 
 // key describes one configuration key: the table drives parsing, the
@@ -183,6 +185,9 @@ var keys = []*key{
 	{name: "max_push_duration", kind: kDuration, def: "6h",
 		help: "end any push that has run this long, whatever the client does (one that trickles a byte per interval under idle_timeout, say): the receiver exits with an error, and releases its locks (0 disables).",
 		repo: func(r *Repo) any { return &r.MaxPushDuration }},
+	{name: "max_refs", kind: kInt, def: "200000",
+		help: "the most refs the repository may hold (its own and collection refs): a push that would create refs past it is refused (0: no limit).",
+		repo: func(r *Repo) any { return &r.MaxRefs }},
 	{name: "lock_timeout", kind: kDuration, def: "5m",
 		help: "how long a push waits for another push's hold on the repository's ref lock (it is held while refs are judged and moved, and the summary is regenerated) before it fails, changing nothing (a duration; 0: the default).",
 		repo: func(r *Repo) any { return &r.LockTimeout }},
@@ -203,7 +208,7 @@ var keyByName = func() map[string]*key {
 func Default() *Config {
 	return &Config{
 		LogLevel: "INFO",
-		Repo:     Repo{SignType: "ed25519", Update: true, MaxObjectSize: 64 << 30, IdleTimeout: DefaultIdleTimeout, StagingMaxAge: 24 * time.Hour, MaxPushDuration: DefaultMaxPushDuration, LockTimeout: 5 * time.Minute},
+		Repo:     Repo{SignType: "ed25519", Update: true, MaxObjectSize: 64 << 30, IdleTimeout: DefaultIdleTimeout, StagingMaxAge: 24 * time.Hour, MaxPushDuration: DefaultMaxPushDuration, LockTimeout: 5 * time.Minute, MaxRefs: 200000},
 	}
 }
 
@@ -357,6 +362,8 @@ func decode(k *key, n *yaml.Node) (any, error) {
 			return uint64(0), nil
 		case kDuration:
 			return time.Duration(0), nil
+		case kInt:
+			return 0, nil
 		}
 		return "", nil
 	}
@@ -403,6 +410,12 @@ func decode(k *key, n *yaml.Node) (any, error) {
 			return nil, fmt.Errorf("want a duration such as 30s or 10m, got %s", describe(n))
 		}
 		return ParseDuration(n.Value)
+	case kInt:
+		v, err := strconv.Atoi(n.Value)
+		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || err != nil || v < 0 {
+			return nil, fmt.Errorf("want a number, 0 or more, got %s", describe(n))
+		}
+		return v, nil
 	}
 	return nil, fmt.Errorf("internal: unknown kind")
 }
@@ -481,6 +494,8 @@ func assign(p, v any) {
 		*p = v.(uint64)
 	case *time.Duration:
 		*p = v.(time.Duration)
+	case *int:
+		*p = v.(int)
 	}
 }
 

@@ -57,7 +57,7 @@ func TestPython1xKeys(t *testing.T) {
 		SignKeyfiles: []string{"/etc/ostree/secret.ed25519"}, SignVerify: true,
 		SignTrustedKeyfile: "/etc/ostree/trusted.ed25519", Update: false,
 		UpdateHook: "/usr/local/bin/after-push", Force: true, MaxObjectSize: 64 << 30,
-		IdleTimeout: DefaultIdleTimeout, StagingMaxAge: 24 * time.Hour, MaxPushDuration: DefaultMaxPushDuration, LockTimeout: 5 * time.Minute,
+		IdleTimeout: DefaultIdleTimeout, StagingMaxAge: 24 * time.Hour, MaxPushDuration: DefaultMaxPushDuration, LockTimeout: 5 * time.Minute, MaxRefs: 200000,
 	}
 	if !reflect.DeepEqual(c.Repo, want) || c.Root != "/srv/ostree" || c.LogLevel != "DEBUG" {
 		t.Fatalf("got %+v root %q level %q\nwant %+v", c.Repo, c.Root, c.LogLevel, want)

@@ -35,6 +35,7 @@ const (
 	FrameResult    FrameType = 8  // Result: the answer to Update
 	FrameProgress  FrameType = 9  // Progress: informational text
 	FrameError     FrameType = 10 // ErrorMsg: fatal error, the sender closes
+	FrameRefs      FrameType = 11 // Refs: more of the receiver's refs (CapAdvertiseRefs)
 )
 
 var frameNames = [...]string{
@@ -48,10 +49,11 @@ var frameNames = [...]string{
 	FrameResult:    "RESULT",
 	FrameProgress:  "PROGRESS",
 	FrameError:     "ERROR",
+	FrameRefs:      "REFS",
 }
 
 // Valid reports whether t is a frame type of protocol version 1.
-func (t FrameType) Valid() bool { return t >= FrameHello && t <= FrameError }
+func (t FrameType) Valid() bool { return t >= FrameHello && t <= FrameRefs }
 
 // String returns the frame type's name as protocol.md spells it ("HELLO",
 // "DATA", ...), or "FrameType(N)" for an unknown type.
@@ -355,6 +357,8 @@ func NewMessage(t FrameType) Message {
 		return new(Progress)
 	case FrameError:
 		return new(ErrorMsg)
+	case FrameRefs:
+		return new(Refs)
 	}
 	return nil
 }

@@ -89,7 +89,7 @@ func TestFrameReaderErrors(t *testing.T) {
 		{"\x01\x00\x00\x00\x03ab", io.ErrUnexpectedEOF, "stream ends inside a HELLO frame: got 2 of 3 payload bytes"},
 		{"\x06\x00\x00\x00\x01", io.ErrUnexpectedEOF, "inside a DATA frame: got 0 of 1"},
 		{"\x00\x00\x00\x00\x00", ErrUnknownFrame, "frame header 00 00 00 00 00: type 0: unknown frame type"},
-		{"\x0b\x00\x00\x00\x00", ErrUnknownFrame, "type 11"},
+		{"\x0c\x00\x00\x00\x00", ErrUnknownFrame, "type 12"},
 		{"\xff\xff\xff\xff\xff", ErrUnknownFrame, "type 255"},
 		{"Welcome to the server\n", ErrUnknownFrame, "frame header 57 65 6c 63 6f: type 87"},
 		{"\x06\x00\x10\x00\x01", ErrFrameTooLarge, "DATA frame announces 1048577 payload bytes, more than the 1048576 allowed"},
@@ -160,7 +160,7 @@ func TestFrameWriterRefuses(t *testing.T) {
 		want error
 	}{
 		{0, nil, ErrUnknownFrame},
-		{11, []byte{1}, ErrUnknownFrame},
+		{12, []byte{1}, ErrUnknownFrame},
 		{FrameData, make([]byte, MaxPayload+1), ErrFrameTooLarge},
 		{FrameHello, make([]byte, MaxPayload+1), ErrFrameTooLarge},
 		{FrameData, nil, nil},

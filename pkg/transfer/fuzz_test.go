@@ -116,6 +116,7 @@ func fuzzMessage(f *testing.F, newMsg func() Message) {
 
 func FuzzHello(f *testing.F)        { fuzzMessage(f, func() Message { return new(Hello) }) }
 func FuzzAdvertise(f *testing.F)    { fuzzMessage(f, func() Message { return new(Advertise) }) }
+func FuzzRefs(f *testing.F)         { fuzzMessage(f, func() Message { return new(Refs) }) }
 func FuzzQuery(f *testing.F)        { fuzzMessage(f, func() Message { return new(Query) }) }
 func FuzzHave(f *testing.F)         { fuzzMessage(f, func() Message { return new(Have) }) }
 func FuzzObjectHeader(f *testing.F) { fuzzMessage(f, func() Message { return new(ObjectHeader) }) }

@@ -122,7 +122,13 @@ func (m *Advertise) validate() error {
 	if err := checkStr("collection_id", m.CollectionID, 0, MaxCollectionIDLen); err != nil {
 		return err
 	}
-	for i, r := range m.Refs {
+	return validateAdvertisedRefs(m.Refs)
+}
+
+// validateAdvertisedRefs checks a list of advertised refs (ADVERTISE's,
+// or a REFS frame's).
+func validateAdvertisedRefs(refs []AdvertisedRef) error {
+	for i, r := range refs {
 		if err := r.Ref.check(item("refs", i)); err != nil {
 			return err
 		}
@@ -130,28 +136,21 @@ func (m *Advertise) validate() error {
 			return fmt.Errorf("%s.commit: all-zero checksum", item("refs", i))
 		}
 	}
-	return checkUnique("refs", len(m.Refs), func(i int) RefName { return m.Refs[i].Ref })
+	return checkUnique("refs", len(refs), func(i int) RefName { return refs[i].Ref })
 }
 
-// MarshalBinary encodes the ADVERTISE payload. A repository with so many
-// refs that they do not fit in MaxPayload cannot be advertised in protocol
-// version 1.
-func (m *Advertise) MarshalBinary() ([]byte, error) {
-	if err := m.validate(); err != nil {
-		return nil, encodeError(FrameAdvertise, err)
-	}
-	size := 2*sizeStr + len(m.Mode) + len(m.CollectionID) + sizeU32
-	for _, r := range m.Refs {
+// advertisedRefsSize is the encoded size of a list of advertised refs.
+func advertisedRefsSize(refs []AdvertisedRef) int {
+	size := sizeU32
+	for _, r := range refs {
 		size += r.Ref.size() + sizeCsum + sizeU8
 	}
-	e, err := newEncoder(FrameAdvertise, size)
-	if err != nil {
-		return nil, err
-	}
-	e.str(m.Mode)
-	e.str(m.CollectionID)
-	e.count(len(m.Refs))
-	for _, r := range m.Refs {
+	return size
+}
+
+func encodeAdvertisedRefs(e *encoder, refs []AdvertisedRef) {
+	e.count(len(refs))
+	for _, r := range refs {
 		r.Ref.encode(e)
 		e.csum(r.Commit)
 		var flags uint8
@@ -160,6 +159,54 @@ func (m *Advertise) MarshalBinary() ([]byte, error) {
 		}
 		e.u8(flags)
 	}
+}
+
+func decodeAdvertisedRefs(d *decoder) ([]AdvertisedRef, error) {
+	n, err := d.count("refs", minRefNameSize+sizeCsum+sizeU8, MaxPayload)
+	if err != nil {
+		return nil, err
+	}
+	var refs []AdvertisedRef
+	if n > 0 {
+		refs = make([]AdvertisedRef, n)
+	}
+	for i := range refs {
+		d.item("refs", i)
+		r := &refs[i]
+		if err := r.Ref.decode(d); err != nil {
+			return nil, err
+		}
+		if r.Commit, err = d.csum("commit"); err != nil {
+			return nil, err
+		}
+		flags, err := d.flags("flags", advertiseKnown)
+		if err != nil {
+			return nil, err
+		}
+		r.Complete = flags&advertiseComplete != 0
+	}
+	d.endList()
+	return refs, nil
+}
+
+// size is the encoded size of the payload.
+func (m *Advertise) size() int {
+	return 2*sizeStr + len(m.Mode) + len(m.CollectionID) + advertisedRefsSize(m.Refs)
+}
+
+// MarshalBinary encodes the ADVERTISE payload. Refs that do not fit in
+// MaxPayload go in REFS frames (CapAdvertiseRefs).
+func (m *Advertise) MarshalBinary() ([]byte, error) {
+	if err := m.validate(); err != nil {
+		return nil, encodeError(FrameAdvertise, err)
+	}
+	e, err := newEncoder(FrameAdvertise, m.size())
+	if err != nil {
+		return nil, err
+	}
+	e.str(m.Mode)
+	e.str(m.CollectionID)
+	encodeAdvertisedRefs(e, m.Refs)
 	return e.b, nil
 }
 
@@ -177,29 +224,9 @@ func (m *Advertise) UnmarshalBinary(p []byte) error {
 	if v.CollectionID, err = d.str("collection_id"); err != nil {
 		return err
 	}
-	n, err := d.count("refs", minRefNameSize+sizeCsum+sizeU8, MaxPayload)
-	if err != nil {
+	if v.Refs, err = decodeAdvertisedRefs(d); err != nil {
 		return err
 	}
-	if n > 0 {
-		v.Refs = make([]AdvertisedRef, n)
-	}
-	for i := range v.Refs {
-		d.item("refs", i)
-		r := &v.Refs[i]
-		if err := r.Ref.decode(d); err != nil {
-			return err
-		}
-		if r.Commit, err = d.csum("commit"); err != nil {
-			return err
-		}
-		flags, err := d.flags("flags", advertiseKnown)
-		if err != nil {
-			return err
-		}
-		r.Complete = flags&advertiseComplete != 0
-	}
-	d.endList()
 	if err := d.finish(); err != nil {
 		return err
 	}
@@ -208,4 +235,90 @@ func (m *Advertise) UnmarshalBinary(p []byte) error {
 	}
 	*m = v
 	return nil
+}
+
+// CapAdvertiseRefs, in effect, lets the receiver advertise any number of
+// refs: its ADVERTISE lists none, and REFS frames follow it with all of
+// them, as many to a frame as fit, the last one with More false.
+const CapAdvertiseRefs = "advertise-refs"
+
+// MaxAdvertisedRefs bounds the refs a client takes from a receiver in all
+// the REFS frames of an exchange.
+const MaxAdvertisedRefs = 10_000_000
+
+// Refs carries refs of the receiver's repository after its ADVERTISE
+// (FrameRefs), with CapAdvertiseRefs in effect. More says another REFS
+// frame follows. A ref appears at most once in all of them.
+type Refs struct {
+	More bool
+	Refs []AdvertisedRef
+}
+
+// Flag bits of REFS.
+const (
+	refsMore  = 0x01
+	refsKnown = refsMore
+)
+
+// FrameType returns FrameRefs.
+func (m *Refs) FrameType() FrameType { return FrameRefs }
+
+// MarshalBinary encodes the REFS payload.
+func (m *Refs) MarshalBinary() ([]byte, error) {
+	if err := validateAdvertisedRefs(m.Refs); err != nil {
+		return nil, encodeError(FrameRefs, err)
+	}
+	e, err := newEncoder(FrameRefs, sizeU8+advertisedRefsSize(m.Refs))
+	if err != nil {
+		return nil, err
+	}
+	var flags uint8
+	if m.More {
+		flags |= refsMore
+	}
+	e.u8(flags)
+	encodeAdvertisedRefs(e, m.Refs)
+	return e.b, nil
+}
+
+// UnmarshalBinary decodes a REFS payload. It returns a *ProtocolError if p
+// is not a valid REFS, leaving m unchanged.
+func (m *Refs) UnmarshalBinary(p []byte) error {
+	d, err := newDecoder(FrameRefs, p)
+	if err != nil {
+		return err
+	}
+	var v Refs
+	flags, err := d.flags("flags", refsKnown)
+	if err != nil {
+		return err
+	}
+	v.More = flags&refsMore != 0
+	if v.Refs, err = decodeAdvertisedRefs(d); err != nil {
+		return err
+	}
+	if err := d.finish(); err != nil {
+		return err
+	}
+	if err := validateAdvertisedRefs(v.Refs); err != nil {
+		return d.invalid(err)
+	}
+	*m = v
+	return nil
+}
+
+// SplitRefs cuts refs into REFS messages that each fit in a frame, in
+// order; at least one, the last with More false.
+func SplitRefs(refs []AdvertisedRef) []*Refs {
+	var out []*Refs
+	start, size := 0, sizeU8+sizeU32
+	for i, r := range refs {
+		n := r.Ref.size() + sizeCsum + sizeU8
+		if size+n > MaxPayload && i > start {
+			out = append(out, &Refs{More: true, Refs: refs[start:i]})
+			start, size = i, sizeU8+sizeU32
+		}
+		size += n
+	}
+	return append(out, &Refs{Refs: refs[start:]})
 }

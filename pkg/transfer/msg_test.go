@@ -44,6 +44,11 @@ func validMessages() []Message {
 			{Ref: ref(strings.Repeat("r", MaxRefNameLen)), Commit: csumC, Complete: true},
 			{Ref: RefName{CollectionID: strings.Repeat("c", MaxCollectionIDLen), Name: "x"}, Commit: csumC},
 		}},
+		&Refs{},
+		&Refs{More: true, Refs: []AdvertisedRef{
+			{Ref: ref("main"), Commit: csumA, Complete: true},
+			{Ref: RefName{CollectionID: "org.example.Os", Name: "main"}, Commit: csumB},
+		}},
 		&Query{Objects: []object.Name{{Checksum: csumA, Type: object.Commit}}},
 		&Query{Objects: []object.Name{
 			{Checksum: csumA, Type: object.File}, {Checksum: csumA, Type: object.DirTree},
@@ -376,7 +381,7 @@ func TestDecodeMessageBadTypes(t *testing.T) {
 	}{
 		{FrameData, false, "protocol error: unexpected DATA frame (3 bytes) outside an object"},
 		{0, true, "protocol error: frame type 0: unknown frame type"},
-		{11, true, "protocol error: frame type 11: unknown frame type"},
+		{12, true, "protocol error: frame type 12: unknown frame type"},
 	}
 	for i, tt := range tests {
 		m, err := DecodeMessage(tt.t, []byte{1, 2, 3})
@@ -480,7 +485,7 @@ func TestStrings(t *testing.T) {
 		{FrameProgress, "PROGRESS"},
 		{FrameError, "ERROR"},
 		{FrameType(0), "FrameType(0)"},
-		{FrameType(11), "FrameType(11)"},
+		{FrameType(12), "FrameType(12)"},
 		{StatusOK, "ok"},
 		{StatusUpToDate, "up to date"},
 		{StatusNonFastForward, "non-fast-forward"},

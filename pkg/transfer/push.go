@@ -285,6 +285,9 @@ func (p *pusher) prepare(plan []planned) (*negotiated, error) {
 	if p.opts.Compress && !slices.Contains(p.opts.NoCapabilities, CapDeflateMetadata) {
 		mine = append(mine, CapDeflateMetadata)
 	}
+	if !slices.Contains(p.opts.NoCapabilities, CapAdvertiseRefs) {
+		mine = append(mine, CapAdvertiseRefs)
+	}
 	if err := p.fw.WriteMessage(&Hello{Versions: []uint16{Version}, Capabilities: mine, Agent: truncate(p.opts.Agent, MaxAgentLen)}); err != nil {
 		return nil, err
 	}
@@ -317,6 +320,11 @@ func (p *pusher) prepare(plan []planned) (*negotiated, error) {
 	adv, ok := m.(*Advertise)
 	if !ok {
 		return nil, unexpected("ADVERTISE", m)
+	}
+	if p.caps.Has(CapAdvertiseRefs) {
+		if adv.Refs, err = p.readRefs(adv.Refs); err != nil {
+			return nil, err
+		}
 	}
 	p.opts.Fault.at("push:negotiated", 0)
 	n := &negotiated{
@@ -848,6 +856,39 @@ func (p *pusher) readMessage(want string) (Message, error) {
 			return nil, m.Err()
 		}
 		return m, nil
+	}
+}
+
+// readRefs reads the REFS frames that follow ADVERTISE with
+// CapAdvertiseRefs in effect, and returns the refs they list.
+func (p *pusher) readRefs(inAdvertise []AdvertisedRef) ([]AdvertisedRef, error) {
+	if len(inAdvertise) > 0 {
+		return nil, protocolErrorf("ADVERTISE lists %d refs, but with %s in effect they go in REFS frames", len(inAdvertise), CapAdvertiseRefs)
+	}
+	var refs []AdvertisedRef
+	seen := map[RefName]bool{}
+	for {
+		m, err := p.readMessage("REFS")
+		if err != nil {
+			return nil, err
+		}
+		r, ok := m.(*Refs)
+		if !ok {
+			return nil, unexpected("REFS", m)
+		}
+		if len(refs)+len(r.Refs) > MaxAdvertisedRefs {
+			return nil, protocolErrorf("REFS: the receiver advertises more than %d refs", MaxAdvertisedRefs)
+		}
+		for _, ar := range r.Refs {
+			if seen[ar.Ref] {
+				return nil, protocolErrorf("REFS: ref %s advertised twice", Printable(ar.Ref.String()))
+			}
+			seen[ar.Ref] = true
+		}
+		refs = append(refs, r.Refs...)
+		if !r.More {
+			return refs, nil
+		}
 	}
 }
 

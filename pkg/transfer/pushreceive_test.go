@@ -619,6 +619,29 @@ func TestReceiveRefusalSkipsExpensiveChecks(t *testing.T) {
 	}
 }
 
+// TestPushManyRefs: refs that do not fit in one frame are advertised in
+// REFS frames (advertise-refs), and the push works; a client that does not
+// offer the capability is told why it cannot push.
+func TestPushManyRefs(t *testing.T) {
+	h := newHistory(t)
+	h.src.setRef("main", h.c2)
+	dst := h.dest(t, "main", h.c1)
+	long := strings.Repeat("r", 900)
+	for i := 0; i < 3000; i++ { // about 2.8 MB of names
+		dst.setRef(fmt.Sprintf("%s/%04d", long, i), h.c1)
+	}
+	ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}})
+	ex.checkNoErrors(t, "")
+	checkOutcomes(t, "", ex.push.Refs, []wantRef{{"main", h.c1, h.c2, StatusOK, false}})
+	ex = runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}, NoCapabilities: []string{CapAdvertiseRefs}})
+	if ex.recvErr == nil || !strings.Contains(ex.recvErr.Error(), "do not fit in one ADVERTISE frame") {
+		t.Errorf("without advertise-refs: receiver error %v", ex.recvErr)
+	}
+	if got := SplitRefs(nil); len(got) != 1 || got[0].More || len(got[0].Refs) != 0 {
+		t.Errorf("SplitRefs(nil) = %+v, want one REFS of none", got)
+	}
+}
+
 func TestPushDelete(t *testing.T) {
 	h := newHistory(t)
 	dst := h.dest(t, "main", h.c1, "old", h.c2)
@@ -1021,7 +1044,7 @@ func TestReceiveGarbage(t *testing.T) {
 		{name: "ADVERTISE from the client", input: s().hello().msg(&Advertise{Mode: ModeArchive}).update(false, upd).bytes()},
 		{name: "HAVE from the client", input: s().hello().msg(&Have{Present: []bool{true}}).update(false, upd).bytes()},
 		{name: "RESULT from the client", input: s().hello().msg(&Result{Refs: []RefResult{{Ref: refName("main")}}}).update(false, upd).bytes()},
-		{name: "unknown frame type", input: s().hello().raw(frameHeader(11, 0)).update(false, upd).bytes(), errIs: ErrUnknownFrame},
+		{name: "unknown frame type", input: s().hello().raw(frameHeader(12, 0)).update(false, upd).bytes(), errIs: ErrUnknownFrame},
 		{name: "frame over MaxPayload before HELLO", input: frameHeader(FrameHello, MaxPayload+1), errIs: ErrFrameTooLarge},
 		{name: "frame over MaxPayload", input: s().hello().raw(frameHeader(FrameQuery, MaxPayload+1)).bytes(), errIs: ErrFrameTooLarge},
 		{name: "DATA frame over MaxPayload in an object",

@@ -51,6 +51,9 @@ type ReceiveOptions struct {
 type Policy struct {
 	// MaxPushSize bounds the object bytes of one push; 0: no bound.
 	MaxPushSize uint64
+	// MaxRefs bounds the refs of the repository: a push that would
+	// create refs past it is refused; 0: no bound.
+	MaxRefs int
 	// DryRun makes every push a dry run.
 	DryRun bool
 	// ForceAll accepts non-fast-forward updates as if every client had
@@ -353,7 +356,7 @@ func (rv *receiver) hello() (uint16, error) {
 	if resumable {
 		mine = append(mine, CapResume)
 	}
-	mine = append(mine, CapDeflateMetadata)
+	mine = append(mine, CapDeflateMetadata, CapAdvertiseRefs)
 	rv.caps = Intersect(hello.Capabilities, mine)
 	if resumable && rt.Resumed() {
 		rv.opts.Logf("the transaction took up an earlier one's staging; %s in effect: %v", CapResume, rv.caps.Has(CapResume))
@@ -386,6 +389,23 @@ func (rv *receiver) advertise(version uint16) error {
 			return err
 		}
 		adv.Refs = append(adv.Refs, AdvertisedRef{Ref: r.Ref, Commit: r.Commit, Complete: ok && !info.Partial})
+	}
+	if rv.caps.Has(CapAdvertiseRefs) {
+		// Any number of refs: in REFS frames, after an ADVERTISE of none.
+		all := adv.Refs
+		adv.Refs = nil
+		if err := rv.fw.WriteMessage(adv); err != nil {
+			return err
+		}
+		for _, m := range SplitRefs(all) {
+			if err := rv.fw.WriteMessage(m); err != nil {
+				return err
+			}
+		}
+		return rv.fw.Flush()
+	}
+	if adv.size() > MaxPayload {
+		return fmt.Errorf("the repository's %d refs do not fit in one ADVERTISE frame, and the client does not offer %s (an ostree-push older than this receiver): push with a newer ostree-push", len(adv.Refs), CapAdvertiseRefs)
 	}
 	if err := rv.fw.WriteMessage(adv); err != nil {
 		return err
@@ -647,6 +667,9 @@ func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult
 			break
 		}
 	}
+	if failed == nil {
+		failed = rv.checkMaxRefs(upd, current, results)
+	}
 	moves := 0
 	for _, r := range results {
 		if r.Status == StatusOK {
@@ -714,6 +737,37 @@ func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult
 		}
 	}
 	return results, nil
+}
+
+// checkMaxRefs refuses the first ref the push creates when the repository
+// would then have more refs than Policy.MaxRefs; it returns that ref's
+// result, or nil.
+func (rv *receiver) checkMaxRefs(upd *Update, current map[RefName]object.Checksum, results []RefResult) *RefResult {
+	max := rv.opts.Policy.MaxRefs
+	if max <= 0 {
+		return nil
+	}
+	total, first := len(current), -1
+	for i, u := range upd.Refs {
+		if results[i].Status != StatusOK {
+			continue
+		}
+		switch {
+		case u.New.IsZero():
+			total--
+		case current[u.Ref].IsZero():
+			total++
+			if first < 0 {
+				first = i
+			}
+		}
+	}
+	if total <= max || first < 0 {
+		return nil
+	}
+	results[first].Status = StatusRejected
+	results[first].Message = fmt.Sprintf("the repository would have %d refs, more than the server's max_refs (%d)", total, max)
+	return &results[first]
 }
 
 // decide judges one ref update against the ref's current value: its name,

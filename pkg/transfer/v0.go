@@ -214,7 +214,13 @@ func (rv *receiver) runV0(r *bufio.Reader, w *bufio.Writer) (*ReceiveResult, err
 			current[ref.Ref.Name] = ref.Commit
 		}
 	}
-	if err := send(&V0Message{Type: V0Info, Body: []V0Entry{{"mode", v0Modes[rv.dest.Mode()]}, {"refs", pairs}}}); err != nil {
+	info := &V0Message{Type: V0Info, Body: []V0Entry{{"mode", v0Modes[rv.dest.Mode()]}, {"refs", pairs}}}
+	if body, err := v0Encode(info.Body, binary.LittleEndian); err == nil && len(body) > V0MaxBody {
+		// Version 0 has no way to say it but the receiver's standard
+		// error, which ssh shows the pusher.
+		return nil, fmt.Errorf("the repository's %d refs do not fit in a version-0 INFO message (%d bytes, at most %d): push with an ostree-push that speaks protocol 1 (this one), which advertises any number of refs", len(pairs), len(body), V0MaxBody)
+	}
+	if err := send(info); err != nil {
 		return nil, err
 	}
 	rv.opts.Fault.at("receive:hello", 0)

@@ -5,10 +5,13 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/ostree-push/ostree-push/pkg/object"
 )
 
 const (
@@ -226,4 +229,22 @@ func FuzzV0Read(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestV0TooManyRefs: refs that do not fit in an INFO (64 KiB) end the
+// receive with an error that says so, before anything is sent.
+func TestV0TooManyRefs(t *testing.T) {
+	dest := newMemStore()
+	for i := 0; i < 700; i++ {
+		dest.setRef(fmt.Sprintf("os/%0100d", i), object.Checksum{1})
+	}
+	var in, out bytes.Buffer
+	WriteV0(&in, &V0Message{Type: V0Done})
+	_, err := ReceiveV0(&in, &out, dest, ReceiveOptions{})
+	if err == nil || !strings.Contains(err.Error(), "700 refs do not fit in a version-0 INFO message") {
+		t.Fatalf("ReceiveV0: %v", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("the receiver wrote %d bytes", out.Len())
+	}
 }

@@ -420,6 +420,47 @@ func TestHostilePusher(t *testing.T) {
 		testrepo.Fsck(t, repo)
 	})
 
+	// Finding 4, the summary: creating one app/x ref silently switched the
+	// summary update to flatpak build-update-repo, which then failed on
+	// every push with sign_keyfiles set, the summary staying stale with
+	// nothing but a warning. update now names its method (auto, ostree,
+	// flatpak, no); a failed update is marked, said on every push while
+	// the mark stays, and retried by the next push that moves a ref.
+	t.Run("04-summary-method", func(t *testing.T) {
+		t.Parallel()
+		repo := w.e.copyRepo(w.template, "attack 04 summary")
+		key, _ := ed25519Key(t)
+		secret := filepath.Join(t.TempDir(), "secret.ed25519")
+		os.WriteFile(secret, []byte(sign.EncodeKey(key)+"\n"), 0o600)
+		app := transfer.RefUpdate{Ref: transfer.RefName{Name: "app/org.example.App/x86_64/stable"}, New: w.c1}
+		r := w.receive(t, repo, hostileInput{data: newStream(t).hello().update(app).bytes(), conf: attackConf(t, "update: auto\nsign_keyfiles: ["+secret+"]\n")})
+		if r.code != 0 {
+			t.Fatalf("the push of an app/ ref: exit %d", r.code)
+		}
+		mark := filepath.Join(repo, "ostree-push-summary-stale")
+		if _, err := os.Stat(mark); err != nil {
+			t.Errorf("a failed summary update left no mark: %v", err)
+		}
+		// The next push says so, even when it moves nothing.
+		r = w.receive(t, repo, hostileInput{data: newStream(t).hello().update(app).bytes(), conf: attackConf(t, "update: ostree\nsign_keyfiles: ["+secret+"]\n")})
+		if !strings.Contains(r.stderr, "the summary is stale") {
+			t.Errorf("a push while the summary is marked stale does not say so:\n%s", r.stderr)
+		}
+		// update: ostree regenerates it (signed) at the next push that
+		// moves a ref, and the mark goes.
+		other := transfer.RefUpdate{Ref: transfer.RefName{Name: "os/other"}, New: w.c1}
+		r = w.receive(t, repo, hostileInput{data: newStream(t).hello().update(other).bytes(), conf: attackConf(t, "update: ostree\nsign_keyfiles: ["+secret+"]\n")})
+		if r.code != 0 {
+			t.Fatalf("update: ostree: exit %d", r.code)
+		}
+		if _, err := os.Stat(mark); !os.IsNotExist(err) {
+			t.Errorf("the mark is still there after a good summary update: %v", err)
+		}
+		if out := testrepo.Ostree(t, "summary", "--repo="+repo, "--view"); !strings.Contains(out, "app/org.example.App/x86_64/stable") {
+			t.Errorf("the summary does not list the app ref:\n%s", out)
+		}
+	})
+
 	// Finding 5: libostree's pattern ends in a '$' that matches before a
 	// final newline, so "os/stable\n" was a valid ref: it bypassed
 	// deny_refs, and `ostree refs` showed os/stable twice.

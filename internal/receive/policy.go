@@ -104,12 +104,12 @@ func (s *server) policy() (transfer.Policy, error) {
 		p.BeforeCommit = s.signCommits
 	}
 	switch {
-	case c.Update && c.UpdateHook == "":
+	case c.UpdateOn() && c.UpdateHook == "":
 		p.AfterCommit = s.updateSummary
 	case c.StaticDeltas || c.StaticDeltasFull:
 		p.AfterCommit = func(moved []transfer.RefUpdate) []string { return s.staticDeltas(moved) }
 	}
-	if (c.Update && c.UpdateHook != "") || c.SystemdUnit != "" {
+	if (c.UpdateOn() && c.UpdateHook != "") || c.SystemdUnit != "" {
 		p.AfterUnlock = s.afterPush
 	}
 	return p, nil
@@ -346,12 +346,45 @@ func (s *server) signCommits(moving []transfer.RefUpdate) error {
 // interleave summary and summary.sig.
 func (s *server) updateSummary(moved []transfer.RefUpdate) []string {
 	notes := s.staticDeltas(moved)
-	if err := s.regenerateSummary(); err != nil {
-		s.log.Logf(pushlog.Error, "updating the summary: %v", err)
-		return append(notes, "warning: the refs moved, but updating the summary failed: "+err.Error())
+	method := s.summaryMethod()
+	mark := filepath.Join(s.path, summaryStaleFile)
+	if err := s.regenerateSummary(method); err != nil {
+		s.log.Logf(pushlog.Error, "updating the summary (%s): %v", method, err)
+		os.WriteFile(mark, []byte(fmt.Sprintf("%s %s: %v\n", time.Now().UTC().Format(time.RFC3339), method, err)), 0o644)
+		return append(notes, fmt.Sprintf("warning: the refs moved, but updating the summary (%s) failed, so the summary is stale (marked in %s, retried by the next push that moves a ref): %v", method, summaryStaleFile, err))
 	}
-	s.log.Logf(pushlog.Debug, "summary updated")
+	if err := os.Remove(mark); err == nil {
+		notes = append(notes, "the summary, stale since an earlier push, is up to date again")
+	}
+	s.log.Logf(pushlog.Debug, "summary updated (%s)", method)
 	return notes
+}
+
+// summaryStaleFile, in the repository, marks a summary that a push failed
+// to update: it holds when and why.
+const summaryStaleFile = "ostree-push-summary-stale"
+
+// staleSummary says, when the summary is marked stale, since when and why.
+func (s *server) staleSummary() string {
+	data, err := os.ReadFile(filepath.Join(s.path, summaryStaleFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(data))
+}
+
+// summaryMethod is the update method in effect: auto resolves to flatpak
+// for a repository holding flatpak refs, as the 1.x receiver did (flatpak
+// adds its own metadata to the summary), else ostree.
+func (s *server) summaryMethod() string {
+	m := s.settings.Update
+	if m == receiveconfig.UpdateAuto {
+		m = receiveconfig.UpdateOstree
+		if isFlatpakRepo(s.repo) {
+			m = receiveconfig.UpdateFlatpak
+		}
+	}
+	return m
 }
 
 // staticDeltas generates, for each ref that moved to a commit, a static
@@ -392,8 +425,8 @@ func (s *server) staticDeltas(moved []transfer.RefUpdate) []string {
 	return notes
 }
 
-func (s *server) regenerateSummary() error {
-	if isFlatpakRepo(s.repo) {
+func (s *server) regenerateSummary(method string) error {
+	if method == receiveconfig.UpdateFlatpak {
 		return s.flatpakUpdateRepo()
 	}
 	lib := s.repo.Lib()
@@ -460,7 +493,7 @@ func (s *server) flatpakUpdateRepo() error {
 // afterPush runs the update hook and starts the systemd unit.
 func (s *server) afterPush(moved []transfer.RefUpdate) []string {
 	var notes []string
-	if s.settings.Update && s.settings.UpdateHook != "" {
+	if s.settings.UpdateOn() && s.settings.UpdateHook != "" {
 		notes = append(notes, s.runHook(moved)...)
 	}
 	if s.settings.SystemdUnit != "" {

@@ -78,7 +78,7 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 	}
 	settings := cfg.ForRepo(path)
 	if opts.NoUpdate {
-		settings.Update = false
+		settings.Update = receiveconfig.UpdateNo
 	}
 	if opts.DryRun {
 		settings.DryRun = true
@@ -135,7 +135,14 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 		})
 		defer t.Stop()
 	}
+	var notices []string
+	if stale := srv.staleSummary(); stale != "" {
+		msg := "warning: the summary is stale: an earlier push failed to update it (" + stale + "); the next push that moves a ref retries"
+		log.Logf(pushlog.Warning, "%s", msg)
+		notices = append(notices, msg)
+	}
 	ropts := transfer.ReceiveOptions{
+		Notices:       notices,
 		Agent:         "ostree-receive/" + opts.Version,
 		MaxObjectSize: settings.MaxObjectSize,
 		Logf:          func(f string, a ...any) { log.Logf(pushlog.Debug, f, a...) },

@@ -35,7 +35,7 @@ type Repo struct {
 	SignKeyfiles       []string
 	SignVerify         bool
 	SignTrustedKeyfile string
-	Update             bool
+	Update             string // "auto", "ostree", "flatpak" or "no" (see UpdateOn)
 	UpdateHook         string
 	Force              bool
 	DryRun             bool
@@ -91,7 +91,19 @@ const (
 	kSize
 	kDuration
 	kInt
+	kUpdate
 )
+
+// The methods of update.
+const (
+	UpdateAuto    = "auto"
+	UpdateOstree  = "ostree"
+	UpdateFlatpak = "flatpak"
+	UpdateNo      = "no"
+)
+
+// UpdateOn reports whether update is anything but no.
+func (r *Repo) UpdateOn() bool { return r.Update != UpdateNo && r.Update != "" }
 
 // key describes one configuration key: the table drives parsing, the
 // per-repo overrides, --help and the example file.
@@ -137,8 +149,8 @@ var keys = []*key{
 	{name: "sign_trustedkeyfile", kind: kString, def: "none",
 		help: "file of trusted base64 ed25519 public keys. Unset: ~/.config/ostree/ostree-receive-trustedkeyfile.ed25519 or /etc/ostree/ostree-receive-trustedkeyfile.ed25519, and libostree's trusted.ed25519 files and .d directories.",
 		repo: func(r *Repo) any { return &r.SignTrustedKeyfile }},
-	{name: "update", kind: kBool, def: "yes",
-		help: "regenerate the summary (signed with gpg_sign / sign_keyfiles when set) after refs move.",
+	{name: "update", kind: kUpdate, def: "auto",
+		help: "after refs move, regenerate the summary (signed with gpg_sign / sign_keyfiles when set), or run update_hook when set: ostree (libostree's summary), flatpak (flatpak build-update-repo), auto (flatpak for a repository holding app/, runtime/ or appstream refs, else ostree; yes means auto), or no. A failed update is marked (ostree-push-summary-stale in the repository), said on every push while marked, and retried by the next push that moves a ref.",
 		repo: func(r *Repo) any { return &r.Update }},
 	{name: "update_hook", kind: kString, def: "none",
 		help: "command run after refs move, instead of the summary update (when update is on), split like a shell command line and run without a shell, with OSTREE_RECEIVE_REPO, OSTREE_RECEIVE_REFS and OSTREE_RECEIVE_UPDATES in its environment; its failure is reported to the pusher and does not undo the refs.",
@@ -208,7 +220,7 @@ var keyByName = func() map[string]*key {
 func Default() *Config {
 	return &Config{
 		LogLevel: "INFO",
-		Repo:     Repo{SignType: "ed25519", Update: true, MaxObjectSize: 64 << 30, IdleTimeout: DefaultIdleTimeout, StagingMaxAge: 24 * time.Hour, MaxPushDuration: DefaultMaxPushDuration, LockTimeout: 5 * time.Minute, MaxRefs: 200000},
+		Repo:     Repo{SignType: "ed25519", Update: UpdateAuto, MaxObjectSize: 64 << 30, IdleTimeout: DefaultIdleTimeout, StagingMaxAge: 24 * time.Hour, MaxPushDuration: DefaultMaxPushDuration, LockTimeout: 5 * time.Minute, MaxRefs: 200000},
 	}
 }
 
@@ -364,6 +376,8 @@ func decode(k *key, n *yaml.Node) (any, error) {
 			return time.Duration(0), nil
 		case kInt:
 			return 0, nil
+		case kUpdate:
+			return UpdateNo, nil
 		}
 		return "", nil
 	}
@@ -410,6 +424,19 @@ func decode(k *key, n *yaml.Node) (any, error) {
 			return nil, fmt.Errorf("want a duration such as 30s or 10m, got %s", describe(n))
 		}
 		return ParseDuration(n.Value)
+	case kUpdate:
+		// yes/no as the 1.x receiver's bool, or a method.
+		if n.Kind == yaml.ScalarNode && (n.Tag == "!!bool" || n.Tag == "!!str") {
+			switch v := strings.ToLower(n.Value); v {
+			case "true", "yes", "y", "on":
+				return UpdateAuto, nil
+			case "false", "n", "off":
+				return UpdateNo, nil
+			case UpdateAuto, UpdateOstree, UpdateFlatpak, UpdateNo:
+				return v, nil
+			}
+		}
+		return nil, fmt.Errorf("want auto, ostree, flatpak or no (yes means auto), got %s", describe(n))
 	case kInt:
 		v, err := strconv.Atoi(n.Value)
 		if n.Kind != yaml.ScalarNode || n.Tag != "!!int" || err != nil || v < 0 {

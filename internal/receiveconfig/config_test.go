@@ -55,7 +55,7 @@ func TestPython1xKeys(t *testing.T) {
 		GPGSign: []string{"76543210", "ABCDEF01"}, GPGHomedir: "/srv/gnupg", GPGVerify: true,
 		GPGTrustedKeys: "/etc/ostree/keys.gpg", SignType: "ed25519",
 		SignKeyfiles: []string{"/etc/ostree/secret.ed25519"}, SignVerify: true,
-		SignTrustedKeyfile: "/etc/ostree/trusted.ed25519", Update: false,
+		SignTrustedKeyfile: "/etc/ostree/trusted.ed25519", Update: UpdateNo,
 		UpdateHook: "/usr/local/bin/after-push", Force: true, MaxObjectSize: 64 << 30,
 		IdleTimeout: DefaultIdleTimeout, StagingMaxAge: 24 * time.Hour, MaxPushDuration: DefaultMaxPushDuration, LockTimeout: 5 * time.Minute, MaxRefs: 200000,
 	}
@@ -81,7 +81,7 @@ func TestLayering(t *testing.T) {
 	}
 	// /etc/ostree/ostree-receive.conf normally does not exist here; the
 	// user file applies over the defaults.
-	if c.Update || !c.DenyDeletes || !strings.HasSuffix(c.Files[len(c.Files)-1], "xdg/ostree/ostree-receive.conf") {
+	if c.UpdateOn() || !c.DenyDeletes || !strings.HasSuffix(c.Files[len(c.Files)-1], "xdg/ostree/ostree-receive.conf") {
 		t.Fatalf("user file not applied: %+v files %v", c.Repo, c.Files)
 	}
 	// --config replaces both.
@@ -90,7 +90,7 @@ func TestLayering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.Update || c.DenyDeletes || c.MaxPushSize != 1<<30 || len(c.Files) != 1 {
+	if !c.UpdateOn() || c.DenyDeletes || c.MaxPushSize != 1<<30 || len(c.Files) != 1 {
 		t.Fatalf("--config did not replace the defaults: %+v files %v", c.Repo, c.Files)
 	}
 	// An explicit file must exist.
@@ -108,7 +108,7 @@ func TestErrorsAndWarnings(t *testing.T) {
 	for i, tc := range []struct {
 		text, err string
 	}{
-		{"update: maybe\n", "update: want yes/no"},
+		{"update: maybe\n", "update: want auto, ostree, flatpak or no"},
 		{"gpg_verify: 1\n", "gpg_verify: want yes/no"},
 		{"gpg_sign: {a: b}\n", "gpg_sign: want a list"},
 		{"root: [a]\n", "root: want a string"},
@@ -189,14 +189,14 @@ func TestForRepoAndRoot(t *testing.T) {
 		}
 	}
 	foo := c.ForRepo(filepath.Join(root, "foo"))
-	if foo.Update || len(foo.DenyRefs) != 1 || foo.Force {
+	if foo.UpdateOn() || len(foo.DenyRefs) != 1 || foo.Force {
 		t.Errorf("foo settings %+v", foo)
 	}
 	bar := c.ForRepo(filepath.Join(root, "bar"))
-	if !bar.Update || !bar.Force {
+	if !bar.UpdateOn() || !bar.Force {
 		t.Errorf("bar settings %+v", bar)
 	}
-	if c.Update != true {
+	if c.Update != UpdateAuto {
 		t.Error("global settings changed by ForRepo")
 	}
 }
@@ -267,6 +267,24 @@ func TestRefPatterns(t *testing.T) {
 	}
 }
 
+// TestUpdateMethods: update takes yes/no, as the 1.x receiver's bool, or
+// a method.
+func TestUpdateMethods(t *testing.T) {
+	dir := t.TempDir()
+	for in, want := range map[string]string{"yes": UpdateAuto, "true": UpdateAuto, "no": UpdateNo, "off": UpdateNo,
+		"auto": UpdateAuto, "ostree": UpdateOstree, "flatpak": UpdateFlatpak, "null": UpdateNo} {
+		c, err := Load(write(t, dir, "u.conf", "update: "+in+"\n"))
+		if err != nil || c.Update != want {
+			t.Errorf("update: %s: %q, %v; want %q", in, c.Update, err, want)
+		}
+	}
+	for _, bad := range []string{"sometimes", "1", "[ostree]"} {
+		if _, err := Load(write(t, dir, "u.conf", "update: "+bad+"\n")); err == nil || !strings.Contains(err.Error(), "want auto, ostree, flatpak or no") {
+			t.Errorf("update: %s: %v", bad, err)
+		}
+	}
+}
+
 func TestParseSize(t *testing.T) {
 	for in, want := range map[string]uint64{"0": 0, "512": 512, "4K": 4096, "2M": 2 << 20, "1G": 1 << 30, "3T": 3 << 40, "5GiB": 5 << 30, "7mb": 7 << 20} {
 		if got, err := ParseSize(in); err != nil || got != want {
@@ -317,7 +335,7 @@ func TestExampleFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("uncommented example: %v", err)
 	}
-	if len(c.Warnings) != 0 || len(c.Repos) != 2 || !c.Update || c.MaxObjectSize != 64<<30 || c.IdleTimeout != DefaultIdleTimeout {
+	if len(c.Warnings) != 0 || len(c.Repos) != 2 || !c.UpdateOn() || c.MaxObjectSize != 64<<30 || c.IdleTimeout != DefaultIdleTimeout {
 		t.Fatalf("uncommented example: %+v", c)
 	}
 }

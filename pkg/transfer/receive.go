@@ -42,6 +42,10 @@ type ReceiveOptions struct {
 	// move a ref or kill the receiver at that point.
 	BeforeRefLock func()
 
+	// Notices are sent to the client as PROGRESS right after ADVERTISE
+	// (a stale summary, say).
+	Notices []string
+
 	Policy Policy    // the server's rules; the zero value accepts what the protocol allows
 	Fault  FaultFunc // fault injection for tests (see fault.go); may be nil
 }
@@ -390,6 +394,19 @@ func (rv *receiver) advertise(version uint16) error {
 		}
 		adv.Refs = append(adv.Refs, AdvertisedRef{Ref: r.Ref, Commit: r.Commit, Complete: ok && !info.Partial})
 	}
+	if err := rv.writeAdvertise(adv); err != nil {
+		return err
+	}
+	for _, n := range rv.opts.Notices {
+		if err := rv.fw.WriteMessage(&Progress{Message: truncate(n, 4000)}); err != nil {
+			return err
+		}
+	}
+	return rv.fw.Flush()
+}
+
+// writeAdvertise writes ADVERTISE, and REFS frames with CapAdvertiseRefs.
+func (rv *receiver) writeAdvertise(adv *Advertise) error {
 	if rv.caps.Has(CapAdvertiseRefs) {
 		// Any number of refs: in REFS frames, after an ADVERTISE of none.
 		all := adv.Refs
@@ -402,15 +419,12 @@ func (rv *receiver) advertise(version uint16) error {
 				return err
 			}
 		}
-		return rv.fw.Flush()
+		return nil
 	}
 	if adv.size() > MaxPayload {
 		return fmt.Errorf("the repository's %d refs do not fit in one ADVERTISE frame, and the client does not offer %s (an ostree-push older than this receiver): push with a newer ostree-push", len(adv.Refs), CapAdvertiseRefs)
 	}
-	if err := rv.fw.WriteMessage(adv); err != nil {
-		return err
-	}
-	return rv.fw.Flush()
+	return rv.fw.WriteMessage(adv)
 }
 
 // receiveObjects answers QUERYs and writes OBJECTs until the UPDATE that

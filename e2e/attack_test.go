@@ -320,6 +320,43 @@ func TestHostilePusher(t *testing.T) {
 		}
 	})
 
+	// Finding 10 (the shell's part): ostree-receive-shell passed its
+	// environment on whole, so a client that sshd lets set variables
+	// (AcceptEnv here; environment= in authorized_keys or
+	// PermitUserEnvironment do the same) chose the receiver's configuration
+	// and, in a test build, ran the before-refs hook. The test hooks are
+	// gone from release builds (TestReleaseBinariesHaveNoTestHooks); the
+	// shell now passes on an allow-list, which drops both.
+	t.Run("10-shell-environment", func(t *testing.T) {
+		t.Parallel()
+		e := newShellEnvWith(t, sshtest.Options{KeyOptions: shellKey(",no-pty"), AcceptEnv: "*"})
+		remote := e.remote("archive")
+		denyAll := filepath.Join(e.dir, "attacker.conf")
+		if err := os.WriteFile(denyAll, []byte("deny_refs: ['*']\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		marker := filepath.Join(e.dir, "hook-ran")
+		config, err := os.ReadFile(e.ssh.ConfigFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		config = append(config, fmt.Sprintf("    SetEnv \"OSTREE_RECEIVE_CONF=%s\" \"OSTREE_RECEIVE_TEST_BEFORE_REFS=touch %s\" \"XDG_CONFIG_HOME=%s\" LANG=C.UTF-8\n",
+			denyAll, marker, e.dir)...)
+		sshConfig := filepath.Join(e.dir, "ssh_config_setenv")
+		if err := os.WriteFile(sshConfig, config, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		server := *e.ssh
+		server.ConfigFile = sshConfig
+		e.ssh = &server
+		r := e.shellPush("", e.dest(remote), "os/main")
+		wantCode(t, r, 0)
+		sameRef(t, e.src, remote, "os/main")
+		if _, err := os.Stat(marker); err == nil {
+			t.Errorf("the client's OSTREE_RECEIVE_TEST_BEFORE_REFS ran on the server")
+		}
+	})
+
 	// Finding 11: sixty 10 MiB metadata objects took one receiver to 469
 	// MiB: objects waiting for a writer were not bounded by their bytes.
 	// Measured on a receiver built without the race detector (which

@@ -25,7 +25,8 @@ import (
 
 var binDir string
 
-// TestMain builds the binaries once, with the race detector.
+// TestMain builds the binaries once, with the race detector and the test
+// hooks (the ostreepush_testhooks tag: see internal/testhooks).
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "ostree-push-e2e-bin-")
 	if err != nil {
@@ -36,7 +37,7 @@ func TestMain(m *testing.M) {
 	root, err := sshtest.RepoRoot()
 	if err == nil {
 		for _, cmd := range []string{"ostree-push", "ostree-receive", "ostree-receive-shell", "ostree-pull-ssh"} {
-			build := exec.Command("go", "build", "-race", "-o", filepath.Join(dir, cmd), "./cmd/"+cmd)
+			build := exec.Command("go", "build", "-race", "-tags", "ostreepush_testhooks", "-o", filepath.Join(dir, cmd), "./cmd/"+cmd)
 			build.Dir = root
 			if out, berr := build.CombinedOutput(); berr != nil {
 				err = fmt.Errorf("building %s: %v\n%s", cmd, berr, out)

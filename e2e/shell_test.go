@@ -26,9 +26,15 @@ func shellKey(extra string) string {
 // ostree-receive-shell by the key options extra (appended to command=...).
 func newShellEnv(t *testing.T, extra string) *env {
 	t.Helper()
+	return newShellEnvWith(t, sshtest.Options{KeyOptions: shellKey(extra)})
+}
+
+// newShellEnvWith is newShellEnv with the test sshd's options.
+func newShellEnvWith(t *testing.T, opts sshtest.Options) *env {
+	t.Helper()
 	testrepo.RequireTools(t)
 	e := &env{t: t, dir: t.TempDir()}
-	e.ssh = sshtest.StartWithOptions(t, sshtest.Options{KeyOptions: shellKey(extra)})
+	e.ssh = sshtest.StartWithOptions(t, opts)
 	e.src = filepath.Join(e.dir, "src")
 	e.tree = filepath.Join(e.dir, "tree")
 	testrepo.GenerateTree(t, e.tree, testrepo.TreeOptions{Files: 50, Seed: 11})

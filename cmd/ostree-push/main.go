@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/ostree-push/ostree-push/internal/cli"
+	"github.com/ostree-push/ostree-push/internal/testhooks"
 )
 
 var version = "dev"
@@ -29,7 +29,7 @@ var errRejected = errors.New("some refs were not updated")
 func main() {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	stop := cli.Profile("ostree-push")
+	stop := testhooks.Profile("ostree-push")
 	code := run(os.Args[1:], os.Stdout, os.Stderr, sigs)
 	stop()
 	os.Exit(code)

@@ -11,6 +11,7 @@ import (
 	"github.com/ostree-push/ostree-push/internal/cli"
 	"github.com/ostree-push/ostree-push/internal/report"
 	"github.com/ostree-push/ostree-push/internal/store"
+	"github.com/ostree-push/ostree-push/internal/testhooks"
 	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
 )
@@ -65,7 +66,7 @@ func setup(o *options, args []string) ([]transfer.PushSpec, transfer.FaultFunc, 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	fault, err := transfer.FaultFromEnv()
+	fault, err := testhooks.Fault()
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -218,16 +219,9 @@ func (o *options) pushOptions(specs []transfer.PushSpec, fault transfer.FaultFun
 		Progress:       prog.update,
 		Logf:           logf,
 		Fault:          fault,
-		NoCapabilities: noCapabilities(),
+		NoCapabilities: testhooks.NoCapabilities(),
 		Compress:       o.compress(dests...),
 	}
-}
-
-// noCapabilities lists the capabilities not to offer, from
-// $OSTREE_PUSH_NO_CAPS (for measurements: "archive-filez" sends file
-// objects as content streams even between archive repositories).
-func noCapabilities() []string {
-	return strings.Fields(strings.ReplaceAll(os.Getenv("OSTREE_PUSH_NO_CAPS"), ",", " "))
 }
 
 // sshFailed adds to a failed push's error that ssh itself failed (exit

@@ -26,10 +26,18 @@
 // client must not pick, for instance, the server's --config), and REPO is
 // one non-empty word that does not start with '-'. A leading "~/" in REPO
 // is replaced by $HOME. The shell then replaces itself (execve) with the
-// ostree-receive installed beside it, or else $OSTREE_RECEIVE_SHELL_RECEIVE
-// (an absolute path, for tests and administrators), or else the first one
-// in /usr/local/bin:/usr/bin:/bin; never the program the client named. The
-// environment is passed on unchanged.
+// ostree-receive installed beside it, or else the first one in
+// /usr/local/bin:/usr/bin:/bin; never the program the client named. (A
+// test build, with the ostreepush_testhooks tag, also takes one from
+// $OSTREE_RECEIVE_SHELL_RECEIVE.)
+//
+// The receiver gets only HOME, USER, LOGNAME, PATH, SHELL, SSH_CLIENT and
+// SSH_CONNECTION of the shell's environment, and LANG, LANGUAGE and LC_*
+// when their value is a locale name (not a path): what a client may have
+// brought in (AcceptEnv, environment= in authorized_keys,
+// PermitUserEnvironment), such as OSTREE_RECEIVE_CONF, XDG_CONFIG_HOME or
+// LD_PRELOAD, is dropped. (The shell itself cannot undo LD_* variables:
+// keep sshd from accepting them.)
 //
 // Exit status (once ostree-receive runs, its own):
 //
@@ -44,6 +52,8 @@ package main
 import (
 	"os"
 	"syscall"
+
+	"github.com/ostree-push/ostree-push/internal/testhooks"
 )
 
 var version = "dev"
@@ -54,6 +64,8 @@ func main() {
 		executable: os.Executable,
 		exec:       syscall.Exec,
 		environ:    os.Environ,
+		receiver:   testhooks.ShellReceiver(),
+		extraEnv:   testhooks.ShellEnv(),
 		stdout:     os.Stdout,
 		stderr:     os.Stderr,
 	}))

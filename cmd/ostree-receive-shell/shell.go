@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/ostree-push/ostree-push/pkg/transfer"
@@ -16,8 +17,6 @@ import (
 const (
 	selfName    = "ostree-receive-shell"
 	receiveName = "ostree-receive"
-	// receiveEnv names the receiver when none is installed beside the shell.
-	receiveEnv = "OSTREE_RECEIVE_SHELL_RECEIVE"
 	// safePath is where the receiver is looked for last, never $PATH.
 	safePath = "/usr/local/bin:/usr/bin:/bin"
 )
@@ -46,8 +45,10 @@ or, from a client of the original ostree-push (protocol version 0),
 
 (the first word may be any path ending in /ostree-receive; a leading "~/" in
 REPO means $HOME). It then runs the ostree-receive installed beside this
-program, else $OSTREE_RECEIVE_SHELL_RECEIVE, else the one in
-/usr/local/bin:/usr/bin:/bin, with those arguments and no shell.
+program, else the one in /usr/local/bin:/usr/bin:/bin, with those arguments,
+no shell, and only these environment variables: HOME, USER, LOGNAME, PATH,
+SHELL, SSH_CLIENT, SSH_CONNECTION, and LANG, LANGUAGE and LC_* when their
+value is a locale name.
 
 Use as a forced command:
 
@@ -212,7 +213,7 @@ func clientCommand(args []string, sys system) (cmd string, ok bool, err error) {
 }
 
 // findReceiver returns the ostree-receive to run: the one beside this
-// program, else $OSTREE_RECEIVE_SHELL_RECEIVE, else the first one in
+// program, else (in a test build) sys.receiver, else the first one in
 // safePath.
 func findReceiver(sys system) (string, error) {
 	if self, err := sys.executable(); err == nil {
@@ -220,9 +221,9 @@ func findReceiver(sys system) (string, error) {
 			return p, nil
 		}
 	}
-	if p, ok := sys.lookupEnv(receiveEnv); ok && p != "" {
+	if p := sys.receiver; p != "" {
 		if !filepath.IsAbs(p) {
-			return "", fail(exitCannotExec, "$%s is not an absolute path: %q", receiveEnv, p)
+			return "", fail(exitCannotExec, "the test receiver is not an absolute path: %q", p)
 		}
 		return p, nil
 	}
@@ -231,7 +232,56 @@ func findReceiver(sys system) (string, error) {
 			return p, nil
 		}
 	}
-	return "", fail(exitNotAllowed, "%s not found beside %s, in $%s or in %s", receiveName, selfName, receiveEnv, safePath)
+	return "", fail(exitNotAllowed, "%s not found beside %s or in %s", receiveName, selfName, safePath)
+}
+
+// passedEnv are the variables the receiver gets from the shell's
+// environment, as sshd sets them; anything else (OSTREE_RECEIVE_CONF,
+// XDG_CONFIG_HOME, LD_PRELOAD, a hook's variables...) a client may have
+// brought in through AcceptEnv, environment= in authorized_keys or
+// PermitUserEnvironment, and is dropped.
+var passedEnv = map[string]bool{
+	"HOME": true, "USER": true, "LOGNAME": true, "PATH": true, "SHELL": true,
+	"SSH_CLIENT": true, "SSH_CONNECTION": true,
+}
+
+// isLocaleVar reports whether name is LANG, LANGUAGE or LC_*, which are
+// passed on when their value is a locale name (never a path: glibc loads
+// a locale named by one).
+func isLocaleVar(name string) bool {
+	return name == "LANG" || name == "LANGUAGE" || strings.HasPrefix(name, "LC_")
+}
+
+// isLocaleName reports whether v looks like a locale name or a LANGUAGE
+// list ("en_US.UTF-8", "de_DE@euro", "en_GB:en"): letters, digits and
+// "_.@:+-", at most 256 bytes.
+func isLocaleName(v string) bool {
+	if v == "" || len(v) > 256 {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_.@:+-", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// receiverEnv is what of environ the receiver gets: passedEnv, the locale
+// variables holding locale names, and extra (the test build's GORACE).
+func receiverEnv(environ, extra []string) []string {
+	var out []string
+	for _, kv := range environ {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		if passedEnv[name] || isLocaleVar(name) && isLocaleName(value) || slices.Contains(extra, name) {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 func isExecutable(p string) bool {
@@ -246,8 +296,14 @@ type system struct {
 	executable func() (string, error)
 	exec       func(argv0 string, argv, envv []string) error
 	environ    func() []string
-	stdout     io.Writer
-	stderr     io.Writer
+	// receiver is the ostree-receive to run when none is beside the shell
+	// (testhooks.ShellReceiver: set only in test builds).
+	receiver string
+	// extraEnv names variables passed on besides the allow-list
+	// (testhooks.ShellEnv: set only in test builds).
+	extraEnv []string
+	stdout   io.Writer
+	stderr   io.Writer
 }
 
 // home is $HOME, else the account's home directory from the user database.
@@ -278,7 +334,7 @@ func run(args []string, sys system) int {
 			return err
 		}
 		argv := append([]string{receiver}, receiveArgs...)
-		if err := sys.exec(receiver, argv, sys.environ()); err != nil {
+		if err := sys.exec(receiver, argv, receiverEnv(sys.environ(), sys.extraEnv)); err != nil {
 			code := exitCannotExec
 			if errors.Is(err, fs.ErrNotExist) {
 				code = exitNotAllowed // as a shell says "not found"

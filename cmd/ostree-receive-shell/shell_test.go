@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -215,6 +216,7 @@ func FuzzParseCommand(f *testing.F) {
 // fakeSystem records what run would exec.
 type fakeSystem struct {
 	env                    map[string]string
+	receiver               string
 	self                   string
 	execErr                error
 	stdout, stderr         bytes.Buffer
@@ -244,8 +246,9 @@ func (f *fakeSystem) system() system {
 			}
 			return kv
 		},
-		stdout: &f.stdout,
-		stderr: &f.stderr,
+		receiver: f.receiver,
+		stdout:   &f.stdout,
+		stderr:   &f.stderr,
 	}
 }
 
@@ -268,6 +271,7 @@ func TestRun(t *testing.T) {
 		name     string
 		args     []string
 		env      map[string]string
+		receiver string
 		self     string
 		execErr  error
 		code     int
@@ -290,14 +294,14 @@ func TestRun(t *testing.T) {
 		{name: "both without original", args: []string{"-c", selfName}, code: exitInteractive, stderr: "interactive login is not allowed"},
 		{name: "-c wins over original", args: []string{"-c", "ostree-receive x"}, env: map[string]string{"SSH_ORIGINAL_COMMAND": "sh"},
 			self: filepath.Join(sibling, selfName), exec: []string{filepath.Join(sibling, receiveName), "x"}},
-		{name: "env receiver", args: []string{"-c", "ostree-receive x"}, self: filepath.Join(lonely, selfName),
-			env: map[string]string{receiveEnv: stub}, exec: []string{stub, "x"}},
-		{name: "sibling before env", args: []string{"-c", "ostree-receive x"}, self: filepath.Join(sibling, selfName),
-			env: map[string]string{receiveEnv: stub}, exec: []string{filepath.Join(sibling, receiveName), "x"}},
+		{name: "test receiver", args: []string{"-c", "ostree-receive x"}, self: filepath.Join(lonely, selfName),
+			receiver: stub, exec: []string{stub, "x"}},
+		{name: "sibling before test receiver", args: []string{"-c", "ostree-receive x"}, self: filepath.Join(sibling, selfName),
+			receiver: stub, exec: []string{filepath.Join(sibling, receiveName), "x"}},
 		{name: "client path ignored", args: []string{"-c", "/tmp/evil/ostree-receive x"}, self: filepath.Join(lonely, selfName),
-			env: map[string]string{receiveEnv: stub}, exec: []string{stub, "x"}},
-		{name: "env receiver relative", args: []string{"-c", "ostree-receive x"}, self: filepath.Join(lonely, selfName),
-			env: map[string]string{receiveEnv: "bin/ostree-receive"}, code: exitCannotExec, stderr: "absolute"},
+			receiver: stub, exec: []string{stub, "x"}},
+		{name: "test receiver relative", args: []string{"-c", "ostree-receive x"}, self: filepath.Join(lonely, selfName),
+			receiver: "bin/ostree-receive", code: exitCannotExec, stderr: "absolute"},
 		{name: "exec fails", args: []string{"-c", "ostree-receive x"}, self: filepath.Join(sibling, selfName),
 			execErr: errors.New("permission denied"), code: exitCannotExec, stderr: "cannot run"},
 		{name: "interactive", code: exitInteractive, stderr: "interactive login is not allowed; this account only accepts ostree-push"},
@@ -317,7 +321,7 @@ func TestRun(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := &fakeSystem{env: tt.env, self: tt.self, execErr: tt.execErr}
+			f := &fakeSystem{env: tt.env, receiver: tt.receiver, self: tt.self, execErr: tt.execErr}
 			if f.env == nil {
 				f.env = map[string]string{"HOME": testHome}
 			}
@@ -329,8 +333,10 @@ func TestRun(t *testing.T) {
 				if f.execPath != tt.exec[0] || !reflect.DeepEqual(f.execArgv, tt.exec) {
 					t.Fatalf("exec %q %q, want %q", f.execPath, f.execArgv, tt.exec)
 				}
-				if len(f.execEnviron) != len(f.env) {
-					t.Fatalf("environment %q, want all of %v", f.execEnviron, f.env)
+				for _, kv := range f.execEnviron {
+					if name, _, _ := strings.Cut(kv, "="); !passedEnv[name] {
+						t.Fatalf("environment %q: %s is not on the allow-list", f.execEnviron, name)
+					}
 				}
 			} else if f.execCalled && tt.execErr == nil {
 				t.Fatalf("exec %q, want none", f.execArgv)
@@ -351,6 +357,64 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestEnvironment: the receiver gets the allow-listed variables sshd sets
+// and locale variables holding locale names; nothing a client may have
+// brought in, and no variable picks the program run.
+func TestEnvironment(t *testing.T) {
+	sibling := stubDir(t)
+	lonely := t.TempDir()
+	stub := filepath.Join(stubDir(t), receiveName)
+	env := map[string]string{
+		"HOME": "/home/push", "USER": "push", "LOGNAME": "push", "PATH": "/usr/bin:/bin", "SHELL": "/usr/bin/ostree-receive-shell",
+		"SSH_CLIENT": "192.0.2.1 5555 22", "SSH_CONNECTION": "192.0.2.1 5555 192.0.2.2 22",
+		"LANG": "de_DE.UTF-8", "LANGUAGE": "de_DE:en", "LC_MESSAGES": "de_DE@euro",
+		"LC_ALL":                          "/tmp/evil/locale",
+		"LC_CTYPE":                        "C\nX=1",
+		"SSH_ORIGINAL_COMMAND":            "ostree-receive r",
+		"OSTREE_RECEIVE_CONF":             "/tmp/evil.conf",
+		"OSTREE_RECEIVE_TEST_BEFORE_REFS": "touch /tmp/pwned",
+		"OSTREE_RECEIVE_SHELL_RECEIVE":    stub,
+		"OSTREE_RECEIVE_LOG_STDERR":       "1",
+		"OSTREE_RECEIVE_SYSTEMD_BUS":      "unix:path=/tmp/evil",
+		"XDG_CONFIG_HOME":                 "/tmp/evil",
+		"DBUS_SYSTEM_BUS_ADDRESS":         "unix:path=/tmp/evil",
+		"LD_PRELOAD":                      "/tmp/evil.so",
+		"LD_LIBRARY_PATH":                 "/tmp/evil",
+		"GORACE":                          "log_path=/tmp/evil",
+		"TMPDIR":                          "/tmp/evil",
+	}
+	want := []string{
+		"HOME=/home/push", "LANG=de_DE.UTF-8", "LANGUAGE=de_DE:en", "LC_MESSAGES=de_DE@euro", "LOGNAME=push",
+		"PATH=/usr/bin:/bin", "SHELL=/usr/bin/ostree-receive-shell",
+		"SSH_CLIENT=192.0.2.1 5555 22", "SSH_CONNECTION=192.0.2.1 5555 192.0.2.2 22", "USER=push",
+	}
+	f := &fakeSystem{env: env, self: filepath.Join(sibling, selfName)}
+	if code := run(nil, f.system()); code != 0 || !f.execCalled {
+		t.Fatalf("exit %d, exec %v; stderr %q", code, f.execCalled, f.stderr.String())
+	}
+	got := slices.Sorted(slices.Values(f.execEnviron))
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the receiver's environment:\n%q\nwant\n%q", got, want)
+	}
+
+	// The test build's extra variables.
+	f = &fakeSystem{env: env, self: filepath.Join(sibling, selfName)}
+	sys := f.system()
+	sys.extraEnv = []string{"GORACE"}
+	run(nil, sys)
+	if !slices.Contains(f.execEnviron, "GORACE=log_path=/tmp/evil") {
+		t.Errorf("extraEnv GORACE not passed: %q", f.execEnviron)
+	}
+
+	// $OSTREE_RECEIVE_SHELL_RECEIVE picks nothing: only a test build sets
+	// system.receiver.
+	f = &fakeSystem{env: env, self: filepath.Join(lonely, selfName)}
+	run(nil, f.system())
+	if f.execCalled && f.execPath == stub {
+		t.Errorf("ran the client's $OSTREE_RECEIVE_SHELL_RECEIVE")
+	}
+}
+
 var (
 	buildOnce sync.Once
 	buildDir  string
@@ -358,7 +422,8 @@ var (
 )
 
 // build builds the shell alone in a directory (no ostree-receive beside
-// it) and returns its path.
+// it), as the tests do (with the test hooks: $OSTREE_RECEIVE_SHELL_RECEIVE
+// names its receiver), and returns its path.
 func build(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -366,7 +431,7 @@ func build(t *testing.T) string {
 		if buildErr != nil {
 			return
 		}
-		out, err := exec.Command("go", "build", "-o", filepath.Join(buildDir, selfName), ".").CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", "ostreepush_testhooks", "-o", filepath.Join(buildDir, selfName), ".").CombinedOutput()
 		if err != nil {
 			buildErr = errors.New("go build: " + err.Error() + "\n" + string(out))
 		}
@@ -386,17 +451,19 @@ func TestMain(m *testing.M) {
 }
 
 // TestBinary runs the built shell the way sshd does, with a stub receiver
-// that prints its arguments one a line and the marker variable.
+// that prints its arguments one a line, LANG and the marker variable
+// (which the shell drops).
 func TestBinary(t *testing.T) {
 	shell := build(t)
 	dir := t.TempDir()
 	stub := filepath.Join(dir, "stub")
-	script := "#!/bin/sh\nprintf '%s\\n' \"$0\" \"$@\" \"marker=$SHELL_TEST_MARKER\"\n"
+	script := "#!/bin/sh\nprintf '%s\\n' \"$0\" \"$@\" \"lang=$LANG marker=$SHELL_TEST_MARKER\"\n"
 	if err := os.WriteFile(stub, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	marker := filepath.Join(dir, "marker")
-	base := []string{"PATH=/usr/bin:/bin", "HOME=/home/push", "SHELL_TEST_MARKER=kept", receiveEnv + "=" + stub}
+	const receiveEnv = "OSTREE_RECEIVE_SHELL_RECEIVE"
+	base := []string{"PATH=/usr/bin:/bin", "HOME=/home/push", "LANG=C.UTF-8", "SHELL_TEST_MARKER=dropped", receiveEnv + "=" + stub}
 
 	tests := []struct {
 		name   string
@@ -407,13 +474,13 @@ func TestBinary(t *testing.T) {
 		stderr string
 	}{
 		{"login shell", []string{"-c", `ostree-receive --verbose '/srv/remote archive'\''s repo'`}, nil, 0,
-			stub + "\n--verbose\n/srv/remote archive's repo\nmarker=kept\n", ""},
+			stub + "\n--verbose\n/srv/remote archive's repo\nlang=C.UTF-8 marker=\n", ""},
 		{"login shell home", []string{"-c", "/usr/bin/ostree-receive ~/'a b'"}, nil, 0,
-			stub + "\n/home/push/a b\nmarker=kept\n", ""},
+			stub + "\n/home/push/a b\nlang=C.UTF-8 marker=\n", ""},
 		{"forced command", nil, []string{"SSH_ORIGINAL_COMMAND=ostree-receive -v r"}, 0,
-			stub + "\n-v\nr\nmarker=kept\n", ""},
+			stub + "\n-v\nr\nlang=C.UTF-8 marker=\n", ""},
 		{"login shell and forced command", []string{"-c", "ostree-receive-shell"}, []string{"SSH_ORIGINAL_COMMAND=ostree-receive r"}, 0,
-			stub + "\nr\nmarker=kept\n", ""},
+			stub + "\nr\nlang=C.UTF-8 marker=\n", ""},
 		{"not allowed", []string{"-c", "touch " + marker}, nil, exitNotAllowed, "", "command not allowed"},
 		{"sh", []string{"-c", "sh -c 'touch " + marker + "'"}, nil, exitNotAllowed, "", "command not allowed"},
 		{"chained", []string{"-c", "ostree-receive x; touch " + marker}, nil, exitUsage, "", "extra argument"},

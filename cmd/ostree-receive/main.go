@@ -8,15 +8,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 
 	"github.com/spf13/pflag"
 
-	"github.com/ostree-push/ostree-push/internal/cli"
 	"github.com/ostree-push/ostree-push/internal/receive"
 	"github.com/ostree-push/ostree-push/internal/receiveconfig"
+	"github.com/ostree-push/ostree-push/internal/testhooks"
 	"github.com/ostree-push/ostree-push/pkg/libostree"
-	"github.com/ostree-push/ostree-push/pkg/transfer"
 )
 
 var version = "dev"
@@ -72,7 +70,7 @@ keys of the Python ostree-receive 1.x mean what they meant there. Keys:
 type errUsage struct{ error }
 
 func main() {
-	stop := cli.Profile("ostree-receive")
+	stop := testhooks.Profile("ostree-receive")
 	code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -124,27 +122,11 @@ func serve(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return errUsage{errors.New("want exactly one argument: the repository path")}
 	}
 	o.Version = version
-	o.BeforeRefLock = testHook(stderr)
-	fault, err := transfer.FaultFromEnv()
+	o.BeforeRefLock = testhooks.BeforeRefLock(stderr)
+	fault, err := testhooks.Fault()
 	if err != nil {
 		return err
 	}
 	o.Fault = fault
 	return receive.Serve(o.Options, repo, stdin, stdout, stderr)
-}
-
-// testHook returns, when $OSTREE_RECEIVE_TEST_BEFORE_REFS is set, a hook
-// that runs it with sh -c just before the receiver takes the ref lock. The
-// end-to-end tests use it to move a ref behind a push's back or to kill the
-// receiver at that point; it has no other use.
-func testHook(stderr io.Writer) func() {
-	script := os.Getenv("OSTREE_RECEIVE_TEST_BEFORE_REFS")
-	if script == "" {
-		return nil
-	}
-	return func() {
-		cmd := exec.Command("/bin/sh", "-c", script)
-		cmd.Stdout, cmd.Stderr = stderr, stderr
-		cmd.Run()
-	}
 }

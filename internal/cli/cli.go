@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"strings"
 	"sync"
 
@@ -97,29 +96,4 @@ func (p *LinePrefixer) Flush() {
 
 func (p *LinePrefixer) emit(line []byte) {
 	p.W.Write(append([]byte(p.Prefix), line...))
-}
-
-// Profile starts a CPU profile when $OSTREE_PUSH_CPUPROFILE names a path
-// prefix: the profile goes to PREFIX.NAME.PID (pprof format). The returned
-// function stops it; call it before the program exits. For measurements
-// (BENCHMARKS.md); nothing is written when the variable is unset.
-func Profile(name string) (stop func()) {
-	prefix := os.Getenv("OSTREE_PUSH_CPUPROFILE")
-	if prefix == "" {
-		return func() {}
-	}
-	f, err := os.Create(fmt.Sprintf("%s.%s.%d", prefix, name, os.Getpid()))
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: OSTREE_PUSH_CPUPROFILE: %v\n", name, err)
-		return func() {}
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		fmt.Fprintf(os.Stderr, "%s: OSTREE_PUSH_CPUPROFILE: %v\n", name, err)
-		return func() {}
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}
 }

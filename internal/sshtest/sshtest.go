@@ -91,6 +91,10 @@ type Options struct {
 	// With a forced command the server is ready once sshd accepts the key,
 	// whatever that command does with ci/test-sshd's probe.
 	KeyOptions string
+	// AcceptEnv, when not empty, is sshd's AcceptEnv: the patterns of the
+	// environment variables a client may send (SetEnv, SendEnv), "*" for
+	// any. By default sshd accepts none.
+	AcceptEnv string
 }
 
 // StartWithOptions is Start with Options.
@@ -98,6 +102,9 @@ func StartWithOptions(t testing.TB, opts Options) *Server {
 	t.Helper()
 	if strings.ContainsAny(opts.KeyOptions, "\r\n") {
 		t.Fatalf("sshtest: KeyOptions must be one line: %q", opts.KeyOptions)
+	}
+	if strings.ContainsAny(opts.AcceptEnv, "\r\n") {
+		t.Fatalf("sshtest: AcceptEnv must be one line: %q", opts.AcceptEnv)
 	}
 	if missing := missingTools(); len(missing) > 0 {
 		msg := fmt.Sprintf("sshtest: test sshd unavailable: missing %s (run ci/setup as root)", strings.Join(missing, ", "))
@@ -116,7 +123,8 @@ func StartWithOptions(t testing.TB, opts Options) *Server {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	c := exec.CommandContext(ctx, script, "start", dir)
-	c.Env = append(withoutEnv(os.Environ(), keyOptionsEnv), keyOptionsEnv+"="+opts.KeyOptions)
+	c.Env = append(withoutEnv(withoutEnv(os.Environ(), keyOptionsEnv), acceptEnvEnv),
+		keyOptionsEnv+"="+opts.KeyOptions, acceptEnvEnv+"="+opts.AcceptEnv)
 	var stdout, stderr bytes.Buffer
 	c.Stdout = &stdout
 	c.Stderr = &stderr
@@ -147,6 +155,9 @@ func StartWithOptions(t testing.TB, opts Options) *Server {
 
 // keyOptionsEnv is how ci/test-sshd start takes Options.KeyOptions.
 const keyOptionsEnv = "TEST_SSHD_KEY_OPTIONS"
+
+// acceptEnvEnv is how ci/test-sshd start takes Options.AcceptEnv.
+const acceptEnvEnv = "TEST_SSHD_ACCEPT_ENV"
 
 // withoutEnv returns env without the variable name.
 func withoutEnv(env []string, name string) []string {

@@ -9,8 +9,9 @@ import (
 )
 
 // Fault injection, for the reliability tests: both sides call their
-// options' Fault at named points of a push, and FaultFromEnv builds one
-// that kills the process there. The points:
+// options' Fault at named points of a push, and ParseFault builds one
+// that kills the process there (internal/testhooks reads its spec from
+// the environment, in test builds only). The points:
 //
 //	push:negotiated     the client has read ADVERTISE
 //	push:object         the client is about to send object N (1-based)
@@ -23,12 +24,12 @@ import (
 //	receive:committed   the refs have moved; RESULT is not sent yet
 type FaultFunc func(point string, n uint64)
 
-// FaultFromEnv parses $OSTREE_PUSH_FAULT: "POINT[@N][/SIGNAL]", several
-// separated by commas, e.g. "receive:object@100/TERM". At POINT (its Nth occurrence when @N is given; for
-// the object points N counts objects), the process sends itself SIGNAL
-// (KILL, the default, or TERM). An empty variable gives nil.
-func FaultFromEnv() (FaultFunc, error) {
-	spec := os.Getenv("OSTREE_PUSH_FAULT")
+// ParseFault parses a fault spec: "POINT[@N][/SIGNAL]", several separated
+// by commas, e.g. "receive:object@100/TERM". At POINT (its Nth occurrence
+// when @N is given; for the object points N counts objects), the process
+// sends itself SIGNAL (KILL, the default, or TERM). An empty spec gives
+// nil.
+func ParseFault(spec string) (FaultFunc, error) {
 	if spec == "" {
 		return nil, nil
 	}
@@ -46,14 +47,14 @@ func FaultFromEnv() (FaultFunc, error) {
 		case "TERM":
 			r.sig = syscall.SIGTERM
 		default:
-			return nil, fmt.Errorf("OSTREE_PUSH_FAULT: unknown signal %q", sig)
+			return nil, fmt.Errorf("unknown signal %q", sig)
 		}
 		point, count, hasCount := strings.Cut(p, "@")
 		r.point = point
 		if hasCount {
 			n, err := strconv.ParseUint(count, 10, 64)
 			if err != nil || n == 0 {
-				return nil, fmt.Errorf("OSTREE_PUSH_FAULT: bad count in %q", part)
+				return nil, fmt.Errorf("bad count in %q", part)
 			}
 			r.n = n
 		}

@@ -320,6 +320,28 @@ func TestHostilePusher(t *testing.T) {
 		}
 	})
 
+	// Finding 9, the other way: what the remote writes to its standard
+	// error reached the pusher's terminal raw through ssh (a remote that is
+	// not ostree-receive, or one on a compromised server, could print a fake
+	// success line or retitle the terminal).
+	t.Run("09-remote-stderr", func(t *testing.T) {
+		t.Parallel()
+		repo := w.e.copyRepo(w.template, "attack 09 remote")
+		forge := `printf '\033]0;owned\007\033[2K\rok: pushed\r\nplain line\r\nno newline\033[K' >&2; exec "$@"`
+		r := w.e.pushRun(pushCall{args: []string{w.e.dest(repo), "os/main"}, receiveWrap: []string{"sh", "-c", forge, "sh"}})
+		wantCode(t, r, 0)
+		for _, c := range "\r\x1b\x07" {
+			if strings.ContainsRune(r.stderr, c) {
+				t.Errorf("ostree-push's standard error holds %q raw:\n%q", c, r.stderr)
+			}
+		}
+		for _, want := range []string{`\x1b]0;owned\x07\x1b[2K\x0dok: pushed` + "\n", "\nplain line\n", `no newline\x1b[K`} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("ostree-push's standard error lacks %q:\n%q", want, r.stderr)
+			}
+		}
+	})
+
 	// Finding 10 (the shell's part): ostree-receive-shell passed its
 	// environment on whole, so a client that sshd lets set variables
 	// (AcceptEnv here; environment= in authorized_keys or

@@ -118,12 +118,12 @@ func run(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
 	case err == nil:
 		return 0
 	case errors.As(err, &u):
-		fmt.Fprintf(stderr, "ostree-pull-ssh: %v\nTry 'ostree-pull-ssh --help'.\n", err)
+		fmt.Fprintf(stderr, "ostree-pull-ssh: %s\nTry 'ostree-pull-ssh --help'.\n", transfer.Printable(err.Error()))
 		return 2
 	case errors.Is(err, errRejected):
 		return 1
 	default:
-		fmt.Fprintf(stderr, "ostree-pull-ssh: %v\n", err)
+		fmt.Fprintf(stderr, "ostree-pull-ssh: %s\n", transfer.Printable(err.Error()))
 		return 1
 	}
 }

@@ -110,7 +110,7 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 		}
 		prog.block(func(w io.Writer) {
 			if d.Err != nil {
-				fmt.Fprintf(w, "ostree-push: %s: %v\n", d.Dest, d.Err)
+				fmt.Fprintf(w, "ostree-push: %s: %s\n", d.Dest, transfer.Printable(d.Err.Error()))
 			} else if !o.quiet || !d.Result.OK() {
 				report.Write(w, d.Result, reportOptions(o, dests[i]), d.Elapsed)
 			}

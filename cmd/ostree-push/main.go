@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ostree-push/ostree-push/internal/testhooks"
+	"github.com/ostree-push/ostree-push/pkg/transfer"
 )
 
 var version = "dev"
@@ -62,12 +63,12 @@ func run(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
 	case err == nil:
 		return 0
 	case errors.As(err, &u):
-		fmt.Fprintf(stderr, "ostree-push: %v\nTry 'ostree-push --help'.\n", err)
+		fmt.Fprintf(stderr, "ostree-push: %s\nTry 'ostree-push --help'.\n", transfer.Printable(err.Error()))
 		return 2
 	case errors.Is(err, errRejected):
 		return 1
 	default:
-		fmt.Fprintf(stderr, "ostree-push: %v\n", err)
+		fmt.Fprintf(stderr, "ostree-push: %s\n", transfer.Printable(err.Error()))
 		return 1
 	}
 }

@@ -346,6 +346,6 @@ func run(args []string, sys system) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(sys.stderr, "%s: %v\n", selfName, err)
+	fmt.Fprintf(sys.stderr, "%s: %s\n", selfName, transfer.Printable(err.Error()))
 	return exitCode(err)
 }

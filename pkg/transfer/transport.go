@@ -1,6 +1,7 @@
 package transfer
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -211,9 +212,11 @@ func SplitCommand(s string) ([]string, error) {
 
 // CommandConn runs a receiver (ssh, or ostree-receive itself for a local
 // destination) and is the connection to it: reads come from its stdout,
-// writes go to its stdin. Its stderr is passed through to Stderr.
+// writes go to its stdin. Its stderr is passed on a line at a time, each
+// line escaped (see EscapedLines).
 type CommandConn struct {
 	cmd     *exec.Cmd
+	errText *EscapedLines
 	stdin   io.WriteCloser
 	stdout  io.ReadCloser
 	once    sync.Once
@@ -228,7 +231,15 @@ func StartCommand(argv []string, stderr io.Writer) (*CommandConn, error) {
 		return nil, errors.New("empty command")
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Stderr = stderr
+	// What the remote says reaches a terminal: escaped, never raw.
+	var errText *EscapedLines
+	if stderr != nil {
+		errText = &EscapedLines{W: stderr}
+		cmd.Stderr = errText
+		// A process ssh leaves behind (a ControlPersist master) may hold
+		// the stderr pipe open: Wait does not wait for it past this.
+		cmd.WaitDelay = stderrWaitDelay
+	}
 	// Its own process group: a ^C at the terminal reaches ostree-push,
 	// which then ends the child itself, in order.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -252,9 +263,15 @@ func StartCommand(argv []string, stderr io.Writer) (*CommandConn, error) {
 		stdout.Close()
 		return nil, fmt.Errorf("starting %s: %w", argv[0], err)
 	}
-	c := &CommandConn{cmd: cmd, stdin: stdin, stdout: stdout, done: make(chan struct{})}
+	c := &CommandConn{cmd: cmd, errText: errText, stdin: stdin, stdout: stdout, done: make(chan struct{})}
 	go func() {
 		c.err = cmd.Wait()
+		if errors.Is(c.err, exec.ErrWaitDelay) {
+			c.err = nil // it exited with 0; only its stderr was held open
+		}
+		if errText != nil {
+			errText.Flush()
+		}
 		close(c.done)
 	}()
 	return c, nil
@@ -291,4 +308,64 @@ func (c *CommandConn) Kill() {
 	if c.cmd.Process != nil {
 		c.cmd.Process.Signal(os.Kill)
 	}
+}
+
+// stderrWaitDelay is how long a CommandConn waits, once its child has
+// exited, for the child's stderr to reach end of file.
+const stderrWaitDelay = 2 * time.Second
+
+// maxErrLine is the longest line EscapedLines holds; a longer one is cut
+// there.
+const maxErrLine = 16 << 10
+
+// EscapedLines writes what is written to it on to W a line at a time, each
+// line through Printable: a peer's standard error (the remote
+// ostree-receive, sshd's messages, whatever runs there) cannot move the
+// cursor, erase a line or retitle the terminal. "\r\n" ends a line as "\n"
+// does; a line longer than 16 KiB is cut. Flush writes a last line that has
+// no newline. It is for one writer at a time (exec's copy of a child's
+// stderr).
+type EscapedLines struct {
+	W   io.Writer
+	buf []byte
+}
+
+func (e *EscapedLines) Write(p []byte) (int, error) {
+	e.buf = append(e.buf, p...)
+	for {
+		i := bytes.IndexByte(e.buf, '\n')
+		if i < 0 {
+			break
+		}
+		if err := e.emit(e.buf[:i]); err != nil {
+			return len(p), err
+		}
+		e.buf = e.buf[i+1:]
+	}
+	for len(e.buf) >= maxErrLine {
+		if err := e.emit(e.buf[:maxErrLine]); err != nil {
+			return len(p), err
+		}
+		e.buf = e.buf[maxErrLine:]
+	}
+	// Keep the held bytes in a buffer of their own: e.buf's array would
+	// otherwise grow with everything ever written.
+	e.buf = append([]byte(nil), e.buf...)
+	return len(p), nil
+}
+
+// Flush writes what is left of an unfinished line.
+func (e *EscapedLines) Flush() error {
+	if len(e.buf) == 0 {
+		return nil
+	}
+	err := e.emit(e.buf)
+	e.buf = nil
+	return err
+}
+
+func (e *EscapedLines) emit(line []byte) error {
+	line = bytes.TrimSuffix(line, []byte{'\r'})
+	_, err := io.WriteString(e.W, Printable(string(line))+"\n")
+	return err
 }

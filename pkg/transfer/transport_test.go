@@ -128,3 +128,57 @@ func TestCommandConnReadAfterExit(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestEscapedLines(t *testing.T) {
+	var out strings.Builder
+	e := &EscapedLines{W: &out}
+	for _, p := range []string{"\x1b]0;x\x07\x1b[2K\rok\r", "\nplain\n\tta", "b\n", strings.Repeat("y", maxErrLine+3), "\xe2\x80", "\xaelast"} {
+		if n, err := e.Write([]byte(p)); n != len(p) || err != nil {
+			t.Fatalf("Write: %d, %v", n, err)
+		}
+	}
+	if err := e.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	want := `\x1b]0;x\x07\x1b[2K\x0dok` + "\nplain\n" + `\x09tab` + "\n" + strings.Repeat("y", maxErrLine) + "\nyyy" + `\u202elast` + "\n"
+	if out.String() != want {
+		t.Errorf("got\n%q\nwant\n%q", out.String(), want)
+	}
+	if cap(e.buf) > maxErrLine*2 {
+		t.Errorf("holds %d bytes of buffer", cap(e.buf))
+	}
+}
+
+// TestCommandConnEscapesStderr: a child's standard error reaches the
+// caller's escaped, its last unfinished line too, by the time Close
+// returns.
+func TestCommandConnEscapesStderr(t *testing.T) {
+	var errOut strings.Builder
+	c, err := StartCommand([]string{"sh", "-c", `printf 'a\033[Kb\nlast\007' >&2`}, &errOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if want := `a\x1b[Kb` + "\n" + `last\x07` + "\n"; errOut.String() != want {
+		t.Errorf("stderr %q, want %q", errOut.String(), want)
+	}
+}
+
+// TestCommandConnStderrHeldOpen: a process the child leaves behind with
+// its stderr (as ssh's ControlPersist master may) does not keep Close
+// waiting.
+func TestCommandConnStderrHeldOpen(t *testing.T) {
+	c, err := StartCommand([]string{"sh", "-c", "sleep 30 & exit 0"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := c.Close(time.Minute); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("Close took %v", d)
+	}
+}

@@ -57,14 +57,7 @@ type watchedReader struct {
 
 func (wr watchedReader) Read(p []byte) (int, error) {
 	w := wr.w
-	w.mu.Lock()
-	w.reading, w.readSince = true, time.Now()
-	w.mu.Unlock()
-	n, err := wr.r.Read(p)
-	w.mu.Lock()
-	w.reading = false
-	w.mu.Unlock()
-	return n, err
+	return w.during(&w.reading, &w.readSince, func() (int, error) { return wr.r.Read(p) })
 }
 
 type watchedWriter struct {
@@ -74,12 +67,18 @@ type watchedWriter struct {
 
 func (ww watchedWriter) Write(p []byte) (int, error) {
 	w := ww.w
+	return w.during(&w.writing, &w.writeSince, func() (int, error) { return ww.wr.Write(p) })
+}
+
+// during runs op (a read or a write) with busy set and since its start
+// time, both under w.mu, for the watchdog to see.
+func (w *stallWatch) during(busy *bool, since *time.Time, op func() (int, error)) (int, error) {
 	w.mu.Lock()
-	w.writing, w.writeSince = true, time.Now()
+	*busy, *since = true, time.Now()
 	w.mu.Unlock()
-	n, err := ww.wr.Write(p)
+	n, err := op()
 	w.mu.Lock()
-	w.writing = false
+	*busy = false
 	w.mu.Unlock()
 	return n, err
 }

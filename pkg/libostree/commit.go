@@ -29,6 +29,9 @@ type Commit struct {
 // LoadCommit loads a commit object. A missing commit is an error for
 // which IsNotFound is true.
 func (r *Repo) LoadCommit(c object.Checksum) (*Commit, error) {
+	if err := r.checkOpen(); err != nil {
+		return nil, err
+	}
 	var cs cstrs
 	defer cs.free()
 	var parent, tree, meta object.Checksum
@@ -93,6 +96,9 @@ func (r *Repo) CheckComplete(c object.Checksum) error {
 // and only the objects they list that base's do not are looked for. base
 // must not be a commit whose completeness is in question.
 func (r *Repo) CheckCompleteSince(c, base object.Checksum) error {
+	if err := r.checkOpen(); err != nil {
+		return err
+	}
 	var cs cstrs
 	defer cs.free()
 	var missing C.gboolean
@@ -120,6 +126,9 @@ func (r *Repo) CheckCompleteSince(c, base object.Checksum) error {
 // ReadCommitMeta returns a commit's detached metadata (where signatures
 // live) as serialized a{sv} bytes; ok is false when it has none.
 func (r *Repo) ReadCommitMeta(c object.Checksum) (data []byte, ok bool, err error) {
+	if err := r.checkOpen(); err != nil {
+		return nil, false, err
+	}
 	var cs cstrs
 	defer cs.free()
 	var p *C.guint8
@@ -153,6 +162,9 @@ func nameFromC(n *C.opush_name) object.Name {
 // state/), or clears the mark. It takes effect at once, outside any
 // transaction.
 func (r *Repo) MarkCommitPartial(c object.Checksum, partial bool) error {
+	if err := r.checkOpen(); err != nil {
+		return err
+	}
 	var cs cstrs
 	defer cs.free()
 	var p C.gboolean

@@ -89,7 +89,9 @@ func (f *Inflater) Reset() error {
 	if f.z == nil {
 		return errInflaterClosed
 	}
-	if rc := C.inflateReset(f.z); rc != C.Z_OK {
+	rc := C.inflateReset(f.z)
+	runtime.KeepAlive(f)
+	if rc != C.Z_OK {
 		return fmt.Errorf("libostree: zlib inflateReset: error %d", int(rc))
 	}
 	return nil
@@ -114,6 +116,7 @@ func (f *Inflater) Inflate(in, out []byte) (used, made int, end bool, err error)
 	var cUsed, cMade C.uint
 	var msg *C.char
 	rc := C.opush_inflate(f.z, inp, C.uint(min(len(in), 1<<30)), outp, C.uint(min(len(out), 1<<30)), &cUsed, &cMade, &msg)
+	runtime.KeepAlive(f)
 	runtime.KeepAlive(in)
 	runtime.KeepAlive(out)
 	used, made = int(cUsed), int(cMade)

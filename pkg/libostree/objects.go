@@ -17,6 +17,9 @@ import (
 // commits are not followed; callers walk history themselves so they can stop
 // where the other side already has a commit.
 func (r *Repo) Reachable(commits ...object.Checksum) ([]object.Name, error) {
+	if err := r.checkOpen(); err != nil {
+		return nil, err
+	}
 	if len(commits) == 0 {
 		return nil, nil
 	}
@@ -49,6 +52,9 @@ func (r *Repo) Reachable(commits ...object.Checksum) ([]object.Name, error) {
 // (in objects/ or staged in its open transaction). For CommitMeta it reports
 // whether the commit has detached metadata.
 func (r *Repo) HasObjects(names []object.Name) ([]bool, error) {
+	if err := r.checkOpen(); err != nil {
+		return nil, err
+	}
 	if len(names) == 0 {
 		return nil, nil
 	}
@@ -89,6 +95,9 @@ func (r *Repo) HasObject(name object.Name) (bool, error) {
 // ReadMetadata returns the serialized bytes of a metadata object (commit,
 // dirtree or dirmeta; for CommitMeta see ReadCommitMeta).
 func (r *Repo) ReadMetadata(name object.Name) ([]byte, error) {
+	if err := r.checkOpen(); err != nil {
+		return nil, err
+	}
 	if name.Type == object.CommitMeta {
 		data, ok, err := r.ReadCommitMeta(name.Checksum)
 		if err == nil && !ok {
@@ -125,6 +134,9 @@ type ContentReader struct {
 // OpenContent opens a content (file) object for reading. Size is the total
 // length of the stream, header included.
 func (r *Repo) OpenContent(c object.Checksum) (*ContentReader, error) {
+	if err := r.checkOpen(); err != nil {
+		return nil, err
+	}
 	var cs cstrs
 	defer cs.free()
 	var stream *C.GInputStream
@@ -191,6 +203,9 @@ func (cr *ContentReader) Close() error {
 // it is what to offer a remote that has base complete. It reads only the
 // directories that changed, where Reachable reads every one.
 func (r *Repo) ReachableSince(base object.Checksum, commits ...object.Checksum) ([]object.Name, error) {
+	if err := r.checkOpen(); err != nil {
+		return nil, err
+	}
 	if len(commits) == 0 {
 		return nil, nil
 	}

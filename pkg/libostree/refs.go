@@ -21,6 +21,9 @@ type Ref struct {
 // ResolveRev resolves a ref name or checksum (ostree_repo_resolve_rev_ext).
 // When the ref does not exist, ok is false and err is nil.
 func (r *Repo) ResolveRev(rev string) (c object.Checksum, ok bool, err error) {
+	if err := r.checkOpen(); err != nil {
+		return c, false, err
+	}
 	var cs cstrs
 	defer cs.free()
 	var out *C.char
@@ -41,6 +44,9 @@ func (r *Repo) ResolveRev(rev string) (c object.Checksum, ok bool, err error) {
 // ListRefs lists the repository's own refs (not remote or mirrored refs),
 // sorted by name. With a prefix, only refs under it are listed.
 func (r *Repo) ListRefs(prefix string) ([]Ref, error) {
+	if err := r.checkOpen(); err != nil {
+		return nil, err
+	}
 	var cs cstrs
 	defer cs.free()
 	var cprefix *C.char
@@ -62,6 +68,9 @@ func (r *Repo) ListRefs(prefix string) ([]Ref, error) {
 // refs (when it has a collection id) and mirrored collection refs. Remote
 // refs are excluded.
 func (r *Repo) ListCollectionRefs() ([]Ref, error) {
+	if err := r.checkOpen(); err != nil {
+		return nil, err
+	}
 	var cids, names, csums **C.char
 	var gerr *C.GError
 	flags := C.int(C.OSTREE_REPO_LIST_REFS_EXT_EXCLUDE_REMOTES)

@@ -59,6 +59,8 @@ func modeFromC(m C.OstreeRepoMode) Mode {
 // Repo is an open OSTree repository. Close it when done. A Repo may be used
 // from several goroutines, as libostree allows (object writes into one
 // transaction from many threads, for example); Close must not race with use.
+// After Close, every method that reaches libostree returns ErrClosed (Mode
+// and CollectionID return ""), and so do those of its Txn (ErrTransactionDone).
 type Repo struct {
 	ptr  *C.OstreeRepo
 	path string
@@ -143,11 +145,23 @@ func (r *Repo) Close() error {
 	return err
 }
 
+// checkOpen is ErrClosed once the repository was closed: no method passes
+// libostree a NULL or freed repository.
+func (r *Repo) checkOpen() error {
+	if r.ptr == nil {
+		return ErrClosed
+	}
+	return nil
+}
+
 // Path returns the path the repository was opened or created at.
 func (r *Repo) Path() string { return r.path }
 
-// Mode returns the repository's mode.
+// Mode returns the repository's mode ("" once closed).
 func (r *Repo) Mode() Mode {
+	if r.ptr == nil {
+		return ""
+	}
 	m := C.ostree_repo_get_mode(r.ptr)
 	runtime.KeepAlive(r)
 	return modeFromC(m)
@@ -155,6 +169,9 @@ func (r *Repo) Mode() Mode {
 
 // CollectionID returns the repository's collection id, or "" when it has none.
 func (r *Repo) CollectionID() string {
+	if r.ptr == nil {
+		return ""
+	}
 	p := C.ostree_repo_get_collection_id(r.ptr)
 	defer runtime.KeepAlive(r)
 	if p == nil {

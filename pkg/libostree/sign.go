@@ -97,13 +97,6 @@ type GPGSignature struct {
 	Summary string
 }
 
-func (r *Repo) checkOpen() error {
-	if r.ptr == nil {
-		return ErrClosed
-	}
-	return nil
-}
-
 // VerifyCommitGPG checks the GPG signatures in the detached metadata of
 // commit c (ostree_repo_verify_commit_ext) and describes each. keyringDir
 // and keyringFile name the trusted keys; "" means not given:
@@ -498,6 +491,9 @@ func (r *Repo) readRepoFile(name string) ([]byte, bool, error) {
 // synced, made mode 0644 and renamed over summary.sig; like libostree's
 // summary signing it takes no repository lock. sigs must not be empty.
 func (r *Repo) WriteSummarySignatures(key string, sigs [][]byte) error {
+	if err := r.checkOpen(); err != nil {
+		return err
+	}
 	if len(sigs) == 0 {
 		return errors.New("writing summary.sig: no signatures")
 	}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -24,10 +25,13 @@ import (
 // Repo) leaves the repository's objects and refs as they were; libostree
 // keeps the staged objects so that a later transaction can resume them.
 //
-// The write methods may be called from several goroutines at once.
+// The write methods and SetRef may be called from several goroutines at
+// once; Commit and Abort must not race with a write still running.
 type Txn struct {
-	repo     *Repo
-	staging  string // the staging directory libostree holds, or ""
+	repo    *Repo
+	staging string // the staging directory libostree holds, or ""
+
+	mu       sync.Mutex // guards the fields below; held through Commit and Abort
 	done     bool
 	refs     []stagedRef       // written by Commit
 	refIndex map[[2]string]int // refs' index by collection ID and name
@@ -49,8 +53,8 @@ var ErrTransactionDone = errors.New("libostree: transaction already committed or
 // picked up the staging directory of an earlier, interrupted transaction
 // (its objects count as present).
 func (r *Repo) PrepareTransaction() (t *Txn, resumed bool, err error) {
-	if r.ptr == nil {
-		return nil, false, ErrClosed
+	if err := r.checkOpen(); err != nil {
+		return nil, false, err
 	}
 	if r.txn != nil {
 		return nil, false, errors.New("libostree: a transaction is already open on this repository")
@@ -118,12 +122,18 @@ func openStagingDirs(tmp string) map[string]bool {
 }
 
 // Done reports whether the transaction was committed or aborted.
-func (t *Txn) Done() bool { return t.done }
+func (t *Txn) Done() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.done
+}
 
 // Repo returns the repository the transaction writes to.
 func (t *Txn) Repo() *Repo { return t.repo }
 
 func (t *Txn) check() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if t.done {
 		return ErrTransactionDone
 	}
@@ -250,6 +260,9 @@ func (t *Txn) CopyObject(src *Repo, name object.Name) error {
 	if err := t.check(); err != nil {
 		return err
 	}
+	if err := src.checkOpen(); err != nil {
+		return err
+	}
 	if !name.Type.Valid() {
 		return fmt.Errorf("copying %s: invalid object type", name)
 	}
@@ -272,6 +285,9 @@ func (t *Txn) CopyObject(src *Repo, name object.Name) error {
 // without recompressing.
 func (t *Txn) ImportObject(src *Repo, name object.Name, trusted bool) error {
 	if err := t.check(); err != nil {
+		return err
+	}
+	if err := src.checkOpen(); err != nil {
 		return err
 	}
 	var cs cstrs
@@ -300,8 +316,7 @@ func (t *Txn) SetRef(name string, c object.Checksum) error {
 	if err := ValidateRef(name); err != nil {
 		return err
 	}
-	t.stageRef(stagedRef{name: name, c: c})
-	return nil
+	return t.stageRef(stagedRef{name: name, c: c})
 }
 
 // SetCollectionRef stages a collection ref update, applied when the
@@ -316,8 +331,7 @@ func (t *Txn) SetCollectionRef(collectionID, name string, c object.Checksum) err
 	if err := ValidateRef(name); err != nil {
 		return err
 	}
-	t.stageRef(stagedRef{collectionID: collectionID, name: name, c: c})
-	return nil
+	return t.stageRef(stagedRef{collectionID: collectionID, name: name, c: c})
 }
 
 // stagedRef is a ref update kept until Commit writes it; collectionID is
@@ -330,25 +344,33 @@ type stagedRef struct {
 
 // stageRef records r; a later update of the same ref replaces an earlier
 // one, as in libostree's transaction.
-func (t *Txn) stageRef(r stagedRef) {
+func (t *Txn) stageRef(r stagedRef) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return ErrTransactionDone
+	}
 	key := [2]string{r.collectionID, r.name}
 	if i, ok := t.refIndex[key]; ok {
 		t.refs[i] = r
-		return
+		return nil
 	}
 	if t.refIndex == nil {
 		t.refIndex = map[[2]string]int{}
 	}
 	t.refIndex[key] = len(t.refs)
 	t.refs = append(t.refs, r)
+	return nil
 }
 
 // Commit moves the staged objects into objects/, syncs them, then writes
 // the staged refs, and ends the transaction. Every object is on disk before
 // a ref can point at it (see opush_commit_transaction).
 func (t *Txn) Commit() (Stats, error) {
-	if err := t.check(); err != nil {
-		return Stats{}, err
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.done {
+		return Stats{}, ErrTransactionDone
 	}
 	var cs cstrs
 	defer cs.free()
@@ -375,7 +397,7 @@ func (t *Txn) Commit() (Stats, error) {
 	if ok == 0 {
 		err := wrap(gerr, "committing transaction in %s", t.repo.path)
 		// libostree leaves the transaction open on failure: abort it.
-		t.Abort()
+		t.abortLocked()
 		return Stats{}, err
 	}
 	t.finish()
@@ -391,6 +413,13 @@ func (t *Txn) Commit() (Stats, error) {
 // Abort ends the transaction without making anything visible. Aborting a
 // finished transaction is harmless.
 func (t *Txn) Abort() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.abortLocked()
+}
+
+// abortLocked is Abort with t.mu held.
+func (t *Txn) abortLocked() error {
 	if t.done {
 		return nil
 	}
@@ -404,6 +433,7 @@ func (t *Txn) Abort() error {
 	return nil
 }
 
+// finish marks the transaction done (t.mu held).
 func (t *Txn) finish() {
 	t.done = true
 	if t.repo.txn == t {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -306,5 +307,29 @@ func TestUsageErrors(t *testing.T) {
 	out, err := execPush(t, "--version")
 	if err != nil || !strings.HasPrefix(out, "ostree-push ") || !strings.Contains(out, "libostree 2022.7") {
 		t.Errorf("--version: %v %q", err, out)
+	}
+}
+
+// TestUnknownRefBeforeSSH: a ref that matches nothing locally is an error
+// before ssh (or a local receiver) starts, with and without --to.
+func TestUnknownRefBeforeSSH(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 5)
+	marker := filepath.Join(e.dir, "ssh-started")
+	ssh := "sh -c 'touch " + marker + "; exit 255'"
+	for _, args := range [][]string{
+		{"nohost:/x", "os/mian"},
+		{"--to", "nohost:/x", "--to", "other:/y", "os/mian"},
+		{"nohost:/x", "os/main", "os/mian:os/other"},
+	} {
+		cmd := exec.Command(filepath.Join(binDir, "ostree-push"), append([]string{"--repo=" + e.src, "--ssh-command=" + ssh}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if code := exitCode(err); code != 1 || !strings.Contains(string(out), "os/mian does not match any local ref or commit") {
+			t.Errorf("ostree-push %q: exit %d, output %q", args, code, out)
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Errorf("ostree-push %q started ssh before finding os/mian missing", args)
+			os.Remove(marker)
+		}
 	}
 }

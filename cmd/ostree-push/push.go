@@ -58,9 +58,10 @@ func refspecs(o *options, args []string) ([]transfer.PushSpec, error) {
 	return specs, nil
 }
 
-// setup is what every kind of push needs first: the refspecs, the fault
-// injection of the reliability tests, and the local repository, which the
-// caller closes.
+// setup is what every kind of push needs first: the refspecs, resolved in
+// the local repository (a mistyped ref is found before ssh starts), the
+// fault injection of the reliability tests, and the local repository,
+// which the caller closes.
 func setup(o *options, args []string) ([]transfer.PushSpec, transfer.FaultFunc, *store.Repo, error) {
 	specs, err := refspecs(o, args)
 	if err != nil {
@@ -72,6 +73,10 @@ func setup(o *options, args []string) ([]transfer.PushSpec, transfer.FaultFunc, 
 	}
 	repo, err := store.Open(o.repoPath())
 	if err != nil {
+		return nil, nil, nil, err
+	}
+	if err := transfer.CheckSpecs(repo, specs); err != nil {
+		repo.Close()
 		return nil, nil, nil, err
 	}
 	return specs, fault, repo, nil

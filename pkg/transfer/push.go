@@ -196,10 +196,21 @@ type planned struct {
 }
 
 // resolve turns the specs into commits before anything is sent.
-func (p *pusher) resolve() ([]planned, error) {
-	specs := p.opts.Specs
+func (p *pusher) resolve() ([]planned, error) { return resolveSpecs(p.src, p.opts.Specs) }
+
+// CheckSpecs resolves specs in src as Push does, without a connection: a
+// ref that matches nothing locally, or a commit that is not whole here, is
+// an error before ssh starts.
+func CheckSpecs(src Source, specs []PushSpec) error {
+	_, err := resolveSpecs(src, specs)
+	return err
+}
+
+// resolveSpecs turns specs into commits of src; no specs means every ref
+// of src, under its own name.
+func resolveSpecs(src Source, specs []PushSpec) ([]planned, error) {
 	if len(specs) == 0 {
-		refs, err := p.src.Refs()
+		refs, err := src.Refs()
 		if err != nil {
 			return nil, err
 		}
@@ -219,14 +230,14 @@ func (p *pusher) resolve() ([]planned, error) {
 		seen[s.Dst] = true
 		pl := planned{spec: s}
 		if s.Src != "" {
-			c, ok, err := p.src.ResolveRev(s.Src)
+			c, ok, err := src.ResolveRev(s.Src)
 			if err != nil {
 				return nil, err
 			}
 			if !ok {
 				return nil, fmt.Errorf("%s does not match any local ref or commit", s.Src)
 			}
-			info, ok, err := p.src.Commit(c)
+			info, ok, err := src.Commit(c)
 			if err != nil {
 				return nil, err
 			}

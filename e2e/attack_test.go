@@ -141,14 +141,22 @@ func TestHostilePusher(t *testing.T) {
 			t.Fatal(err)
 		}
 		n := 0
-		push := func(meta []byte, conf string) receiverRun {
+		c1Commit := loadObjects(t, w.e.src, w.c1)[0]
+		if c1Commit.name != (object.Name{Type: object.Commit, Checksum: w.c1}) {
+			t.Fatal("c1's objects do not start with its commit")
+		}
+		pushWith := func(meta []byte, conf string, extra ...wireObject) receiverRun {
 			m := wireObject{name: object.Name{Type: object.CommitMeta, Checksum: w.c1}, data: meta}
 			n++ // a new ref each time, so that the push moves one
 			other := transfer.RefUpdate{Ref: transfer.RefName{Name: fmt.Sprintf("os/other%d", n)}, New: w.c2}
-			return w.receive(t, repo, hostileInput{data: newStream(t).hello().object(m).objects(w.objs).update(other).bytes(), conf: attackConf(t, conf)})
+			return w.receive(t, repo, hostileInput{data: newStream(t).hello().objects(extra).object(m).objects(w.objs).update(other).bytes(), conf: attackConf(t, conf)})
 		}
+		push := func(meta []byte, conf string) receiverRun { return pushWith(meta, conf) }
 		before := snap(t, repo)
 		failed(t, push(evil, ""), "detached metadata")
+		unchanged(t, repo, before)
+		// Sending the published commit again does not make it new.
+		failed(t, pushWith(evil, "", c1Commit), "detached metadata")
 		unchanged(t, repo, before)
 		// Adding a signature is allowed.
 		sig := bytes.Repeat([]byte{7}, 64)
@@ -162,6 +170,13 @@ func TestHostilePusher(t *testing.T) {
 		if got, err := os.ReadFile(c1meta); err != nil || !bytes.Equal(got, signed) {
 			t.Errorf("c1's detached metadata after adding a signature: %v", err)
 		}
+		// A malformed signature put before the valid one is not an
+		// addition: clients stop at the first signature that fails.
+		junkFirst, err := libostree.SetDetachedSignatures(signed, libostree.MetadataKeyEd25519, [][]byte{{1}, sig})
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed(t, push(junkFirst, ""), "detached metadata")
 		// Dropping it again is not, unless allow_metadata_rewrite.
 		empty, err := libostree.SetDetachedSignatures(signed, libostree.MetadataKeyEd25519, nil)
 		if err != nil {

@@ -115,13 +115,26 @@ func (s *server) policy() (transfer.Policy, error) {
 	return p, nil
 }
 
-// checkDetachedMetadata judges new detached metadata for commit c, which
-// the repository had before the push: it may only add signatures (the
-// keys libostree signs under), keeping every signature and every other
-// entry of the old as it was; with a signature policy the commit must
-// still verify with it.
+// checkDetachedMetadata judges new detached metadata for commit c. When
+// the repository had c before the push (sent again or not), it may only
+// add signatures (under the keys libostree signs under) after the old
+// ones, keeping every old signature, in its place, and every other entry
+// as it was; an added ed25519 signature must be 64 bytes; with a
+// signature policy the commit must still verify with it. A new commit's
+// metadata is not judged here.
+// ed25519SignatureSize is the size of an ed25519 signature.
+const ed25519SignatureSize = 64
+
 func (s *server) checkDetachedMetadata(c object.Checksum) error {
 	hex := c.String()
+	// A commit the repository had before this push is in objects/ (what
+	// the push staged is not, until it commits), whether the push sent it
+	// again or not; a new commit's metadata is its own.
+	if _, err := os.Stat(filepath.Join(s.path, "objects", hex[:2], hex[2:]+".commit")); os.IsNotExist(err) {
+		return nil
+	} else if err != nil {
+		return err
+	}
 	old, err := os.ReadFile(filepath.Join(s.path, "objects", hex[:2], hex[2:]+".commitmeta"))
 	if err != nil && !os.IsNotExist(err) {
 		return err
@@ -160,9 +173,16 @@ func (s *server) checkDetachedMetadata(c object.Checksum) error {
 		if err != nil {
 			return err
 		}
-		for _, sig := range was {
-			if !slices.ContainsFunc(now, func(n []byte) bool { return bytes.Equal(n, sig) }) {
-				return fmt.Errorf("it drops a signature at %s (allow_metadata_rewrite is off)", k)
+		// The old signatures first, as they were: a client verifying
+		// stops at the first signature that fails.
+		if len(now) < len(was) || !slices.EqualFunc(was, now[:len(was)], bytes.Equal) {
+			return fmt.Errorf("it drops, changes or reorders a signature at %s (allow_metadata_rewrite is off)", k)
+		}
+		if k == libostree.MetadataKeyEd25519 {
+			for _, sig := range now[len(was):] {
+				if len(sig) != ed25519SignatureSize {
+					return fmt.Errorf("it adds a malformed signature at %s (%d bytes, not %d)", k, len(sig), ed25519SignatureSize)
+				}
 			}
 		}
 	}

@@ -70,9 +70,10 @@ type Policy struct {
 	// deletion has a zero New): an error rejects that ref.
 	CheckRef func(u RefUpdate) error
 	// CheckDetachedMetadata, when set, judges the detached metadata a
-	// push sends for commit c, which the repository had before the push
-	// (the new metadata is staged, the old still committed): an error
-	// fails the push. Without it, such metadata replaces the old.
+	// push sends for commit c (staged; what the repository had before
+	// the push is still committed), for every commit the push sends
+	// metadata for, new or not: an error fails the push. Without it, such
+	// metadata replaces the old.
 	CheckDetachedMetadata func(c object.Checksum) error
 	// VerifyCommit, when set, checks the commit ref would move to, once
 	// it is known to be complete (a signature check, say): an error
@@ -235,9 +236,9 @@ func (rv *receiver) run() (*ReceiveResult, error) {
 			if !h {
 				return nil, fmt.Errorf("detached metadata sent for commit %s, which is neither in the repository nor in this push", metas[i])
 			}
-			// A commit not sent in this push was in the repository
-			// before it (a staged commit is never taken up).
-			if check := rv.opts.Policy.CheckDetachedMetadata; check != nil && !slices.Contains(commits, metas[i]) {
+			// Every commit's: the policy tells a commit the repository
+			// had before this push (sent again or not) from a new one.
+			if check := rv.opts.Policy.CheckDetachedMetadata; check != nil {
 				if err := check(metas[i]); err != nil {
 					return nil, fmt.Errorf("detached metadata sent for commit %s, which the repository has: %w", metas[i], err)
 				}

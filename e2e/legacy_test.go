@@ -360,3 +360,52 @@ func TestLegacyV0ThroughShell(t *testing.T) {
 		t.Fatalf("through the shell: %v, %v", m, err)
 	}
 }
+
+// TestLegacyV0Hostile: the hostile-pusher checks hold for a version-0
+// client too (the restricted shell lets its command line through): a
+// .filez is counted by the content size it declares, and new detached
+// metadata for a commit the repository has may only add signatures.
+func TestLegacyV0Hostile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 10)
+	remote := e.remote("archive")
+	wantCode(t, e.push(e.dest(remote), "os/main"), 0)
+	commit := testrepo.RevParse(t, e.src, "os/main")
+	conf := filepath.Join(e.dir, "v0.conf")
+	if err := os.WriteFile(conf, []byte("max_object_size: 1M\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	session := func(name string, data []byte) (bool, string, int) {
+		c := e.v0Connect("env OSTREE_RECEIVE_CONF=" + shellQuote(conf) + " " + v0Receive(remote))
+		c.read(transfer.V0Info)
+		c.send(&transfer.V0Message{Type: transfer.V0Update, Body: []transfer.V0Entry{
+			{Key: "os/other", Value: transfer.V0Pair{A: zeros, B: commit}}}})
+		if ok, msg := c.status(); !ok {
+			t.Fatalf("UPDATE refused: %s", msg)
+		}
+		c.putObject(name, data)
+		ok, msg := c.status()
+		return ok, msg, c.done()
+	}
+	before := snap(t, remote)
+
+	// 16 KiB on the wire, 16 MiB inflated, against max_object_size: 1M.
+	big := filezObject(t, 16<<20)
+	ok, msg, code := session(big.name.Checksum.String()+".filez", big.data)
+	if ok || code == 0 || !strings.Contains(msg, "declares a content size of 16777216 bytes") {
+		t.Errorf("a 16 MiB .filez of %d bytes: STATUS %v %q, exit %d", len(big.data), ok, msg, code)
+	}
+	unchanged(t, remote, before)
+
+	// The published commit's detached metadata replaced.
+	scratch := testrepo.Commit(t, e.src, "scratch/meta", e.tree, "meta", "--add-detached-metadata-string=attacker=x")
+	evil, err := os.ReadFile(filepath.Join(e.src, "objects", scratch[:2], scratch[2:]+".commitmeta"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, msg, code = session(commit+".commitmeta", evil)
+	if code == 0 {
+		t.Errorf("new detached metadata for the published commit: STATUS %v %q, exit 0", ok, msg)
+	}
+	unchanged(t, remote, before)
+}

@@ -312,6 +312,11 @@ func (rv *receiver) runV0(r *bufio.Reader, w *bufio.Writer) (*ReceiveResult, err
 		if !have[0] {
 			return nil, fmt.Errorf("detached metadata sent for commit %s, which is neither in the repository nor in this push", c)
 		}
+		if check := rv.opts.Policy.CheckDetachedMetadata; check != nil {
+			if err := check(c); err != nil {
+				return nil, fmt.Errorf("detached metadata sent for commit %s, which the repository has: %w", c, err)
+			}
+		}
 	}
 	for _, c := range commits {
 		if err := rv.txn.CheckComplete(c); err != nil {
@@ -361,7 +366,7 @@ func (rv *receiver) v0ReceiveObject(m *V0Message, r io.Reader) (object.Name, uin
 	// The payload follows whatever else is wrong, and is read through a
 	// limit, so that a refusal can still be answered.
 	lr := &io.LimitedReader{R: r, N: int64(min(size, 1<<62))}
-	name, err := rv.v0WriteObject(file, size, lr)
+	name, counted, err := rv.v0WriteObject(file, size, lr)
 	if err == nil && lr.N != 0 {
 		err = fmt.Errorf("object %s: %d bytes left after it", Printable(file), lr.N)
 	}
@@ -376,15 +381,18 @@ func (rv *receiver) v0ReceiveObject(m *V0Message, r io.Reader) (object.Name, uin
 		}
 		return name, 0, err
 	}
-	return name, size, nil
+	return name, counted, nil
 }
 
-func (rv *receiver) v0WriteObject(file string, size uint64, r io.Reader) (object.Name, error) {
+// v0WriteObject writes one object of size bytes on the wire from r and
+// returns its name and the bytes it counts against the limits: a .filez
+// counts the content size it declares, as in version 1.
+func (rv *receiver) v0WriteObject(file string, size uint64, r io.Reader) (object.Name, uint64, error) {
 	hex, ext, ok := strings.Cut(file, ".")
 	t, known := v0ObjectTypes[ext]
 	c, err := object.ParseChecksum(hex)
 	if !ok || !known || err != nil {
-		return object.Name{}, fmt.Errorf("object %q: want CHECKSUM.filez, .dirtree, .dirmeta, .commit or .commitmeta (an archive repository's object file)", Printable(file))
+		return object.Name{}, 0, fmt.Errorf("object %q: want CHECKSUM.filez, .dirtree, .dirmeta, .commit or .commitmeta (an archive repository's object file)", Printable(file))
 	}
 	n := object.Name{Checksum: c, Type: t}
 	limit := rv.opts.MaxObjectSize
@@ -392,7 +400,18 @@ func (rv *receiver) v0WriteObject(file string, size uint64, r io.Reader) (object
 		limit = MaxMetadataSize
 	}
 	if size > limit {
-		return n, fmt.Errorf("object %s declares %d bytes, over the limit of %d", n, size, limit)
+		return n, 0, fmt.Errorf("object %s declares %d bytes, over the limit of %d", n, size, limit)
 	}
-	return n, writeObject(rv.txn, n, t == object.File, r, size)
+	counted := size
+	if t == object.File && size >= filezHeadLen {
+		var head [filezHeadLen]byte
+		if _, err := io.ReadFull(r, head[:]); err != nil {
+			return n, 0, noEOF(err)
+		}
+		if counted, err = rv.checkFilezSize(&ObjectHeader{Name: n, Size: size}, head[:]); err != nil {
+			return n, 0, err
+		}
+		r = io.MultiReader(bytesReader(head[:]), r)
+	}
+	return n, counted, writeObject(rv.txn, n, t == object.File, r, size)
 }

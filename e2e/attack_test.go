@@ -130,6 +130,77 @@ func TestHostilePusher(t *testing.T) {
 	// detached metadata (the signatures) of any commit the repository
 	// already had, in a push that moves its own ref. Now such metadata may
 	// only gain signatures, unless allow_metadata_rewrite is set.
+	// Review finding: a client that stops reading (closes its end) got the
+	// receiver killed by SIGPIPE at its next write, so nothing filtered
+	// its staging directory: a foreign transaction (an admin's ostree
+	// commit, flatpak build-update-repo) would take up its commit and
+	// detached metadata as they were.
+	t.Run("01-staging-client-gone", func(t *testing.T) {
+		t.Parallel()
+		repo := w.e.copyRepo(w.template, "attack 01 gone")
+		metaCommit := object.MustParseChecksum(testrepo.Commit(t, w.e.src, "scratch/meta3", w.e.tree, "meta", "--add-detached-metadata-string=attacker=x"))
+		hex := metaCommit.String()
+		evil, err := os.ReadFile(filepath.Join(w.e.src, "objects", hex[:2], hex[2:]+".commitmeta"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		meta := wireObject{name: object.Name{Type: object.CommitMeta, Checksum: w.c1}, data: evil}
+		cmd := exec.Command(filepath.Join(binDir, "ostree-receive"), repo)
+		cmd.Env = append(os.Environ(), "OSTREE_RECEIVE_CONF="+attackConf(t, ""), "OSTREE_RECEIVE_LOG_STDERR=1", goraceEnv())
+		outR, outW, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = outW, &stderr
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.WaitDelay = 5 * time.Second
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		outW.Close()
+		stdin.Write(newStream(t).hello().bytes())
+		fr := transfer.NewFrameReader(outR)
+		for _, want := range []string{"HELLO", "ADVERTISE"} {
+			if _, err := fr.ReadMessage(); err != nil {
+				t.Fatalf("reading the receiver's %s: %v", want, err)
+			}
+		}
+		stdin.Write(newStream(t).object(meta).object(w.orphObjs[0]).bytes())
+		// Wait until both are staged, then stop reading and ask.
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			m, _ := filepath.Glob(filepath.Join(repo, "tmp", "staging-*", "*", "*.commitmeta"))
+			c, _ := filepath.Glob(filepath.Join(repo, "tmp", "staging-*", "*", "*.commit"))
+			if len(m) > 0 && len(c) > 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the objects were not staged within 20 s\n%s", stderr.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		outR.Close()
+		stdin.Write(newStream(t).msg(&transfer.Query{Objects: []object.Name{{Type: object.File, Checksum: w.c1}}}).bytes())
+		err = cmd.Wait()
+		stdin.Close()
+		t.Logf("ostree-receive: %v\n%s", err, stderr.String())
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				t.Errorf("the receiver was killed by %v", ws.Signal())
+			}
+		}
+		for _, pat := range []string{"*.commitmeta", "*.commit"} {
+			if left, _ := filepath.Glob(filepath.Join(repo, "tmp", "staging-*", "*", pat)); len(left) > 0 {
+				t.Errorf("left in staging for any transaction to take up: %q", left)
+			}
+		}
+	})
+
 	t.Run("01-rewrite-published-metadata", func(t *testing.T) {
 		t.Parallel()
 		repo := w.e.copyRepo(w.template, "attack 01 rewrite")
@@ -592,13 +663,18 @@ func TestHostilePusher(t *testing.T) {
 		for i := range names {
 			names[i] = object.Name{Type: object.File, Checksum: object.Checksum{byte(i), byte(i >> 8), 1}}
 		}
-		s := newStream(t).hello()
+		// A commit staged first: the watchdog's exit leaves only what
+		// may be taken up.
+		s := newStream(t).hello().object(w.orphObjs[0])
 		for i := 0; i < 40; i++ {
 			s.msg(&transfer.Query{Objects: names})
 		}
 		r := stalledReceive(t, repo, s.bytes(), attackConf(t, "idle_timeout: 2s\n"), nil)
 		if r.code == 0 || !strings.Contains(r.stderr, "stopped reading") {
 			t.Errorf("a client that stops reading: exit %d after %v, stderr:\n%s", r.code, r.took, r.stderr)
+		}
+		if left, _ := filepath.Glob(filepath.Join(repo, "tmp", "staging-*", "*", "*.commit")); len(left) > 0 {
+			t.Errorf("the watchdog's exit left a commit in staging for any transaction to take up: %q", left)
 		}
 		// A byte every half second, under idle_timeout, for ever.
 		slow := newStream(t).hello().objects(w.objs).bytes()

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/pflag"
 
@@ -71,6 +73,11 @@ keys of the Python ostree-receive 1.x mean what they meant there. Keys:
 type errUsage struct{ error }
 
 func main() {
+	// A client that goes away makes a write to it fail (EPIPE), which
+	// ends the push through its abort, staging filtered; SIGPIPE would
+	// kill the receiver with its staging as it was, for any transaction
+	// to take up.
+	signal.Ignore(syscall.SIGPIPE)
 	stop := testhooks.Profile("ostree-receive")
 	code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

@@ -19,9 +19,10 @@ var idleExit = os.Exit
 // receiver works (writes objects, checks commits, moves refs, runs hooks)
 // it neither reads nor writes, and the watchdog does not fire.
 //
-// The watchdog never touches libostree: exiting leaves the objects staged
-// so far in libostree's staging directory (for a later push to take up,
-// see internal/store) and the refs where they were.
+// The watchdog never touches libostree: its onStall filters the staging
+// directory as an interrupted push's (store.Repo.LeaveStaging) and exits,
+// leaving what may be taken up for a later push (see internal/store) and
+// the refs where they were.
 type stallWatch struct {
 	timeout time.Duration
 	onStall func(writing bool, d time.Duration)

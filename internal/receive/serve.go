@@ -118,6 +118,7 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 				msg = fmt.Sprintf("idle timeout: the client stopped reading: a write to it has been blocked for %s (idle_timeout %s); giving up", stalled.Round(time.Millisecond), d)
 			}
 			log.Logf(pushlog.Error, "%s", msg)
+			repo.LeaveStaging()
 			// Tell the client too, if it still listens: the receiver
 			// is blocked reading (it flushes before every read that
 			// can wait) or writing, so no frame is half written but
@@ -131,6 +132,7 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 		t := time.AfterFunc(d, func() {
 			msg := fmt.Sprintf("the push has run for %s, the server's max_push_duration; giving up", d)
 			log.Logf(pushlog.Error, "%s", msg)
+			repo.LeaveStaging()
 			tellAndExit(tell(msg))
 		})
 		defer t.Stop()

@@ -31,9 +31,13 @@ import (
 //   - a push that was refused or failed (not interrupted) discards its
 //     staging directory (Discard); an interrupted one keeps only what may
 //     be taken up (Abort);
-//   - staging directories older than StagingMaxAge that no transaction
-//     holds are removed before a transaction starts (a taken-up directory
-//     is touched, so libostree's own expiry never comes for it).
+//   - before a transaction starts, staging directories that no
+//     transaction holds are removed when older than StagingMaxAge (a
+//     taken-up directory is touched, so libostree's own expiry never
+//     comes for it), filtered as above otherwise (a receiver killed
+//     outright could not filter its own);
+//   - a receiver that exits without ending its transaction (a watchdog)
+//     filters its own first (LeaveStaging).
 
 // DefaultStagingMaxAge is how old a staging directory nobody holds may get
 // before a receiver removes it: libostree's own tmp expiry.
@@ -125,11 +129,13 @@ func removeStaging(dir string) error {
 	return os.RemoveAll(dir)
 }
 
-// sweepStaging removes the staging directories under tmp older than maxAge
-// that no transaction holds, taking each one's lock as libostree does (an
-// open file description lock on DIR-lock) so that none is removed while a
-// transaction takes it up.
-func sweepStaging(tmp string, maxAge time.Duration) {
+// sweepStaging goes through the staging directories under tmp that no
+// transaction holds, taking each one's lock as libostree does (an open
+// file description lock on DIR-lock) so that none is touched while a
+// transaction takes it up: one older than maxAge is removed, any other
+// keeps only what may be taken up (a receiver killed outright, by SIGKILL
+// or the OOM killer, could not filter its own).
+func sweepStaging(tmp string, maxAge time.Duration, mode libostree.Mode) {
 	entries, err := os.ReadDir(tmp)
 	if err != nil {
 		return
@@ -140,7 +146,7 @@ func sweepStaging(tmp string, maxAge time.Duration) {
 			continue
 		}
 		fi, err := e.Info()
-		if err != nil || now.Sub(fi.ModTime()) <= maxAge {
+		if err != nil {
 			continue
 		}
 		dir := filepath.Join(tmp, e.Name())
@@ -150,8 +156,12 @@ func sweepStaging(tmp string, maxAge time.Duration) {
 		}
 		fl := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0}
 		if unix.FcntlFlock(lock.Fd(), unix.F_OFD_SETLK, &fl) == nil {
-			os.RemoveAll(dir)
-			os.Remove(dir + "-lock")
+			if now.Sub(fi.ModTime()) > maxAge {
+				os.RemoveAll(dir)
+				os.Remove(dir + "-lock")
+			} else {
+				keepOnlyResumable(dir, mode)
+			}
 		}
 		lock.Close()
 	}

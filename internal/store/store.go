@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -36,6 +37,10 @@ type Repo struct {
 	// StagingMaxAge is how old a staging directory that no transaction
 	// holds may get before Begin removes it; 0: DefaultStagingMaxAge.
 	StagingMaxAge time.Duration
+
+	// open is the transaction Begin opened and its staging directory,
+	// for LeaveStaging, which may run on another goroutine.
+	open atomic.Pointer[openStaging]
 
 	comps     idle[*libostree.Compressor] // CompressFilez's, closed with the Repo
 	metaComps idle[*libostree.Compressor] // DeflateMetadata's, likewise
@@ -188,7 +193,7 @@ func (s *Repo) Begin() (transfer.Txn, error) {
 	if age <= 0 {
 		age = DefaultStagingMaxAge
 	}
-	sweepStaging(filepath.Join(s.r.Path(), "tmp"), age)
+	sweepStaging(filepath.Join(s.r.Path(), "tmp"), age, s.r.Mode())
 	t, resumed, err := s.r.PrepareTransaction()
 	if err != nil {
 		return nil, err
@@ -204,7 +209,29 @@ func (s *Repo) Begin() (transfer.Txn, error) {
 		return nil, err
 	}
 	s.txn = t
+	s.open.Store(&openStaging{t: t, dir: dir, mode: s.r.Mode()})
 	return &txn{repo: s, t: t, resumed: resumed}, nil
+}
+
+// openStaging is an open transaction's staging directory.
+type openStaging struct {
+	t    *libostree.Txn
+	dir  string
+	mode libostree.Mode
+}
+
+// LeaveStaging leaves the open transaction's staging directory as an
+// interrupted push's (only what may be taken up), for a receiver about to
+// exit without ending its transaction (a watchdog): any transaction, not
+// only a receiver's, may take the directory up once the process is gone.
+// It may run on any goroutine; writes still running may add to the
+// directory meanwhile, which the next receiver's Begin filters.
+func (s *Repo) LeaveStaging() error {
+	o := s.open.Load()
+	if o == nil || o.t.Done() {
+		return nil
+	}
+	return keepOnlyResumable(o.dir, o.mode)
 }
 
 // DefaultLockTimeout is how long LockRefs waits for the ref lock unless

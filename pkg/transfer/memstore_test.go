@@ -51,6 +51,7 @@ type memStats struct {
 	Written int // objects written (staged) through transactions
 	Commits int // Txn.Commit calls that succeeded
 	Aborts  int // Txn.Abort calls that succeeded
+	Checks  int // Txn.CheckComplete calls
 }
 
 var (
@@ -421,6 +422,7 @@ func (t *memTxn) WriteContent(c object.Checksum, r io.Reader, size uint64) error
 func (t *memTxn) CheckComplete(c object.Checksum) error {
 	t.s.mu.Lock()
 	defer t.s.mu.Unlock()
+	t.s.stats.Checks++
 	return t.s.checkComplete(c)
 }
 

@@ -619,6 +619,27 @@ func TestReceiveRefusalSkipsExpensiveChecks(t *testing.T) {
 	}
 }
 
+// TestReceiveChecksACommitOnce: many refs to one commit the receiver
+// already has are judged with one completeness walk, not one per ref
+// (each walk of a large commit, under the ref lock, was a client's way to
+// hold that lock for hours).
+func TestReceiveChecksACommitOnce(t *testing.T) {
+	h := newHistory(t)
+	dst := h.dest(t, "main", h.c2)
+	var specs []PushSpec
+	for i := 0; i < 20; i++ {
+		name := fmt.Sprintf("team/%02d", i)
+		h.src.setRef(name, h.c2)
+		specs = append(specs, spec(name, name))
+	}
+	dst.stats = memStats{}
+	ex := runPush(t, h.src, dst, PushOptions{Specs: specs})
+	ex.checkNoErrors(t, "")
+	if dst.stats.Checks > 1 {
+		t.Errorf("%d completeness checks for 20 refs to one commit, want at most one", dst.stats.Checks)
+	}
+}
+
 // TestPushManyRefs: refs that do not fit in one frame are advertised in
 // REFS frames (advertise-refs), and the push works; a client that does not
 // offer the capability is told why it cannot push.

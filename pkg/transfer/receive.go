@@ -155,7 +155,8 @@ type receiver struct {
 	opts ReceiveOptions
 	txn  Txn          // open until committed or aborted; nil after
 	caps Capabilities // in effect for this exchange
-	// complete holds the sent commits found complete in this transaction.
+	// complete holds the commits found complete in this transaction,
+	// sent or already there: each is walked once per push.
 	// Nothing they need can go away before it ends: libostree holds the
 	// repository's shared lock from prepare to commit or abort, and prune
 	// needs it exclusive.
@@ -678,12 +679,12 @@ func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult
 				break // the rest stay as the first pass left them
 			}
 		}
+		if failed == nil && !full {
+			failed = rv.checkMaxRefs(upd, current, results) // cheap too
+		}
 		if failed != nil {
 			break
 		}
-	}
-	if failed == nil {
-		failed = rv.checkMaxRefs(upd, current, results)
 	}
 	moves := 0
 	for _, r := range results {
@@ -846,6 +847,12 @@ func (rv *receiver) decide(u RefUpdate, cur object.Checksum, dryRun bool, sent [
 			return reject(StatusRejected, "commit %s is partial in the repository: %v", u.New.Short(), err)
 		}
 		return reject(StatusRejected, "commit %s is incomplete: %v", u.New.Short(), err)
+	} else {
+		// Once per commit and push, however many refs it goes to.
+		if rv.complete == nil {
+			rv.complete = map[object.Checksum]bool{}
+		}
+		rv.complete[u.New] = true
 	}
 	if pol.VerifyCommit != nil {
 		if err := pol.VerifyCommit(u.New, u.Ref); err != nil {

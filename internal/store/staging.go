@@ -26,8 +26,9 @@ import (
 //     (file, dirtree, dirmeta), which every write path verified against
 //     their names: detached metadata (named by its commit, not by its
 //     content), commits (which would land without the checks of a commit
-//     received), anything else, and in a bare repository a setuid or
-//     setgid file, are removed;
+//     received), anything else, and in a bare or bare-split-xattrs
+//     repository a setuid or setgid file or one with file capabilities,
+//     are removed;
 //   - a push that was refused or failed (not interrupted) discards its
 //     staging directory (Discard); an interrupted one keeps only what may
 //     be taken up (Abort);
@@ -103,9 +104,20 @@ func keepStaged(sub string, o os.DirEntry, mode libostree.Mode) bool {
 		return false
 	case ext == "file" && mode == libostree.ModeArchive:
 		return false
-	case ext == "file" && mode == libostree.ModeBare:
-		fi, err := os.Lstat(filepath.Join(sub, o.Name()))
-		return err == nil && fi.Mode()&(os.ModeSetuid|os.ModeSetgid) == 0
+	case ext == "file" && (mode == libostree.ModeBare || mode == libostree.ModeBareSplitXattrs):
+		// These modes keep a file's real mode bits (and bare its
+		// xattrs): no setuid, setgid or file capabilities from a push
+		// that did not finish.
+		p := filepath.Join(sub, o.Name())
+		fi, err := os.Lstat(p)
+		if err != nil || fi.Mode()&(os.ModeSetuid|os.ModeSetgid) != 0 {
+			return false
+		}
+		if fi.Mode().IsRegular() {
+			if _, err := unix.Lgetxattr(p, "security.capability", nil); !errors.Is(err, unix.ENODATA) {
+				return false // has capabilities, or cannot tell
+			}
+		}
 	}
 	return true
 }

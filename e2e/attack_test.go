@@ -711,6 +711,8 @@ func TestHostilePusher(t *testing.T) {
 		}
 		refused(t, push("allow_refs: ['os/*']\n", coll("org.example.Os", "os/y")), transfer.StatusRejected, "allow_refs")
 		refused(t, push("deny_refs: ['(org.example.*, os/*)']\n", coll("org.example.Os", "os/y")), transfer.StatusRejected, "deny_refs")
+		// A plain deny pattern denies the name in any collection too.
+		refused(t, push("deny_refs: ['os/*']\n", coll("org.example.Os", "os/y")), transfer.StatusRejected, "deny_refs")
 		unchanged(t, repo, before)
 		if r := push("allow_refs: ['os/*', '(org.example.Os, dev/*)']\n", coll("org.example.Os", "dev/y")); r.code != 0 {
 			t.Fatalf("a collection ref allowed by (org.example.Os, dev/*): exit %d", r.code)

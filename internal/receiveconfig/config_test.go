@@ -259,6 +259,16 @@ func TestRefPatterns(t *testing.T) {
 	if err := cr.CheckRef("org.example.Os", "dev/y"); err != nil {
 		t.Error(err)
 	}
+	// deny_refs errs on the side of denying: a plain pattern denies the
+	// name in any collection too (a deny-only config kept collection refs
+	// out before they could be named).
+	dr := Repo{DenyRefs: []string{"os/*"}}
+	if err := dr.CheckRef("org.example.Os", "os/stable"); err == nil || !strings.Contains(err.Error(), "denied") {
+		t.Errorf("deny_refs [os/*] and (org.example.Os, os/stable): %v, want denied", err)
+	}
+	if err := dr.CheckRef("org.example.Os", "dev/x"); err != nil {
+		t.Error(err)
+	}
 	for _, bad := range []string{"(org.example.Os)", "(org.example.Os, os/*", "(, os/*)", "(org.example.Os, )"} {
 		c := &Config{Repo: Repo{SignType: "ed25519", AllowRefs: []string{bad}}, LogLevel: "INFO"}
 		if err := c.check(); err == nil || !strings.Contains(err.Error(), "(COLLECTION, REF)") {

@@ -7,15 +7,17 @@ import (
 
 // CheckRef applies allow_refs and deny_refs to a ref: the repository's own
 // (collection "") or a collection ref of another collection (a mirror).
-// A plain pattern matches the repository's own refs only; a pattern
-// "(COLLECTION, REF)" matches collection refs, both parts as globs.
+// A pattern "(COLLECTION, REF)" matches collection refs, both parts as
+// globs. A plain pattern in allow_refs matches the repository's own refs
+// only; in deny_refs it matches the name in any collection too, so that
+// a deny-only configuration keeps its names out everywhere.
 func (r *Repo) CheckRef(collection, name string) error {
 	shown := name
 	if collection != "" {
 		shown = "(" + collection + ", " + name + ")"
 	}
 	for _, p := range r.DenyRefs {
-		if MatchRef(p, collection, name) {
+		if MatchRef(p, collection, name) || MatchRef(p, "", name) {
 			return fmt.Errorf("ref %s is denied by the server (deny_refs %q)", shown, p)
 		}
 	}

@@ -161,7 +161,9 @@ type receiver struct {
 	// repository's shared lock from prepare to commit or abort, and prune
 	// needs it exclusive.
 	complete map[object.Checksum]bool
-	mark     time.Time // end of the last phase logged
+	// metas are the commits the push sent detached metadata for.
+	metas []object.Checksum
+	mark  time.Time // end of the last phase logged
 }
 
 // abort ends the transaction without committing it. Only an interrupted
@@ -222,29 +224,9 @@ func (rv *receiver) run() (*ReceiveResult, error) {
 		return nil, err
 	}
 	rv.phase("objects (%d)", res.ObjectsWritten)
-	// Detached metadata has no checksum of its own: accept it only for a
-	// commit that is in the repository or came in this push.
-	if len(metas) > 0 {
-		names := make([]object.Name, len(metas))
-		for i, c := range metas {
-			names[i] = object.Name{Checksum: c, Type: object.Commit}
-		}
-		have, err := rv.txn.HasObjects(names)
-		if err != nil {
-			return nil, err
-		}
-		for i, h := range have {
-			if !h {
-				return nil, fmt.Errorf("detached metadata sent for commit %s, which is neither in the repository nor in this push", metas[i])
-			}
-			// Every commit's: the policy tells a commit the repository
-			// had before this push (sent again or not) from a new one.
-			if check := rv.opts.Policy.CheckDetachedMetadata; check != nil {
-				if err := check(metas[i]); err != nil {
-					return nil, fmt.Errorf("detached metadata sent for commit %s, which the repository has: %w", metas[i], err)
-				}
-			}
-		}
+	rv.metas = metas
+	if err := rv.checkDetachedMetadata(); err != nil {
+		return nil, err
 	}
 	res.DryRun = upd.DryRun
 	res.Updates = upd.Refs
@@ -619,6 +601,38 @@ func (rv *receiver) checkFilezSize(h *ObjectHeader, head []byte) (uint64, error)
 	return size, nil
 }
 
+// checkDetachedMetadata judges the detached metadata the push sent
+// (rv.metas): it has no checksum of its own, so it is accepted only for a
+// commit that is in the repository or came in this push, and the policy
+// judges it for every commit, sent again or not (it tells a commit the
+// repository had before this push from a new one). It runs once the
+// objects are in, and again under the ref lock, where no other push can
+// change the metadata it compares with.
+func (rv *receiver) checkDetachedMetadata() error {
+	if len(rv.metas) == 0 {
+		return nil
+	}
+	names := make([]object.Name, len(rv.metas))
+	for i, c := range rv.metas {
+		names[i] = object.Name{Checksum: c, Type: object.Commit}
+	}
+	have, err := rv.txn.HasObjects(names)
+	if err != nil {
+		return err
+	}
+	for i, h := range have {
+		if !h {
+			return fmt.Errorf("detached metadata sent for commit %s, which is neither in the repository nor in this push", rv.metas[i])
+		}
+		if check := rv.opts.Policy.CheckDetachedMetadata; check != nil {
+			if err := check(rv.metas[i]); err != nil {
+				return fmt.Errorf("detached metadata sent for commit %s, which the repository has: %w", rv.metas[i], err)
+			}
+		}
+	}
+	return nil
+}
+
 // writeObject writes one object into the transaction, by its encoding.
 func writeObject(txn Txn, n object.Name, filez bool, r io.Reader, size uint64) error {
 	switch {
@@ -650,6 +664,9 @@ func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult
 			unlock()
 		}
 	}()
+	if err := rv.checkDetachedMetadata(); err != nil {
+		return nil, err
+	}
 	dryRun := upd.DryRun || rv.opts.Policy.DryRun
 	refs, err := rv.dest.Refs()
 	if err != nil {

@@ -304,19 +304,9 @@ func (rv *receiver) runV0(r *bufio.Reader, w *bufio.Writer) (*ReceiveResult, err
 			return nil, err
 		}
 	}
-	for _, c := range metas {
-		have, err := rv.txn.HasObjects([]object.Name{{Checksum: c, Type: object.Commit}})
-		if err != nil {
-			return nil, err
-		}
-		if !have[0] {
-			return nil, fmt.Errorf("detached metadata sent for commit %s, which is neither in the repository nor in this push", c)
-		}
-		if check := rv.opts.Policy.CheckDetachedMetadata; check != nil {
-			if err := check(c); err != nil {
-				return nil, fmt.Errorf("detached metadata sent for commit %s, which the repository has: %w", c, err)
-			}
-		}
+	rv.metas = metas
+	if err := rv.checkDetachedMetadata(); err != nil {
+		return nil, err
 	}
 	for _, c := range commits {
 		if err := rv.txn.CheckComplete(c); err != nil {

@@ -43,6 +43,19 @@ func attackConf(t *testing.T, extra string) string {
 	return conf
 }
 
+// attackerMeta commits the tree to branch in the source repository with
+// an attacker's detached metadata, and returns that metadata: what a
+// hostile push sends as another commit's.
+func (w *hostileWorld) attackerMeta(t *testing.T, branch string) []byte {
+	t.Helper()
+	hex := testrepo.Commit(t, w.e.src, branch, w.e.tree, "meta", "--add-detached-metadata-string=attacker=x")
+	evil, err := os.ReadFile(filepath.Join(w.e.src, "objects", hex[:2], hex[2:]+".commitmeta"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evil
+}
+
 // refused checks that run ended with a RESULT refusing its first ref with
 // a message saying want, and a non-zero exit.
 func refused(t *testing.T, r receiverRun, status transfer.RefStatus, want string) {
@@ -83,12 +96,7 @@ func TestHostilePusher(t *testing.T) {
 	// tree and without a partial mark (ostree fsck failed).
 	t.Run("01-staging-taken-up", func(t *testing.T) {
 		t.Parallel()
-		metaCommit := object.MustParseChecksum(testrepo.Commit(t, w.e.src, "scratch/meta", w.e.tree, "meta", "--add-detached-metadata-string=attacker=x"))
-		hex := metaCommit.String()
-		evil, err := os.ReadFile(filepath.Join(w.e.src, "objects", hex[:2], hex[2:]+".commitmeta"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		evil := w.attackerMeta(t, "scratch/meta")
 		meta := wireObject{name: object.Name{Type: object.CommitMeta, Checksum: w.c1}, data: evil}
 		orphanCommit := w.orphObjs[0]
 		if orphanCommit.name.Type != object.Commit {
@@ -138,12 +146,7 @@ func TestHostilePusher(t *testing.T) {
 	t.Run("01-staging-client-gone", func(t *testing.T) {
 		t.Parallel()
 		repo := w.e.copyRepo(w.template, "attack 01 gone")
-		metaCommit := object.MustParseChecksum(testrepo.Commit(t, w.e.src, "scratch/meta3", w.e.tree, "meta", "--add-detached-metadata-string=attacker=x"))
-		hex := metaCommit.String()
-		evil, err := os.ReadFile(filepath.Join(w.e.src, "objects", hex[:2], hex[2:]+".commitmeta"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		evil := w.attackerMeta(t, "scratch/meta3")
 		meta := wireObject{name: object.Name{Type: object.CommitMeta, Checksum: w.c1}, data: evil}
 		cmd := exec.Command(filepath.Join(binDir, "ostree-receive"), repo)
 		cmd.Env = append(os.Environ(), "OSTREE_RECEIVE_CONF="+attackConf(t, ""), "OSTREE_RECEIVE_LOG_STDERR=1", goraceEnv())
@@ -205,12 +208,7 @@ func TestHostilePusher(t *testing.T) {
 		t.Parallel()
 		repo := w.e.copyRepo(w.template, "attack 01 rewrite")
 		c1meta := filepath.Join(repo, "objects", w.c1.String()[:2], w.c1.String()[2:]+".commitmeta")
-		metaCommit := object.MustParseChecksum(testrepo.Commit(t, w.e.src, "scratch/meta2", w.e.tree, "meta", "--add-detached-metadata-string=attacker=x"))
-		hex := metaCommit.String()
-		evil, err := os.ReadFile(filepath.Join(w.e.src, "objects", hex[:2], hex[2:]+".commitmeta"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		evil := w.attackerMeta(t, "scratch/meta2")
 		n := 0
 		c1Commit := loadObjects(t, w.e.src, w.c1)[0]
 		if c1Commit.name != (object.Name{Type: object.Commit, Checksum: w.c1}) {

@@ -350,6 +350,20 @@ func TestHostilePusher(t *testing.T) {
 		r := w.receive(t, repo, hostileInput{data: newStream(t).hello().objects(w.objs).object(many).update(refs("os/main")...).bytes(), conf: conf})
 		refused(t, r, transfer.StatusRejected, "too many signatures")
 		unchanged(t, repo, before)
+		// gpg checks every signature packet of an entry: 500 packets in
+		// one ostree.gpgsigs entry count as 500.
+		var packets []byte
+		for i := 0; i < 500; i++ {
+			packets = append(packets, 0xc2, 8, byte(i), byte(i>>8), 0, 0, 0, 0, 0, 0)
+		}
+		gpgMeta, err := libostree.SetDetachedSignatures(nil, libostree.MetadataKeyGPG, [][]byte{packets})
+		if err != nil {
+			t.Fatal(err)
+		}
+		onePacked := wireObject{name: object.Name{Type: object.CommitMeta, Checksum: w.c2}, data: gpgMeta}
+		r = w.receive(t, repo, hostileInput{data: newStream(t).hello().objects(w.objs).object(onePacked).update(refs("os/main")...).bytes(), conf: conf})
+		refused(t, r, transfer.StatusRejected, "too many signatures")
+		unchanged(t, repo, before)
 		// A good signature is checked once, however many refs point to
 		// the commit (one without ref bindings, to be pushed to any ref).
 		c3 := object.MustParseChecksum(testrepo.Commit(t, w.e.src, "scratch/unbound", w.e.tree, "unbound", "--no-bindings"))

@@ -224,7 +224,8 @@ func trustedFile(configured, key, base string) (string, error) {
 
 // maxSignatures is the most signatures a commit's detached metadata may
 // hold under one key for verification: each costs a verification, and a
-// real commit carries a few.
+// real commit carries a few. GPG's count the signature packets in every
+// entry (gpg checks them all), not the entries.
 const maxSignatures = 64
 
 // verifyCommit checks a commit ref would move to: its signatures, once
@@ -288,8 +289,23 @@ func (s *server) signatures(c object.Checksum) error {
 	}
 	for _, k := range []string{libostree.MetadataKeyGPG, libostree.MetadataKeyEd25519} {
 		sigs, err := libostree.DetachedSignatures(meta, k)
-		if err == nil && len(sigs) > maxSignatures {
-			return fmt.Errorf("too many signatures: %d at %s, the server checks at most %d", len(sigs), k, maxSignatures)
+		if err != nil {
+			continue
+		}
+		n := len(sigs)
+		if k == libostree.MetadataKeyGPG {
+			// gpg checks every signature packet an entry holds.
+			n = 0
+			for _, entry := range sigs {
+				c, err := openPGPSignatures(entry)
+				if err != nil {
+					return fmt.Errorf("a GPG signature at %s: %v", k, err)
+				}
+				n += c
+			}
+		}
+		if n > maxSignatures {
+			return fmt.Errorf("too many signatures: %d at %s, the server checks at most %d", n, k, maxSignatures)
 		}
 	}
 	if s.settings.GPGVerify {

@@ -10,10 +10,10 @@ func TestOpenPGPSignatures(t *testing.T) {
 		return append([]byte{0xc2, byte(body)}, bytes.Repeat([]byte{1}, body)...)
 	}
 	oldSig := append([]byte{0x88, 3}, 1, 2, 3) // old format, tag 2, 1-byte length
-	key := append([]byte{0xc6, 2}, 9, 9)         // a public-key packet: not counted
+	key := append([]byte{0xc6, 2}, 9, 9)       // a public-key packet: not counted
 	many := bytes.Repeat(sig(10), 3000)
 	long := append([]byte{0xc2, 0xc0, 0x10}, bytes.Repeat([]byte{1}, 16+192)...) // two-byte length
-	partial := append(append([]byte{0xc2, 0xe1}, 1, 2), 1, 7)                   // 2-byte partial chunk, then 1 byte
+	partial := append(append([]byte{0xc2, 0xe1}, 1, 2), 1, 7)                    // 2-byte partial chunk, then 1 byte
 	for _, tc := range []struct {
 		name string
 		data []byte

@@ -115,6 +115,9 @@ func (s *server) policy() (transfer.Policy, error) {
 	return p, nil
 }
 
+// ed25519SignatureSize is the size of an ed25519 signature.
+const ed25519SignatureSize = 64
+
 // checkDetachedMetadata judges new detached metadata for commit c. When
 // the repository had c before the push (sent again or not), it may only
 // add signatures (under the keys libostree signs under) after the old
@@ -122,9 +125,6 @@ func (s *server) policy() (transfer.Policy, error) {
 // as it was; an added ed25519 signature must be 64 bytes; with a
 // signature policy the commit must still verify with it. A new commit's
 // metadata is not judged here.
-// ed25519SignatureSize is the size of an ed25519 signature.
-const ed25519SignatureSize = 64
-
 func (s *server) checkDetachedMetadata(c object.Checksum) error {
 	hex := c.String()
 	// A commit the repository had before this push is in objects/ (what

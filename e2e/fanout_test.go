@@ -132,7 +132,7 @@ func TestFanOutUnreachable(t *testing.T) {
 	r := e.push("--to", "ssh://127.0.0.1:1/srv/nowhere", "--to", e.dest(good), "os/main")
 	wantCode(t, r, 1)
 	sameRef(t, e.src, good, "os/main")
-	if !strings.Contains(r.stderr, "ostree-push: ssh://127.0.0.1:1/srv/nowhere: ") || !strings.Contains(r.stderr, "ssh failed") {
+	if !strings.Contains(r.stderr, "ostree-push: ssh://127.0.0.1:1/srv/nowhere: ") || !strings.Contains(r.stderr, "cannot reach 127.0.0.1: ssh exited with status 255") {
 		t.Errorf("report:\n%s", r.stderr)
 	}
 	// --to twice to the same place, and --to with --stdio, are usage errors.

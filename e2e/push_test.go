@@ -333,3 +333,20 @@ func TestUnknownRefBeforeSSH(t *testing.T) {
 		}
 	}
 }
+
+// TestUnreachableHost: when ssh itself fails (exit 255) before the other
+// side says anything, ostree-push and ostree-pull-ssh say they cannot
+// reach the host, not a protocol error.
+func TestUnreachableHost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 5)
+	ssh := "sh -c 'echo ssh: connect to host nohost port 22: Connection refused >&2; exit 255'"
+	for _, prog := range []string{"ostree-push", "ostree-pull-ssh"} {
+		cmd := exec.Command(filepath.Join(binDir, prog), "--repo="+e.src, "--ssh-command="+ssh, "nohost:/x", "os/main")
+		out, err := cmd.CombinedOutput()
+		want := prog + ": cannot reach nohost: ssh exited with status 255 (its message is above)"
+		if code := exitCode(err); code != 1 || !strings.Contains(string(out), want) || strings.Contains(string(out), "protocol error") {
+			t.Errorf("%s to an unreachable host: exit %d, output %q, want %q", prog, code, out, want)
+		}
+	}
+}

@@ -214,11 +214,7 @@ func pull(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	res, rerr := transfer.Receive(conn, conn, repo, transfer.ReceiveOptions{Agent: "ostree-pull-ssh/" + version})
 	cerr := conn.Close(30 * time.Second)
 	if rerr != nil {
-		var exit interface{ ExitCode() int }
-		if errors.As(cerr, &exit) && exit.ExitCode() == 255 && !src.Local {
-			return fmt.Errorf("%v (ssh failed: see its message above)", rerr)
-		}
-		return rerr
+		return cli.SSHFailed(rerr, cerr, src, conn.Received())
 	}
 	out := &transfer.PushResult{ObjectsSent: res.ObjectsWritten, BytesSent: res.BytesWritten}
 	for i, r := range res.Refs {

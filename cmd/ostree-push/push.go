@@ -193,7 +193,7 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	prog.done()
 	cerr := conn.Close(30 * time.Second)
 	if perr != nil {
-		return sshFailed(perr, cerr, dest)
+		return cli.SSHFailed(perr, cerr, dest, conn.Received())
 	}
 	elapsed := time.Since(start)
 	if o.json {
@@ -227,16 +227,6 @@ func (o *options) pushOptions(specs []transfer.PushSpec, fault transfer.FaultFun
 		NoCapabilities: testhooks.NoCapabilities(),
 		Compress:       o.compress(dests...),
 	}
-}
-
-// sshFailed adds to a failed push's error that ssh itself failed (exit
-// status 255, its message printed above), when it did.
-func sshFailed(err, closeErr error, dest transfer.Destination) error {
-	var exit interface{ ExitCode() int }
-	if closeErr != nil && !dest.Local && errors.As(closeErr, &exit) && exit.ExitCode() == 255 {
-		return fmt.Errorf("%v (ssh failed: see its message above)", err)
-	}
-	return err
 }
 
 // reportOptions words the git-style report of a push to dest.

@@ -1,10 +1,11 @@
 // Package cli holds what the command-line programs share about the
 // commands they start: the program installed beside them, the ssh command
-// a user chose, and an argv quoted for showing.
+// a user chose, an argv quoted for showing, and what ssh's failure means.
 package cli
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -96,4 +97,22 @@ func (p *LinePrefixer) Flush() {
 
 func (p *LinePrefixer) emit(line []byte) {
 	p.W.Write(append([]byte(p.Prefix), line...))
+}
+
+// SSHFailed words the error of a push or pull over ssh whose ssh exited
+// with status 255, ssh's own failure (its message is above, on standard
+// error): when nothing came from the other side (received is 0), the host
+// could not be reached or the login failed, which is what the user needs
+// to hear rather than a protocol or pipe error; otherwise the error says
+// ssh failed too. Any other error, or a local destination, is err as it
+// is.
+func SSHFailed(err, closeErr error, dest transfer.Destination, received int64) error {
+	var exit interface{ ExitCode() int }
+	if err == nil || closeErr == nil || dest.Local || !errors.As(closeErr, &exit) || exit.ExitCode() != 255 {
+		return err
+	}
+	if received == 0 {
+		return fmt.Errorf("cannot reach %s: ssh exited with status 255 (its message is above)", dest.Host)
+	}
+	return fmt.Errorf("%v (ssh failed: see its message above)", err)
 }

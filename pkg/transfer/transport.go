@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -215,14 +216,15 @@ func SplitCommand(s string) ([]string, error) {
 // writes go to its stdin. Its stderr is passed on a line at a time, each
 // line escaped (see EscapedLines).
 type CommandConn struct {
-	cmd     *exec.Cmd
-	errText *EscapedLines
-	stdin   io.WriteCloser
-	stdout  io.ReadCloser
-	once    sync.Once
-	outOnce sync.Once
-	done    chan struct{}
-	err     error
+	cmd      *exec.Cmd
+	received atomic.Int64 // bytes read from the child's stdout
+	errText  *EscapedLines
+	stdin    io.WriteCloser
+	stdout   io.ReadCloser
+	once     sync.Once
+	outOnce  sync.Once
+	done     chan struct{}
+	err      error
 }
 
 // StartCommand starts argv with its stdin and stdout as the connection.
@@ -277,7 +279,16 @@ func StartCommand(argv []string, stderr io.Writer) (*CommandConn, error) {
 	return c, nil
 }
 
-func (c *CommandConn) Read(p []byte) (int, error)  { return c.stdout.Read(p) }
+func (c *CommandConn) Read(p []byte) (int, error) {
+	n, err := c.stdout.Read(p)
+	c.received.Add(int64(n))
+	return n, err
+}
+
+// Received is how many bytes the child has sent: none means the other
+// side never spoke (over ssh: ssh itself failed, or what it ran printed
+// nothing).
+func (c *CommandConn) Received() int64             { return c.received.Load() }
 func (c *CommandConn) Write(p []byte) (int, error) { return c.stdin.Write(p) }
 
 // CloseWrite closes the child's stdin: the receiver sees end of input.

@@ -45,7 +45,6 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 	start := time.Now()
 	prog := newProgress(stderr, o.showProgress())
 	conns := make([]*transfer.CommandConn, len(dests))
-	prefixers := make([]*cli.LinePrefixer, len(dests))
 	closeAll := func() {
 		for _, c := range conns {
 			if c != nil {
@@ -57,8 +56,7 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 	remote := make([][]string, len(dests))
 	for i, d := range dests {
 		// What ssh and the receiver print is marked with the destination.
-		prefixers[i] = &cli.LinePrefixer{W: prog, Prefix: d.String() + ": "}
-		conn, argv, err := connection(o, d, prefixers[i])
+		conn, argv, err := connection(o, d, &cli.LinePrefixer{W: prog, Prefix: d.String() + ": "})
 		if err != nil {
 			closeAll()
 			return err
@@ -93,7 +91,6 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 	finished := func(i int, r transfer.MirrorResult) {
 		// Done with this destination: end its ssh now, then report it.
 		cerr := conns[i].Close(30 * time.Second)
-		prefixers[i].Flush()
 		d := report.Destination{Dest: dests[i].String(), Result: r.Result, Err: r.Err, LeftBehind: r.LeftBehind,
 			Remote: remote[i], Elapsed: time.Since(start)}
 		if d.Err != nil {

@@ -4,14 +4,12 @@
 package cli
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/ostree-push/ostree-push/pkg/transfer"
 )
@@ -60,43 +58,19 @@ func Quoted(argv []string) string {
 	return strings.Join(q, " ")
 }
 
-// LinePrefixer writes whole lines to W, each starting with Prefix and with
-// one Write: what several ssh processes print to one terminal stays
-// attributable. Flush writes a last line that has no newline.
+// LinePrefixer is the standard error of a transfer.CommandConn, which
+// hands on its child's standard error a whole line per Write (see
+// transfer.EscapedLines): it writes each to W with Prefix before it, in
+// one Write, so that what several ssh processes print to one terminal
+// stays attributable.
 type LinePrefixer struct {
 	W      io.Writer
 	Prefix string
-	mu     sync.Mutex
-	buf    []byte
 }
 
 func (p *LinePrefixer) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.buf = append(p.buf, b...)
-	for {
-		i := bytes.IndexByte(p.buf, '\n')
-		if i < 0 {
-			break
-		}
-		p.emit(p.buf[:i+1])
-		p.buf = p.buf[i+1:]
-	}
+	p.W.Write(append([]byte(p.Prefix), b...))
 	return len(b), nil
-}
-
-// Flush writes what is left of an unfinished line.
-func (p *LinePrefixer) Flush() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.buf) > 0 {
-		p.emit(append(p.buf, '\n'))
-		p.buf = nil
-	}
-}
-
-func (p *LinePrefixer) emit(line []byte) {
-	p.W.Write(append([]byte(p.Prefix), line...))
 }
 
 // SSHFailed words the error of a push or pull over ssh whose ssh exited

@@ -111,29 +111,31 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 			}
 		}
 	}
+	// giveUp ends a push a watchdog stopped: logged, its staging left
+	// as an interrupted push's, the client told if it still listens.
+	giveUp := func(msg string) {
+		log.Logf(pushlog.Error, "%s", msg)
+		repo.LeaveStaging()
+		tellAndExit(tell(msg))
+	}
 	if d := settings.IdleTimeout; d > 0 {
 		sw := newStallWatch(d, func(writing bool, stalled time.Duration) {
 			msg := fmt.Sprintf("idle timeout: no data from the client for %s (idle_timeout %s); giving up, nothing was changed", stalled.Round(time.Millisecond), d)
 			if writing {
 				msg = fmt.Sprintf("idle timeout: the client stopped reading: a write to it has been blocked for %s (idle_timeout %s); giving up", stalled.Round(time.Millisecond), d)
 			}
-			log.Logf(pushlog.Error, "%s", msg)
-			repo.LeaveStaging()
-			// Tell the client too, if it still listens: the receiver
-			// is blocked reading (it flushes before every read that
-			// can wait) or writing, so no frame is half written but
-			// the one a blocked write holds, and then nobody reads.
-			tellAndExit(tell(msg))
+			// The client is told too, if it still listens: the
+			// receiver is blocked reading (it flushes before every read
+			// that can wait) or writing, so no frame is half written
+			// but the one a blocked write holds, and then nobody reads.
+			giveUp(msg)
 		})
 		defer sw.Close()
 		stdin, stdout = sw.Reader(stdin), sw.Writer(stdout)
 	}
 	if d := settings.MaxPushDuration; d > 0 {
 		t := time.AfterFunc(d, func() {
-			msg := fmt.Sprintf("the push has run for %s, the server's max_push_duration; giving up", d)
-			log.Logf(pushlog.Error, "%s", msg)
-			repo.LeaveStaging()
-			tellAndExit(tell(msg))
+			giveUp(fmt.Sprintf("the push has run for %s, the server's max_push_duration; giving up", d))
 		})
 		defer t.Stop()
 	}

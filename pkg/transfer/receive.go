@@ -568,17 +568,30 @@ func (rv *receiver) receiveObject(pool *writePool, h *ObjectHeader) (uint64, err
 	var r io.Reader = rv.fr.ObjectReader(h.Size)
 	size := h.Size
 	if h.Filez {
-		var head [filezHeadLen]byte
-		if _, err := io.ReadFull(r, head[:]); err != nil {
-			return 0, noEOF(err)
-		}
 		var err error
-		if size, err = rv.checkFilezSize(h, head[:]); err != nil {
+		if size, r, err = rv.readFilezSize(h, r); err != nil {
 			return 0, err
 		}
-		r = io.MultiReader(bytesReader(head[:]), r)
 	}
 	return size, writeObject(rv.txn, h.Name, h.Filez, r, h.Size)
+}
+
+// readFilezSize reads the head of a .filez of h.Size bytes from r and
+// checks the content size it declares (checkFilezSize); it returns that
+// size and a reader of the whole object again, head included.
+func (rv *receiver) readFilezSize(h *ObjectHeader, r io.Reader) (uint64, io.Reader, error) {
+	if h.Size < filezHeadLen {
+		return h.Size, r, nil // too short to declare one: see checkFilezSize
+	}
+	var head [filezHeadLen]byte
+	if _, err := io.ReadFull(r, head[:]); err != nil {
+		return 0, nil, noEOF(err)
+	}
+	size, err := rv.checkFilezSize(h, head[:])
+	if err != nil {
+		return 0, nil, err
+	}
+	return size, io.MultiReader(bytesReader(head[:]), r), nil
 }
 
 // filezHeadLen is how much of a .filez tells the size of its content: the

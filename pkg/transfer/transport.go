@@ -218,7 +218,6 @@ func SplitCommand(s string) ([]string, error) {
 type CommandConn struct {
 	cmd      *exec.Cmd
 	received atomic.Int64 // bytes read from the child's stdout
-	errText  *EscapedLines
 	stdin    io.WriteCloser
 	stdout   io.ReadCloser
 	once     sync.Once
@@ -265,7 +264,7 @@ func StartCommand(argv []string, stderr io.Writer) (*CommandConn, error) {
 		stdout.Close()
 		return nil, fmt.Errorf("starting %s: %w", argv[0], err)
 	}
-	c := &CommandConn{cmd: cmd, errText: errText, stdin: stdin, stdout: stdout, done: make(chan struct{})}
+	c := &CommandConn{cmd: cmd, stdin: stdin, stdout: stdout, done: make(chan struct{})}
 	go func() {
 		c.err = cmd.Wait()
 		if errors.Is(c.err, exec.ErrWaitDelay) {

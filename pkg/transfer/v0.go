@@ -393,15 +393,10 @@ func (rv *receiver) v0WriteObject(file string, size uint64, r io.Reader) (object
 		return n, 0, fmt.Errorf("object %s declares %d bytes, over the limit of %d", n, size, limit)
 	}
 	counted := size
-	if t == object.File && size >= filezHeadLen {
-		var head [filezHeadLen]byte
-		if _, err := io.ReadFull(r, head[:]); err != nil {
-			return n, 0, noEOF(err)
-		}
-		if counted, err = rv.checkFilezSize(&ObjectHeader{Name: n, Size: size}, head[:]); err != nil {
+	if t == object.File {
+		if counted, r, err = rv.readFilezSize(&ObjectHeader{Name: n, Size: size}, r); err != nil {
 			return n, 0, err
 		}
-		r = io.MultiReader(bytesReader(head[:]), r)
 	}
 	return n, counted, writeObject(rv.txn, n, t == object.File, r, size)
 }

@@ -190,6 +190,7 @@ func pull(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 		return err
 	}
 	defer repo.Close()
+	repo.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "ostree-pull-ssh: "+format+"\n", args...) }
 	argv, err := command(o, src, args[1:])
 	if err != nil {
 		return err

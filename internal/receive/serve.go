@@ -93,6 +93,8 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 	defer repo.Close()
 	repo.StagingMaxAge = settings.StagingMaxAge
 	repo.LockTimeout = settings.LockTimeout
+	repo.Fault = opts.Fault
+	repo.Logf = func(format string, args ...any) { log.Logf(pushlog.Warning, format, args...) }
 
 	srv := &server{settings: settings, repo: repo, log: log, path: path}
 	policy, err := srv.policy()

@@ -38,6 +38,13 @@ type Repo struct {
 	// holds may get before Begin removes it; 0: DefaultStagingMaxAge.
 	StagingMaxAge time.Duration
 
+	// Fault is the tests' fault injection at the commit protocol's steps
+	// (see commit.go); nil in production.
+	Fault transfer.FaultFunc
+	// Logf, when set, is told when an interrupted push's ref journal was
+	// settled (see commit.go).
+	Logf func(format string, args ...any)
+
 	// open is the transaction Begin opened and its staging directory,
 	// for LeaveStaging, which may run on another goroutine.
 	open atomic.Pointer[openStaging]
@@ -189,6 +196,14 @@ func (s *Repo) ValidateRef(r transfer.RefName) error {
 // Begin implements transfer.Dest. Stale staging directories are removed
 // first, and the one the transaction takes is made safe (see staging.go).
 func (s *Repo) Begin() (transfer.Txn, error) {
+	// An interrupted push's refs are settled before this one sees them.
+	if _, err := os.Stat(s.journalPath()); err == nil {
+		unlock, err := s.LockRefs()
+		if err != nil {
+			return nil, err
+		}
+		unlock()
+	}
 	age := s.StagingMaxAge
 	if age <= 0 {
 		age = DefaultStagingMaxAge
@@ -239,7 +254,8 @@ func (s *Repo) LeaveStaging() error {
 const DefaultLockTimeout = 5 * time.Minute
 
 // LockRefs implements transfer.Dest with an exclusive flock on RefLockFile,
-// waited for at most LockTimeout.
+// waited for at most LockTimeout. Once it holds the lock, it settles the
+// ref journal an interrupted push may have left (see commit.go).
 func (s *Repo) LockRefs() (func(), error) {
 	path := filepath.Join(s.r.Path(), RefLockFile)
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
@@ -254,6 +270,14 @@ func (s *Repo) LockRefs() (func(), error) {
 	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 		if err == nil {
+			note, err := s.recoverJournal()
+			if err != nil {
+				f.Close()
+				return nil, err
+			}
+			if note != "" && s.Logf != nil {
+				s.Logf("%s", note)
+			}
 			return func() { f.Close() }, nil
 		}
 		if err != syscall.EWOULDBLOCK && err != syscall.EINTR {
@@ -277,8 +301,11 @@ type txn struct {
 	plain     *libostree.Repo
 	plainErr  error
 
-	mu      sync.Mutex
-	commits []object.Checksum // commit objects written, and commits refs are set to
+	mu       sync.Mutex
+	commits  []object.Checksum // commit objects written
+	metas    []object.Checksum // commits whose detached metadata was written
+	refs     []stagedRef       // the refs Commit moves, in the order first set
+	refIndex map[transfer.RefName]int
 
 	flushing chan struct{} // closed when StartFlush's syncfs returned; nil if none
 
@@ -322,16 +349,15 @@ func (t *txn) WriteMetadata(n object.Name, data []byte) error {
 	if err := t.t.WriteMetadata(n, data); err != nil {
 		return err
 	}
-	if n.Type == object.Commit {
-		t.remember(n.Checksum)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch n.Type {
+	case object.Commit:
+		t.commits = append(t.commits, n.Checksum)
+	case object.CommitMeta:
+		t.metas = append(t.metas, n.Checksum)
 	}
 	return nil
-}
-
-func (t *txn) remember(c object.Checksum) {
-	t.mu.Lock()
-	t.commits = append(t.commits, c)
-	t.mu.Unlock()
 }
 
 func (t *txn) WriteContent(c object.Checksum, r io.Reader, size uint64) error {
@@ -345,54 +371,29 @@ func (t *txn) CheckCompleteSince(c, base object.Checksum) error {
 	return t.repo.r.CheckCompleteSince(c, base)
 }
 
+// SetRef implements transfer.Txn: the update is kept for Commit. A later
+// update of the same ref replaces an earlier one.
 func (t *txn) SetRef(r transfer.RefName, c object.Checksum) error {
-	if !c.IsZero() {
-		t.remember(c) // checked complete: a partial mark on it goes
+	if r.CollectionID == t.repo.r.CollectionID() {
+		r.CollectionID = "" // the repository's own: a plain ref
 	}
-	if r.CollectionID != "" && r.CollectionID != t.repo.r.CollectionID() {
-		return t.t.SetCollectionRef(r.CollectionID, r.Name, c)
-	}
-	return t.t.SetRef(r.Name, c)
-}
-
-// Commit commits the transaction. libostree moves the staged objects into
-// objects/ one by one, in no particular order, before it writes the refs:
-// a receiver killed meanwhile would leave commit objects visible without
-// their trees, which fsck reports as corruption. So the commits that are
-// not in objects/ yet are first marked partial, as a pull marks the
-// commits it has not finished, and the marks go once the transaction has
-// committed (with those of the commits the refs now point to, which were
-// checked complete).
-func (t *txn) Commit() error {
-	defer t.closeScratch()
-	defer t.closePlain()
-	var marked []object.Checksum
-	for _, c := range t.commits {
-		if _, err := os.Stat(t.repo.committedPath(object.Name{Checksum: c, Type: object.Commit})); !os.IsNotExist(err) {
-			continue // visible already (or unknown): nothing to protect
-		}
-		if err := t.repo.r.MarkCommitPartial(c, true); err != nil {
-			for _, m := range marked {
-				t.repo.r.MarkCommitPartial(m, false)
-			}
-			t.t.Abort()
-			return err
-		}
-		marked = append(marked, c)
-	}
-	if t.flushing != nil {
-		<-t.flushing
-	}
-	if _, err := t.t.Commit(); err != nil {
-		// The objects may be partly in: the marks stay, which is right.
+	if err := t.repo.ValidateRef(r); err != nil {
 		return err
 	}
-	// The push has landed. A mark that cannot be cleared (unlikely: it is
-	// an unlink) only makes the commit look unfinished to the next push,
-	// which then sends more than it needs to.
-	for _, c := range t.commits {
-		t.repo.r.MarkCommitPartial(c, false)
+	if t.t.Done() {
+		return libostree.ErrTransactionDone
 	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if i, ok := t.refIndex[r]; ok {
+		t.refs[i].c = c
+		return nil
+	}
+	if t.refIndex == nil {
+		t.refIndex = map[transfer.RefName]int{}
+	}
+	t.refIndex[r] = len(t.refs)
+	t.refs = append(t.refs, stagedRef{ref: r, c: c})
 	return nil
 }
 

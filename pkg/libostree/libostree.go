@@ -49,6 +49,15 @@ func (c *cstrs) add(s string) *C.char {
 	return p
 }
 
+// checksum is add of c's hex form, or NULL for the zero checksum (which
+// libostree's ref calls take as "delete the ref").
+func (c *cstrs) checksum(sum object.Checksum) *C.char {
+	if sum.IsZero() {
+		return nil
+	}
+	return c.add(sum.String())
+}
+
 func (c cstrs) free() {
 	for _, p := range c {
 		C.free(unsafe.Pointer(p))

@@ -1003,11 +1003,10 @@ func TestReachableSince(t *testing.T) {
 	}
 }
 
-// TestCommitWritesRefs commits the same copy two ways: into a plain
-// repository (the refs are written after the objects are synced, with one
-// syncfs for libostree's fsync of each objects/XX directory) and into one
-// that updates its summary on every ref (the refs are staged in libostree's
-// transaction). Either way the refs land, a later update of a ref in the
+// TestCommitWritesRefs commits the same copy with refs staged in the
+// transaction into a plain repository and into one that updates its
+// summary on every ref (libostree then writes it once). Either way the refs
+// land, a later update of a ref in the
 // same transaction wins, a deleted ref is gone, and the repository lock is
 // released: `ostree prune` runs at once.
 func TestCommitWritesRefs(t *testing.T) {

@@ -102,3 +102,38 @@ func makeRefs(cids, names, csums []string) ([]Ref, error) {
 	})
 	return refs, nil
 }
+
+// SetRefImmediate writes one ref now, outside any transaction
+// (ostree_repo_set_ref_immediate, or ostree_repo_set_collection_ref_immediate
+// when collectionID is set): a zero checksum deletes it. With fsync on, the
+// ref file is synced before it replaces the old one. libostree regenerates
+// the summary after each such write when the repository's config asks for
+// it (core.auto-update-summary).
+func (r *Repo) SetRefImmediate(collectionID, name string, c object.Checksum) error {
+	if err := r.checkOpen(); err != nil {
+		return err
+	}
+	if collectionID != "" {
+		if err := ValidateCollectionID(collectionID); err != nil {
+			return err
+		}
+	}
+	if err := ValidateRef(name); err != nil {
+		return err
+	}
+	var cs cstrs
+	defer cs.free()
+	var ok C.gboolean
+	var gerr *C.GError
+	if collectionID != "" {
+		ref := C.OstreeCollectionRef{collection_id: cs.add(collectionID), ref_name: cs.add(name)}
+		ok = C.ostree_repo_set_collection_ref_immediate(r.ptr, &ref, cs.checksum(c), nil, &gerr)
+	} else {
+		ok = C.ostree_repo_set_ref_immediate(r.ptr, nil, cs.add(name), cs.checksum(c), nil, &gerr)
+	}
+	runtime.KeepAlive(r)
+	if ok == 0 {
+		return wrap(gerr, "writing ref %s", name)
+	}
+	return nil
+}

@@ -245,3 +245,74 @@ func escapeControl(s string) string {
 	}
 	return b.String()
 }
+
+// FsyncDisabled reports whether this handle skips fsync
+// (ostree_repo_get_disable_fsync: core.fsync=false in the config, or
+// SetFsyncDisabled); false once closed.
+func (r *Repo) FsyncDisabled() bool {
+	if r.ptr == nil {
+		return false
+	}
+	off := C.ostree_repo_get_disable_fsync(r.ptr)
+	runtime.KeepAlive(r)
+	return off != 0
+}
+
+// SetFsyncDisabled switches fsync off or on for this handle only
+// (ostree_repo_set_disable_fsync); the config is not changed.
+func (r *Repo) SetFsyncDisabled(off bool) error {
+	if err := r.checkOpen(); err != nil {
+		return err
+	}
+	var coff C.gboolean
+	if off {
+		coff = 1
+	}
+	C.ostree_repo_set_disable_fsync(r.ptr, coff)
+	runtime.KeepAlive(r)
+	return nil
+}
+
+// LockShared takes a shared hold of libostree's repository lock
+// (ostree_repo_lock_push), as a transaction holds it: `ostree prune`,
+// which takes it exclusive, waits meanwhile. Release it with UnlockShared.
+func (r *Repo) LockShared() error {
+	if err := r.checkOpen(); err != nil {
+		return err
+	}
+	var gerr *C.GError
+	ok := C.ostree_repo_lock_push(r.ptr, C.OSTREE_REPO_LOCK_SHARED, nil, &gerr)
+	runtime.KeepAlive(r)
+	if ok == 0 {
+		return wrap(gerr, "locking %s", r.path)
+	}
+	return nil
+}
+
+// UnlockShared releases a hold LockShared took (ostree_repo_lock_pop).
+func (r *Repo) UnlockShared() error {
+	if err := r.checkOpen(); err != nil {
+		return err
+	}
+	var gerr *C.GError
+	ok := C.ostree_repo_lock_pop(r.ptr, C.OSTREE_REPO_LOCK_SHARED, nil, &gerr)
+	runtime.KeepAlive(r)
+	if ok == 0 {
+		return wrap(gerr, "unlocking %s", r.path)
+	}
+	return nil
+}
+
+// ConfigBool reads a boolean of the repository's config
+// (ostree_repo_get_config, g_key_file_get_boolean): false when the key is
+// absent or not a boolean.
+func (r *Repo) ConfigBool(group, key string) (bool, error) {
+	if err := r.checkOpen(); err != nil {
+		return false, err
+	}
+	var cs cstrs
+	defer cs.free()
+	v := C.g_key_file_get_boolean(C.ostree_repo_get_config(r.ptr), cs.add(group), cs.add(key), nil)
+	runtime.KeepAlive(r)
+	return v != 0, nil
+}

@@ -1,9 +1,6 @@
 /* C helpers for pkg/libostree; see shim.h for ownership rules. */
-#define _GNU_SOURCE /* syncfs */
 #include "shim.h"
-#include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 static void
 name_from_variant (GVariant *key, opush_name *out)
@@ -875,122 +872,6 @@ opush_copy_object (OstreeRepo *repo, OstreeRepo *src, int type,
   if (!ostree_repo_write_metadata (repo, type, csum, v, &out_csum, NULL, error))
     return FALSE;
   return compare_csum (ostree_object_type_to_string (type), csum, out_csum, error);
-}
-
-static void
-copy_stats (const OstreeRepoTransactionStats *stats, opush_stats *out_stats)
-{
-  out_stats->metadata_objects_total = stats->metadata_objects_total;
-  out_stats->metadata_objects_written = stats->metadata_objects_written;
-  out_stats->content_objects_total = stats->content_objects_total;
-  out_stats->content_objects_written = stats->content_objects_written;
-  out_stats->content_bytes_written = stats->content_bytes_written;
-}
-
-/* Whether libostree regenerates the summary each time a ref is written
- * outside a transaction (core.auto-update-summary, or its deprecated
- * alias core.commit-update-summary). */
-static gboolean
-auto_updates_summary (OstreeRepo *repo)
-{
-  GKeyFile *config = ostree_repo_get_config (repo); /* owned by repo */
-  const char *keys[] = { "auto-update-summary", "commit-update-summary" };
-  for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
-    {
-      g_autoptr(GError) local_error = NULL;
-      if (g_key_file_get_boolean (config, "core", keys[i], &local_error))
-        return TRUE;
-    }
-  return FALSE;
-}
-
-static gboolean
-syncfs_repo (OstreeRepo *repo, GError **error)
-{
-  if (syncfs (ostree_repo_get_dfd (repo)) < 0)
-    {
-      int errsv = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errsv),
-                   "syncfs: %s", g_strerror (errsv));
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-write_ref (OstreeRepo *repo, const opush_ref *r, gboolean in_txn,
-           GError **error)
-{
-  if (r->cid != NULL)
-    {
-      const OstreeCollectionRef ref = { (char *) r->cid, (char *) r->name };
-      if (in_txn)
-        {
-          ostree_repo_transaction_set_collection_ref (repo, &ref, r->csum);
-          return TRUE;
-        }
-      return ostree_repo_set_collection_ref_immediate (repo, &ref, r->csum,
-                                                       NULL, error);
-    }
-  if (in_txn)
-    {
-      ostree_repo_transaction_set_ref (repo, NULL, r->name, r->csum);
-      return TRUE;
-    }
-  return ostree_repo_set_ref_immediate (repo, NULL, r->name, r->csum,
-                                        NULL, error);
-}
-
-gboolean
-opush_commit_transaction (OstreeRepo *repo, const opush_ref *refs,
-                          gsize n_refs, opush_stats *out_stats,
-                          GError **error)
-{
-  OstreeRepoTransactionStats stats = { 0, };
-
-  /* libostree's own way: with fsync off (core.fsync=false) there is
-   * nothing to save, and with the summary updated on every ref written
-   * outside a transaction, the refs are better written inside it. */
-  if (ostree_repo_get_disable_fsync (repo) || auto_updates_summary (repo))
-    {
-      for (gsize i = 0; i < n_refs; i++)
-        write_ref (repo, &refs[i], TRUE, NULL);
-      if (!ostree_repo_commit_transaction (repo, &stats, NULL, error))
-        return FALSE;
-      copy_stats (&stats, out_stats);
-      return TRUE;
-    }
-
-  /* The same order of durability as libostree's commit, with one syncfs
-   * where it fsyncs each of the 256 objects/XX directories (each fsync
-   * of a directory costs a flush of the disk's cache, about 60 ms in all
-   * on ext4): the staged objects' data is on disk before they are renamed
-   * into objects/, and the renames are on disk before a ref is written.
-   * A shared lock of our own spans the gap between the commit, which
-   * drops the transaction's lock, and the refs, so that `ostree prune`
-   * cannot remove the commits before a ref holds them. */
-  if (!ostree_repo_lock_push (repo, OSTREE_REPO_LOCK_SHARED, NULL, error))
-    return FALSE;
-  gboolean ok = syncfs_repo (repo, error);
-  if (ok)
-    {
-      ostree_repo_set_disable_fsync (repo, TRUE);
-      ok = ostree_repo_commit_transaction (repo, &stats, NULL, error);
-      ostree_repo_set_disable_fsync (repo, FALSE);
-    }
-  if (ok)
-    ok = syncfs_repo (repo, error);
-  for (gsize i = 0; ok && i < n_refs; i++)
-    ok = write_ref (repo, &refs[i], FALSE, error);
-  g_autoptr(GError) pop_error = NULL;
-  if (!ostree_repo_lock_pop (repo, OSTREE_REPO_LOCK_SHARED, NULL, &pop_error) && ok)
-    {
-      g_propagate_error (error, g_steal_pointer (&pop_error));
-      ok = FALSE;
-    }
-  if (ok)
-    copy_stats (&stats, out_stats);
-  return ok;
 }
 
 gboolean

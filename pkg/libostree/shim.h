@@ -29,15 +29,6 @@ typedef struct {
   guint8 csum[32];
 } opush_name;
 
-/* Transaction statistics copied out of OstreeRepoTransactionStats. */
-typedef struct {
-  guint64 metadata_objects_total;
-  guint64 metadata_objects_written;
-  guint64 content_objects_total;
-  guint64 content_objects_written;
-  guint64 content_bytes_written;
-} opush_stats;
-
 /* Lists refs; out_names and out_csums are NULL-terminated, free with g_strfreev.
  * For collection refs, out_cids holds each ref's collection id. */
 gboolean opush_list_refs (OstreeRepo *repo, const char *prefix, int flags,
@@ -133,24 +124,6 @@ gboolean opush_copy_object (OstreeRepo *repo, OstreeRepo *src, int type,
 /* For tests: parses a dirtree with shim.c's own reader and with GLib;
  * -1 both refuse it, 1 both read the same, 0 they differ. */
 int opush_dirtree_check (const guint8 *data, gsize len);
-
-/* A ref to write: cid NULL for a ref of the repository's own, csum NULL to
- * delete it. The strings are the caller's. */
-typedef struct {
-  const char *cid;
-  const char *name;
-  const char *csum;
-} opush_ref;
-
-/* Commits the open transaction, then writes the n_refs refs: every object
- * is on disk before a ref can point at it. With fsync on and no automatic
- * summary update, the refs are written after the commit, under a shared
- * repository lock, and one syncfs replaces libostree's fsync of each
- * objects/XX directory; otherwise they are staged in the transaction and
- * libostree writes them. On failure the transaction may be left open. */
-gboolean opush_commit_transaction (OstreeRepo *repo, const opush_ref *refs,
-                                   gsize n_refs, opush_stats *out_stats,
-                                   GError **error);
 
 /* ostree_repo_static_delta_generate with the ostree CLI's defaults (empty
  * parameters, OSTREE_STATIC_DELTA_GENERATE_OPT_MAJOR); from NULL: a delta

@@ -31,10 +31,8 @@ type Txn struct {
 	repo    *Repo
 	staging string // the staging directory libostree holds, or ""
 
-	mu       sync.Mutex // guards the fields below; held through Commit and Abort
-	done     bool
-	refs     []stagedRef       // written by Commit
-	refIndex map[[2]string]int // refs' index by collection ID and name
+	mu   sync.Mutex // guards done; held through SetRef, Commit and Abort
+	done bool
 }
 
 // Stats is what a committed transaction reports.
@@ -307,8 +305,10 @@ func (t *Txn) ImportObject(src *Repo, name object.Name, trusted bool) error {
 	return nil
 }
 
-// SetRef stages a ref update, applied when the transaction commits.
-// A zero checksum deletes the ref.
+// SetRef stages a ref update in the transaction
+// (ostree_repo_transaction_set_ref): Commit writes it after the objects.
+// A zero checksum deletes the ref. A later update of the same ref
+// replaces an earlier one.
 func (t *Txn) SetRef(name string, c object.Checksum) error {
 	if err := t.check(); err != nil {
 		return err
@@ -316,11 +316,15 @@ func (t *Txn) SetRef(name string, c object.Checksum) error {
 	if err := ValidateRef(name); err != nil {
 		return err
 	}
-	return t.stageRef(stagedRef{name: name, c: c})
+	var cs cstrs
+	defer cs.free()
+	return t.locked(func() {
+		C.ostree_repo_transaction_set_ref(t.repo.ptr, nil, cs.add(name), cs.checksum(c))
+	})
 }
 
-// SetCollectionRef stages a collection ref update, applied when the
-// transaction commits. A zero checksum deletes the ref.
+// SetCollectionRef stages a collection ref update in the transaction
+// (ostree_repo_transaction_set_collection_ref), as SetRef does.
 func (t *Txn) SetCollectionRef(collectionID, name string, c object.Checksum) error {
 	if err := t.check(); err != nil {
 		return err
@@ -331,68 +335,40 @@ func (t *Txn) SetCollectionRef(collectionID, name string, c object.Checksum) err
 	if err := ValidateRef(name); err != nil {
 		return err
 	}
-	return t.stageRef(stagedRef{collectionID: collectionID, name: name, c: c})
+	var cs cstrs
+	defer cs.free()
+	ref := C.OstreeCollectionRef{collection_id: cs.add(collectionID), ref_name: cs.add(name)}
+	return t.locked(func() {
+		C.ostree_repo_transaction_set_collection_ref(t.repo.ptr, &ref, cs.checksum(c))
+	})
 }
 
-// stagedRef is a ref update kept until Commit writes it; collectionID is
-// empty for a ref of the repository's own (a valid collection ID never is).
-type stagedRef struct {
-	collectionID string
-	name         string
-	c            object.Checksum
-}
-
-// stageRef records r; a later update of the same ref replaces an earlier
-// one, as in libostree's transaction.
-func (t *Txn) stageRef(r stagedRef) error {
+// locked runs f with t.mu held, unless the transaction is done.
+func (t *Txn) locked(f func()) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.done {
 		return ErrTransactionDone
 	}
-	key := [2]string{r.collectionID, r.name}
-	if i, ok := t.refIndex[key]; ok {
-		t.refs[i] = r
-		return nil
-	}
-	if t.refIndex == nil {
-		t.refIndex = map[[2]string]int{}
-	}
-	t.refIndex[key] = len(t.refs)
-	t.refs = append(t.refs, r)
+	f()
+	runtime.KeepAlive(t)
 	return nil
 }
 
-// Commit moves the staged objects into objects/, syncs them, then writes
-// the staged refs, and ends the transaction. Every object is on disk before
-// a ref can point at it (see opush_commit_transaction).
+// Commit ends the transaction with ostree_repo_commit_transaction: the
+// staged objects are moved into objects/ (synced first, unless fsync is
+// off), then the staged refs are written, one by one. On failure the
+// transaction is aborted; objects may be in objects/ already, and some
+// refs written.
 func (t *Txn) Commit() (Stats, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.done {
 		return Stats{}, ErrTransactionDone
 	}
-	var cs cstrs
-	defer cs.free()
-	var refs *C.opush_ref
-	if len(t.refs) > 0 {
-		refs = (*C.opush_ref)(C.malloc(C.size_t(len(t.refs)) * C.sizeof_opush_ref))
-		defer C.free(unsafe.Pointer(refs))
-		crefs := unsafe.Slice(refs, len(t.refs))
-		for i, r := range t.refs {
-			cr := &crefs[i]
-			*cr = C.opush_ref{name: cs.add(r.name)}
-			if r.collectionID != "" {
-				cr.cid = cs.add(r.collectionID)
-			}
-			if !r.c.IsZero() {
-				cr.csum = cs.add(r.c.String())
-			}
-		}
-	}
-	var st C.opush_stats
+	var st C.OstreeRepoTransactionStats
 	var gerr *C.GError
-	ok := C.opush_commit_transaction(t.repo.ptr, refs, C.gsize(len(t.refs)), &st, &gerr)
+	ok := C.ostree_repo_commit_transaction(t.repo.ptr, &st, nil, &gerr)
 	runtime.KeepAlive(t)
 	if ok == 0 {
 		err := wrap(gerr, "committing transaction in %s", t.repo.path)

@@ -21,6 +21,12 @@ import (
 //	receive:update      the receiver has read UPDATE, before its checks
 //	receive:commit      the receiver holds the ref lock and is about to
 //	                    commit the transaction
+//	commit:journal      the ref journal is written; the objects are still
+//	                    staged (internal/store/commit.go has the steps)
+//	commit:objects      the objects are committed; no ref has moved
+//	commit:ref          ref N (1-based) of the push has been written
+//	commit:refs         every ref has moved; the journal is still there
+//	recover:ref         settling a journal, ref N of it has been written
 //	receive:committed   the refs have moved; RESULT is not sent yet
 type FaultFunc func(point string, n uint64)
 

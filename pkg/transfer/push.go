@@ -88,7 +88,8 @@ func (r *PushResult) OK() bool {
 // negotiates, sends only the objects the remote lacks and asks the
 // receiver to move the refs. Refs the remote rejects are reported in the
 // result, not as an error; an error means the push failed as a whole and
-// the remote was left as it was.
+// the remote's refs were left as they were, unless the receiver's error
+// says that some moved (its ref journal then moves the rest).
 func Push(r io.Reader, w io.Writer, src Source, opts PushOptions) (*PushResult, error) {
 	if opts.Logf == nil {
 		opts.Logf = func(string, ...any) {}

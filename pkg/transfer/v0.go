@@ -154,22 +154,14 @@ var v0ObjectTypes = map[string]object.Type{
 // cannot be told after DONE, so the caller reports it (and exits non-zero
 // when a ref did not move).
 func ReceiveV0(r io.Reader, w io.Writer, dest Dest, opts ReceiveOptions) (*ReceiveResult, error) {
-	rv := &receiver{fw: NewFrameWriter(io.Discard), dest: dest, opts: opts}
-	if rv.opts.MaxObjectSize == 0 {
-		rv.opts.MaxObjectSize = DefaultMaxObjectSize
-	}
-	if rv.opts.Logf == nil {
-		rv.opts.Logf = func(string, ...any) {}
-	}
-	bw := bufio.NewWriter(w)
-	res, err := rv.runV0(bufio.NewReader(r), bw)
-	if rv.txn != nil {
-		if aerr := rv.abort(interrupted(err)); aerr != nil && err == nil {
-			err = aerr
-		}
-	}
-	if err != nil {
+	rv := newReceiver(dest, opts)
+	res, err := rv.runV0(bufio.NewReader(r), bufio.NewWriter(w))
+	if err = rv.end(err); err != nil {
 		return nil, err
+	}
+	// Version 0 has no message after DONE: the notes go to the log.
+	for _, n := range rv.notes {
+		rv.opts.Logf("%s", n)
 	}
 	return res, nil
 }
@@ -178,11 +170,9 @@ func ReceiveV0(r io.Reader, w io.Writer, dest Dest, opts ReceiveOptions) (*Recei
 type v0Refusal struct{ error }
 
 func (rv *receiver) runV0(r *bufio.Reader, w *bufio.Writer) (*ReceiveResult, error) {
-	txn, err := rv.dest.Begin()
-	if err != nil {
+	if err := rv.begin(); err != nil {
 		return nil, err
 	}
-	rv.txn = txn
 	send := func(m *V0Message) error {
 		if err := WriteV0(w, m); err != nil {
 			return err
@@ -265,7 +255,6 @@ func (rv *receiver) runV0(r *bufio.Reader, w *bufio.Writer) (*ReceiveResult, err
 	}
 	rv.opts.Fault.at("receive:update", 0)
 
-	var commits, metas []object.Checksum
 	for {
 		m, err := ReadV0(r)
 		if err == io.EOF {
@@ -288,34 +277,14 @@ func (rv *receiver) runV0(r *bufio.Reader, w *bufio.Writer) (*ReceiveResult, err
 			}
 			return nil, refuse("%v", err)
 		}
-		switch name.Type {
-		case object.Commit:
-			commits = append(commits, name.Checksum)
-		case object.CommitMeta:
-			metas = append(metas, name.Checksum)
-		}
-		res.ObjectsWritten++
-		res.BytesWritten += size
-		rv.opts.Fault.at("receive:object", res.ObjectsWritten)
-		if max := rv.opts.Policy.MaxPushSize; max > 0 && res.BytesWritten > max {
-			return nil, refuse("push exceeds the server's limit of %d bytes", max)
+		if err := rv.staged(name, size, res); err != nil {
+			return nil, refuse("%v", err)
 		}
 		if err := status(true, ""); err != nil {
 			return nil, err
 		}
 	}
-	rv.metas = metas
-	if err := rv.checkDetachedMetadata(); err != nil {
-		return nil, err
-	}
-	for _, c := range commits {
-		if err := rv.txn.CheckComplete(c); err != nil {
-			return nil, fmt.Errorf("commit %s was sent without all its objects: %w", c, err)
-		}
-	}
-	res.Updates = upd.Refs
-	res.Refs, err = rv.updateRefs(upd, commits)
-	if err != nil {
+	if err := rv.conclude(upd, res); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -385,12 +354,8 @@ func (rv *receiver) v0WriteObject(file string, size uint64, r io.Reader) (object
 		return object.Name{}, 0, fmt.Errorf("object %q: want CHECKSUM.filez, .dirtree, .dirmeta, .commit or .commitmeta (an archive repository's object file)", Printable(file))
 	}
 	n := object.Name{Checksum: c, Type: t}
-	limit := rv.opts.MaxObjectSize
-	if t.IsMeta() {
-		limit = MaxMetadataSize
-	}
-	if size > limit {
-		return n, 0, fmt.Errorf("object %s declares %d bytes, over the limit of %d", n, size, limit)
+	if err := rv.checkDeclaredSize(n, size); err != nil {
+		return n, 0, err
 	}
 	counted := size
 	if t == object.File {

@@ -1,0 +1,274 @@
+package transfer
+
+// Where a ref's fate is decided: under the ref lock, every update of a push
+// is judged (its name, the server's rules, compare-and-swap, the commit it
+// moves to: complete, signed, a fast-forward), and then all of them move
+// together, by committing the transaction, or none does.
+
+import (
+	"fmt"
+
+	"github.com/ostree-push/ostree-push/pkg/object"
+)
+
+// updateRefs decides every ref update under the ref lock and applies them
+// all, or none, by committing the transaction.
+func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult, error) {
+	if rv.opts.BeforeRefLock != nil {
+		rv.opts.BeforeRefLock()
+	}
+	unlock, err := rv.dest.LockRefs()
+	if err != nil {
+		return nil, err
+	}
+	locked := true
+	defer func() {
+		if locked {
+			unlock()
+		}
+	}()
+	if err := rv.checkDetachedMetadata(); err != nil {
+		return nil, err
+	}
+	dryRun := upd.DryRun || rv.opts.Policy.DryRun
+	refs, err := rv.dest.Refs()
+	if err != nil {
+		return nil, err
+	}
+	current := make(map[RefName]object.Checksum, len(refs))
+	for _, r := range refs {
+		current[r.Ref] = r.Commit
+	}
+	// Two passes: the cheap checks of every ref first (names, rules,
+	// staleness), then the expensive ones (completeness, signatures,
+	// history), which stop at the first refusal: a push is all or
+	// nothing, so once one ref is refused the others need not be judged,
+	// and a client cannot make the receiver verify every other ref first.
+	results := make([]RefResult, len(upd.Refs))
+	var failed *RefResult
+	for _, full := range []bool{false, true} {
+		for i, u := range upd.Refs {
+			if full && results[i].Status != StatusOK {
+				continue
+			}
+			results[i] = rv.decide(u, current[u.Ref], dryRun, sent, full)
+			if s := results[i].Status; s != StatusOK && s != StatusUpToDate && failed == nil {
+				failed = &results[i]
+			}
+			if failed != nil && full {
+				break // the rest stay as the first pass left them
+			}
+		}
+		if failed == nil && !full {
+			failed = rv.checkMaxRefs(upd, current, results) // cheap too
+		}
+		if failed != nil {
+			break
+		}
+	}
+	moves := 0
+	for _, r := range results {
+		if r.Status == StatusOK {
+			moves++
+		}
+	}
+	if failed != nil {
+		for i := range results {
+			if results[i].Status == StatusOK {
+				results[i].Status = StatusAtomic
+				results[i].Message = fmt.Sprintf("not applied: %s was rejected (%s)", failed.Ref, failed.Status)
+			}
+		}
+	}
+	if dryRun && !upd.DryRun && failed == nil {
+		rv.notes = append(rv.notes, "dry run: the server is configured with dry_run, nothing was changed")
+	}
+	if failed != nil || dryRun || moves == 0 {
+		// Nothing moves. A refused push's staging is discarded; a dry
+		// run's (or one with every ref up to date) is kept, as an
+		// interrupted push's is, with what it may have taken up.
+		return results, rv.abort(failed == nil)
+	}
+	var moving []RefUpdate
+	for i, u := range upd.Refs {
+		if results[i].Status == StatusOK {
+			moving = append(moving, u)
+		}
+	}
+	pol := rv.opts.Policy
+	if pol.BeforeCommit != nil {
+		if err := pol.BeforeCommit(moving); err != nil {
+			return nil, err
+		}
+	}
+	for _, u := range moving {
+		if err := rv.txn.SetRef(u.Ref, u.New); err != nil {
+			return nil, err
+		}
+	}
+	rv.opts.Fault.at("receive:commit", 0)
+	txn := rv.txn
+	rv.txn = nil
+	if err := txn.Commit(); err != nil {
+		return nil, err
+	}
+	rv.phase("ref decisions and transaction commit")
+	rv.opts.Fault.at("receive:committed", 0)
+	// The refs have moved: what follows reports, it cannot fail the push.
+	if pol.AfterCommit != nil {
+		rv.notes = append(rv.notes, pol.AfterCommit(moving)...)
+		rv.phase("after commit (summary, static deltas)")
+	}
+	unlock()
+	locked = false
+	if pol.AfterUnlock != nil {
+		rv.notes = append(rv.notes, pol.AfterUnlock(moving)...)
+	}
+	return results, nil
+}
+
+// checkMaxRefs refuses the first ref the push creates when the repository
+// would then have more refs than Policy.MaxRefs; it returns that ref's
+// result, or nil.
+func (rv *receiver) checkMaxRefs(upd *Update, current map[RefName]object.Checksum, results []RefResult) *RefResult {
+	max := rv.opts.Policy.MaxRefs
+	if max <= 0 {
+		return nil
+	}
+	total, first := len(current), -1
+	for i, u := range upd.Refs {
+		if results[i].Status != StatusOK {
+			continue
+		}
+		switch {
+		case u.New.IsZero():
+			total--
+		case current[u.Ref].IsZero():
+			total++
+			if first < 0 {
+				first = i
+			}
+		}
+	}
+	if total <= max || first < 0 {
+		return nil
+	}
+	results[first].Status = StatusRejected
+	results[first].Message = fmt.Sprintf("the repository would have %d refs, more than the server's max_refs (%d)", total, max)
+	return &results[first]
+}
+
+// decide judges one ref update against the ref's current value: its name,
+// the server's rules and its staleness, and with full, the commit it moves
+// to (complete, signed, a fast-forward).
+func (rv *receiver) decide(u RefUpdate, cur object.Checksum, dryRun bool, sent []object.Checksum, full bool) RefResult {
+	res := RefResult{Ref: u.Ref, Status: StatusOK}
+	reject := func(s RefStatus, format string, a ...any) RefResult {
+		res.Status, res.Message = s, fmt.Sprintf(format, a...)
+		return res
+	}
+	if err := rv.dest.ValidateRef(u.Ref); err != nil {
+		return reject(StatusRejected, "invalid ref name: %v", err)
+	}
+	if u.Ref.CollectionID != "" && u.Ref.CollectionID == rv.dest.CollectionID() {
+		return reject(StatusRejected, "the repository's own refs take an empty collection id")
+	}
+	pol := rv.opts.Policy
+	if pol.CheckRef != nil {
+		if err := pol.CheckRef(u); err != nil {
+			return reject(StatusRejected, "%v", err)
+		}
+	}
+	switch {
+	case cur == u.New:
+		res.Status = StatusUpToDate
+		return res
+	case cur != u.Old:
+		if cur.IsZero() {
+			return reject(StatusStale, "ref does not exist on the remote (client expected %s)", u.Old.Short())
+		}
+		return reject(StatusStale, "ref is at %s on the remote, client expected %s", cur.Short(), shortOrNone(u.Old))
+	case u.New.IsZero():
+		return res // delete
+	case !full:
+		return res
+	}
+	info, ok, err := rv.dest.Commit(u.New)
+	if err != nil {
+		return reject(StatusRejected, "loading commit %s: %v", u.New.Short(), err)
+	}
+	if !ok {
+		if dryRun {
+			// Not sent in a dry run: nothing more can be checked here.
+			return res
+		}
+		return reject(StatusRejected, "commit %s is not in the repository and was not sent", u.New.Short())
+	}
+	// A commit marked partial (by a pull, or by a receiver killed while it
+	// committed) is accepted once it is found complete. The ref's current
+	// value (locked) is a base for the check when it can be trusted: only
+	// what changed since it is looked for; otherwise every object is.
+	var base object.Checksum
+	if rv.trustedBase(cur, sent) {
+		base = cur
+	}
+	if rv.complete[u.New] {
+		// Checked moments ago in this transaction (see rv.complete).
+	} else if err := rv.checkComplete(u.New, base); err != nil {
+		if info.Partial {
+			return reject(StatusRejected, "commit %s is partial in the repository: %v", u.New.Short(), err)
+		}
+		return reject(StatusRejected, "commit %s is incomplete: %v", u.New.Short(), err)
+	} else {
+		// Once per commit and push, however many refs it goes to.
+		if rv.complete == nil {
+			rv.complete = map[object.Checksum]bool{}
+		}
+		rv.complete[u.New] = true
+	}
+	if pol.VerifyCommit != nil {
+		if err := pol.VerifyCommit(u.New, u.Ref); err != nil {
+			return reject(StatusRejected, "commit %s: %v", u.New.Short(), err)
+		}
+	}
+	if !u.Old.IsZero() {
+		ff, err := isAncestor(rv.dest, u.Old, u.New)
+		if err != nil {
+			return reject(StatusRejected, "checking history of %s: %v", u.New.Short(), err)
+		}
+		if !ff {
+			switch {
+			case pol.DenyNonFastForward:
+				return reject(StatusNonFastForward, "%s is not an ancestor of %s, and the server denies non-fast-forward updates", u.Old.Short(), u.New.Short())
+			case !u.Force && !pol.ForceAll:
+				return reject(StatusNonFastForward, "%s is not an ancestor of %s", u.Old.Short(), u.New.Short())
+			}
+			res.Message = "forced update"
+		}
+	}
+	return res
+}
+
+// commitLoader is what isAncestor needs of a repository.
+type commitLoader interface {
+	Commit(c object.Checksum) (CommitInfo, bool, error)
+}
+
+// isAncestor reports whether old is in the parent chain of c (or is c).
+// A chain that stops (a parent not in the repository) does not reach old.
+func isAncestor(repo commitLoader, old, c object.Checksum) (bool, error) {
+	for i := 0; i < maxAncestry && !c.IsZero(); i++ {
+		if c == old {
+			return true, nil
+		}
+		info, ok, err := repo.Commit(c)
+		if err != nil {
+			return false, err
+		}
+		if !ok {
+			return false, nil
+		}
+		c = info.Parent
+	}
+	return false, nil
+}

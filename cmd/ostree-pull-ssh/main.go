@@ -23,7 +23,6 @@ import (
 	"github.com/ostree-push/ostree-push/internal/cli"
 	"github.com/ostree-push/ostree-push/internal/report"
 	"github.com/ostree-push/ostree-push/internal/store"
-	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
 )
 
@@ -31,34 +30,24 @@ var version = "dev"
 
 type options struct {
 	repo        string
-	port        string
-	identity    string
-	sshOptions  []string
-	sshCommand  string
+	ssh         cli.SSHFlags
 	sendCommand string
 	force       bool
 	dryRun      bool
 	quiet       bool
 	verbose     bool
 	json        bool
-	version     bool
-	help        bool
 }
 
 func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.repo, "repo", "", "local repository to pull into (default: $OSTREE_REPO, else the current directory)")
-	fs.StringVarP(&o.port, "port", "p", "", "ssh port")
-	fs.StringVarP(&o.identity, "identity", "i", "", "ssh identity file")
-	fs.StringArrayVarP(&o.sshOptions, "ssh-option", "o", nil, "ssh option, as for ssh -o (repeatable)")
-	fs.StringVar(&o.sshCommand, "ssh-command", "", "ssh program and arguments, split like a shell (default: $OSTREE_PUSH_SSH, else ssh)")
+	o.ssh.Add(fs)
 	fs.StringVar(&o.sendCommand, "send-command", "ostree-push", "the ostree-push run on the remote host (it is given --stdio, the refspecs and --repo PATH)")
 	fs.BoolVarP(&o.force, "force", "f", false, "allow local updates that are not fast-forwards")
 	fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "negotiate and report what would happen; change nothing")
 	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print only errors")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print the ssh command")
 	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on stdout")
-	fs.BoolVar(&o.version, "version", false, "print the version and exit")
-	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
 }
 
 const usage = `Usage: ostree-pull-ssh [OPTIONS] SOURCE [REFSPEC...]
@@ -81,10 +70,6 @@ ref was rejected or the pull failed, 2 on a usage error.
 Options:
 `
 
-type errUsage struct{ error }
-
-var errRejected = errors.New("some refs were not updated")
-
 func main() {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -93,39 +78,13 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
 	var o options
-	fs := pflag.NewFlagSet("ostree-pull-ssh", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	fs.SortFlags = false
-	o.addFlags(fs)
-	err := fs.Parse(args)
-	if err == nil {
-		switch {
-		case o.help:
-			fmt.Fprint(stdout, usage)
-			fs.SetOutput(stdout)
-			fs.PrintDefaults()
-			return 0
-		case o.version:
-			fmt.Fprintf(stdout, "ostree-pull-ssh %s (libostree %s)\n", version, libostree.BuildVersion)
-			return 0
-		}
-		err = pull(&o, fs.Args(), stdout, stderr, sigs)
-	} else {
-		err = errUsage{err}
-	}
-	var u errUsage
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &u):
-		fmt.Fprintf(stderr, "ostree-pull-ssh: %s\nTry 'ostree-pull-ssh --help'.\n", transfer.Printable(err.Error()))
-		return 2
-	case errors.Is(err, errRejected):
-		return 1
-	default:
-		fmt.Fprintf(stderr, "ostree-pull-ssh: %s\n", transfer.Printable(err.Error()))
-		return 1
-	}
+	return cli.Program{
+		Name:    "ostree-pull-ssh",
+		Usage:   usage,
+		Version: version,
+		Flags:   o.addFlags,
+		Run:     func(args []string) error { return pull(&o, args, stdout, stderr, sigs) },
+	}.Main(args, stdout, stderr)
 }
 
 // sendArgs are the sender's arguments before --repo PATH.
@@ -144,48 +103,39 @@ func sendArgs(o *options, refspecs []string) []string {
 func command(o *options, src transfer.Destination, refspecs []string) ([]string, error) {
 	words, err := transfer.SplitCommand(o.sendCommand)
 	if err != nil || len(words) == 0 {
-		return nil, errUsage{fmt.Errorf("--send-command: %v", err)}
+		return nil, cli.Usage(fmt.Errorf("--send-command: %v", err))
 	}
 	if src.Local {
 		// No network between them: nothing is worth deflating.
 		cli.Beside(words, "ostree-push")
 		return append(append(append(words, "--no-compress"), sendArgs(o, refspecs)...), src.Path), nil
 	}
-	ssh, err := cli.SSHCommand(o.sshCommand)
-	if err != nil {
-		return nil, errUsage{err}
-	}
 	remote := o.sendCommand
 	for _, a := range sendArgs(o, refspecs) {
 		remote += " " + transfer.ShellQuote(a)
 	}
-	return transfer.SSHArgs(src, transfer.SSHOptions{
-		Command: ssh, Port: o.port, Identity: o.identity, Options: o.sshOptions,
-		ReceiveCommand: remote,
-	}), nil
+	return o.ssh.Args(src, remote)
 }
 
 func pull(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) error {
 	if len(args) == 0 {
-		return errUsage{errors.New("missing SOURCE")}
+		return cli.Usage(errors.New("missing SOURCE"))
 	}
 	src, err := transfer.ParseDestination(args[0])
 	if err != nil {
-		return errUsage{err}
+		return cli.Usage(err)
 	}
+	// The refspecs are checked here, before ssh starts: the sources are
+	// resolved over there, the local names must be valid here.
 	for _, a := range args[1:] {
 		if strings.HasPrefix(strings.TrimPrefix(a, "+"), ":") {
-			return errUsage{fmt.Errorf("refspec %q: a pull cannot delete a ref", a)}
+			return cli.Usage(fmt.Errorf("refspec %q: a pull cannot delete a ref", a))
+		}
+		if _, err := cli.ParseRefspec(a, "local"); err != nil {
+			return cli.Usage(err)
 		}
 	}
-	path := o.repo
-	if path == "" {
-		path = os.Getenv("OSTREE_REPO")
-	}
-	if path == "" {
-		path = "."
-	}
-	repo, err := store.Open(path)
+	repo, err := store.Open(cli.RepoPath(o.repo))
 	if err != nil {
 		return err
 	}
@@ -203,15 +153,7 @@ func pull(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	if err != nil {
 		return err
 	}
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		select {
-		case <-sigs:
-			conn.Kill() // the transaction is abandoned: nothing changes here
-		case <-stop:
-		}
-	}()
+	defer cli.OnSignal(sigs, conn.Kill)() // the transaction is abandoned: nothing changes here
 	res, rerr := transfer.Receive(conn, conn, repo, transfer.ReceiveOptions{Agent: "ostree-pull-ssh/" + version})
 	cerr := conn.Close(30 * time.Second)
 	if rerr != nil {
@@ -234,7 +176,7 @@ func pull(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 		}, elapsed)
 	}
 	if !out.OK() {
-		return errRejected
+		return cli.ErrRejected
 	}
 	return nil
 }

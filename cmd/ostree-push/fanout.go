@@ -21,17 +21,17 @@ import (
 // is 1 when any failed or rejected a ref.
 func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) error {
 	if o.stdio {
-		return errUsage{errors.New("--stdio and --to do not go together")}
+		return cli.Usage(errors.New("--stdio and --to do not go together"))
 	}
 	var dests []transfer.Destination
 	seen := map[string]bool{}
 	for _, s := range o.to {
 		d, err := transfer.ParseDestination(s)
 		if err != nil {
-			return errUsage{fmt.Errorf("--to: %v", err)}
+			return cli.Usage(fmt.Errorf("--to: %v", err))
 		}
 		if seen[d.String()] {
-			return errUsage{fmt.Errorf("--to %s is given twice", d)}
+			return cli.Usage(fmt.Errorf("--to %s is given twice", d))
 		}
 		seen[d.String()] = true
 		dests = append(dests, d)
@@ -73,17 +73,11 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 			}
 		}}
 	}
-	stopSigs := make(chan struct{})
-	defer close(stopSigs)
-	go func() {
-		select {
-		case <-sigs:
-			for _, c := range conns {
-				c.Kill()
-			}
-		case <-stopSigs:
+	defer cli.OnSignal(sigs, func() {
+		for _, c := range conns {
+			c.Kill()
 		}
-	}()
+	})()
 
 	results := make([]report.Destination, len(dests))
 	var failed []string
@@ -134,7 +128,7 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 			len(dests), elapsed.Seconds(), res.ObjectsRead, report.HumanBytes(res.BytesRead))
 	}
 	if len(failed) > 0 {
-		return errRejected
+		return cli.ErrRejected
 	}
 	return nil
 }

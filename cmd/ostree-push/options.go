@@ -5,16 +5,14 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/ostree-push/ostree-push/internal/cli"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
 )
 
 type options struct {
 	repo           string
 	to             []string
-	port           string
-	identity       string
-	sshOptions     []string
-	sshCommand     string
+	ssh            cli.SSHFlags
 	receiveCommand string
 	force          bool
 	dryRun         bool
@@ -25,17 +23,12 @@ type options struct {
 	noCompress     bool
 	json           bool
 	stdio          bool
-	version        bool
-	help           bool
 }
 
 func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.repo, "repo", "", "local repository (default: $OSTREE_REPO, else the current directory)")
 	fs.StringArrayVar(&o.to, "to", nil, "push to DEST; repeat it to push to several destinations at once, reading each object once (with --to, every argument is a REFSPEC)")
-	fs.StringVarP(&o.port, "port", "p", "", "ssh port")
-	fs.StringVarP(&o.identity, "identity", "i", "", "ssh identity file")
-	fs.StringArrayVarP(&o.sshOptions, "ssh-option", "o", nil, "ssh option, as for ssh -o (repeatable)")
-	fs.StringVar(&o.sshCommand, "ssh-command", "", "ssh program and arguments, split like a shell (default: $OSTREE_PUSH_SSH, else ssh)")
+	o.ssh.Add(fs)
 	fs.StringVar(&o.receiveCommand, "receive-command", "ostree-receive", "receiver command run on the remote host; the repo path is appended quoted")
 	fs.BoolVarP(&o.force, "force", "f", false, "allow updates that are not fast-forwards")
 	fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "negotiate and report what would happen; change nothing")
@@ -46,8 +39,6 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.noCompress, "no-compress", false, "send objects as stored (default over ssh, never to a local path: the file objects of a bare or bare-user repository deflated, as an archive repository stores them, and metadata deflated when smaller)")
 	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on stdout")
 	fs.BoolVar(&o.stdio, "stdio", false, "send to the receiver on standard input and output (what ostree-pull-ssh runs on the remote host); the arguments are only REFSPECs")
-	fs.BoolVar(&o.version, "version", false, "print the version and exit")
-	fs.BoolVarP(&o.help, "help", "h", false, "show this help and exit")
 }
 
 // compress decides whether file objects of a repository that does not
@@ -62,17 +53,6 @@ func (o *options) compress(dests ...transfer.Destination) bool {
 		}
 	}
 	return false
-}
-
-// repoPath is --repo, else $OSTREE_REPO, else ".".
-func (o *options) repoPath() string {
-	if o.repo != "" {
-		return o.repo
-	}
-	if env := os.Getenv("OSTREE_REPO"); env != "" {
-		return env
-	}
-	return "."
 }
 
 // showProgress decides whether to draw progress on stderr.

@@ -5,55 +5,24 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/ostree-push/ostree-push/internal/cli"
 	"github.com/ostree-push/ostree-push/internal/report"
 	"github.com/ostree-push/ostree-push/internal/store"
 	"github.com/ostree-push/ostree-push/internal/testhooks"
-	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
 )
-
-func libostreeVersion() string { return libostree.BuildVersion }
-
-// parseRefspec parses REF, SRC:DST, :DST and a leading + (force).
-func parseRefspec(s string) (transfer.PushSpec, error) {
-	var spec transfer.PushSpec
-	if strings.HasPrefix(s, "+") {
-		spec.Force = true
-		s = s[1:]
-	}
-	src, dst, hasColon := strings.Cut(s, ":")
-	if !hasColon {
-		dst = src
-	}
-	if dst == "" {
-		return spec, fmt.Errorf("refspec %q names no remote ref", s)
-	}
-	if strings.Contains(dst, ":") {
-		return spec, fmt.Errorf("refspec %q has more than one ':'", s)
-	}
-	if err := libostree.ValidateRef(dst); err != nil {
-		return spec, fmt.Errorf("refspec %q: invalid remote ref name: %v", s, err)
-	}
-	spec.Src, spec.Dst = src, transfer.RefName{Name: dst}
-	return spec, nil
-}
 
 // refspecs parses the REFSPEC arguments; --force forces them all.
 func refspecs(o *options, args []string) ([]transfer.PushSpec, error) {
 	var specs []transfer.PushSpec
 	for _, a := range args {
-		spec, err := parseRefspec(a)
+		r, err := cli.ParseRefspec(a, "remote")
 		if err != nil {
-			return nil, errUsage{err}
+			return nil, cli.Usage(err)
 		}
-		if o.force {
-			spec.Force = true
-		}
-		specs = append(specs, spec)
+		specs = append(specs, transfer.PushSpec{Src: r.Src, Dst: transfer.RefName{Name: r.Dst}, Force: r.Force || o.force})
 	}
 	return specs, nil
 }
@@ -71,7 +40,7 @@ func setup(o *options, args []string) ([]transfer.PushSpec, transfer.FaultFunc, 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	repo, err := store.Open(o.repoPath())
+	repo, err := store.Open(cli.RepoPath(o.repo))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -88,7 +57,7 @@ func setup(o *options, args []string) ([]transfer.PushSpec, transfer.FaultFunc, 
 // go to standard error, which ssh relays.
 func serveStdio(o *options, args []string, stderr io.Writer) error {
 	if o.json || o.progress {
-		return errUsage{errors.New("--stdio speaks the protocol on standard output: no --json or --progress")}
+		return cli.Usage(errors.New("--stdio speaks the protocol on standard output: no --json or --progress"))
 	}
 	specs, fault, repo, err := setup(o, args)
 	if err != nil {
@@ -107,7 +76,7 @@ func serveStdio(o *options, args []string, stderr io.Writer) error {
 		return err
 	}
 	if !res.OK() {
-		return errRejected // the puller reports which refs, and why
+		return cli.ErrRejected // the puller reports which refs, and why
 	}
 	return nil
 }
@@ -118,23 +87,16 @@ func connection(o *options, dest transfer.Destination, stderr io.Writer) (*trans
 	if dest.Local {
 		words, err := transfer.SplitCommand(o.receiveCommand)
 		if err != nil || len(words) == 0 {
-			return nil, nil, errUsage{fmt.Errorf("--receive-command: %v", err)}
+			return nil, nil, cli.Usage(fmt.Errorf("--receive-command: %v", err))
 		}
 		// The default receiver is the one installed beside this program.
 		cli.Beside(words, "ostree-receive")
 		argv = append(words, dest.Path)
 	} else {
-		command, err := cli.SSHCommand(o.sshCommand)
-		if err != nil {
-			return nil, nil, errUsage{err}
+		var err error
+		if argv, err = o.ssh.Args(dest, o.receiveCommand); err != nil {
+			return nil, nil, err
 		}
-		argv = transfer.SSHArgs(dest, transfer.SSHOptions{
-			Command:        command,
-			Port:           o.port,
-			Identity:       o.identity,
-			Options:        o.sshOptions,
-			ReceiveCommand: o.receiveCommand,
-		})
 	}
 	conn, err := transfer.StartCommand(argv, stderr)
 	return conn, argv, err
@@ -148,11 +110,11 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 		return serveStdio(o, args, stderr)
 	}
 	if len(args) == 0 {
-		return errUsage{errors.New("missing DEST")}
+		return cli.Usage(errors.New("missing DEST"))
 	}
 	dest, err := transfer.ParseDestination(args[0])
 	if err != nil {
-		return errUsage{err}
+		return cli.Usage(err)
 	}
 	specs, fault, repo, err := setup(o, args[1:])
 	if err != nil {
@@ -170,15 +132,7 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	}
 	// An interrupt ends the receiver (over ssh: ends ssh, so the remote
 	// receiver sees its input end and aborts): the remote stays as it was.
-	stopSigs := make(chan struct{})
-	defer close(stopSigs)
-	go func() {
-		select {
-		case <-sigs:
-			conn.Kill()
-		case <-stopSigs:
-		}
-	}()
+	defer cli.OnSignal(sigs, conn.Kill)()
 
 	prog := newProgress(stderr, o.showProgress())
 	var remoteMsgs []string
@@ -204,7 +158,7 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 		report.Write(stderr, res, reportOptions(o, dest), elapsed)
 	}
 	if !res.OK() {
-		return errRejected
+		return cli.ErrRejected
 	}
 	return nil
 }

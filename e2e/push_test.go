@@ -349,4 +349,15 @@ func TestUnreachableHost(t *testing.T) {
 			t.Errorf("%s to an unreachable host: exit %d, output %q, want %q", prog, code, out, want)
 		}
 	}
+	// ssh also exits 255, and says nothing, when the remote command is
+	// killed by a signal: no "message above" to point at.
+	ssh = "sh -c 'exit 255'"
+	for _, prog := range []string{"ostree-push", "ostree-pull-ssh"} {
+		cmd := exec.Command(filepath.Join(binDir, prog), "--repo="+e.src, "--ssh-command="+ssh, "host:/x", "os/main")
+		out, err := cmd.CombinedOutput()
+		want := prog + ": ssh to host exited with status 255 and no message: the connection failed, or the remote command was killed"
+		if code := exitCode(err); code != 1 || !strings.Contains(string(out), want) {
+			t.Errorf("%s, remote command killed: exit %d, output %q, want %q", prog, code, out, want)
+		}
+	}
 }

@@ -157,7 +157,7 @@ func pull(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	res, rerr := transfer.Receive(conn, conn, repo, transfer.ReceiveOptions{Agent: "ostree-pull-ssh/" + version})
 	cerr := conn.Close(30 * time.Second)
 	if rerr != nil {
-		return cli.SSHFailed(rerr, cerr, src, conn.Received())
+		return cli.SSHFailed(rerr, cerr, src, conn)
 	}
 	out := &transfer.PushResult{ObjectsSent: res.ObjectsWritten, BytesSent: res.BytesWritten}
 	for i, r := range res.Refs {

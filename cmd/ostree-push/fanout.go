@@ -88,7 +88,7 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 		d := report.Destination{Dest: dests[i].String(), Result: r.Result, Err: r.Err, LeftBehind: r.LeftBehind,
 			Remote: remote[i], Elapsed: time.Since(start)}
 		if d.Err != nil {
-			d.Err = cli.SSHFailed(d.Err, cerr, dests[i], conns[i].Received())
+			d.Err = cli.SSHFailed(d.Err, cerr, dests[i], conns[i])
 		}
 		mu.Lock()
 		defer mu.Unlock()

@@ -147,7 +147,7 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	prog.done()
 	cerr := conn.Close(30 * time.Second)
 	if perr != nil {
-		return cli.SSHFailed(perr, cerr, dest, conn.Received())
+		return cli.SSHFailed(perr, cerr, dest, conn)
 	}
 	elapsed := time.Since(start)
 	if o.json {

@@ -77,18 +77,21 @@ func (p *LinePrefixer) Write(b []byte) (int, error) {
 }
 
 // SSHFailed words the error of a push or pull over ssh whose ssh exited
-// with status 255, ssh's own failure (its message is above, on standard
-// error): when nothing came from the other side (received is 0), the host
-// could not be reached or the login failed, which is what the user needs
-// to hear rather than a protocol or pipe error; otherwise the error says
-// ssh failed too. Any other error, or a local destination, is err as it
-// is.
-func SSHFailed(err, closeErr error, dest transfer.Destination, received int64) error {
+// with status 255, ssh's own failure: when nothing came from the other
+// side, the host could not be reached or the login failed (ssh's message
+// is above, on standard error), which is what the user needs to hear
+// rather than a protocol or pipe error; ssh also exits 255, silently, when
+// the remote command is killed by a signal. Otherwise the error says ssh
+// failed too. Any other error, or a local destination, is err as it is.
+func SSHFailed(err, closeErr error, dest transfer.Destination, conn *transfer.CommandConn) error {
 	var exit interface{ ExitCode() int }
 	if err == nil || closeErr == nil || dest.Local || !errors.As(closeErr, &exit) || exit.ExitCode() != 255 {
 		return err
 	}
-	if received == 0 {
+	switch {
+	case conn.Received() == 0 && conn.Printed() == 0:
+		return fmt.Errorf("ssh to %s exited with status 255 and no message: the connection failed, or the remote command was killed", dest.Host)
+	case conn.Received() == 0:
 		return fmt.Errorf("cannot reach %s: ssh exited with status 255 (its message is above)", dest.Host)
 	}
 	return fmt.Errorf("%v (ssh failed: see its message above)", err)

@@ -217,7 +217,8 @@ func SplitCommand(s string) ([]string, error) {
 // line escaped (see EscapedLines).
 type CommandConn struct {
 	cmd      *exec.Cmd
-	received atomic.Int64 // bytes read from the child's stdout
+	received atomic.Int64  // bytes read from the child's stdout
+	printed  *atomic.Int64 // bytes the child wrote to its stderr
 	stdin    io.WriteCloser
 	stdout   io.ReadCloser
 	once     sync.Once
@@ -234,9 +235,10 @@ func StartCommand(argv []string, stderr io.Writer) (*CommandConn, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	// What the remote says reaches a terminal: escaped, never raw.
 	var errText *EscapedLines
+	printed := new(atomic.Int64)
 	if stderr != nil {
 		errText = &EscapedLines{W: stderr}
-		cmd.Stderr = errText
+		cmd.Stderr = countWrites{errText, printed}
 		// A process ssh leaves behind (a ControlPersist master) may hold
 		// the stderr pipe open: Wait does not wait for it past this.
 		cmd.WaitDelay = stderrWaitDelay
@@ -264,7 +266,7 @@ func StartCommand(argv []string, stderr io.Writer) (*CommandConn, error) {
 		stdout.Close()
 		return nil, fmt.Errorf("starting %s: %w", argv[0], err)
 	}
-	c := &CommandConn{cmd: cmd, stdin: stdin, stdout: stdout, done: make(chan struct{})}
+	c := &CommandConn{cmd: cmd, stdin: stdin, stdout: stdout, printed: printed, done: make(chan struct{})}
 	go func() {
 		c.err = cmd.Wait()
 		if errors.Is(c.err, exec.ErrWaitDelay) {
@@ -287,7 +289,21 @@ func (c *CommandConn) Read(p []byte) (int, error) {
 // Received is how many bytes the child has sent: none means the other
 // side never spoke (over ssh: ssh itself failed, or what it ran printed
 // nothing).
-func (c *CommandConn) Received() int64             { return c.received.Load() }
+func (c *CommandConn) Received() int64 { return c.received.Load() }
+
+// Printed is how many bytes the child has written to its standard error.
+func (c *CommandConn) Printed() int64 { return c.printed.Load() }
+
+// countWrites counts the bytes written through it.
+type countWrites struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c countWrites) Write(p []byte) (int, error) {
+	c.n.Add(int64(len(p)))
+	return c.w.Write(p)
+}
 func (c *CommandConn) Write(p []byte) (int, error) { return c.stdin.Write(p) }
 
 // CloseWrite closes the child's stdin: the receiver sees end of input.

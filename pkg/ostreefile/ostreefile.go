@@ -96,13 +96,13 @@ func (h *FileHeader) IsSymlink() bool { return h.Mode&ModeTypeMask == ModeSymlin
 // libostree's _ostree_file_header_new produces (without its 8-byte length
 // prefix, which ContentStreamPrefix gives). The fields are written as they
 // are: libostree writes an rdev of 0 and "" as a regular file's target.
-func (h *FileHeader) Marshal() []byte { return h.marshal(nil, false, 0) }
+func (h *FileHeader) Marshal() []byte { return h.marshal(false, 0) }
 
 // MarshalArchive returns the (tuuuusa(ayay)) serialization of a .filez
 // header for content of size bytes (0 for a symlink), byte for byte what
 // libostree's _ostree_zlib_file_header_new produces, without the 8-byte
 // length prefix.
-func (h *FileHeader) MarshalArchive(size uint64) []byte { return h.marshal(nil, true, size) }
+func (h *FileHeader) MarshalArchive(size uint64) []byte { return h.marshal(true, size) }
 
 // prefixed returns the 8-byte length prefix followed by the header.
 func prefixed(header []byte) []byte {

@@ -180,6 +180,9 @@ func (rv *receiver) runV0(r *bufio.Reader, w *bufio.Writer) (*ReceiveResult, err
 		return w.Flush()
 	}
 	status := func(ok bool, msg string) error {
+		// A GVariant string is UTF-8, and the message may quote what
+		// the client sent.
+		msg = strings.ToValidUTF8(msg, "\uFFFD")
 		return send(&V0Message{Type: V0Status, Body: []V0Entry{{"result", ok}, {"message", msg}}})
 	}
 	refuse := func(format string, a ...any) error {

@@ -1,26 +1,21 @@
 package transfer
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
-	"strings"
+
+	"github.com/ostree-push/ostree-push/pkg/gvariant"
 )
 
-// A minimal GVariant codec for the version-0 protocol's message bodies: an
-// a{sv} dictionary whose values are s, b, i, t, (ss) or a{ss}. It follows
-// GLib's serialization (gvariant-serialiser.c): values are aligned within
-// their container (i to 4, t and v to 8), a container of variable-size
-// children ends with the framing offsets of those children, each as wide
-// as the container's total size needs (1, 2, 4 or 8 bytes, always little
-// endian), and a variant is its child's bytes, a zero byte and the child's
-// type string. Numbers are in the message's byte order.
+// The version-0 protocol's message bodies, written and read with
+// pkg/gvariant: an a{sv} dictionary whose values are s, b, i, t, (ss) or
+// a{ss}, with numbers in the message's byte order (framing offsets are
+// little-endian in both).
 //
-// The decoder accepts only what GLib would write (normal form): it
-// re-encodes what it decoded and compares, so that framing tricks, padding
-// that is not zero, or a value of another type are all refused.
+// The decoder accepts only what GLib would write: values of those types,
+// in normal form, so that framing tricks, padding that is not zero, or a
+// value of another type are all refused.
 
 // V0Pair is a (ss) value, or one entry of an a{ss}.
 type V0Pair struct{ A, B string }
@@ -41,6 +36,21 @@ type v0Order interface {
 	binary.AppendByteOrder
 }
 
+var (
+	v0BodyType  = gvariant.MustParseType("a{sv}")
+	v0PairType  = gvariant.MustParseType("(ss)")
+	v0PairsType = gvariant.MustParseType("a{ss}")
+	// v0ValueTypes are the types a V0Entry's value may have.
+	v0ValueTypes = map[string]gvariant.Type{
+		"s":     gvariant.MustParseType("s"),
+		"b":     gvariant.MustParseType("b"),
+		"i":     gvariant.MustParseType("i"),
+		"t":     gvariant.MustParseType("t"),
+		"(ss)":  v0PairType,
+		"a{ss}": v0PairsType,
+	}
+)
+
 func v0TypeString(v any) (string, error) {
 	switch v.(type) {
 	case string:
@@ -59,285 +69,159 @@ func v0TypeString(v any) (string, error) {
 	return "", fmt.Errorf("GVariant: no type for %T", v)
 }
 
-// offsetWidth is the width of the framing offsets of a container whose
-// children take body bytes and that has n offsets.
-func offsetWidth(body, n int) int {
-	if body == 0 && n == 0 {
-		return 0
-	}
-	for _, w := range []int{1, 2, 4} {
-		if uint64(body+n*w) <= uint64(1)<<(8*w)-1 {
-			return w
+// v0Encode serializes a message body in byte order bo.
+func v0Encode(body []V0Entry, bo v0Order) ([]byte, error) {
+	b := gvariant.NewBuilder(v0BodyType, bo)
+	b.Open()
+	for _, e := range body {
+		ts, err := v0TypeString(e.Value)
+		if err != nil {
+			return nil, err
 		}
-	}
-	return 8
-}
-
-// widthOf is the width of the framing offsets of a container of size bytes.
-func widthOf(size int) int {
-	switch {
-	case size == 0:
-		return 0
-	case size <= math.MaxUint8:
-		return 1
-	case size <= math.MaxUint16:
-		return 2
-	case uint64(size) <= math.MaxUint32:
-		return 4
-	}
-	return 8
-}
-
-func appendOffsets(b []byte, offs []int, w int) []byte {
-	for _, o := range offs {
-		for i := 0; i < w; i++ {
-			b = append(b, byte(uint64(o)>>(8*i)))
-		}
-	}
-	return b
-}
-
-func pad(b []byte, align int) []byte {
-	for len(b)%align != 0 {
-		b = append(b, 0)
-	}
-	return b
-}
-
-// encode serializes v in byte order bo.
-func v0Encode(v any, bo v0Order) ([]byte, error) {
-	switch v := v.(type) {
-	case string:
-		if bytes.IndexByte([]byte(v), 0) >= 0 {
-			return nil, errors.New("GVariant: a string holds a NUL byte")
-		}
-		return append([]byte(v), 0), nil
-	case bool:
-		if v {
-			return []byte{1}, nil
-		}
-		return []byte{0}, nil
-	case int32:
-		return bo.AppendUint32(nil, uint32(v)), nil
-	case uint64:
-		return bo.AppendUint64(nil, v), nil
-	case V0Pair:
-		if strings.IndexByte(v.A, 0) >= 0 || strings.IndexByte(v.B, 0) >= 0 {
-			return nil, errors.New("GVariant: a string holds a NUL byte")
-		}
-		return v0EncodeStruct2([]byte(v.A), append([]byte(v.B), 0), 1)
-	case []V0Pair:
-		var body []byte
-		var offs []int
-		for _, p := range v {
-			e, err := v0Encode(p, bo)
-			if err != nil {
-				return nil, err
+		b.Open()
+		b.Str(e.Key)
+		b.OpenVariant(v0ValueTypes[ts])
+		switch v := e.Value.(type) {
+		case string:
+			b.Str(v)
+		case bool:
+			b.Bool(v)
+		case int32:
+			b.Int32(v)
+		case uint64:
+			b.Uint64(v)
+		case V0Pair:
+			v0EncodePair(b, v)
+		case []V0Pair:
+			b.Open()
+			for _, p := range v {
+				v0EncodePair(b, p)
 			}
-			body = append(body, e...)
-			offs = append(offs, len(body))
+			b.Close()
 		}
-		return appendOffsets(body, offs, offsetWidth(len(body), len(offs))), nil
-	case []V0Entry:
-		var body []byte
-		var offs []int
-		for _, e := range v {
-			val, err := v0EncodeVariant(e.Value, bo)
-			if err != nil {
-				return nil, err
-			}
-			if bytes.IndexByte([]byte(e.Key), 0) >= 0 {
-				return nil, errors.New("GVariant: a key holds a NUL byte")
-			}
-			ent, err := v0EncodeStruct2([]byte(e.Key), val, 8)
-			if err != nil {
-				return nil, err
-			}
-			body = pad(body, 8)
-			body = append(body, ent...)
-			offs = append(offs, len(body))
-		}
-		return appendOffsets(body, offs, offsetWidth(len(body), len(offs))), nil
+		b.Close()
+		b.Close()
 	}
-	return nil, fmt.Errorf("GVariant: cannot encode %T", v)
+	b.Close()
+	return b.Finish()
 }
 
-// v0EncodeStruct2 serializes a two-member struct (or dict entry) whose
-// first member is a string (given without its NUL) and whose second,
-// already serialized, is aligned to align.
-func v0EncodeStruct2(first, second []byte, align int) ([]byte, error) {
-	b := append(append([]byte(nil), first...), 0)
-	end := len(b)
-	b = pad(b, align)
-	b = append(b, second...)
-	return appendOffsets(b, []int{end}, offsetWidth(len(b), 1)), nil
-}
-
-func v0EncodeVariant(v any, bo v0Order) ([]byte, error) {
-	ts, err := v0TypeString(v)
-	if err != nil {
-		return nil, err
-	}
-	child, err := v0Encode(v, bo)
-	if err != nil {
-		return nil, err
-	}
-	return append(append(child, 0), ts...), nil
-}
-
-func readOffsetLE(b []byte) int {
-	var v uint64
-	for i := len(b) - 1; i >= 0; i-- {
-		v = v<<8 | uint64(b[i])
-	}
-	if v > math.MaxInt32 {
-		return -1
-	}
-	return int(v)
+// v0EncodePair writes a (ss) or a {ss}: the Builder knows which.
+func v0EncodePair(b *gvariant.Builder, p V0Pair) {
+	b.Open()
+	b.Str(p.A)
+	b.Str(p.B)
+	b.Close()
 }
 
 // v0DecodeVardict parses an a{sv} body in byte order bo. Values of other
-// types than V0Entry allows are refused.
+// types than V0Entry allows are refused, and so is a body not in normal
+// form.
 func v0DecodeVardict(b []byte, bo v0Order) ([]V0Entry, error) {
-	elems, err := splitArray(b, 8)
+	body := gvariant.NewValue(v0BodyType, b, bo)
+	n, err := body.Len()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", errGVariant, err)
 	}
-	out := make([]V0Entry, 0, len(elems))
-	for _, e := range elems {
-		key, val, err := splitStruct2(e, 8)
+	out := make([]V0Entry, 0, n)
+	for i := 0; i < n; i++ {
+		k, val, err := v0Members(body, i)
 		if err != nil {
 			return nil, err
 		}
-		k, err := decodeString(key)
+		key, err := k.Str()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: %v", errGVariant, err)
 		}
-		v, err := v0DecodeVariant(val, bo)
+		v, err := v0DecodeVariant(val)
 		if err != nil {
-			return nil, fmt.Errorf("value of %q: %w", k, err)
+			return nil, fmt.Errorf("value of %q: %w", key, err)
 		}
-		out = append(out, V0Entry{Key: k, Value: v})
+		out = append(out, V0Entry{Key: key, Value: v})
 	}
 	// Normal form only: what GLib would have written, byte for byte.
-	again, err := v0Encode(out, bo)
-	if err != nil || !bytes.Equal(again, b) {
+	if err := body.CheckNormal(); err != nil {
 		return nil, fmt.Errorf("%w: not in normal form", errGVariant)
 	}
 	return out, nil
 }
 
-// splitArray splits an array of variable-size elements aligned to align.
-func splitArray(b []byte, align int) ([][]byte, error) {
-	if len(b) == 0 {
-		return nil, nil
+// v0Members returns the two members of element i of an array of dict
+// entries.
+func v0Members(array gvariant.Value, i int) (gvariant.Value, gvariant.Value, error) {
+	e, err := array.Index(i)
+	if err != nil {
+		return gvariant.Value{}, gvariant.Value{}, fmt.Errorf("%w: %v", errGVariant, err)
 	}
-	w := widthOf(len(b))
-	if len(b) < w {
-		return nil, errGVariant
+	a, err := e.Index(0)
+	if err != nil {
+		return gvariant.Value{}, gvariant.Value{}, fmt.Errorf("%w: %v", errGVariant, err)
 	}
-	last := readOffsetLE(b[len(b)-w:])
-	if last < 0 || last > len(b)-w || (len(b)-last)%w != 0 {
-		return nil, fmt.Errorf("%w: array framing", errGVariant)
+	b, err := e.Index(1)
+	if err != nil {
+		return gvariant.Value{}, gvariant.Value{}, fmt.Errorf("%w: %v", errGVariant, err)
 	}
-	n := (len(b) - last) / w
-	var out [][]byte
-	start := 0
-	for i := 0; i < n; i++ {
-		end := readOffsetLE(b[last+i*w : last+(i+1)*w])
-		if i > 0 {
-			start = (start + align - 1) / align * align
-		}
-		if end < start || end > last {
-			return nil, fmt.Errorf("%w: array element bounds", errGVariant)
-		}
-		out = append(out, b[start:end])
-		start = end
-	}
-	return out, nil
+	return a, b, nil
 }
 
-// splitStruct2 splits a two-member struct whose first member is variable
-// size and whose second is aligned to align.
-func splitStruct2(b []byte, align int) ([]byte, []byte, error) {
-	w := widthOf(len(b))
-	if len(b) < w || w == 0 {
-		return nil, nil, fmt.Errorf("%w: struct framing", errGVariant)
+// v0DecodeVariant decodes a variant holding one of the types of V0Entry.
+func v0DecodeVariant(v gvariant.Value) (any, error) {
+	t, err := v.VariantType()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errGVariant, err)
 	}
-	end := readOffsetLE(b[len(b)-w:])
-	if end < 0 || end > len(b)-w {
-		return nil, nil, fmt.Errorf("%w: struct member bounds", errGVariant)
+	if _, ok := v0ValueTypes[t.String()]; !ok {
+		return nil, fmt.Errorf("%w: unexpected value type %q", errGVariant, t)
 	}
-	second := (end + align - 1) / align * align
-	if second > len(b)-w {
-		return nil, nil, fmt.Errorf("%w: struct member bounds", errGVariant)
+	child, err := v.Index(0)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errGVariant, err)
 	}
-	return b[:end], b[second : len(b)-w], nil
-}
-
-func decodeString(b []byte) (string, error) {
-	if len(b) == 0 || b[len(b)-1] != 0 || bytes.IndexByte(b[:len(b)-1], 0) >= 0 {
-		return "", fmt.Errorf("%w: string not NUL-terminated", errGVariant)
-	}
-	return string(b[:len(b)-1]), nil
-}
-
-func v0DecodeVariant(b []byte, bo v0Order) (any, error) {
-	i := bytes.LastIndexByte(b, 0)
-	if i < 0 {
-		return nil, fmt.Errorf("%w: variant without a type", errGVariant)
-	}
-	child, ts := b[:i], string(b[i+1:])
-	switch ts {
+	var x any
+	switch t.String() {
 	case "s":
-		return decodeString(child)
+		x, err = child.Str()
 	case "b":
-		if len(child) != 1 || child[0] > 1 {
-			return nil, fmt.Errorf("%w: boolean", errGVariant)
-		}
-		return child[0] == 1, nil
+		x, err = child.Bool()
 	case "i":
-		if len(child) != 4 {
-			return nil, fmt.Errorf("%w: int32", errGVariant)
-		}
-		return int32(bo.Uint32(child)), nil
+		x, err = child.Int32()
 	case "t":
-		if len(child) != 8 {
-			return nil, fmt.Errorf("%w: uint64", errGVariant)
-		}
-		return bo.Uint64(child), nil
+		x, err = child.Uint64()
 	case "(ss)":
-		return decodePair(child)
+		x, err = v0DecodePair(child)
 	case "a{ss}":
-		elems, err := splitArray(child, 1)
-		if err != nil {
-			return nil, err
+		var n int
+		if n, err = child.Len(); err != nil {
+			break
 		}
-		pairs := make([]V0Pair, 0, len(elems))
-		for _, e := range elems {
-			p, err := decodePair(e)
-			if err != nil {
-				return nil, err
+		pairs := make([]V0Pair, 0, n)
+		for i := 0; i < n && err == nil; i++ {
+			var e gvariant.Value
+			if e, err = child.Index(i); err == nil {
+				var p V0Pair
+				p, err = v0DecodePair(e)
+				pairs = append(pairs, p)
 			}
-			pairs = append(pairs, p)
 		}
-		return pairs, nil
+		x = pairs
 	}
-	return nil, fmt.Errorf("%w: unexpected value type %q", errGVariant, ts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errGVariant, err)
+	}
+	return x, nil
 }
 
-func decodePair(b []byte) (V0Pair, error) {
-	a, c, err := splitStruct2(b, 1)
-	if err != nil {
-		return V0Pair{}, err
+// v0DecodePair decodes a (ss) or {ss}.
+func v0DecodePair(v gvariant.Value) (V0Pair, error) {
+	var p V0Pair
+	for i, s := range []*string{&p.A, &p.B} {
+		m, err := v.Index(i)
+		if err != nil {
+			return V0Pair{}, err
+		}
+		if *s, err = m.Str(); err != nil {
+			return V0Pair{}, err
+		}
 	}
-	s1, err := decodeString(a)
-	if err != nil {
-		return V0Pair{}, err
-	}
-	s2, err := decodeString(c)
-	if err != nil {
-		return V0Pair{}, err
-	}
-	return V0Pair{s1, s2}, nil
+	return p, nil
 }

@@ -370,3 +370,28 @@ func TestZeroCopy(t *testing.T) {
 		t.Errorf("String: %s", got)
 	}
 }
+
+// TestZeroValue: the zero Value is refused, not a nil dereference.
+func TestZeroValue(t *testing.T) {
+	var v Value
+	if _, err := v.Index(0); err == nil {
+		t.Error("Index")
+	}
+	if _, err := v.Uint32(); err == nil {
+		t.Error("Uint32")
+	}
+	if _, err := v.Str(); err == nil {
+		t.Error("Str")
+	}
+	if err := v.CheckNormal(); err == nil {
+		t.Error("CheckNormal")
+	}
+	if _, err := v.VariantType(); err == nil {
+		t.Error("VariantType")
+	}
+	b := NewBuilder(MustParseType("u"), nil)
+	b.Value(v)
+	if _, err := b.Finish(); err == nil {
+		t.Error("Builder.Value")
+	}
+}

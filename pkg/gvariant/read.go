@@ -58,7 +58,20 @@ func (v Value) Type() Type { return Type{v.t} }
 func (v Value) Data() []byte { return v.data }
 
 func (v Value) errorf(format string, args ...any) error {
-	return &Error{Type: v.t.s, Offset: v.off, Reason: fmt.Sprintf(format, args...)}
+	typ := "zero Value"
+	if v.t != nil {
+		typ = v.t.s
+	}
+	return &Error{Type: typ, Offset: v.off, Reason: fmt.Sprintf(format, args...)}
+}
+
+// code is v's type code, or 0 for the zero Value, which every accessor
+// then refuses.
+func (v Value) code() byte {
+	if v.t == nil {
+		return 0
+	}
+	return v.t.code
 }
 
 // offsetSize is the width of the framing offsets in a container of size
@@ -97,7 +110,7 @@ func (v Value) child(t *typeInfo, start, end int) Value {
 // variant. It checks the framing of the container itself (not of its
 // children's contents).
 func (v Value) Len() (int, error) {
-	switch v.t.code {
+	switch v.code() {
 	case 'a':
 		n, _, err := v.arrayFrame()
 		return n, err
@@ -155,7 +168,7 @@ func (v Value) arrayFrame() (n, table int, err error) {
 // child before it, and before the framing offsets. Child 0 of a variant is
 // its value, of the type the variant names.
 func (v Value) Index(i int) (Value, error) {
-	switch v.t.code {
+	switch v.code() {
 	case 'a':
 		return v.arrayIndex(i)
 	case 'm':
@@ -274,7 +287,7 @@ func (v Value) VariantType() (Type, error) {
 }
 
 func (v Value) variantSplit() (*typeInfo, int, error) {
-	if v.t.code != 'v' {
+	if v.code() != 'v' {
 		return nil, 0, v.errorf("not a variant")
 	}
 	nul := bytes.LastIndexByte(v.data, 0)
@@ -306,7 +319,7 @@ func (v Value) variantChild() (Value, error) {
 
 // fixedData returns the data of a fixed-size basic value of type code c.
 func (v Value) fixedData(c byte) ([]byte, error) {
-	if v.t.code != c {
+	if v.code() != c {
 		return nil, v.errorf("read as %q", c)
 	}
 	if len(v.data) != v.t.fixed {
@@ -401,7 +414,7 @@ func (v Value) Double() (float64, error) {
 // byte and be UTF-8 (g_variant_serialiser_is_string); an o must be a D-Bus
 // object path and a g a D-Bus signature.
 func (v Value) Str() (string, error) {
-	c := v.t.code
+	c := v.code()
 	if c != 's' && c != 'o' && c != 'g' {
 		return "", v.errorf("read as a string")
 	}
@@ -431,7 +444,7 @@ func (v Value) Str() (string, error) {
 // every basic value. A valid value may still not be in normal form (see
 // CheckNormal).
 func (v Value) Validate() error {
-	switch v.t.code {
+	switch v.code() {
 	case 'y':
 		_, err := v.Byte()
 		return err

@@ -22,9 +22,18 @@ type Builder struct {
 	root  *typeInfo
 	buf   []byte
 	stack []frame
-	done  bool // the root value is complete
-	be    bool
-	err   error
+	// ends holds the framing offsets of the open containers, each
+	// container's after its parent's, to write when it is closed: the end
+	// of every element of an array of variable-size elements, or of every
+	// variable-size member but the last of a tuple or dict entry.
+	ends []int
+	done bool // the root value is complete
+	be   bool
+	err  error
+	// Room for the stack and offsets of small values, allocated with the
+	// Builder.
+	stackBuf [8]frame
+	endsBuf  [16]int
 }
 
 // frame is a container being written.
@@ -33,17 +42,15 @@ type frame struct {
 	start int       // where its data starts in buf
 	child *typeInfo // a variant's child type
 	n     int       // children written so far
-	// ends are the framing offsets to write when it is closed: the end of
-	// every element of an array of variable-size elements, or of every
-	// variable-size member but the last of a tuple or dict entry.
-	ends []int
+	ends  int       // where its framing offsets start in Builder.ends
 }
 
 // NewBuilder returns a Builder for one value of type t, numbers in byte
 // order order (binary.LittleEndian or binary.BigEndian; nil is
 // little-endian).
 func NewBuilder(t Type, order binary.ByteOrder) *Builder {
-	b := &Builder{root: t.t, be: isBigEndian(order)}
+	b := &Builder{root: t.t, be: isBigEndian(order), buf: make([]byte, 0, 128)}
+	b.stack, b.ends = b.stackBuf[:0], b.endsBuf[:0]
 	if t.t == nil {
 		b.err = errors.New("gvariant: NewBuilder with the zero Type")
 	}
@@ -126,12 +133,12 @@ func (b *Builder) end() {
 	case 'a':
 		t = f.t.elem
 		if t.fixed == 0 {
-			f.ends = append(f.ends, len(b.buf)-f.start)
+			b.ends = append(b.ends, len(b.buf)-f.start)
 		}
 	case '(', '{':
 		t = f.t.fields[f.n]
 		if t.fixed == 0 && f.n != len(f.t.fields)-1 {
-			f.ends = append(f.ends, len(b.buf)-f.start)
+			b.ends = append(b.ends, len(b.buf)-f.start)
 		}
 	}
 	f.n++
@@ -278,7 +285,7 @@ func (b *Builder) Open() {
 		return
 	}
 	b.pad(t.align)
-	b.stack = append(b.stack, frame{t: t, start: len(b.buf)})
+	b.stack = append(b.stack, frame{t: t, start: len(b.buf), ends: len(b.ends)})
 }
 
 // OpenVariant starts the next value, which must be a v, holding a value of
@@ -291,7 +298,7 @@ func (b *Builder) OpenVariant(t Type) {
 		b.fail("OpenVariant with the zero Type")
 		return
 	}
-	b.stack = append(b.stack, frame{t: basicInfo['v'], start: len(b.buf), child: t.t})
+	b.stack = append(b.stack, frame{t: basicInfo['v'], start: len(b.buf), child: t.t, ends: len(b.ends)})
 }
 
 // Nothing writes the next value, which must be a maybe, as Nothing: zero
@@ -313,10 +320,11 @@ func (b *Builder) Close() {
 	}
 	f := b.stack[len(b.stack)-1]
 	b.stack = b.stack[:len(b.stack)-1]
+	ends := b.ends[f.ends:]
 	switch f.t.code {
 	case 'a':
 		if f.t.elem.fixed == 0 {
-			b.appendOffsets(f.start, f.ends, false)
+			b.appendOffsets(f.start, ends, false)
 		}
 	case 'm':
 		if f.n == 1 && f.t.elem.fixed == 0 {
@@ -332,7 +340,7 @@ func (b *Builder) Close() {
 				b.buf = append(b.buf, 0)
 			}
 		} else {
-			b.appendOffsets(f.start, f.ends, true)
+			b.appendOffsets(f.start, ends, true)
 		}
 	case 'v':
 		if f.n != 1 {
@@ -341,6 +349,7 @@ func (b *Builder) Close() {
 		}
 		b.buf = append(append(b.buf, 0), f.child.s...)
 	}
+	b.ends = b.ends[:f.ends]
 	b.end()
 }
 

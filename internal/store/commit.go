@@ -52,6 +52,7 @@ import (
 	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
+	"github.com/ostree-push/ostree-push/pkg/walk"
 )
 
 // JournalFile is the ref journal, at the top of the repository beside
@@ -476,7 +477,7 @@ func (s *Repo) journalComplete(j *journal) bool {
 		if _, err := os.Stat(s.committedPath(object.Name{Checksum: r.New, Type: object.Commit})); err != nil {
 			return false
 		}
-		if s.r.CheckComplete(r.New) != nil {
+		if walk.CheckComplete(loader{s.r}, r.New, object.Zero) != nil {
 			return false
 		}
 	}

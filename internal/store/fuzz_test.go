@@ -15,7 +15,9 @@ import (
 
 	"github.com/ostree-push/ostree-push/internal/testrepo"
 	"github.com/ostree-push/ostree-push/pkg/libostree"
+	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
+	"github.com/ostree-push/ostree-push/pkg/walk"
 )
 
 // FuzzReceiveRepo drives whole receive exchanges, the client's frames
@@ -225,7 +227,7 @@ func checkRefsComplete(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 	for _, ref := range refs {
-		if err := r.CheckComplete(ref.Commit); err != nil {
+		if err := walk.CheckComplete(loader{r}, ref.Commit, object.Zero); err != nil {
 			t.Fatalf("ref %s points at an incomplete commit: %v", ref.Name, err)
 		}
 		if c, err := r.LoadCommit(ref.Commit); err != nil || c.Partial {

@@ -17,6 +17,7 @@ import (
 	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
+	"github.com/ostree-push/ostree-push/pkg/walk"
 )
 
 // RefLockFile is the file, at the top of a repository, that ostree-receive
@@ -124,6 +125,20 @@ func (s *Repo) Refs() ([]transfer.Ref, error) {
 	return out, nil
 }
 
+// loader is a repository as pkg/walk reads it: the objects in objects/,
+// and those staged in its open transaction.
+type loader struct{ r *libostree.Repo }
+
+func (l loader) Metadata(n object.Name) ([]byte, bool, error) {
+	data, err := l.r.ReadMetadata(n)
+	if libostree.IsNotFound(err) {
+		return nil, false, nil
+	}
+	return data, err == nil, err
+}
+
+func (l loader) HasObjects(names []object.Name) ([]bool, error) { return l.r.HasObjects(names) }
+
 // Commit implements transfer.Source and transfer.Dest.
 func (s *Repo) Commit(c object.Checksum) (transfer.CommitInfo, bool, error) {
 	commit, err := s.r.LoadCommit(c)
@@ -138,12 +153,12 @@ func (s *Repo) Commit(c object.Checksum) (transfer.CommitInfo, bool, error) {
 
 // Reachable implements transfer.Source.
 func (s *Repo) Reachable(commits []object.Checksum) ([]object.Name, error) {
-	return s.r.Reachable(commits...)
+	return walk.Reachable(loader{s.r}, commits...)
 }
 
 // ReachableSince implements transfer.SinceSource.
 func (s *Repo) ReachableSince(base object.Checksum, commits []object.Checksum) ([]object.Name, error) {
-	return s.r.ReachableSince(base, commits...)
+	return walk.ReachableSince(loader{s.r}, base, commits...)
 }
 
 // ReadMetadata implements transfer.Source.
@@ -364,11 +379,13 @@ func (t *txn) WriteContent(c object.Checksum, r io.Reader, size uint64) error {
 	return t.t.WriteContent(c, r, size)
 }
 
-func (t *txn) CheckComplete(c object.Checksum) error { return t.repo.r.CheckComplete(c) }
+func (t *txn) CheckComplete(c object.Checksum) error {
+	return walk.CheckComplete(loader{t.repo.r}, c, object.Zero)
+}
 
 // CheckCompleteSince implements transfer.SinceTxn.
 func (t *txn) CheckCompleteSince(c, base object.Checksum) error {
-	return t.repo.r.CheckCompleteSince(c, base)
+	return walk.CheckComplete(loader{t.repo.r}, c, base)
 }
 
 // SetRef implements transfer.Txn: the update is kept for Commit. A later

@@ -4,7 +4,6 @@ package libostree
 import "C"
 
 import (
-	"fmt"
 	"runtime"
 	"time"
 	"unsafe"
@@ -64,65 +63,6 @@ func (r *Repo) LoadCommit(c object.Checksum) (*Commit, error) {
 	}, nil
 }
 
-// IncompleteError says that a commit lacks an object it needs.
-type IncompleteError struct {
-	Commit  object.Checksum
-	Missing object.Name // zero when libostree did not say which
-	Err     error       // libostree's error, when it stopped the walk
-}
-
-func (e *IncompleteError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("commit %s is incomplete: %v", e.Commit, e.Err)
-	}
-	return fmt.Sprintf("commit %s is incomplete: object %s is missing", e.Commit, e.Missing)
-}
-
-func (e *IncompleteError) Unwrap() error { return e.Err }
-
-// CheckComplete walks the tree of commit c and checks that every object it
-// needs is present (in the repository or staged in its open transaction).
-// It returns an *IncompleteError when one is missing. Parents are not
-// checked: a commit is complete without its history. A commit marked
-// partial is checked as strictly as any other (libostree's own traverse
-// skips its missing directories).
-func (r *Repo) CheckComplete(c object.Checksum) error {
-	return r.CheckCompleteSince(c, object.Zero)
-}
-
-// CheckCompleteSince is CheckComplete trusting base, a complete commit of
-// the repository (zero: none), for what is provably reachable from it (see
-// ReachableSince): only the directories that changed since base are read,
-// and only the objects they list that base's do not are looked for. base
-// must not be a commit whose completeness is in question.
-func (r *Repo) CheckCompleteSince(c, base object.Checksum) error {
-	if err := r.checkOpen(); err != nil {
-		return err
-	}
-	var cs cstrs
-	defer cs.free()
-	var missing C.gboolean
-	var name C.opush_name
-	var gerr *C.GError
-	var cbase *C.char
-	if !base.IsZero() {
-		cbase = cs.add(base.String())
-	}
-	ok := C.opush_check_complete_since(r.ptr, cs.add(c.String()), cbase, &missing, &name, &gerr)
-	runtime.KeepAlive(r)
-	if ok == 0 {
-		err := wrap(gerr, "checking commit %s", c)
-		if missing != 0 {
-			return &IncompleteError{Commit: c, Err: err}
-		}
-		return err
-	}
-	if missing != 0 {
-		return &IncompleteError{Commit: c, Missing: nameFromC(&name)}
-	}
-	return nil
-}
-
 // ReadCommitMeta returns a commit's detached metadata (where signatures
 // live) as serialized a{sv} bytes; ok is false when it has none.
 func (r *Repo) ReadCommitMeta(c object.Checksum) (data []byte, ok bool, err error) {
@@ -149,13 +89,6 @@ func (r *Repo) ReadCommitMeta(c object.Checksum) (data []byte, ok bool, err erro
 func takeBytes(p *C.guint8, n C.gsize) []byte {
 	defer C.g_free(C.gpointer(p))
 	return C.GoBytes(unsafe.Pointer(p), C.int(n))
-}
-
-func nameFromC(n *C.opush_name) object.Name {
-	var out object.Name
-	out.Type = object.Type(n._type)
-	copy(out.Checksum[:], C.GoBytes(unsafe.Pointer(&n.csum[0]), 32))
-	return out
 }
 
 // MarkCommitPartial marks commit c as partial (a commitpartial file under

@@ -1,4 +1,4 @@
 package libostree
 
-// DirtreeCheck exposes dirtreeCheck to the tests of package libostree_test.
-var DirtreeCheck = dirtreeCheck
+// GLibDirtree exposes glibDirtree to the tests of package libostree_test.
+var GLibDirtree = glibDirtree

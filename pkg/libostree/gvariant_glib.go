@@ -7,6 +7,7 @@ import "C"
 
 import (
 	"fmt"
+	"runtime"
 	"unsafe"
 )
 
@@ -36,4 +37,28 @@ func glibSerialize(typ, text string) ([]byte, error) {
 		return []byte{}, nil
 	}
 	return C.GoBytes(unsafe.Pointer(data), C.int(size)), nil
+}
+
+// glibDirtree reads data as an untrusted dirtree, as libostree would:
+// ok when it is in normal form with a valid structure
+// (g_variant_is_normal_form, ostree_validate_structureof_dirtree), and
+// then GLib's text of it (g_variant_print), which the tests compare with
+// pkg/walk's reading of the same bytes.
+func glibDirtree(data []byte) (ok bool, text string) {
+	bytes := C.g_bytes_new(C.gconstpointer(bytesPtr(data)), C.gsize(len(data)))
+	defer C.g_bytes_unref(bytes)
+	v := C.g_variant_ref_sink(C.g_variant_new_from_bytes(C.OSTREE_TREE_GVARIANT_FORMAT, bytes, 0))
+	defer C.g_variant_unref(v)
+	runtime.KeepAlive(data)
+	if C.g_variant_is_normal_form(v) == 0 {
+		return false, ""
+	}
+	var gerr *C.GError
+	if C.ostree_validate_structureof_dirtree(v, &gerr) == 0 {
+		C.g_error_free(gerr)
+		return false, ""
+	}
+	p := C.g_variant_print(v, 0)
+	defer C.g_free(C.gpointer(p))
+	return true, C.GoString(p)
 }

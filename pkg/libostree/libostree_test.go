@@ -2,6 +2,7 @@ package libostree_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -14,8 +15,10 @@ import (
 	"testing"
 
 	"github.com/ostree-push/ostree-push/internal/testrepo"
+	"github.com/ostree-push/ostree-push/pkg/gvariant"
 	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/object"
+	"github.com/ostree-push/ostree-push/pkg/walk"
 )
 
 // TestMain fails the run when a wrapper is left open: the leak check.
@@ -236,7 +239,7 @@ func TestRefsAndCommit(t *testing.T) {
 func TestReachable(t *testing.T) {
 	src := sharedSource(t)
 	r := open(t, src.path)
-	names, err := r.Reachable(src.commit)
+	names, err := reachable(r, src.commit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +263,7 @@ func TestReachable(t *testing.T) {
 		}
 	}
 	parent, _, _ := r.ResolveRev("test/main^")
-	both, err := r.Reachable(src.commit, parent)
+	both, err := reachable(r, src.commit, parent)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,7 +277,7 @@ func TestReachable(t *testing.T) {
 // the receiver uses), with two writers, lets setRefs stage refs, commits.
 func copyCommit(t *testing.T, src, dst *libostree.Repo, commit object.Checksum, setRefs func(*libostree.Txn)) libostree.Stats {
 	t.Helper()
-	names, err := src.Reachable(commit)
+	names, err := reachable(src, commit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,7 +312,7 @@ func copyCommit(t *testing.T, src, dst *libostree.Repo, commit object.Checksum, 
 		txn.Abort()
 		t.Fatal(err)
 	}
-	if err := dst.CheckComplete(commit); err != nil {
+	if err := checkComplete(dst, commit); err != nil {
 		t.Fatalf("CheckComplete before commit: %v", err)
 	}
 	setRefs(txn)
@@ -371,7 +374,7 @@ func TestCopyCommit(t *testing.T) {
 func TestCopyObjectAndImport(t *testing.T) {
 	src := sharedSource(t)
 	s := open(t, src.path)
-	names, err := s.Reachable(src.commit)
+	names, err := reachable(s, src.commit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,7 +437,7 @@ func contentStream(t *testing.T, r *libostree.Repo, c object.Checksum) []byte {
 // a dirtree's name from the shared source.
 func pickObjects(t *testing.T, s *libostree.Repo, commit object.Checksum) (small, big, tree object.Name) {
 	t.Helper()
-	names, err := s.Reachable(commit)
+	names, err := reachable(s, commit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -589,7 +592,7 @@ func TestWriteContentVerifiesWithoutOutCsum(t *testing.T) {
 func TestStagedObjectsInvisibleUntilCommit(t *testing.T) {
 	src := sharedSource(t)
 	s := open(t, src.path)
-	names, err := s.Reachable(src.commit)
+	names, err := reachable(s, src.commit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -632,7 +635,7 @@ func TestStagedObjectsInvisibleUntilCommit(t *testing.T) {
 func TestCheckCompleteFindsMissing(t *testing.T) {
 	src := sharedSource(t)
 	s := open(t, src.path)
-	names, err := s.Reachable(src.commit)
+	names, err := reachable(s, src.commit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -652,9 +655,9 @@ func TestCheckCompleteFindsMissing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var inc *libostree.IncompleteError
-	err = d.CheckComplete(src.commit)
-	if e, ok := err.(*libostree.IncompleteError); !ok || e.Missing.Type != object.File {
+	var inc *walk.IncompleteError
+	err = checkComplete(d, src.commit)
+	if e, ok := err.(*walk.IncompleteError); !ok || e.Missing.Type != object.File {
 		t.Fatalf("CheckComplete with a file missing: %v", err)
 	}
 	_ = inc
@@ -672,10 +675,10 @@ func TestCheckCompleteFindsMissing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, ok := d2.CheckComplete(src.commit).(*libostree.IncompleteError); !ok || !skippedTree {
-		t.Fatalf("CheckComplete without the root dirtree: %v", d2.CheckComplete(src.commit))
+	if _, ok := checkComplete(d2, src.commit).(*walk.IncompleteError); !ok || !skippedTree {
+		t.Fatalf("CheckComplete without the root dirtree: %v", checkComplete(d2, src.commit))
 	}
-	if _, ok := d2.CheckComplete(object.Checksum{7}).(*libostree.IncompleteError); !ok {
+	if _, ok := checkComplete(d2, object.Checksum{7}).(*walk.IncompleteError); !ok {
 		t.Fatal("CheckComplete of a missing commit did not say incomplete")
 	}
 }
@@ -686,7 +689,7 @@ func TestCheckCompleteFindsMissing(t *testing.T) {
 func TestCheckCompletePartial(t *testing.T) {
 	src := sharedSource(t)
 	s := open(t, src.path)
-	names, err := s.Reachable(src.commit)
+	names, err := reachable(s, src.commit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -713,8 +716,8 @@ func TestCheckCompletePartial(t *testing.T) {
 		if c, _ := d.LoadCommit(src.commit); !c.Partial {
 			t.Fatalf("MarkCommitPartial(true): the commit is not partial")
 		}
-		err = d.CheckComplete(src.commit)
-		switch e, ok := err.(*libostree.IncompleteError); {
+		err = checkComplete(d, src.commit)
+		switch e, ok := err.(*walk.IncompleteError); {
 		case skip == 0 && err != nil:
 			t.Errorf("a complete commit marked partial: CheckComplete = %v", err)
 		case skip != 0 && skipped && (!ok || e.Missing.Type != skip):
@@ -779,7 +782,7 @@ func TestMemoryBounded(t *testing.T) {
 	}
 	src := sharedSource(t)
 	s := open(t, src.path)
-	names, err := s.Reachable(src.commit)
+	names, err := reachable(s, src.commit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -847,7 +850,7 @@ func rssKiB(t *testing.T) int {
 func TestTransactionResume(t *testing.T) {
 	src := sharedSource(t)
 	s := open(t, src.path)
-	names, err := s.Reachable(src.commit)
+	names, err := reachable(s, src.commit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -935,8 +938,8 @@ func TestReachableSince(t *testing.T) {
 		}
 		return m
 	}
-	full1, full2 := set(r.Reachable(c1)), set(r.Reachable(c2))
-	since := set(r.ReachableSince(c1, c2))
+	full1, full2 := set(reachable(r, c1)), set(reachable(r, c2))
+	since := set(reachableSince(r, c1, c2))
 	for n := range since {
 		if !full2[n] {
 			t.Errorf("%s listed, but the commit does not need it", n)
@@ -958,7 +961,7 @@ func TestReachableSince(t *testing.T) {
 		t.Errorf("ReachableSince listed %d objects; %d are needed, the commit has %d", len(since), need, len(full2))
 	}
 	// Against itself: only the commit.
-	if same := set(r.ReachableSince(c2, c2)); len(same) != 2 {
+	if same := set(reachableSince(r, c2, c2)); len(same) != 2 {
 		t.Errorf("ReachableSince(c2, c2) = %v, want the commit and its detached metadata", same)
 	}
 	t.Logf("ReachableSince: %d objects; needed %d; Reachable: %d", len(since), need, len(full2))
@@ -982,23 +985,23 @@ func TestReachableSince(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if e, ok := d.CheckCompleteSince(c2, c1).(*libostree.IncompleteError); !ok || e.Missing != skipped {
-		t.Fatalf("CheckCompleteSince with %s left out: %v", skipped, d.CheckCompleteSince(c2, c1))
+	if e, ok := checkCompleteSince(d, c2, c1).(*walk.IncompleteError); !ok || e.Missing != skipped {
+		t.Fatalf("CheckCompleteSince with %s left out: %v", skipped, checkCompleteSince(d, c2, c1))
 	}
-	if err := d.CheckComplete(c2); err == nil {
+	if err := checkComplete(d, c2); err == nil {
 		t.Fatal("CheckComplete with a file left out: no error")
 	}
 	if err := streamObject(r, txn, skipped); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.CheckCompleteSince(c2, c1); err != nil {
+	if err := checkCompleteSince(d, c2, c1); err != nil {
 		t.Fatalf("CheckCompleteSince with everything: %v", err)
 	}
-	if err := d.CheckComplete(c2); err != nil {
+	if err := checkComplete(d, c2); err != nil {
 		t.Fatalf("CheckComplete with everything: %v", err)
 	}
 	// A base that is not in the repository is an error.
-	if _, err := r.ReachableSince(object.MustParseChecksum(strings.Repeat("ab", 32)), c2); err == nil {
+	if _, err := reachableSince(r, object.MustParseChecksum(strings.Repeat("ab", 32)), c2); err == nil {
 		t.Error("a missing base gave no error")
 	}
 }
@@ -1057,15 +1060,16 @@ func TestCommitWritesRefs(t *testing.T) {
 	}
 }
 
-// TestDirtreeReader checks the walk's own reader of dirtrees (shim.c reads
-// them straight from their bytes) against GLib's: on every dirtree of a
-// generated repository they must read the same entries, and on corrupted
-// copies (a byte changed, cut short, a byte appended) either both refuse
-// them (not in normal form) or both read the same.
+// TestDirtreeReader checks pkg/walk's reader of dirtrees against GLib's:
+// on every dirtree of a generated repository, and on corrupted copies (a
+// byte changed, cut short, a byte appended), both accept the bytes (GLib:
+// in normal form, a valid structure) or both refuse them, and what walk
+// reads serializes back to the very bytes (so it read every entry as it
+// is).
 func TestDirtreeReader(t *testing.T) {
 	src := sharedSource(t)
 	s := open(t, src.path)
-	names, err := s.Reachable(src.commit)
+	names, err := reachable(s, src.commit)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1084,11 +1088,25 @@ func TestDirtreeReader(t *testing.T) {
 	if len(trees) < 10 {
 		t.Fatalf("only %d dirtrees", len(trees))
 	}
+	check := func(b []byte) bool {
+		t.Helper()
+		gok, _ := libostree.GLibDirtree(b)
+		d, err := walk.ParseDirtree(b)
+		if gok != (err == nil) {
+			t.Fatalf("dirtree %x: GLib accepts it: %v; walk: %v", b, gok, err)
+		}
+		if err == nil {
+			if again := serializeDirtree(t, d); !bytes.Equal(again, b) {
+				t.Fatalf("dirtree %x read as %+v, which serializes to %x", b, d, again)
+			}
+		}
+		return gok
+	}
 	rnd := rand.New(rand.NewPCG(3, 4))
 	refused := 0
 	for i, tree := range trees {
-		if got := libostree.DirtreeCheck(tree); got != 1 {
-			t.Fatalf("dirtree #%d (%d bytes): check %d, want 1 (both read it the same)", i, len(tree), got)
+		if !check(tree) {
+			t.Fatalf("dirtree #%d (%d bytes) refused", i, len(tree))
 		}
 		var bad [][]byte
 		for k := 0; k < 40 && len(tree) > 0; k++ {
@@ -1100,10 +1118,7 @@ func TestDirtreeReader(t *testing.T) {
 			bad = append(bad, tree[:len(tree)-k], append(bytes.Clone(tree), byte(k)))
 		}
 		for _, b := range bad {
-			switch libostree.DirtreeCheck(b) {
-			case 0:
-				t.Fatalf("dirtree #%d corrupted to %x: the two readers differ", i, b)
-			case -1:
+			if !check(b) {
 				refused++
 			}
 		}
@@ -1112,4 +1127,30 @@ func TestDirtreeReader(t *testing.T) {
 		t.Error("no corrupted dirtree was refused")
 	}
 	t.Logf("%d dirtrees; %d corrupted copies refused by both readers", len(trees), refused)
+}
+
+// serializeDirtree writes d as libostree does.
+func serializeDirtree(t *testing.T, d *walk.Dirtree) []byte {
+	t.Helper()
+	b := gvariant.NewBuilder(gvariant.MustParseType("(a(say)a(sayay))"), binary.LittleEndian)
+	b.Open()
+	for which, list := range [][]walk.Entry{d.Files, d.Dirs} {
+		b.Open()
+		for _, e := range list {
+			b.Open()
+			b.Str(e.Name)
+			b.Bytes(e.Sum[:])
+			if which == 1 {
+				b.Bytes(e.Meta[:])
+			}
+			b.Close()
+		}
+		b.Close()
+	}
+	b.Close()
+	out, err := b.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -12,42 +12,6 @@ import (
 	"github.com/ostree-push/ostree-push/pkg/object"
 )
 
-// Reachable returns every object reachable from the given commits, as one
-// set: each commit, its detached metadata if any, and its whole tree. Parent
-// commits are not followed; callers walk history themselves so they can stop
-// where the other side already has a commit.
-func (r *Repo) Reachable(commits ...object.Checksum) ([]object.Name, error) {
-	if err := r.checkOpen(); err != nil {
-		return nil, err
-	}
-	if len(commits) == 0 {
-		return nil, nil
-	}
-	var cs cstrs
-	defer cs.free()
-	arr := (**C.char)(C.malloc(C.size_t(len(commits)) * C.size_t(unsafe.Sizeof((*C.char)(nil)))))
-	defer C.free(unsafe.Pointer(arr))
-	ptrs := unsafe.Slice(arr, len(commits))
-	for i, c := range commits {
-		ptrs[i] = cs.add(c.String())
-	}
-	var names *C.opush_name
-	var n C.gsize
-	var gerr *C.GError
-	ok := C.opush_reachable(r.ptr, arr, C.int(len(commits)), &names, &n, &gerr)
-	runtime.KeepAlive(r)
-	if ok == 0 {
-		return nil, wrap(gerr, "walking commit %s", commits[0])
-	}
-	defer C.g_free(C.gpointer(names))
-	out := make([]object.Name, int(n))
-	for i, cn := range unsafe.Slice(names, int(n)) {
-		out[i].Type = object.Type(cn._type)
-		out[i].Checksum = *(*object.Checksum)(unsafe.Pointer(&cn.csum[0]))
-	}
-	return out, nil
-}
-
 // HasObjects reports for each name whether the repository holds that object
 // (in objects/ or staged in its open transaction). For CommitMeta it reports
 // whether the commit has detached metadata.
@@ -193,56 +157,4 @@ func (cr *ContentReader) Close() error {
 	cr.stream = nil
 	live.Add(-1)
 	return nil
-}
-
-// ReachableSince returns what Reachable(commits...) returns, less what is
-// provably reachable from base: subtrees identical to base's at the same
-// path, and the files and dirmetas base's directory at the same path lists.
-// The result holds every object the commits need that base does not, and
-// perhaps a few that base has (a file moved to another directory, say), so
-// it is what to offer a remote that has base complete. It reads only the
-// directories that changed, where Reachable reads every one.
-func (r *Repo) ReachableSince(base object.Checksum, commits ...object.Checksum) ([]object.Name, error) {
-	if err := r.checkOpen(); err != nil {
-		return nil, err
-	}
-	if len(commits) == 0 {
-		return nil, nil
-	}
-	var cs cstrs
-	defer cs.free()
-	arr := (**C.char)(C.malloc(C.size_t(len(commits)) * C.size_t(unsafe.Sizeof((*C.char)(nil)))))
-	defer C.free(unsafe.Pointer(arr))
-	ptrs := unsafe.Slice(arr, len(commits))
-	for i, c := range commits {
-		ptrs[i] = cs.add(c.String())
-	}
-	var names *C.opush_name
-	var n C.gsize
-	var gerr *C.GError
-	ok := C.opush_reachable_since(r.ptr, arr, C.int(len(commits)), cs.add(base.String()), &names, &n, &gerr)
-	runtime.KeepAlive(r)
-	if ok == 0 {
-		return nil, wrap(gerr, "walking commit %s against %s", commits[0], base)
-	}
-	defer C.g_free(C.gpointer(names))
-	out := make([]object.Name, int(n))
-	for i, cn := range unsafe.Slice(names, int(n)) {
-		out[i].Type = object.Type(cn._type)
-		out[i].Checksum = *(*object.Checksum)(unsafe.Pointer(&cn.csum[0]))
-	}
-	return out, nil
-}
-
-// dirtreeCheck parses dirtree bytes with the walk's own reader and with
-// GLib, for the tests: -1 when both refuse them, 1 when both read the same
-// entries, 0 when they differ.
-func dirtreeCheck(data []byte) int {
-	var p *C.guint8
-	if len(data) > 0 {
-		p = (*C.guint8)(unsafe.Pointer(&data[0]))
-	}
-	r := C.opush_dirtree_check(p, C.gsize(len(data)))
-	runtime.KeepAlive(data)
-	return int(r)
 }

@@ -29,7 +29,7 @@ func TestCopyRate(t *testing.T) {
 	testrepo.Init(t, srcPath, "archive")
 	commit := object.MustParseChecksum(testrepo.Commit(t, srcPath, "main", tree, "rate"))
 	s := open(t, srcPath)
-	names, err := s.Reachable(commit)
+	names, err := reachable(s, commit)
 	if err != nil {
 		t.Fatal(err)
 	}

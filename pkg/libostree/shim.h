@@ -47,38 +47,9 @@ gboolean opush_load_commit (OstreeRepo *repo, const char *csum,
                             char **out_body, gboolean *out_partial,
                             GError **error);
 
-/* Objects reachable from each of the n commits (maxdepth 0: the commits
- * themselves, not their parents), as one union. *out_names is g_malloc'ed:
- * free with g_free. */
-gboolean opush_reachable (OstreeRepo *repo, const char *const *commits, int n,
-                          opush_name **out_names, gsize *out_n, GError **error);
-
-/* Like opush_reachable, but leaves out what is provably reachable from
- * the commit base: subtrees identical to the base's at the same path, and
- * the files and dirmetas the base's directory at that path lists. The
- * result holds every object the commits need that base does not (and,
- * when a directory changed, perhaps some it does). */
-gboolean opush_reachable_since (OstreeRepo *repo, const char *const *commits,
-                                int n, const char *base, opush_name **out_names,
-                                gsize *out_n, GError **error);
-
-/* Checks that every object reachable from commit is present, strictly even
- * for a commit marked partial. When one is missing, *out_missing is set (to
- * its name) and TRUE is returned. */
-gboolean opush_check_complete (OstreeRepo *repo, const char *commit,
-                               gboolean *out_missing, opush_name *out_name,
-                               GError **error);
-
 /* Marks commit as partial (state/COMMIT.commitpartial) or not. */
 gboolean opush_mark_partial (OstreeRepo *repo, const char *commit,
                              gboolean partial, GError **error);
-
-/* Like opush_check_complete, but trusts base (NULL: none), a complete
- * commit of the repository, for what is provably reachable from it (see
- * opush_reachable_since): only what changed since base is looked for. */
-gboolean opush_check_complete_since (OstreeRepo *repo, const char *commit,
-                                     const char *base, gboolean *out_missing,
-                                     opush_name *out_name, GError **error);
 
 /* has_object for n names at once; out_have[i] is set to 0 or 1. */
 gboolean opush_has_objects (OstreeRepo *repo, const opush_name *names, gsize n,
@@ -120,10 +91,6 @@ gboolean opush_write_content (OstreeRepo *repo, const char *csum,
  * verified write in one call. Used where crossing into C per step costs. */
 gboolean opush_copy_object (OstreeRepo *repo, OstreeRepo *src, int type,
                             const char *csum, GError **error);
-
-/* For tests: parses a dirtree with shim.c's own reader and with GLib;
- * -1 both refuse it, 1 both read the same, 0 they differ. */
-int opush_dirtree_check (const guint8 *data, gsize len);
 
 /* ostree_repo_static_delta_generate with the ostree CLI's defaults (empty
  * parameters, OSTREE_STATIC_DELTA_GENERATE_OPT_MAJOR); from NULL: a delta

@@ -213,7 +213,7 @@ func TestGPGVerifyInTransaction(t *testing.T) {
 	srcPath, tree := sigRepo(t)
 	c := sigCommit(t, srcPath, "main", tree, "--gpg-sign="+key.id, "--gpg-homedir="+key.home)
 	src := open(t, srcPath)
-	names, err := src.Reachable(c)
+	names, err := reachable(src, c)
 	if err != nil {
 		t.Fatal(err)
 	}

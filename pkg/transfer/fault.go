@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -89,6 +90,19 @@ func ParseFault(spec string) (FaultFunc, error) {
 
 func (f FaultFunc) at(point string, n uint64) {
 	if f != nil {
+		f(point, n)
+	}
+}
+
+// locked makes a FaultFunc safe to call from several goroutines.
+func (f FaultFunc) locked() FaultFunc {
+	if f == nil {
+		return nil
+	}
+	var mu sync.Mutex
+	return func(point string, n uint64) {
+		mu.Lock()
+		defer mu.Unlock()
 		f(point, n)
 	}
 }

@@ -1,0 +1,164 @@
+package transfer
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+)
+
+// A lane's negotiation (protocol.md, section 5, steps 1 to 3): HELLO both
+// ways, ADVERTISE and its REFS; then the refs are judged (send_plan.go).
+// Also here: reading the receiver (PROGRESS passed on, ERROR turned into
+// a *RemoteError) and telling it about a local failure.
+
+// prepare exchanges HELLOs, reads ADVERTISE, judges each ref and works out
+// the objects to offer.
+func (l *lane) prepare(plan []planned) (*negotiated, error) {
+	mine := l.capabilities()
+	if err := l.fw.WriteMessage(&Hello{Versions: []uint16{Version}, Capabilities: mine, Agent: truncate(l.opts.Agent, MaxAgentLen)}); err != nil {
+		return nil, err
+	}
+	if err := l.fw.Flush(); err != nil {
+		return nil, err
+	}
+	m, err := l.readMessage("HELLO")
+	var perr *ProtocolError
+	if errors.As(err, &perr) && len(l.first.buf) > 0 {
+		return nil, fmt.Errorf("the remote did not answer with a protocol-1 HELLO but with '%s': "+
+			"is the receive command there the ostree-receive of this ostree-push, and does the login shell print nothing? (%w)",
+			Printable(string(l.first.buf)), err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	hello, ok := m.(*Hello)
+	if !ok {
+		return nil, unexpected("HELLO", m)
+	}
+	if len(hello.Versions) != 1 || hello.Versions[0] != Version {
+		return nil, protocolErrorf("receiver chose protocol version %v, this client speaks %d", hello.Versions, Version)
+	}
+	l.caps = Intersect(mine, hello.Capabilities)
+	l.opts.Logf("receiver %q, capabilities in effect: %v", hello.Agent, l.caps)
+	m, err = l.readMessage("ADVERTISE")
+	if err != nil {
+		return nil, err
+	}
+	adv, ok := m.(*Advertise)
+	if !ok {
+		return nil, unexpected("ADVERTISE", m)
+	}
+	if l.caps.Has(CapAdvertiseRefs) {
+		if adv.Refs, err = l.readRefs(adv.Refs); err != nil {
+			return nil, err
+		}
+	}
+	l.opts.Fault.at("push:negotiated", 0)
+	return l.judge(plan, adv, hello.Agent)
+}
+
+// capabilities are those the client offers: all it can use, but those
+// NoCapabilities turns off.
+func (l *lane) capabilities() []string {
+	var mine []string
+	off := func(c string) bool { return slices.Contains(l.opts.NoCapabilities, c) }
+	if canSendFilez(l.e.src, l.opts.Compress) && !off(CapArchiveFilez) {
+		mine = append(mine, CapArchiveFilez)
+	}
+	if !off(CapResume) {
+		mine = append(mine, CapResume)
+	}
+	if l.opts.Compress && !off(CapDeflateMetadata) {
+		mine = append(mine, CapDeflateMetadata)
+	}
+	if !off(CapAdvertiseRefs) {
+		mine = append(mine, CapAdvertiseRefs)
+	}
+	return mine
+}
+
+// readMessage reads the next message, skipping PROGRESS and turning an
+// ERROR into a *RemoteError.
+func (l *lane) readMessage(want string) (Message, error) {
+	for {
+		m, err := l.fr.ReadMessage()
+		if err == io.EOF {
+			return nil, protocolErrorf("connection closed by the receiver while waiting for %s", want)
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch m := m.(type) {
+		case *Progress:
+			if l.opts.Remote != nil {
+				l.opts.Remote(Printable(m.Message))
+			}
+			continue
+		case *ErrorMsg:
+			return nil, m.Err()
+		}
+		return m, nil
+	}
+}
+
+// readRefs reads the REFS frames that follow ADVERTISE with
+// CapAdvertiseRefs in effect, and returns the refs they list.
+func (l *lane) readRefs(inAdvertise []AdvertisedRef) ([]AdvertisedRef, error) {
+	if len(inAdvertise) > 0 {
+		return nil, protocolErrorf("ADVERTISE lists %d refs, but with %s in effect they go in REFS frames", len(inAdvertise), CapAdvertiseRefs)
+	}
+	var refs []AdvertisedRef
+	seen := map[RefName]bool{}
+	for {
+		m, err := l.readMessage("REFS")
+		if err != nil {
+			return nil, err
+		}
+		r, ok := m.(*Refs)
+		if !ok {
+			return nil, unexpected("REFS", m)
+		}
+		if len(refs)+len(r.Refs) > MaxAdvertisedRefs {
+			return nil, protocolErrorf("REFS: the receiver advertises more than %d refs", MaxAdvertisedRefs)
+		}
+		for _, ar := range r.Refs {
+			if seen[ar.Ref] {
+				return nil, protocolErrorf("REFS: ref %s advertised twice", Printable(ar.Ref.String()))
+			}
+			seen[ar.Ref] = true
+		}
+		refs = append(refs, r.Refs...)
+		if !r.More {
+			return refs, nil
+		}
+	}
+}
+
+// sendError sends ERROR for a local failure, once, unless the failure is
+// the receiver's own ERROR. Only the goroutine that owns the writer at
+// the time may call it.
+func (l *lane) sendError(err error) {
+	var remote *RemoteError
+	if l.errorSent || errors.As(err, &remote) {
+		return
+	}
+	l.errorSent = true
+	l.fw.WriteMessage(&ErrorMsg{Message: truncate(err.Error(), 4000)})
+	l.fw.Flush()
+}
+
+// firstBytes keeps the first bytes read from the receiver, to show them
+// when they are not the protocol at all.
+type firstBytes struct {
+	r   io.Reader
+	buf []byte
+}
+
+func (f *firstBytes) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if room := 64 - len(f.buf); room > 0 {
+		f.buf = append(f.buf, p[:min(n, room)]...)
+	}
+	return n, err
+}

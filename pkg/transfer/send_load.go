@@ -55,6 +55,20 @@ func openFile(src Source, c object.Checksum, filez bool) (io.ReadCloser, uint64,
 	return src.OpenContent(c)
 }
 
+// openStreamed opens the file object of h, too large to load whole, to
+// send it in the encoding and at the size h gives.
+func openStreamed(src Source, h *ObjectHeader) (io.ReadCloser, error) {
+	rc, size, err := openFile(src, h.Name.Checksum, h.Filez)
+	if err != nil {
+		return nil, err
+	}
+	if size != h.Size {
+		rc.Close()
+		return nil, fmt.Errorf("%s changed size while being sent", h.Name)
+	}
+	return rc, nil
+}
+
 // loadedObject is what loadObject read of one object.
 type loadedObject struct {
 	data     []byte // nil for a large object the writer streams itself

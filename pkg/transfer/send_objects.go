@@ -1,8 +1,6 @@
 package transfer
 
 import (
-	"fmt"
-
 	"github.com/ostree-push/ostree-push/pkg/object"
 )
 
@@ -166,13 +164,10 @@ func (l *lane) writeData(data []byte) error {
 // writeStreamed sends a file object too large to load whole, reading it
 // as it goes.
 func (l *lane) writeStreamed(h *ObjectHeader) error {
-	rc, size, err := openFile(l.e.src, h.Name.Checksum, h.Filez)
+	rc, err := openStreamed(l.e.src, h)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	if size != h.Size {
-		return fmt.Errorf("%s changed size while being sent", h.Name)
-	}
 	return l.fw.WriteObject(h, rc)
 }

@@ -205,6 +205,20 @@ func (l *lane) offer(tips []object.Checksum, remoteComplete map[object.Checksum]
 	return offer, always, nil
 }
 
+// sendRank orders objects by type as they are sent: the detached metadata
+// (sent unasked) first, then contents, dirmeta, dirtrees, and commits last,
+// so that a commit arrives after what it needs.
+var sendRank = map[object.Type]int{object.CommitMeta: 0, object.File: 1, object.DirMeta: 2, object.DirTree: 3, object.Commit: 4}
+
+// sendsBefore reports whether a is sent before b: by type (sendRank), then
+// in checksum order, which keeps runs repeatable.
+func sendsBefore(a, b object.Name) bool {
+	if sendRank[a.Type] != sendRank[b.Type] {
+		return sendRank[a.Type] < sendRank[b.Type]
+	}
+	return string(a.Checksum[:]) < string(b.Checksum[:])
+}
+
 // sourceCommits adapts a Source to isAncestor.
 type sourceCommits struct{ src Source }
 

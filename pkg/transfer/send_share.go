@@ -41,11 +41,8 @@ type job struct {
 	lanes   []*lane
 }
 
-// fanOutRank orders objects as a single push sends them: detached metadata
-// (sent unasked) first, then contents, dirmeta, dirtrees, commits.
-var fanOutRank = map[object.Type]int{object.CommitMeta: 0, object.File: 1, object.DirMeta: 2, object.DirTree: 3, object.Commit: 4}
-
-// jobs merges what the sending lanes lack into one ordered list.
+// jobs merges what the sending lanes lack into one list, in the order a
+// lone lane sends them (sendsBefore).
 func (e *engine) jobs(sending []*lane) []*job {
 	type key struct {
 		name          object.Name
@@ -68,11 +65,8 @@ func (e *engine) jobs(sending []*lane) []*job {
 	}
 	sort.Slice(list, func(i, k int) bool {
 		a, b := list[i], list[k]
-		if fanOutRank[a.name.Type] != fanOutRank[b.name.Type] {
-			return fanOutRank[a.name.Type] < fanOutRank[b.name.Type]
-		}
-		if a.name.Checksum != b.name.Checksum {
-			return string(a.name.Checksum[:]) < string(b.name.Checksum[:])
+		if a.name != b.name {
+			return sendsBefore(a.name, b.name)
 		}
 		if a.filez != b.filez {
 			return !a.filez
@@ -159,18 +153,15 @@ func (j *job) live() []*lane {
 // stream reads an object too large to hold whole in chunks and queues each
 // chunk for every lane taking it.
 func (e *engine) stream(j *job, h *ObjectHeader, live []*lane, jobs []*job, at int) error {
-	rc, size, err := openFile(e.src, j.name.Checksum, h.Filez)
+	rc, err := openStreamed(e.src, h)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	if size != h.Size {
-		return fmt.Errorf("%s changed size while being sent", j.name)
-	}
 	for _, l := range live {
 		e.put(l, piece{h: h, count: h.Size}, jobs, at)
 	}
-	for left := size; left > 0; {
+	for left := h.Size; left > 0; {
 		chunk := make([]byte, min(left, fanOutRead))
 		if _, err := io.ReadFull(rc, chunk); err != nil {
 			return noEOF(err)
@@ -197,11 +188,12 @@ func (e *engine) put(l *lane, pc piece, jobs []*job, at int) {
 	if l.gone.Load() {
 		return
 	}
-	select {
-	case l.queue <- pc:
-		return
-	case <-l.dead:
+	if l.failed() {
 		l.gone.Store(true)
+		return
+	}
+	select {
+	case l.queue <- pc: // room: no wait
 		return
 	default:
 	}

@@ -8,14 +8,14 @@ import (
 	"github.com/ostree-push/ostree-push/pkg/object"
 )
 
-// The walk of negotiate (which objects to offer, from the new commits
-// and the bases the remote holds) is the one costly step before the first
-// QUERY: it reads every directory that changed, or every one of a fresh
-// push. It depends only on the local repository and on which commits are
-// bases, so it can start before the receiver has said what it has, on a
-// guess (speculate), while ssh is still connecting; negotiate takes the
-// result when the guess was right and walks again when it was not. The
-// walks of one push, or of the mirrors of a fan-out, are shared.
+// The walk of offer (send_plan.go: which objects to offer, from the new
+// commits and the bases the remote holds) is the one costly step before
+// the first QUERY: it reads every directory that changed, or every one of
+// a fresh push. It depends only on the local repository and on which
+// commits are bases, so it can start before the receiver has said what it
+// has, on a guess (speculate), while ssh is still connecting; offer takes
+// the result when the guess was right and walks again when it was not.
+// The walks of the lanes of a push are shared.
 
 // walks memoizes walk results by their inputs. Results are shared: their
 // slices must not be modified.
@@ -68,11 +68,11 @@ func (w *walks) get(history, bases []object.Checksum) *walkResult {
 	return r
 }
 
-// speculate starts, in the background, the walk negotiate will most
+// speculate starts, in the background, the walk offer will most
 // likely want for plan: with one ref to push, that the remote has the new
 // commit's parent (an incremental publish), or, when the commit has no
 // parent here, nothing (a first publish). A wrong guess costs the walk's
-// CPU; negotiate then walks what it needs.
+// CPU; offer then walks what it needs.
 func (w *walks) speculate(plan []planned) {
 	if len(plan) != 1 || plan[0].new.IsZero() {
 		return
@@ -99,10 +99,8 @@ func (w *walks) wait() { w.bg.Wait() }
 
 // walk works out what to offer a remote that has bases complete: the
 // objects reachable from history, minus those reachable from the bases.
-// The detached metadata of the commits is returned apart (see negotiate).
-// Contents come first, then trees, commits last, so that a commit arrives
-// after what it needs; within a type, checksum order keeps runs
-// repeatable.
+// The detached metadata of the commits is returned apart (see offer); the
+// rest is in the order it is sent (sendsBefore).
 func walk(src Source, history, bases []object.Checksum) (offer, always []object.Name, reachable int, err error) {
 	var want []object.Name
 	since, ok := src.(SinceSource)
@@ -135,13 +133,6 @@ func walk(src Source, history, bases []object.Checksum) (offer, always []object.
 			offer = append(offer, n)
 		}
 	}
-	rank := map[object.Type]int{object.File: 0, object.DirMeta: 1, object.DirTree: 2, object.Commit: 3, object.CommitMeta: 4}
-	sort.Slice(offer, func(i, j int) bool {
-		a, b := offer[i], offer[j]
-		if rank[a.Type] != rank[b.Type] {
-			return rank[a.Type] < rank[b.Type]
-		}
-		return string(a.Checksum[:]) < string(b.Checksum[:])
-	})
+	sort.Slice(offer, func(i, j int) bool { return sendsBefore(offer[i], offer[j]) })
 	return offer, always, len(want), nil
 }

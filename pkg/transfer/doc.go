@@ -31,4 +31,24 @@
 // which frame may come when, that a HAVE answers its QUERY with as many
 // bits, that object content matches its checksum, that a ref name is one
 // libostree accepts.
+//
+// The state machines: Receive (receive.go) and, for the client, one send
+// engine that Push (one receiver) and PushMany (several, each object read
+// once for all) both run, a single push being a fan-out of one. Its files:
+//
+//   - send.go: Push, PushMany, their options and results;
+//   - send_engine.go: the engine, one lane a receiver, and which error a
+//     failed lane reports;
+//   - send_plan.go: refspecs resolved (CheckSpecs), refs judged, the
+//     objects to offer (walk.go walks the history, speculatively ahead of
+//     the receiver's answer) and the order they are sent in;
+//   - send_negotiate.go: HELLO, ADVERTISE and REFS, reading the receiver;
+//   - send_query.go: the QUERYs and, as they arrive, the HAVEs;
+//   - send_load.go: which encoding each object goes in, loading objects,
+//     and reading ahead of the writer within a memory budget;
+//   - send_share.go: with several receivers, the shared reader that loads
+//     each object once and queues it for every receiver that lacks it;
+//   - send_objects.go: a lane's writer, which sends the objects (OBJECT and
+//     DATA frames);
+//   - send_update.go: UPDATE, and RESULT turned into each ref's outcome.
 package transfer

@@ -5,7 +5,7 @@ import (
 )
 
 // A lane's writer: its QUERYs (send_query.go), then its objects as OBJECT
-// and DATA frames, then UPDATE, its last message. The objects come from
+// and DATA frames, then UPDATE (send_update.go). The objects come from
 // the shared reader's queue, or the lane reads them itself: a lone lane
 // as its HAVEs arrive, a lane left behind what was still to come. In a
 // dry run, the lane only counts them.
@@ -38,11 +38,7 @@ func (l *lane) write(stats *sentStats) error {
 	if err != nil {
 		return err
 	}
-	l.opts.Fault.at("push:update", 0)
-	if err := l.fw.WriteMessage(&Update{DryRun: l.n.dryRun, Refs: l.n.updates}); err != nil {
-		return err
-	}
-	return l.fw.Flush()
+	return l.writeUpdate()
 }
 
 // sendOwn sends what the lane lacks, reading it itself, or in a dry run

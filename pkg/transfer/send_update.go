@@ -4,9 +4,18 @@ import (
 	"errors"
 )
 
-// The end of a lane's push: RESULT read and turned into the outcome of
-// each ref, or the one error the lane reports when it failed, and ERROR
-// sent to the receiver for a local failure.
+// The end of a lane's push: UPDATE, the client's last message, then the
+// receiver's RESULT turned into the outcome of each ref; or, when every
+// ref was refused locally, no UPDATE at all.
+
+// writeUpdate sends UPDATE, the writer's last message.
+func (l *lane) writeUpdate() error {
+	l.opts.Fault.at("push:update", 0)
+	if err := l.fw.WriteMessage(&Update{DryRun: l.n.dryRun, Refs: l.n.updates}); err != nil {
+		return err
+	}
+	return l.fw.Flush()
+}
 
 // readResult reads the receiver's RESULT, after the last HAVE.
 func (l *lane) readResult(stats *sentStats) error {
@@ -20,65 +29,6 @@ func (l *lane) readResult(stats *sentStats) error {
 	}
 	stats.result = r
 	return nil
-}
-
-// settle ends the lane once its writer and reader are done: its result,
-// or the error it reports. The writer's failure is the cause unless the
-// receiver said why in an ERROR, and the shared reader's reason for
-// giving up on the lane (giveUp) comes before both.
-func (l *lane) settle(werr, readErr error, stats *sentStats) {
-	var err error
-	var remote *RemoteError
-	switch {
-	case readErr != nil && errors.As(readErr, &remote):
-		err = readErr
-	case werr != nil:
-		err = werr
-	case readErr != nil:
-		err = readErr
-	}
-	l.causeMu.Lock()
-	if l.cause != nil {
-		err = l.cause
-	}
-	l.causeMu.Unlock()
-	if err == nil {
-		l.result, err = l.outcomes(l.n, stats)
-	}
-	if err != nil {
-		l.sendError(err) // the writer is done: this goroutine owns the connection
-		l.result, l.err = nil, err
-	}
-}
-
-// giveUp fails the lane for a reason of the shared reader's (a local read
-// error, a stall), which is then the error reported for it whatever its
-// writer and reader see next.
-func (l *lane) giveUp(err error) {
-	l.causeMu.Lock()
-	if l.cause == nil {
-		l.cause = err
-	}
-	l.causeMu.Unlock()
-	l.fail(err)
-}
-
-// fail records the first error of the lane and marks it dead.
-func (l *lane) fail(err error) {
-	l.once.Do(func() {
-		l.err = err
-		close(l.dead)
-	})
-}
-
-// failed reports whether the lane has failed.
-func (l *lane) failed() bool {
-	select {
-	case <-l.dead:
-		return true
-	default:
-		return false
-	}
 }
 
 // allRefused ends a push whose every ref was refused locally: there is

@@ -32,9 +32,16 @@
 // bits, that object content matches its checksum, that a ref name is one
 // libostree accepts.
 //
-// The state machines: Receive (receive.go) and, for the client, one send
-// engine that Push (one receiver) and PushMany (several, each object read
-// once for all) both run, a single push being a fan-out of one. Its files:
+// The state machines. The receiver is one core, by step (receive_core.go
+// has the outline): receive_stage.go stages the objects within the limits,
+// receive_check.go checks the detached metadata and that every commit sent
+// is complete, receive_decide.go decides each ref's fate under the ref lock
+// and moves them all or none; Receive (receive.go) reads version 1 around
+// it, ReceiveV0 (v0.go, v0_gvariant.go) version 0.
+//
+// The client is one send engine that Push (one receiver) and PushMany
+// (several, each object read once for all) both run, a single push being
+// a fan-out of one. Its files:
 //
 //   - send.go: Push, PushMany, their options and results;
 //   - send_engine.go: the engine, one lane a receiver, and which error a

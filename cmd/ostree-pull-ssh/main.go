@@ -162,7 +162,8 @@ func pull(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	out := &transfer.PushResult{ObjectsSent: res.ObjectsWritten, BytesSent: res.BytesWritten}
 	for i, r := range res.Refs {
 		u := res.Updates[i]
-		out.Refs = append(out.Refs, transfer.RefOutcome{Ref: r.Ref, Old: u.Old, New: u.New, Status: r.Status, Message: r.Message})
+		out.Refs = append(out.Refs, transfer.RefOutcome{Ref: r.Ref, Old: u.Old, New: u.New, Status: r.Status, Message: r.Message,
+			Forced: r.Forced && r.Status == transfer.StatusOK})
 	}
 	elapsed := time.Since(start)
 	if o.json {

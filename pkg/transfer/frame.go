@@ -25,35 +25,37 @@ type FrameType uint8
 
 // The frame types of protocol version 1. See protocol.md.
 const (
-	FrameHello     FrameType = 1  // Hello: version negotiation, both ways
-	FrameAdvertise FrameType = 2  // Advertise: the receiver's refs
-	FrameQuery     FrameType = 3  // Query: which of these objects do you have?
-	FrameHave      FrameType = 4  // Have: the answer to one Query
-	FrameObject    FrameType = 5  // ObjectHeader: an object follows in DATA frames
-	FrameData      FrameType = 6  // raw object bytes
-	FrameUpdate    FrameType = 7  // Update: the ref changes; ends the client's stream
-	FrameResult    FrameType = 8  // Result: the answer to Update
-	FrameProgress  FrameType = 9  // Progress: informational text
-	FrameError     FrameType = 10 // ErrorMsg: fatal error, the sender closes
-	FrameRefs      FrameType = 11 // Refs: more of the receiver's refs (CapAdvertiseRefs)
+	FrameHello       FrameType = 1  // Hello: version negotiation, both ways
+	FrameAdvertise   FrameType = 2  // Advertise: the receiver's refs
+	FrameQuery       FrameType = 3  // Query: which of these objects do you have?
+	FrameHave        FrameType = 4  // Have: the answer to one Query
+	FrameObject      FrameType = 5  // ObjectHeader: an object follows in DATA frames
+	FrameData        FrameType = 6  // raw object bytes
+	FrameUpdate      FrameType = 7  // Update: the ref changes; ends the client's stream
+	FrameResult      FrameType = 8  // Result: the answer to Update
+	FrameProgress    FrameType = 9  // Progress: informational text
+	FrameError       FrameType = 10 // ErrorMsg: fatal error, the sender closes
+	FrameRefs        FrameType = 11 // Refs: more of the receiver's refs (CapAdvertiseRefs)
+	FrameResultFlags FrameType = 12 // ResultFlags: facts of each ref's result (CapResultFlags)
 )
 
 var frameNames = [...]string{
-	FrameHello:     "HELLO",
-	FrameAdvertise: "ADVERTISE",
-	FrameQuery:     "QUERY",
-	FrameHave:      "HAVE",
-	FrameObject:    "OBJECT",
-	FrameData:      "DATA",
-	FrameUpdate:    "UPDATE",
-	FrameResult:    "RESULT",
-	FrameProgress:  "PROGRESS",
-	FrameError:     "ERROR",
-	FrameRefs:      "REFS",
+	FrameHello:       "HELLO",
+	FrameAdvertise:   "ADVERTISE",
+	FrameQuery:       "QUERY",
+	FrameHave:        "HAVE",
+	FrameObject:      "OBJECT",
+	FrameData:        "DATA",
+	FrameUpdate:      "UPDATE",
+	FrameResult:      "RESULT",
+	FrameProgress:    "PROGRESS",
+	FrameError:       "ERROR",
+	FrameRefs:        "REFS",
+	FrameResultFlags: "RESULT_FLAGS",
 }
 
 // Valid reports whether t is a frame type of protocol version 1.
-func (t FrameType) Valid() bool { return t >= FrameHello && t <= FrameRefs }
+func (t FrameType) Valid() bool { return t >= FrameHello && t <= FrameResultFlags }
 
 // String returns the frame type's name as protocol.md spells it ("HELLO",
 // "DATA", ...), or "FrameType(N)" for an unknown type.
@@ -359,6 +361,8 @@ func NewMessage(t FrameType) Message {
 		return new(ErrorMsg)
 	case FrameRefs:
 		return new(Refs)
+	case FrameResultFlags:
+		return new(ResultFlags)
 	}
 	return nil
 }

@@ -122,5 +122,6 @@ func FuzzHave(f *testing.F)         { fuzzMessage(f, func() Message { return new
 func FuzzObjectHeader(f *testing.F) { fuzzMessage(f, func() Message { return new(ObjectHeader) }) }
 func FuzzUpdate(f *testing.F)       { fuzzMessage(f, func() Message { return new(Update) }) }
 func FuzzResult(f *testing.F)       { fuzzMessage(f, func() Message { return new(Result) }) }
+func FuzzResultFlags(f *testing.F)  { fuzzMessage(f, func() Message { return new(ResultFlags) }) }
 func FuzzProgress(f *testing.F)     { fuzzMessage(f, func() Message { return new(Progress) }) }
 func FuzzErrorMsg(f *testing.F)     { fuzzMessage(f, func() Message { return new(ErrorMsg) }) }

@@ -43,11 +43,13 @@ func (s RefStatus) String() string {
 func (s RefStatus) Success() bool { return s == StatusOK || s == StatusUpToDate }
 
 // RefResult is the outcome of the update of one ref. Message explains a
-// failure and may be empty otherwise.
+// failure and may be empty otherwise. Forced is not in RESULT: it travels
+// in RESULT_FLAGS (ResultFlags), with CapResultFlags in effect.
 type RefResult struct {
 	Ref     RefName
 	Status  RefStatus
 	Message string
+	Forced  bool // moved (StatusOK) to a commit that is not a descendant of the old one
 }
 
 // Result answers the client's UPDATE (FrameResult) and is the receiver's
@@ -149,6 +151,84 @@ func (m *Result) UnmarshalBinary(p []byte) error {
 	}
 	if err := v.validate(); err != nil {
 		return d.invalid(err)
+	}
+	*m = v
+	return nil
+}
+
+// CapResultFlags, in effect, has the receiver send RESULT_FLAGS just
+// before RESULT: the facts of each ref's result as flags, which RESULT has
+// no room for.
+const CapResultFlags = "result-flags"
+
+// RefFlags are the facts of one ref's result in RESULT_FLAGS.
+type RefFlags uint8
+
+// The bits of RefFlags.
+const (
+	// RefForced: the ref moved (or would, in a dry run) to a commit its
+	// old commit is not an ancestor of, as the update's FORCE or the
+	// server's configuration allowed.
+	RefForced     RefFlags = 0x01
+	refFlagsKnown          = RefForced
+)
+
+// ResultFlags (FrameResultFlags) carries one RefFlags per ref of the
+// UPDATE it answers, in the same order, with CapResultFlags in effect.
+type ResultFlags struct {
+	Refs []RefFlags
+}
+
+// FrameType returns FrameResultFlags.
+func (m *ResultFlags) FrameType() FrameType { return FrameResultFlags }
+
+// MarshalBinary encodes the RESULT_FLAGS payload.
+func (m *ResultFlags) MarshalBinary() ([]byte, error) {
+	if err := checkCount("refs", len(m.Refs), 1, MaxRefUpdates); err != nil {
+		return nil, encodeError(FrameResultFlags, err)
+	}
+	for i, f := range m.Refs {
+		if f&^refFlagsKnown != 0 {
+			return nil, encodeError(FrameResultFlags, fmt.Errorf("%s: reserved flag bits %#x", item("refs", i), uint8(f&^refFlagsKnown)))
+		}
+	}
+	e, err := newEncoder(FrameResultFlags, sizeU32+len(m.Refs)*sizeU8)
+	if err != nil {
+		return nil, err
+	}
+	e.count(len(m.Refs))
+	for _, f := range m.Refs {
+		e.u8(uint8(f))
+	}
+	return e.b, nil
+}
+
+// UnmarshalBinary decodes a RESULT_FLAGS payload. It returns a
+// *ProtocolError if p is not a valid RESULT_FLAGS, leaving m unchanged.
+func (m *ResultFlags) UnmarshalBinary(p []byte) error {
+	d, err := newDecoder(FrameResultFlags, p)
+	if err != nil {
+		return err
+	}
+	n, err := d.count("refs", sizeU8, MaxRefUpdates)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return d.errorf("refs", "no refs")
+	}
+	v := ResultFlags{Refs: make([]RefFlags, n)}
+	for i := range v.Refs {
+		d.item("refs", i)
+		f, err := d.flags("flags", uint8(refFlagsKnown))
+		if err != nil {
+			return err
+		}
+		v.Refs[i] = RefFlags(f)
+	}
+	d.endList()
+	if err := d.finish(); err != nil {
+		return err
 	}
 	*m = v
 	return nil

@@ -76,6 +76,8 @@ func validMessages() []Message {
 			{Ref: ref("same"), Old: csumA, New: csumA},
 		}},
 		&Result{Refs: []RefResult{{Ref: ref("main")}}},
+		&ResultFlags{Refs: []RefFlags{0}},
+		&ResultFlags{Refs: []RefFlags{RefForced, 0, RefForced}},
 		&Result{ObjectsWritten: 3, BytesWritten: 1<<64 - 1, Refs: []RefResult{
 			{Ref: ref("a"), Status: StatusOK},
 			{Ref: ref("b"), Status: StatusUpToDate},
@@ -260,6 +262,12 @@ func TestUnmarshalRejects(t *testing.T) {
 		{FrameResult, hexBytes("z:16 00000001 0000 s:main 00 0001 00"), `RESULT: refs[0].message: "\x00" has a NUL byte at offset 0`},
 		{FrameResult, hexBytes("z:15"), "RESULT: bytes_written: want u64 (8 bytes), only 7 bytes left"},
 
+		// RESULT_FLAGS
+		{FrameResultFlags, hexBytes("00000000"), "RESULT_FLAGS: refs: no refs"},
+		{FrameResultFlags, hexBytes("00000001 02"), "RESULT_FLAGS: refs[0].flags: got 0x02, which has reserved bits 0x02 set"},
+		{FrameResultFlags, hexBytes("00000002 01"), "RESULT_FLAGS: refs: count 2 needs at least 2 bytes, only 1 left"},
+		{FrameResultFlags, hexBytes("00002711"), "RESULT_FLAGS: refs: count 10001 exceeds the limit of 10000"},
+
 		// PROGRESS and ERROR
 		{FrameProgress, hexBytes(""), "PROGRESS: message length: want u16 (2 bytes), got end of message"},
 		{FrameProgress, hexBytes("0003 6869"), "PROGRESS: message: want string (3 bytes), only 2 bytes left"},
@@ -381,7 +389,7 @@ func TestDecodeMessageBadTypes(t *testing.T) {
 	}{
 		{FrameData, false, "protocol error: unexpected DATA frame (3 bytes) outside an object"},
 		{0, true, "protocol error: frame type 0: unknown frame type"},
-		{12, true, "protocol error: frame type 12: unknown frame type"},
+		{13, true, "protocol error: frame type 13: unknown frame type"},
 	}
 	for i, tt := range tests {
 		m, err := DecodeMessage(tt.t, []byte{1, 2, 3})
@@ -485,7 +493,7 @@ func TestStrings(t *testing.T) {
 		{FrameProgress, "PROGRESS"},
 		{FrameError, "ERROR"},
 		{FrameType(0), "FrameType(0)"},
-		{FrameType(12), "FrameType(12)"},
+		{FrameType(13), "FrameType(13)"},
 		{StatusOK, "ok"},
 		{StatusUpToDate, "up to date"},
 		{StatusNonFastForward, "non-fast-forward"},

@@ -479,6 +479,16 @@ func TestPushNonFastForward(t *testing.T) {
 			t.Errorf("#1: main not moved")
 		}
 	}
+	// Forced is a fact that travels as a flag (RESULT_FLAGS), never read
+	// from the text: without result-flags the receiver's "forced update"
+	// message arrives, and the outcome is not marked forced.
+	dst := h.dest(t, "main", h.c2)
+	ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{{Src: "main", Dst: refName("main"), Force: true}}, NoCapabilities: []string{CapResultFlags}})
+	ex.checkNoErrors(t, "#2: ")
+	checkOutcomes(t, "#2: ", ex.push.Refs, []wantRef{{"main", h.c2, h.c2b, StatusOK, false}})
+	if !ex.recv.Refs[0].Forced || ex.push.Refs[0].Message != "forced update" {
+		t.Errorf("#2: the receiver's result %+v, the client's %+v", ex.recv.Refs[0], ex.push.Refs[0])
+	}
 }
 
 // TestPushStale moves the remote ref after the advertisement: the update
@@ -1065,7 +1075,7 @@ func TestReceiveGarbage(t *testing.T) {
 		{name: "ADVERTISE from the client", input: s().hello().msg(&Advertise{Mode: ModeArchive}).update(false, upd).bytes()},
 		{name: "HAVE from the client", input: s().hello().msg(&Have{Present: []bool{true}}).update(false, upd).bytes()},
 		{name: "RESULT from the client", input: s().hello().msg(&Result{Refs: []RefResult{{Ref: refName("main")}}}).update(false, upd).bytes()},
-		{name: "unknown frame type", input: s().hello().raw(frameHeader(12, 0)).update(false, upd).bytes(), errIs: ErrUnknownFrame},
+		{name: "unknown frame type", input: s().hello().raw(frameHeader(13, 0)).update(false, upd).bytes(), errIs: ErrUnknownFrame},
 		{name: "frame over MaxPayload before HELLO", input: frameHeader(FrameHello, MaxPayload+1), errIs: ErrFrameTooLarge},
 		{name: "frame over MaxPayload", input: s().hello().raw(frameHeader(FrameQuery, MaxPayload+1)).bytes(), errIs: ErrFrameTooLarge},
 		{name: "DATA frame over MaxPayload in an object",

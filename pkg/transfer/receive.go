@@ -79,6 +79,17 @@ func (rv *v1Receiver) run() (*ReceiveResult, error) {
 			return nil, err
 		}
 	}
+	if rv.caps.Has(CapResultFlags) {
+		flags := &ResultFlags{Refs: make([]RefFlags, len(res.Refs))}
+		for i, r := range res.Refs {
+			if r.Forced {
+				flags.Refs[i] |= RefForced
+			}
+		}
+		if err := rv.fw.WriteMessage(flags); err != nil {
+			return nil, err
+		}
+	}
 	if err := rv.fw.WriteMessage(fitResult(&Result{
 		ObjectsWritten: res.ObjectsWritten,
 		BytesWritten:   res.BytesWritten,
@@ -131,7 +142,7 @@ func (rv *v1Receiver) hello() (uint16, error) {
 	if resumable {
 		mine = append(mine, CapResume)
 	}
-	mine = append(mine, CapDeflateMetadata, CapAdvertiseRefs)
+	mine = append(mine, CapDeflateMetadata, CapAdvertiseRefs, CapResultFlags)
 	rv.caps = Intersect(hello.Capabilities, mine)
 	if resumable && rt.Resumed() {
 		rv.opts.Logf("the transaction took up an earlier one's staging; %s in effect: %v", CapResume, rv.caps.Has(CapResume))

@@ -76,6 +76,7 @@ func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult
 		for i := range results {
 			if results[i].Status == StatusOK {
 				results[i].Status = StatusAtomic
+				results[i].Forced = false
 				results[i].Message = fmt.Sprintf("not applied: %s was rejected (%s)", failed.Ref, failed.Status)
 			}
 		}
@@ -243,7 +244,8 @@ func (rv *receiver) decide(u RefUpdate, cur object.Checksum, dryRun bool, sent [
 			case !u.Force && !pol.ForceAll:
 				return reject(StatusNonFastForward, "%s is not an ancestor of %s", u.Old.Short(), u.New.Short())
 			}
-			res.Message = "forced update"
+			res.Message = "forced update" // for clients without CapResultFlags to read
+			res.Forced = true
 		}
 	}
 	return res

@@ -75,6 +75,9 @@ func (l *lane) capabilities() []string {
 	if !off(CapAdvertiseRefs) {
 		mine = append(mine, CapAdvertiseRefs)
 	}
+	if !off(CapResultFlags) {
+		mine = append(mine, CapResultFlags)
+	}
 	return mine
 }
 

@@ -13,6 +13,7 @@ import (
 type sentStats struct {
 	objects, bytes uint64
 	result         *Result
+	flags          []RefFlags // RESULT_FLAGS, with CapResultFlags in effect; else nil
 }
 
 // write is the lane's writer goroutine.

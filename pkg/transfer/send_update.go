@@ -17,15 +17,28 @@ func (l *lane) writeUpdate() error {
 	return l.fw.Flush()
 }
 
-// readResult reads the receiver's RESULT, after the last HAVE.
+// readResult reads the receiver's RESULT, after the last HAVE, and before
+// it RESULT_FLAGS, with CapResultFlags in effect.
 func (l *lane) readResult(stats *sentStats) error {
 	m, err := l.readMessage("RESULT")
 	if err != nil {
 		return err
 	}
+	if f, ok := m.(*ResultFlags); ok && l.caps.Has(CapResultFlags) && stats.flags == nil {
+		if len(f.Refs) != len(l.n.updates) {
+			return protocolErrorf("RESULT_FLAGS has %d refs, the UPDATE %d", len(f.Refs), len(l.n.updates))
+		}
+		stats.flags = f.Refs
+		if m, err = l.readMessage("RESULT"); err != nil {
+			return err
+		}
+	}
 	r, ok := m.(*Result)
 	if !ok {
 		return unexpected("RESULT", m)
+	}
+	if l.caps.Has(CapResultFlags) && stats.flags == nil {
+		return protocolErrorf("RESULT without RESULT_FLAGS, with %s in effect", CapResultFlags)
 	}
 	stats.result = r
 	return nil
@@ -47,7 +60,10 @@ func (l *lane) outcomes(n *negotiated, sent *sentStats) (*PushResult, error) {
 	res := n.res
 	res.ObjectsSent, res.BytesSent = sent.objects, sent.bytes
 	byRef := map[RefName]RefResult{}
-	for _, r := range sent.result.Refs {
+	for i, r := range sent.result.Refs {
+		if sent.flags != nil && i < len(sent.flags) {
+			r.Forced = sent.flags[i]&RefForced != 0 && r.Status == StatusOK
+		}
 		byRef[r.Ref] = r
 	}
 	for _, pl := range n.plan {
@@ -63,9 +79,7 @@ func (l *lane) outcomes(n *negotiated, sent *sentStats) (*PushResult, error) {
 		if len(n.localReject) > 0 && rr.Status == StatusOK {
 			out.Status, out.Message = StatusAtomic, "not applied: another ref of this push was rejected"
 		}
-		if rr.Status == StatusOK && rr.Message == "forced update" {
-			out.Forced = true
-		}
+		out.Forced = rr.Forced && out.Status == StatusOK
 		res.Refs = append(res.Refs, out)
 	}
 	return res, nil

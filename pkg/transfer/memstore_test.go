@@ -13,6 +13,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
 )
@@ -34,8 +37,11 @@ type memStore struct {
 	// lock: a test moves a ref there "between advertisement and update".
 	// Set it before the push starts.
 	beforeLock func()
+	// lockTimeout is how long LockRefs waits for the ref lock before it
+	// fails, as internal/store's LockTimeout; 0: for ever.
+	lockTimeout time.Duration
 
-	refLock sync.Mutex
+	refLock chan struct{} // holds a token while the ref lock is held
 
 	mu      sync.Mutex
 	objects map[object.Name][]byte
@@ -62,6 +68,7 @@ var (
 func newMemStore() *memStore {
 	return &memStore{
 		mode:    ModeArchive,
+		refLock: make(chan struct{}, 1),
 		objects: map[object.Name][]byte{},
 		refs:    map[RefName]object.Checksum{},
 		partial: map[object.Checksum]bool{},
@@ -212,10 +219,10 @@ func (s *memStore) ResolveRev(rev string) (object.Checksum, bool, error) {
 	if c, ok := s.refs[refName(rev)]; ok {
 		return c, true, nil
 	}
+	// A checksum resolves to itself, present or not, as libostree's
+	// resolve_rev does: Commit tells whether it is there.
 	if c, err := object.ParseChecksum(rev); err == nil {
-		if _, ok := s.objects[object.Name{Checksum: c, Type: object.Commit}]; ok {
-			return c, true, nil
-		}
+		return c, true, nil
 	}
 	return object.Zero, false, nil
 }
@@ -303,24 +310,56 @@ func (s *memStore) Mode() string         { return s.mode }
 func (s *memStore) CollectionID() string { return s.collectionID }
 
 // ValidateRef imitates libostree's rules roughly.
+// ValidateRef imitates libostree's rules (internal/storetest pins them).
 func (s *memStore) ValidateRef(r RefName) error {
-	name := r.Name
-	switch {
-	case name == "":
-		return errors.New("empty ref name")
-	case strings.ContainsAny(name, " \t\n~^:?*[\\"):
-		return fmt.Errorf("invalid ref name %q: forbidden character", name)
-	case strings.Contains(name, ".."):
-		return fmt.Errorf("invalid ref name %q: contains ..", name)
-	case strings.HasPrefix(name, "/"), strings.HasSuffix(name, "/"), strings.Contains(name, "//"):
-		return fmt.Errorf("invalid ref name %q: empty path component", name)
+	if !validRefName(r.Name) {
+		return fmt.Errorf("invalid ref name %q", r.Name)
 	}
-	if id := r.CollectionID; id != "" {
-		if !strings.Contains(id, ".") || strings.ContainsAny(id, " /") {
-			return fmt.Errorf("invalid collection id %q", id)
-		}
+	if id := r.CollectionID; id != "" && !validCollectionID(id) {
+		return fmt.Errorf("invalid collection id %q", id)
 	}
 	return nil
+}
+
+// validRefName: one or more parts separated by '/', each a letter, digit
+// or '_' followed by letters, digits, '_', '-' and '.'.
+func validRefName(name string) bool {
+	if !utf8.ValidString(name) {
+		return false
+	}
+	for _, part := range strings.Split(name, "/") {
+		if part == "" {
+			return false
+		}
+		for i, c := range part {
+			word := unicode.IsLetter(c) || unicode.IsDigit(c) || c == '_'
+			if !word && (i == 0 || (c != '-' && c != '.')) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// validCollectionID: two or more elements separated by '.', each an ASCII
+// letter or '_' followed by ASCII letters, digits and '_'.
+func validCollectionID(id string) bool {
+	parts := strings.Split(id, ".")
+	if len(parts) < 2 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" {
+			return false
+		}
+		for i, c := range p {
+			letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
+			if !letter && (i == 0 || c < '0' || c > '9') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (s *memStore) Begin() (Txn, error) {
@@ -338,9 +377,19 @@ func (s *memStore) LockRefs() (func(), error) {
 	if s.beforeLock != nil {
 		s.beforeLock()
 	}
-	s.refLock.Lock()
+	var timeout <-chan time.Time
+	if s.lockTimeout > 0 {
+		t := time.NewTimer(s.lockTimeout)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case s.refLock <- struct{}{}:
+	case <-timeout:
+		return nil, fmt.Errorf("another push has held the ref lock for longer than %s", s.lockTimeout)
+	}
 	var once sync.Once
-	return func() { once.Do(s.refLock.Unlock) }, nil
+	return func() { once.Do(func() { <-s.refLock }) }, nil
 }
 
 // ---- transactions ----
@@ -432,6 +481,13 @@ func (t *memTxn) SetRef(r RefName, c object.Checksum) error {
 	if t.done {
 		return errors.New("transaction is finished")
 	}
+	if err := t.s.ValidateRef(r); err != nil {
+		return err
+	}
+	// The repository's own collection id names its plain refs.
+	if r.CollectionID == t.s.collectionID {
+		r.CollectionID = ""
+	}
 	t.refs[r] = c
 	return nil
 }
@@ -445,11 +501,19 @@ func (t *memTxn) Commit() error {
 	t.done = true
 	t.s.txn = nil
 	maps.Copy(t.s.objects, t.staged)
+	// As internal/store does, the commits written and those refs now
+	// point at (checked complete) lose their partial marks.
+	for n := range t.staged {
+		if n.Type == object.Commit {
+			delete(t.s.partial, n.Checksum)
+		}
+	}
 	for r, c := range t.refs {
 		if c.IsZero() {
 			delete(t.s.refs, r)
 		} else {
 			t.s.refs[r] = c
+			delete(t.s.partial, c)
 		}
 	}
 	t.s.stats.Commits++

@@ -2,6 +2,11 @@
 # bin/ostree-receive, bin/ostree-receive-shell and the man pages (build/man);
 # `make check` and `make demo` first run ci/setup, which installs whatever is
 # missing on Debian 12 (as root).
+#
+# Two tiers of tests: `make test` is the fast one (unit and protocol tests,
+# no sshd, no root, about a minute and a half on two cores); `make check` is
+# everything CI runs (ci/check: gofmt, vet, all the tests including the
+# end-to-end ones through a real sshd, fuzzing, the packages).
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -105,8 +110,13 @@ fmt:
 vet:
 	$(GO) vet ./...
 
+# The fast tier, the developer loop: unit and protocol tests under the race
+# detector, with -short, under which the end-to-end tests (e2e, which need
+# an sshd and some of them root) and those of internal/sshtest are skipped,
+# as are a few long ones. It needs Go, libostree-dev and the ostree command
+# (ci/setup), not root. `make check` runs everything, as CI does.
 test:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -short -count=1 ./...
 
 bench:
 	@if [ -x ci/bench ]; then \

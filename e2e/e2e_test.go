@@ -11,6 +11,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -26,8 +27,15 @@ import (
 var binDir string
 
 // TestMain builds the binaries once, with the race detector and the test
-// hooks (the ostreepush_testhooks tag: see internal/testhooks).
+// hooks (the ostreepush_testhooks tag: see internal/testhooks). Under
+// -short (make test, the fast tier) it runs nothing: every test here needs
+// an sshd, and some need root; make check runs them all.
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("e2e: skipped under -short (make test); make check runs the end-to-end tests")
+		os.Exit(0)
+	}
 	dir, err := os.MkdirTemp("", "ostree-push-e2e-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -11,7 +11,8 @@
 //
 // When sshd or the ssh client is not installed the test is skipped, unless
 // the environment has CI=true, where it fails instead: CI must never skip
-// the end-to-end tests silently.
+// the end-to-end tests silently. Under go test -short (make test, the fast
+// tier) every test that needs the server is skipped.
 package sshtest
 
 import (
@@ -100,6 +101,9 @@ type Options struct {
 // StartWithOptions is Start with Options.
 func StartWithOptions(t testing.TB, opts Options) *Server {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("sshtest: needs an sshd; skipped under -short (make test), run by make check")
+	}
 	if strings.ContainsAny(opts.KeyOptions, "\r\n") {
 		t.Fatalf("sshtest: KeyOptions must be one line: %q", opts.KeyOptions)
 	}

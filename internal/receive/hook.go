@@ -17,13 +17,22 @@ import (
 // hookOutputMax bounds what the pusher is shown of a hook's output.
 const hookOutputMax = 8 << 10
 
+// hookTimeout bounds an update_hook's run.
+const hookTimeout = time.Hour
+
+// waitDelay bounds how long a command's output is still read once it has
+// exited or been killed: a process it left running in the background with
+// its output open is not waited for. (A variable for the tests.)
+var waitDelay = 5 * time.Second
+
 // runHook runs update_hook, split like a shell command line and without a
 // shell (as the 1.x receiver did), with OSTREE_RECEIVE_REPO (the absolute
 // repository path), OSTREE_RECEIVE_REFS (the refs that moved, separated by
 // spaces) and OSTREE_RECEIVE_UPDATES (one "REF OLD NEW" line per ref, with
 // 64 zeros for a ref that did not exist or was deleted). Its failure is
-// reported, not undone.
-func (s *server) runHook(moved []transfer.RefUpdate) []string {
+// reported, not undone. It is killed when ctx is done, or after
+// hookTimeout.
+func (s *server) runHook(ctx context.Context, moved []transfer.RefUpdate) []string {
 	argv, err := transfer.SplitCommand(s.settings.UpdateHook)
 	if err == nil && len(argv) == 0 {
 		err = errors.New("empty command")
@@ -42,7 +51,9 @@ func (s *server) runHook(moved []transfer.RefUpdate) []string {
 		"OSTREE_RECEIVE_UPDATES=" + strings.Join(updates, "\n"),
 	}
 	s.log.Logf(pushlog.Info, "running update_hook %s", s.settings.UpdateHook)
-	out, err := runCommand(argv, env, time.Hour)
+	ctx, cancel := context.WithTimeoutCause(ctx, hookTimeout, fmt.Errorf("timed out after %v", hookTimeout))
+	defer cancel()
+	out, err := runCommand(ctx, argv, env)
 	var notes []string
 	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
 		if line != "" {
@@ -57,17 +68,23 @@ func (s *server) runHook(moved []transfer.RefUpdate) []string {
 }
 
 // runCommand runs argv with extra environment variables and returns its
-// combined output, cut to hookOutputMax.
-func runCommand(argv []string, env []string, timeout time.Duration) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
+// combined output, cut to hookOutputMax. It kills the command when ctx is
+// done, and then fails with ctx's cause. A command that succeeds but
+// leaves a process running that holds its output (a job started in the
+// background) succeeds once waitDelay has passed; that process's output
+// is not shown.
+func runCommand(ctx context.Context, argv []string, env []string) (string, error) {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), env...)
+	cmd.WaitDelay = waitDelay
 	var out limitedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("timed out after %v", timeout)
+	switch {
+	case ctx.Err() != nil:
+		err = context.Cause(ctx)
+	case errors.Is(err, exec.ErrWaitDelay):
+		err = nil
 	}
 	return out.String(), err
 }

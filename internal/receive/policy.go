@@ -519,7 +519,9 @@ func (s *server) flatpakUpdateRepo() error {
 	if len(s.signKeys) > 0 {
 		return fmt.Errorf("sign_keyfiles with a flatpak repository is not supported (flatpak build-update-repo takes ed25519 keys on its command line)")
 	}
-	out, err := runCommand(append([]string{"flatpak"}, append(args, s.path)...), nil, 10*time.Minute)
+	ctx, cancel := context.WithTimeoutCause(context.Background(), 10*time.Minute, errors.New("timed out after 10m0s"))
+	defer cancel()
+	out, err := runCommand(ctx, append([]string{"flatpak"}, append(args, s.path)...), nil)
 	if err != nil {
 		return fmt.Errorf("flatpak build-update-repo: %v: %s", err, out)
 	}
@@ -530,7 +532,7 @@ func (s *server) flatpakUpdateRepo() error {
 func (s *server) afterPush(moved []transfer.RefUpdate) []string {
 	var notes []string
 	if s.settings.UpdateOn() && s.settings.UpdateHook != "" {
-		notes = append(notes, s.runHook(moved)...)
+		notes = append(notes, s.runHook(context.Background(), moved)...)
 	}
 	if s.settings.SystemdUnit != "" {
 		notes = append(notes, s.startUnit()...)

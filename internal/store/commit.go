@@ -523,15 +523,19 @@ func (t *txn) unmark(marked []object.Checksum) {
 	}
 }
 
-// clearMarks clears, once the push has landed, the marks markPartial set
-// and those of the commits the refs now point to (checked complete). A
-// mark that cannot be cleared (unlikely: it is an unlink) only makes the
-// commit look unfinished to the next push, which then sends more than it
-// needs to.
+// clearMarks clears, once the push has landed, the marks of every commit
+// the transaction wrote (markPartial's, and a mark a commit sent again had
+// from before: the receiver checks every commit sent complete) and of the
+// commits the refs now point to (checked complete too). A mark that cannot
+// be cleared (unlikely: it is an unlink) only makes the commit look
+// unfinished to the next push, which then sends more than it needs to.
 func (t *txn) clearMarks(marked []object.Checksum) {
 	t.unmark(marked)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	for _, c := range t.commits {
+		t.repo.r.MarkCommitPartial(c, false)
+	}
 	for _, r := range t.refs {
 		if !r.c.IsZero() {
 			t.repo.r.MarkCommitPartial(r.c, false)

@@ -229,7 +229,7 @@ func TestHostilePusher(t *testing.T) {
 		unchanged(t, repo, before)
 		// Adding a signature is allowed.
 		sig := bytes.Repeat([]byte{7}, 64)
-		signed, err := libostree.AppendDetachedSignature(nil, libostree.MetadataKeyEd25519, sig)
+		signed, err := sign.AppendDetachedSignature(nil, libostree.MetadataKeyEd25519, sig)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -241,13 +241,13 @@ func TestHostilePusher(t *testing.T) {
 		}
 		// A malformed signature put before the valid one is not an
 		// addition: clients stop at the first signature that fails.
-		junkFirst, err := libostree.SetDetachedSignatures(signed, libostree.MetadataKeyEd25519, [][]byte{{1}, sig})
+		junkFirst, err := sign.SetDetachedSignatures(signed, libostree.MetadataKeyEd25519, [][]byte{{1}, sig})
 		if err != nil {
 			t.Fatal(err)
 		}
 		failed(t, push(junkFirst, ""), "detached metadata")
 		// Dropping it again is not, unless allow_metadata_rewrite.
-		empty, err := libostree.SetDetachedSignatures(signed, libostree.MetadataKeyEd25519, nil)
+		empty, err := sign.SetDetachedSignatures(signed, libostree.MetadataKeyEd25519, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -331,7 +331,7 @@ func TestHostilePusher(t *testing.T) {
 		for i := range forged {
 			forged[i] = bytes.Repeat([]byte{byte(i), byte(i >> 8)}, 32)
 		}
-		meta, err := libostree.SetDetachedSignatures(nil, libostree.MetadataKeyEd25519, forged)
+		meta, err := sign.SetDetachedSignatures(nil, libostree.MetadataKeyEd25519, forged)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -356,7 +356,7 @@ func TestHostilePusher(t *testing.T) {
 		for i := 0; i < 500; i++ {
 			packets = append(packets, 0xc2, 8, byte(i), byte(i>>8), 0, 0, 0, 0, 0, 0)
 		}
-		gpgMeta, err := libostree.SetDetachedSignatures(nil, libostree.MetadataKeyGPG, [][]byte{packets})
+		gpgMeta, err := sign.SetDetachedSignatures(nil, libostree.MetadataKeyGPG, [][]byte{packets})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -485,7 +485,7 @@ func TestHostilePusher(t *testing.T) {
 		t.Parallel()
 		bin := noRaceReceiver(t)
 		repo := w.e.copyRepo(w.template, "attack 11")
-		big, err := libostree.SetDetachedSignatures(nil, "junk", [][]byte{bytes.Repeat([]byte{0x5a}, transfer.MaxMetadataSize-256)})
+		big, err := sign.SetDetachedSignatures(nil, "junk", [][]byte{bytes.Repeat([]byte{0x5a}, transfer.MaxMetadataSize-256)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -845,7 +845,7 @@ func ed25519Key(t *testing.T) (ed25519.PrivateKey, string) {
 // whose object bytes are data.
 func mustSign(t *testing.T, key ed25519.PrivateKey, c object.Checksum, data []byte) []byte {
 	t.Helper()
-	meta, err := libostree.AppendDetachedSignature(nil, libostree.MetadataKeyEd25519, sign.SignEd25519(key, data))
+	meta, err := sign.AppendDetachedSignature(nil, libostree.MetadataKeyEd25519, sign.SignEd25519(key, data))
 	if err != nil {
 		t.Fatal(err)
 	}

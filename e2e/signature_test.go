@@ -139,7 +139,7 @@ func signEd25519(t *testing.T, repoPath, rev string, key ed25519.PrivateKey) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	meta, err = libostree.AppendDetachedSignature(meta, sign.MetadataKeyEd25519, sign.SignEd25519(key, data))
+	meta, err = sign.AppendDetachedSignature(meta, sign.MetadataKeyEd25519, sign.SignEd25519(key, data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,7 +198,7 @@ func TestReceiverEd25519(t *testing.T) {
 	c, _, _ := repo.ResolveRev("os/main")
 	commit, _ := repo.ReadMetadata(object.Name{Checksum: c, Type: object.Commit})
 	meta, _, _ := repo.ReadCommitMeta(c)
-	sigs, err := libostree.DetachedSignatures(meta, sign.MetadataKeyEd25519)
+	sigs, err := sign.DetachedSignatures(meta, sign.MetadataKeyEd25519)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +217,7 @@ func TestReceiverEd25519(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("summary.sig: %v %v", ok, err)
 	}
-	ssigs, err := libostree.DetachedSignatures(sumsig, sign.MetadataKeyEd25519)
+	ssigs, err := sign.DetachedSignatures(sumsig, sign.MetadataKeyEd25519)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -70,11 +68,7 @@ ref was rejected or the pull failed, 2 on a usage error.
 Options:
 `
 
-func main() {
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, sigs))
-}
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, cli.Signals())) }
 
 func run(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
 	var o options

@@ -7,8 +7,6 @@ package main
 import (
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/ostree-push/ostree-push/internal/cli"
 	"github.com/ostree-push/ostree-push/internal/testhooks"
@@ -17,10 +15,8 @@ import (
 var version = "dev"
 
 func main() {
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	stop := testhooks.Profile("ostree-push")
-	code := run(os.Args[1:], os.Stdout, os.Stderr, sigs)
+	code := run(os.Args[1:], os.Stdout, os.Stderr, cli.Signals())
 	stop()
 	os.Exit(code)
 }

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/pflag"
 
@@ -123,6 +125,14 @@ func (f *SSHFlags) Args(dest transfer.Destination, remote string) ([]string, err
 		Options:        f.Options,
 		ReceiveCommand: remote,
 	}), nil
+}
+
+// Signals is the channel a program's interrupts (SIGINT, SIGTERM) arrive
+// on, for OnSignal: caught, so that the program ends its child in order.
+func Signals() <-chan os.Signal {
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	return sigs
 }
 
 // OnSignal calls f when a signal arrives on sigs, until stop is called.

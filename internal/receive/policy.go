@@ -147,7 +147,7 @@ func (s *server) checkDetachedMetadata(c object.Checksum) error {
 	strip := func(meta []byte) ([]byte, error) {
 		var err error
 		for _, k := range keys {
-			if meta, err = libostree.RemoveDetachedMetadataKey(meta, k); err != nil {
+			if meta, err = sign.RemoveDetachedMetadataKey(meta, k); err != nil {
 				return nil, err
 			}
 		}
@@ -165,11 +165,11 @@ func (s *server) checkDetachedMetadata(c object.Checksum) error {
 		return errors.New("it changes entries other than signatures (allow_metadata_rewrite is off)")
 	}
 	for _, k := range keys {
-		was, err := libostree.DetachedSignatures(old, k)
+		was, err := sign.DetachedSignatures(old, k)
 		if err != nil {
 			return err
 		}
-		now, err := libostree.DetachedSignatures(updated, k)
+		now, err := sign.DetachedSignatures(updated, k)
 		if err != nil {
 			return err
 		}
@@ -261,7 +261,7 @@ func (s *server) checkBindings(c object.Checksum, ref transfer.RefName) error {
 	if err != nil {
 		return err
 	}
-	b, err := libostree.CommitBindings(data)
+	b, err := sign.CommitBindings(data)
 	if err != nil {
 		return err
 	}
@@ -288,7 +288,7 @@ func (s *server) signatures(c object.Checksum) error {
 		return err
 	}
 	for _, k := range []string{libostree.MetadataKeyGPG, libostree.MetadataKeyEd25519} {
-		sigs, err := libostree.DetachedSignatures(meta, k)
+		sigs, err := sign.DetachedSignatures(meta, k)
 		if err != nil {
 			continue
 		}
@@ -319,7 +319,7 @@ func (s *server) signatures(c object.Checksum) error {
 		s.log.Logf(pushlog.Debug, "commit %s: %d valid GPG signatures", c.Short(), res.Valid)
 	}
 	if s.verifier != nil {
-		sigs, err := libostree.DetachedSignatures(meta, sign.MetadataKeyEd25519)
+		sigs, err := sign.DetachedSignatures(meta, sign.MetadataKeyEd25519)
 		if err != nil {
 			return err
 		}
@@ -366,7 +366,7 @@ func (s *server) signCommits(moving []transfer.RefUpdate) error {
 			return err
 		}
 		for _, k := range s.signKeys {
-			if meta, err = libostree.AppendDetachedSignature(meta, sign.MetadataKeyEd25519, sign.SignEd25519(k, data)); err != nil {
+			if meta, err = sign.AppendDetachedSignature(meta, sign.MetadataKeyEd25519, sign.SignEd25519(k, data)); err != nil {
 				return err
 			}
 		}
@@ -483,7 +483,17 @@ func (s *server) regenerateSummary(method string) error {
 		for _, k := range s.signKeys {
 			sigs = append(sigs, sign.SignEd25519(k, summary))
 		}
-		if err := lib.WriteSummarySignatures(sign.MetadataKeyEd25519, sigs); err != nil {
+		// The other keys of summary.sig (GPG signatures, say) are kept,
+		// as `ostree summary --sign` keeps them; these replace ours.
+		old, _, err := lib.ReadSummarySig()
+		if err != nil {
+			return err
+		}
+		data, err := sign.SetDetachedSignatures(old, sign.MetadataKeyEd25519, sigs)
+		if err != nil {
+			return fmt.Errorf("summary.sig: %w", err)
+		}
+		if err := lib.WriteSummarySig(data); err != nil {
 			return err
 		}
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/ostree-push/ostree-push/internal/receiveconfig"
 	"github.com/ostree-push/ostree-push/internal/store"
 	"github.com/ostree-push/ostree-push/internal/testrepo"
-	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/sign"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
@@ -272,7 +271,7 @@ func (sr *sigRepo) commitBytes(t *testing.T, c object.Checksum) []byte {
 
 func signatures(t *testing.T, sigs ...[]byte) []byte {
 	t.Helper()
-	meta, err := libostree.SetDetachedSignatures(nil, sign.MetadataKeyEd25519, sigs)
+	meta, err := sign.SetDetachedSignatures(nil, sign.MetadataKeyEd25519, sigs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,7 +393,7 @@ func TestCheckDetachedMetadata(t *testing.T) {
 	sig1 := sign.SignEd25519(priv, sr.commitBytes(t, c))
 	sig2 := bytes.Repeat([]byte{2}, ed25519.SignatureSize)
 	withOther := func(meta []byte, v string) []byte {
-		m, err := libostree.SetDetachedSignatures(meta, "org.example.other", [][]byte{[]byte(v)})
+		m, err := sign.SetDetachedSignatures(meta, "org.example.other", [][]byte{[]byte(v)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -125,8 +125,10 @@ func (s *Repo) Refs() ([]transfer.Ref, error) {
 	return out, nil
 }
 
-// loader is a repository as pkg/walk reads it: the objects in objects/,
-// and those staged in its open transaction.
+// Loader is r as pkg/walk reads it: the objects in objects/, and those
+// staged in its open transaction.
+func Loader(r *libostree.Repo) walk.Loader { return loader{r} }
+
 type loader struct{ r *libostree.Repo }
 
 func (l loader) Metadata(n object.Name) ([]byte, bool, error) {

@@ -290,148 +290,6 @@ func (r *Repo) SignSummaryGPG(keyIDs []string, homedir string) error {
 	return nil
 }
 
-// DetachedSignatures returns the signatures stored at key in serialized
-// a{sv} metadata: a commit's detached metadata (ReadCommitMeta) or summary.sig
-// (ReadSummarySig). It returns nil when key is absent, and an error when it
-// holds something other than an aay or when meta is not an a{sv} in normal
-// form. Empty meta is the empty dictionary. (libostree's verifiers treat a
-// key of another type as no signatures at all.)
-func DetachedSignatures(meta []byte, key string) ([][]byte, error) {
-	var cs cstrs
-	defer cs.free()
-	var found C.gboolean
-	var data *C.guint8
-	var lens *C.gsize
-	var n C.gsize
-	var gerr *C.GError
-	ok := C.opush_vardict_get_aay(bytesPtr(meta), C.gsize(len(meta)), cs.add(key), &found, &data, &lens, &n, &gerr)
-	runtime.KeepAlive(meta)
-	if ok == 0 {
-		return nil, wrap(gerr, "reading signatures at %s", key)
-	}
-	if found == 0 {
-		return nil, nil
-	}
-	defer C.g_free(C.gpointer(data))
-	defer C.g_free(C.gpointer(lens))
-	sigs := make([][]byte, int(n))
-	all := unsafe.Slice((*byte)(unsafe.Pointer(data)), sumLens(lens, n))
-	off := 0
-	for i, l := range unsafe.Slice(lens, int(n)) {
-		sigs[i] = append([]byte{}, all[off:off+int(l)]...)
-		off += int(l)
-	}
-	return sigs, nil
-}
-
-func sumLens(lens *C.gsize, n C.gsize) int {
-	total := 0
-	for _, l := range unsafe.Slice(lens, int(n)) {
-		total += int(l)
-	}
-	return total
-}
-
-// AppendDetachedSignature returns meta with sig appended to the aay at key,
-// as a new a{sv} in normal form, ready for Txn.WriteMetadata of a CommitMeta
-// object. meta may be empty (no metadata yet); its other entries are kept, in
-// their order, and the key is added at the end when it is new. It is an error
-// when key holds something other than an aay (where libostree would replace
-// it) or when meta is not an a{sv} in normal form.
-func AppendDetachedSignature(meta []byte, key string, sig []byte) ([]byte, error) {
-	return putSignatures(meta, key, true, [][]byte{sig})
-}
-
-// SetDetachedSignatures returns meta with the aay at key replaced by sigs
-// (an empty aay when sigs is empty), as a new a{sv} in normal form; the
-// other entries are kept, in their order, and the key is added at the end
-// when it is new. Errors as for AppendDetachedSignature.
-func SetDetachedSignatures(meta []byte, key string, sigs [][]byte) ([]byte, error) {
-	return putSignatures(meta, key, false, sigs)
-}
-
-// Bindings are what a commit says it was made for (its metadata keys
-// ostree.ref-binding and ostree.collection-binding).
-type Bindings struct {
-	HasRefs    bool     // the commit has a ref binding (it may be empty)
-	Refs       []string // the refs it is bound to
-	Collection string   // the collection it is bound to, or ""
-}
-
-// CommitBindings reads the bindings of a commit object's bytes (a commit
-// in normal form, as ReadMetadata returns it): an error when it is not
-// one. A binding of another type counts as absent, as libostree's pull
-// reads it.
-func CommitBindings(commit []byte) (Bindings, error) {
-	var b Bindings
-	var hasRefs C.gboolean
-	var refs **C.char
-	var coll *C.char
-	var gerr *C.GError
-	ok := C.opush_commit_bindings(bytesPtr(commit), C.gsize(len(commit)), &hasRefs, &refs, &coll, &gerr)
-	runtime.KeepAlive(commit)
-	if ok == 0 {
-		return b, wrap(gerr, "reading the commit's bindings")
-	}
-	defer C.g_strfreev(refs)
-	defer C.g_free(C.gpointer(coll))
-	b.HasRefs = hasRefs != 0
-	if refs != nil {
-		for p := refs; *p != nil; p = (**C.char)(unsafe.Add(unsafe.Pointer(p), unsafe.Sizeof(p))) {
-			b.Refs = append(b.Refs, C.GoString(*p))
-		}
-	}
-	if coll != nil {
-		b.Collection = C.GoString(coll)
-	}
-	return b, nil
-}
-
-// RemoveDetachedMetadataKey returns meta without its entries at key, as a
-// new a{sv} in normal form (the others kept, in their order); an error when
-// meta is not an a{sv} in normal form.
-func RemoveDetachedMetadataKey(meta []byte, key string) ([]byte, error) {
-	var cs cstrs
-	defer cs.free()
-	var out *C.guint8
-	var outLen C.gsize
-	var gerr *C.GError
-	ok := C.opush_vardict_remove(bytesPtr(meta), C.gsize(len(meta)), cs.add(key), &out, &outLen, &gerr)
-	runtime.KeepAlive(meta)
-	if ok == 0 {
-		return nil, wrap(gerr, "removing %s", key)
-	}
-	return takeBytes(out, outLen), nil
-}
-
-func putSignatures(meta []byte, key string, appendSigs bool, sigs [][]byte) ([]byte, error) {
-	var cs cstrs
-	defer cs.free()
-	var all []byte
-	lens := make([]C.gsize, len(sigs)+1) // +1: never empty, for &lens[0]
-	for i, s := range sigs {
-		all = append(all, s...)
-		lens[i] = C.gsize(len(s))
-	}
-	// Go memory passed to C must not hold Go pointers: lens and all do not.
-	var cappend C.gboolean
-	if appendSigs {
-		cappend = 1
-	}
-	var out *C.guint8
-	var outLen C.gsize
-	var gerr *C.GError
-	ok := C.opush_vardict_put_aay(bytesPtr(meta), C.gsize(len(meta)), cs.add(key), cappend,
-		bytesPtr(all), &lens[0], C.gsize(len(sigs)), &out, &outLen, &gerr)
-	runtime.KeepAlive(meta)
-	runtime.KeepAlive(all)
-	runtime.KeepAlive(lens)
-	if ok == 0 {
-		return nil, wrap(gerr, "adding signatures at %s", key)
-	}
-	return takeBytes(out, outLen), nil
-}
-
 func bytesPtr(b []byte) *C.guint8 {
 	if len(b) == 0 {
 		return nil
@@ -482,28 +340,15 @@ func (r *Repo) readRepoFile(name string) ([]byte, bool, error) {
 	return data, true, nil
 }
 
-// WriteSummarySignatures sets key in summary.sig to sigs (an aay), keeping
-// the other keys of an existing summary.sig (GPG signatures, for example),
-// as `ostree summary --sign` and ostree_sign_summary keep them. Unlike them
-// it replaces the signatures at key rather than appending to them: to add
-// one, pass the old ones (DetachedSignatures of ReadSummarySig) and the new.
-// The file is written to a temporary file in the repository directory,
-// synced, made mode 0644 and renamed over summary.sig; like libostree's
-// summary signing it takes no repository lock. sigs must not be empty.
-func (r *Repo) WriteSummarySignatures(key string, sigs [][]byte) error {
+// WriteSummarySig replaces summary.sig with data (an a{sv} of
+// signatures: see pkg/sign's SetDetachedSignatures, which keeps the other
+// keys of the old one, ReadSummarySig). The file is written to a temporary
+// file in the repository directory, synced, made mode 0644 and renamed over
+// summary.sig; like libostree's summary signing it takes no repository
+// lock.
+func (r *Repo) WriteSummarySig(data []byte) error {
 	if err := r.checkOpen(); err != nil {
 		return err
-	}
-	if len(sigs) == 0 {
-		return errors.New("writing summary.sig: no signatures")
-	}
-	old, _, err := r.readRepoFile("summary.sig")
-	if err != nil {
-		return fmt.Errorf("writing summary.sig: %w", err)
-	}
-	data, err := putSignatures(old, key, false, sigs)
-	if err != nil {
-		return fmt.Errorf("writing summary.sig of %s: %w", r.path, err)
 	}
 	return r.replaceRepoFile("summary.sig", data)
 }

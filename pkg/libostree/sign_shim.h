@@ -39,42 +39,4 @@ gboolean opush_verify_commit_gpg (OstreeRepo *repo, const char *csum,
 
 void opush_gpg_sigs_free (opush_gpg_sig *sigs, guint n);
 
-/* Looks key up in a serialized a{sv} (untrusted bytes; len 0 is the empty
- * dictionary). *out_found is FALSE when the key is absent. When it is
- * present with a type other than aay, FALSE is returned with an error.
- * Otherwise the n children are returned concatenated in *out_data (g_free)
- * with their lengths in *out_lens (g_free). */
-gboolean opush_vardict_get_aay (const guint8 *meta, gsize meta_len,
-                                const char *key, gboolean *out_found,
-                                guint8 **out_data, gsize **out_lens,
-                                gsize *out_n, GError **error);
-
-/* Returns a new a{sv} in normal form: meta (untrusted bytes, len 0 = empty)
- * with the value at key set to an aay. With append, the n byte strings
- * (concatenated in data, lengths in lens) are appended to the existing aay
- * (an error if the key holds another type); without, they replace the value.
- * The first entry with key is changed in place; other entries are kept in
- * their order; a missing key is added at the end. *out_data: g_free. */
-gboolean opush_vardict_put_aay (const guint8 *meta, gsize meta_len,
-                                const char *key, gboolean append,
-                                const guint8 *data, const gsize *lens, gsize n,
-                                guint8 **out_data, gsize *out_len,
-                                GError **error);
-
-/* Reads the bindings of a commit object (untrusted bytes of a commit in
- * normal form): *out_has_refs says whether its metadata has
- * ostree.ref-binding (an as), *out_refs holds them (NULL-terminated,
- * g_strfreev), *out_collection ostree.collection-binding or NULL (g_free).
- * A binding of another type counts as absent, as libostree's lookup does. */
-gboolean opush_commit_bindings (const guint8 *commit, gsize len,
-                                gboolean *out_has_refs, char ***out_refs,
-                                char **out_collection, GError **error);
-
-/* Returns a new a{sv} in normal form: meta (untrusted bytes, len 0 = empty)
- * without any entry whose key is key; the others are kept in their order.
- * *out_data: g_free. */
-gboolean opush_vardict_remove (const guint8 *meta, gsize meta_len,
-                               const char *key, guint8 **out_data,
-                               gsize *out_len, GError **error);
-
 #endif

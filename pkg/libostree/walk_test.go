@@ -1,39 +1,30 @@
 package libostree_test
 
 import (
+	"github.com/ostree-push/ostree-push/internal/store"
 	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/walk"
 )
 
-// The tests of this package walk repositories with pkg/walk, through this
-// loader (internal/store has the same): pkg/walk's own tests of the walks
-// over real repositories are here, where the binding makes them.
+// The tests of this package walk repositories with pkg/walk, through
+// internal/store's loader: pkg/walk's own tests of the walks over real
+// repositories are here, where the binding makes them.
 
-type loader struct{ r *libostree.Repo }
-
-func (l loader) Metadata(n object.Name) ([]byte, bool, error) {
-	data, err := l.r.ReadMetadata(n)
-	if libostree.IsNotFound(err) {
-		return nil, false, nil
-	}
-	return data, err == nil, err
-}
-
-func (l loader) HasObjects(names []object.Name) ([]bool, error) { return l.r.HasObjects(names) }
+func loader(r *libostree.Repo) walk.Loader { return store.Loader(r) }
 
 func reachable(r *libostree.Repo, commits ...object.Checksum) ([]object.Name, error) {
-	return walk.Reachable(loader{r}, commits...)
+	return walk.Reachable(loader(r), commits...)
 }
 
 func reachableSince(r *libostree.Repo, base object.Checksum, commits ...object.Checksum) ([]object.Name, error) {
-	return walk.ReachableSince(loader{r}, base, commits...)
+	return walk.ReachableSince(loader(r), base, commits...)
 }
 
 func checkComplete(r *libostree.Repo, c object.Checksum) error {
-	return walk.CheckComplete(loader{r}, c, object.Zero)
+	return walk.CheckComplete(loader(r), c, object.Zero)
 }
 
 func checkCompleteSince(r *libostree.Repo, c, base object.Checksum) error {
-	return walk.CheckComplete(loader{r}, c, base)
+	return walk.CheckComplete(loader(r), c, base)
 }

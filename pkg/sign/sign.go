@@ -257,7 +257,7 @@ func (v *Ed25519Verifier) isRevoked(k ed25519.PublicKey) bool {
 // Verify checks that at least one of sigs is a valid ed25519 signature of
 // data by a trusted, unrevoked key, as ostree_sign_ed25519_data_verify does,
 // and returns that key in base64 (the form of key files). sigs is the aay
-// stored at MetadataKeyEd25519 (see libostree.DetachedSignatures): nil or
+// stored at MetadataKeyEd25519 (see DetachedSignatures): nil or
 // empty is ErrNoEd25519Signature; signatures that do not verify, or a
 // signature that is not 64 bytes before any valid one, give an error
 // wrapping ErrNoValidSignature.

@@ -30,6 +30,8 @@ import (
 	"github.com/ostree-push/ostree-push/pkg/ostreefile"
 	"github.com/ostree-push/ostree-push/pkg/sign"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // attackConf writes a configuration file for one attack: idle_timeout
@@ -58,12 +60,12 @@ func (w *hostileWorld) attackerMeta(t *testing.T, branch string) []byte {
 
 // refused checks that run ended with a RESULT refusing its first ref with
 // a message saying want, and a non-zero exit.
-func refused(t *testing.T, r receiverRun, status transfer.RefStatus, want string) {
+func refused(t *testing.T, r receiverRun, status wire.RefStatus, want string) {
 	t.Helper()
 	if r.code == 0 {
 		t.Errorf("exit 0, want a failure")
 	}
-	res, ok := r.last().msg.(*transfer.Result)
+	res, ok := r.last().msg.(*wire.Result)
 	if !ok || len(res.Refs) == 0 {
 		t.Fatalf("want a RESULT last, got %v %+v", r.last().typ, r.last().msg)
 	}
@@ -78,7 +80,7 @@ func failed(t *testing.T, r receiverRun, want string) {
 	if r.code == 0 {
 		t.Errorf("exit 0, want a failure")
 	}
-	em, ok := r.last().msg.(*transfer.ErrorMsg)
+	em, ok := r.last().msg.(*wire.ErrorMsg)
 	if !ok {
 		t.Fatalf("want an ERROR last, got %v %+v", r.last().typ, r.last().msg)
 	}
@@ -102,7 +104,7 @@ func TestHostilePusher(t *testing.T) {
 		if orphanCommit.name.Type != object.Commit {
 			t.Fatal("the orphan's objects do not start with its commit")
 		}
-		bad := transfer.RefUpdate{Ref: transfer.RefName{Name: "os/../x"}, New: w.c1}
+		bad := wire.RefUpdate{Ref: wire.RefName{Name: "os/../x"}, New: w.c1}
 		for _, tc := range []struct {
 			name  string
 			input []byte
@@ -166,7 +168,7 @@ func TestHostilePusher(t *testing.T) {
 		}
 		outW.Close()
 		stdin.Write(newStream(t).hello().bytes())
-		fr := transfer.NewFrameReader(outR)
+		fr := wire.NewFrameReader(outR)
 		for _, want := range []string{"HELLO", "ADVERTISE"} {
 			if _, err := fr.ReadMessage(); err != nil {
 				t.Fatalf("reading the receiver's %s: %v", want, err)
@@ -187,7 +189,7 @@ func TestHostilePusher(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		outR.Close()
-		stdin.Write(newStream(t).msg(&transfer.Query{Objects: []object.Name{{Type: object.File, Checksum: w.c1}}}).bytes())
+		stdin.Write(newStream(t).msg(&wire.Query{Objects: []object.Name{{Type: object.File, Checksum: w.c1}}}).bytes())
 		err = cmd.Wait()
 		stdin.Close()
 		t.Logf("ostree-receive: %v\n%s", err, stderr.String())
@@ -217,7 +219,7 @@ func TestHostilePusher(t *testing.T) {
 		pushWith := func(meta []byte, conf string, extra ...wireObject) receiverRun {
 			m := wireObject{name: object.Name{Type: object.CommitMeta, Checksum: w.c1}, data: meta}
 			n++ // a new ref each time, so that the push moves one
-			other := transfer.RefUpdate{Ref: transfer.RefName{Name: fmt.Sprintf("os/other%d", n)}, New: w.c2}
+			other := wire.RefUpdate{Ref: wire.RefName{Name: fmt.Sprintf("os/other%d", n)}, New: w.c2}
 			return w.receive(t, repo, hostileInput{data: newStream(t).hello().objects(extra).object(m).objects(w.objs).update(other).bytes(), conf: attackConf(t, conf)})
 		}
 		push := func(meta []byte, conf string) receiverRun { return pushWith(meta, conf) }
@@ -278,7 +280,7 @@ func TestHostilePusher(t *testing.T) {
 			t.Fatal(err)
 		}
 		suid := wireObject{name: object.Name{Type: object.File, Checksum: sum}, data: append(h.ContentStreamHeader(), content...)}
-		denied := transfer.RefUpdate{Ref: transfer.RefName{Name: "os/main"}, New: w.c2}
+		denied := wire.RefUpdate{Ref: wire.RefName{Name: "os/main"}, New: w.c2}
 		conf := attackConf(t, "deny_refs: ['*']\n")
 		for _, in := range [][]byte{
 			newStream(t).hello().object(suid).objects(w.objs).update(denied).bytes(), // refused
@@ -306,7 +308,7 @@ func TestHostilePusher(t *testing.T) {
 		}
 		// The interrupted push's staging is taken up by the next push, but
 		// not its setuid file, which no commit of that push needs.
-		caps := newStream(t).helloCaps(transfer.CapResume).objects(w.objs).update(transfer.RefUpdate{Ref: transfer.RefName{Name: "os/main"}, New: w.c2}).bytes()
+		caps := newStream(t).helloCaps(wire.CapResume).objects(w.objs).update(wire.RefUpdate{Ref: wire.RefName{Name: "os/main"}, New: w.c2}).bytes()
 		if r := w.receive(t, repo, hostileInput{data: caps}); r.code != 0 {
 			t.Fatalf("a good push: exit %d", r.code)
 		}
@@ -336,19 +338,19 @@ func TestHostilePusher(t *testing.T) {
 			t.Fatal(err)
 		}
 		many := wireObject{name: object.Name{Type: object.CommitMeta, Checksum: w.c2}, data: meta}
-		refs := func(names ...string) []transfer.RefUpdate {
-			var ups []transfer.RefUpdate
+		refs := func(names ...string) []wire.RefUpdate {
+			var ups []wire.RefUpdate
 			for _, n := range names {
 				old := object.Zero
 				if n == "os/main" {
 					old = w.c1
 				}
-				ups = append(ups, transfer.RefUpdate{Ref: transfer.RefName{Name: n}, Old: old, New: w.c2})
+				ups = append(ups, wire.RefUpdate{Ref: wire.RefName{Name: n}, Old: old, New: w.c2})
 			}
 			return ups
 		}
 		r := w.receive(t, repo, hostileInput{data: newStream(t).hello().objects(w.objs).object(many).update(refs("os/main")...).bytes(), conf: conf})
-		refused(t, r, transfer.StatusRejected, "too many signatures")
+		refused(t, r, wire.StatusRejected, "too many signatures")
 		unchanged(t, repo, before)
 		// gpg checks every signature packet of an entry: 500 packets in
 		// one ostree.gpgsigs entry count as 500.
@@ -362,16 +364,16 @@ func TestHostilePusher(t *testing.T) {
 		}
 		onePacked := wireObject{name: object.Name{Type: object.CommitMeta, Checksum: w.c2}, data: gpgMeta}
 		r = w.receive(t, repo, hostileInput{data: newStream(t).hello().objects(w.objs).object(onePacked).update(refs("os/main")...).bytes(), conf: conf})
-		refused(t, r, transfer.StatusRejected, "too many signatures")
+		refused(t, r, wire.StatusRejected, "too many signatures")
 		unchanged(t, repo, before)
 		// A good signature is checked once, however many refs point to
 		// the commit (one without ref bindings, to be pushed to any ref).
 		c3 := object.MustParseChecksum(testrepo.Commit(t, w.e.src, "scratch/unbound", w.e.tree, "unbound", "--no-bindings"))
 		objs3 := loadObjects(t, w.e.src, c3)
 		good := wireObject{name: object.Name{Type: object.CommitMeta, Checksum: c3}, data: mustSign(t, key, c3, objs3[0].data)}
-		var ups []transfer.RefUpdate
+		var ups []wire.RefUpdate
 		for _, n := range []string{"os/a", "os/b", "os/c", "os/d"} {
-			ups = append(ups, transfer.RefUpdate{Ref: transfer.RefName{Name: n}, New: c3})
+			ups = append(ups, wire.RefUpdate{Ref: wire.RefName{Name: n}, New: c3})
 		}
 		r = w.receive(t, repo, hostileInput{data: newStream(t).hello().objects(objs3).object(good).update(ups...).bytes(), conf: conf})
 		if r.code != 0 {
@@ -389,7 +391,7 @@ func TestHostilePusher(t *testing.T) {
 		if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 			t.Fatal(err)
 		}
-		up := transfer.RefUpdate{Ref: transfer.RefName{Name: "os/e"}, New: w.c2}
+		up := wire.RefUpdate{Ref: wire.RefName{Name: "os/e"}, New: w.c2}
 		r = w.receive(t, repo, hostileInput{data: newStream(t).hello().update(up).bytes(), conf: attackConf(t, "lock_timeout: 2s\n")})
 		failed(t, r, "lock_timeout")
 		if r.took > 20*time.Second {
@@ -404,9 +406,9 @@ func TestHostilePusher(t *testing.T) {
 		t.Parallel()
 		repo := w.e.copyRepo(w.template, "attack 09")
 		forged := "os/x\r\x1b[K\x1b[32mok: push accepted\x07"
-		up := transfer.RefUpdate{Ref: transfer.RefName{Name: forged}, New: w.c2}
+		up := wire.RefUpdate{Ref: wire.RefName{Name: forged}, New: w.c2}
 		in := newStream(t).hello().objects(w.objs).update(up).bytes()
-		in = append(in, newStream(t).msg(&transfer.ErrorMsg{Message: "\r\x1b[2Kfake"}).bytes()...)
+		in = append(in, newStream(t).msg(&wire.ErrorMsg{Message: "\r\x1b[2Kfake"}).bytes()...)
 		r := w.receive(t, repo, hostileInput{data: in})
 		for _, c := range "\r\x1b\x07" {
 			if strings.ContainsRune(r.stderr, c) {
@@ -535,9 +537,9 @@ func TestHostilePusher(t *testing.T) {
 		conf := attackConf(t, "sign_verify: yes\nsign_trustedkeyfile: "+trusted+"\n")
 		// c2 was committed on os/main, so it is bound to os/main.
 		sig := wireObject{name: object.Name{Type: object.CommitMeta, Checksum: w.c2}, data: mustSign(t, key, w.c2, w.objs[0].data)}
-		stable := transfer.RefUpdate{Ref: transfer.RefName{Name: "os/stable"}, New: w.c2}
+		stable := wire.RefUpdate{Ref: wire.RefName{Name: "os/stable"}, New: w.c2}
 		r := w.receive(t, repo, hostileInput{data: newStream(t).hello().objects(w.objs).object(sig).update(stable).bytes(), conf: conf})
-		refused(t, r, transfer.StatusRejected, "ref binding")
+		refused(t, r, wire.StatusRejected, "ref binding")
 		unchanged(t, repo, before)
 		r = w.receive(t, repo, hostileInput{data: newStream(t).hello().objects(w.objs).object(sig).update(mainRef(w.c1, w.c2)).bytes(), conf: conf})
 		if r.code != 0 {
@@ -568,12 +570,12 @@ func TestHostilePusher(t *testing.T) {
 			t.Fatalf("a push to a repository of 1,201 long refs: exit %d\n%s", r.code, r.stderr)
 		}
 		sameRef(t, w.e.src, repo, "os/main")
-		up := transfer.RefUpdate{Ref: transfer.RefName{Name: "os/one-more"}, New: w.c1}
+		up := wire.RefUpdate{Ref: wire.RefName{Name: "os/one-more"}, New: w.c1}
 		// A client without advertise-refs is told why it cannot push.
 		rr := w.receive(t, repo, hostileInput{data: newStream(t).hello().update(up).bytes()})
 		failed(t, rr, "do not fit in one ADVERTISE frame")
-		rr = w.receive(t, repo, hostileInput{data: newStream(t).helloCaps(transfer.CapAdvertiseRefs).update(up).bytes(), conf: attackConf(t, "max_refs: 1201\n")})
-		refused(t, rr, transfer.StatusRejected, "max_refs")
+		rr = w.receive(t, repo, hostileInput{data: newStream(t).helloCaps(wire.CapAdvertiseRefs).update(up).bytes(), conf: attackConf(t, "max_refs: 1201\n")})
+		refused(t, rr, wire.StatusRejected, "max_refs")
 		testrepo.Fsck(t, repo)
 	})
 
@@ -589,7 +591,7 @@ func TestHostilePusher(t *testing.T) {
 		key, _ := ed25519Key(t)
 		secret := filepath.Join(t.TempDir(), "secret.ed25519")
 		os.WriteFile(secret, []byte(sign.EncodeKey(key)+"\n"), 0o600)
-		app := transfer.RefUpdate{Ref: transfer.RefName{Name: "app/org.example.App/x86_64/stable"}, New: w.c1}
+		app := wire.RefUpdate{Ref: wire.RefName{Name: "app/org.example.App/x86_64/stable"}, New: w.c1}
 		r := w.receive(t, repo, hostileInput{data: newStream(t).hello().update(app).bytes(), conf: attackConf(t, "update: auto\nsign_keyfiles: ["+secret+"]\n")})
 		if r.code != 0 {
 			t.Fatalf("the push of an app/ ref: exit %d", r.code)
@@ -605,7 +607,7 @@ func TestHostilePusher(t *testing.T) {
 		}
 		// update: ostree regenerates it (signed) at the next push that
 		// moves a ref, and the mark goes.
-		other := transfer.RefUpdate{Ref: transfer.RefName{Name: "os/other"}, New: w.c1}
+		other := wire.RefUpdate{Ref: wire.RefName{Name: "os/other"}, New: w.c1}
 		r = w.receive(t, repo, hostileInput{data: newStream(t).hello().update(other).bytes(), conf: attackConf(t, "update: ostree\nsign_keyfiles: ["+secret+"]\n")})
 		if r.code != 0 {
 			t.Fatalf("update: ostree: exit %d", r.code)
@@ -631,12 +633,12 @@ func TestHostilePusher(t *testing.T) {
 			if c == "\x1b" {
 				name = "os/sta" + c + "ble"
 			}
-			up := transfer.RefUpdate{Ref: transfer.RefName{Name: name}, New: w.c2}
+			up := wire.RefUpdate{Ref: wire.RefName{Name: name}, New: w.c2}
 			r := w.receive(t, repo, hostileInput{data: newStream(t).hello().objects(w.objs).update(up).bytes(), conf: conf})
-			refused(t, r, transfer.StatusRejected, "control character")
-			coll := transfer.RefUpdate{Ref: transfer.RefName{CollectionID: "org.example.Os" + c, Name: "os/x"}, New: w.c2}
+			refused(t, r, wire.StatusRejected, "control character")
+			coll := wire.RefUpdate{Ref: wire.RefName{CollectionID: "org.example.Os" + c, Name: "os/x"}, New: w.c2}
 			r = w.receive(t, repo, hostileInput{data: newStream(t).hello().objects(w.objs).update(coll).bytes(), conf: conf})
-			refused(t, r, transfer.StatusRejected, "control character")
+			refused(t, r, wire.StatusRejected, "control character")
 		}
 		unchanged(t, repo, before)
 	})
@@ -648,7 +650,7 @@ func TestHostilePusher(t *testing.T) {
 		repo := w.e.copyRepo(w.template, "attack 06")
 		before := snap(t, repo)
 		bomb := filezObject(t, 16<<20)
-		caps := []string{transfer.CapArchiveFilez}
+		caps := []string{wire.CapArchiveFilez}
 		in := newStream(t).helloCaps(caps...).filez(bomb).objects(w.objs).update(mainRef(w.c1, w.c2)).bytes()
 		r := w.receive(t, repo, hostileInput{data: in, conf: attackConf(t, "max_object_size: 1M\n")})
 		failed(t, r, "declares a content size of 16777216 bytes, over the limit of 1048576")
@@ -671,7 +673,7 @@ func TestHostilePusher(t *testing.T) {
 		repo := w.e.copyRepo(w.template, "attack 07")
 		before := snap(t, repo)
 		// QUERYs whose HAVEs fill the pipe the client never reads.
-		names := make([]object.Name, transfer.MaxQueryObjects)
+		names := make([]object.Name, wire.MaxQueryObjects)
 		for i := range names {
 			names[i] = object.Name{Type: object.File, Checksum: object.Checksum{byte(i), byte(i >> 8), 1}}
 		}
@@ -679,7 +681,7 @@ func TestHostilePusher(t *testing.T) {
 		// may be taken up.
 		s := newStream(t).hello().object(w.orphObjs[0])
 		for i := 0; i < 40; i++ {
-			s.msg(&transfer.Query{Objects: names})
+			s.msg(&wire.Query{Objects: names})
 		}
 		r := stalledReceive(t, repo, s.bytes(), attackConf(t, "idle_timeout: 2s\n"), nil)
 		if r.code == 0 || !strings.Contains(r.stderr, "stopped reading") {
@@ -715,16 +717,16 @@ func TestHostilePusher(t *testing.T) {
 		t.Parallel()
 		repo := w.e.copyRepo(w.template, "attack 08")
 		before := snap(t, repo)
-		coll := func(c, name string) transfer.RefUpdate {
-			return transfer.RefUpdate{Ref: transfer.RefName{CollectionID: c, Name: name}, New: w.c2}
+		coll := func(c, name string) wire.RefUpdate {
+			return wire.RefUpdate{Ref: wire.RefName{CollectionID: c, Name: name}, New: w.c2}
 		}
-		push := func(conf string, up transfer.RefUpdate) receiverRun {
+		push := func(conf string, up wire.RefUpdate) receiverRun {
 			return w.receive(t, repo, hostileInput{data: newStream(t).hello().objects(w.objs).update(up).bytes(), conf: attackConf(t, conf)})
 		}
-		refused(t, push("allow_refs: ['os/*']\n", coll("org.example.Os", "os/y")), transfer.StatusRejected, "allow_refs")
-		refused(t, push("deny_refs: ['(org.example.*, os/*)']\n", coll("org.example.Os", "os/y")), transfer.StatusRejected, "deny_refs")
+		refused(t, push("allow_refs: ['os/*']\n", coll("org.example.Os", "os/y")), wire.StatusRejected, "allow_refs")
+		refused(t, push("deny_refs: ['(org.example.*, os/*)']\n", coll("org.example.Os", "os/y")), wire.StatusRejected, "deny_refs")
 		// A plain deny pattern denies the name in any collection too.
-		refused(t, push("deny_refs: ['os/*']\n", coll("org.example.Os", "os/y")), transfer.StatusRejected, "deny_refs")
+		refused(t, push("deny_refs: ['os/*']\n", coll("org.example.Os", "os/y")), wire.StatusRejected, "deny_refs")
 		unchanged(t, repo, before)
 		if r := push("allow_refs: ['os/*', '(org.example.Os, dev/*)']\n", coll("org.example.Os", "dev/y")); r.code != 0 {
 			t.Fatalf("a collection ref allowed by (org.example.Os, dev/*): exit %d", r.code)
@@ -751,13 +753,13 @@ func filezObject(t *testing.T, size int) wireObject {
 
 // helloCaps is hello offering capabilities.
 func (s *stream) helloCaps(caps ...string) *stream {
-	return s.msg(&transfer.Hello{Versions: []uint16{transfer.Version}, Capabilities: caps, Agent: "hostile-test"})
+	return s.msg(&wire.Hello{Versions: []uint16{wire.Version}, Capabilities: caps, Agent: "hostile-test"})
 }
 
 // filez sends o, a .filez, as one.
 func (s *stream) filez(o wireObject) *stream {
 	s.t.Helper()
-	h := &transfer.ObjectHeader{Name: o.name, Size: uint64(len(o.data)), Filez: true}
+	h := &wire.ObjectHeader{Name: o.name, Size: uint64(len(o.data)), Filez: true}
 	if err := s.fw.WriteObject(h, bytes.NewReader(o.data)); err != nil {
 		s.t.Fatal(err)
 	}

@@ -32,7 +32,8 @@ import (
 	"time"
 
 	"github.com/ostree-push/ostree-push/internal/testrepo"
-	"github.com/ostree-push/ostree-push/pkg/transfer"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // stress reports whether the long forms run (OSTREE_PUSH_STRESS=1).
@@ -567,7 +568,7 @@ func startProxy(t *testing.T, dir, point, sig string) chan error {
 			return syscall.Kill(pid, signal)
 		}
 		objects, killed := 0, false
-		var hdr [transfer.HeaderSize]byte
+		var hdr [wire.HeaderSize]byte
 		for {
 			if _, err := io.ReadFull(in, hdr[:]); err != nil {
 				break // the client is gone
@@ -576,13 +577,13 @@ func startProxy(t *testing.T, dir, point, sig string) chan error {
 			if _, err := io.ReadFull(in, payload); err != nil {
 				break
 			}
-			ft := transfer.FrameType(hdr[0])
-			if ft == transfer.FrameObject {
+			ft := wire.FrameType(hdr[0])
+			if ft == wire.FrameObject {
 				objects++
 			}
-			at := (point == sshQuery && ft == transfer.FrameQuery) ||
-				(objectN > 0 && ft == transfer.FrameObject && objects == objectN) ||
-				(point == sshUpdate && ft == transfer.FrameUpdate)
+			at := (point == sshQuery && ft == wire.FrameQuery) ||
+				(objectN > 0 && ft == wire.FrameObject && objects == objectN) ||
+				(point == sshUpdate && ft == wire.FrameUpdate)
 			if at {
 				killed = true
 				if err := kill(); err != nil {
@@ -594,7 +595,7 @@ func startProxy(t *testing.T, dir, point, sig string) chan error {
 			if _, err := out.Write(append(hdr[:], payload...)); err != nil {
 				break
 			}
-			if point == sshAfter && ft == transfer.FrameUpdate {
+			if point == sshAfter && ft == wire.FrameUpdate {
 				time.Sleep(time.Duration(rand.Intn(20)) * time.Millisecond)
 				killed = true
 				if err := kill(); err != nil {

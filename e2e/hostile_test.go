@@ -29,7 +29,8 @@ import (
 	"github.com/ostree-push/ostree-push/internal/store"
 	"github.com/ostree-push/ostree-push/internal/testrepo"
 	"github.com/ostree-push/ostree-push/pkg/object"
-	"github.com/ostree-push/ostree-push/pkg/transfer"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // wireObject is an object as a client sends it: its name and content.
@@ -124,16 +125,16 @@ func (w *hostileWorld) find(t *testing.T, typ object.Type) wireObject {
 type stream struct {
 	t   *testing.T
 	buf bytes.Buffer
-	fw  *transfer.FrameWriter
+	fw  *wire.FrameWriter
 }
 
 func newStream(t *testing.T) *stream {
 	s := &stream{t: t}
-	s.fw = transfer.NewFrameWriter(&s.buf)
+	s.fw = wire.NewFrameWriter(&s.buf)
 	return s
 }
 
-func (s *stream) msg(m transfer.Message) *stream {
+func (s *stream) msg(m wire.Message) *stream {
 	s.t.Helper()
 	if err := s.fw.WriteMessage(m); err != nil {
 		s.t.Fatalf("encoding %v: %v", m.FrameType(), err)
@@ -142,13 +143,13 @@ func (s *stream) msg(m transfer.Message) *stream {
 }
 
 func (s *stream) hello() *stream {
-	return s.msg(&transfer.Hello{Versions: []uint16{transfer.Version}, Agent: "hostile-test"})
+	return s.msg(&wire.Hello{Versions: []uint16{wire.Version}, Agent: "hostile-test"})
 }
 
 // object sends o whole, with its true size.
 func (s *stream) object(o wireObject) *stream {
 	s.t.Helper()
-	h := &transfer.ObjectHeader{Name: o.name, Size: uint64(len(o.data))}
+	h := &wire.ObjectHeader{Name: o.name, Size: uint64(len(o.data))}
 	if err := s.fw.WriteObject(h, bytes.NewReader(o.data)); err != nil {
 		s.t.Fatal(err)
 	}
@@ -163,7 +164,7 @@ func (s *stream) objects(objs []wireObject) *stream {
 }
 
 // frame writes one frame with the encoders' checks.
-func (s *stream) frame(t transfer.FrameType, payload []byte) *stream {
+func (s *stream) frame(t wire.FrameType, payload []byte) *stream {
 	s.t.Helper()
 	if err := s.fw.WriteFrame(t, payload); err != nil {
 		s.t.Fatal(err)
@@ -180,14 +181,14 @@ func (s *stream) raw(b []byte) *stream {
 
 // header appends a frame header announcing length bytes of type typ.
 func (s *stream) header(typ byte, length uint32) *stream {
-	var h [transfer.HeaderSize]byte
+	var h [wire.HeaderSize]byte
 	h[0] = typ
 	binary.BigEndian.PutUint32(h[1:], length)
 	return s.raw(h[:])
 }
 
-func (s *stream) update(refs ...transfer.RefUpdate) *stream {
-	return s.msg(&transfer.Update{Refs: refs})
+func (s *stream) update(refs ...wire.RefUpdate) *stream {
+	return s.msg(&wire.Update{Refs: refs})
 }
 
 func (s *stream) bytes() []byte {
@@ -195,8 +196,8 @@ func (s *stream) bytes() []byte {
 	return s.buf.Bytes()
 }
 
-func mainRef(old, new object.Checksum) transfer.RefUpdate {
-	return transfer.RefUpdate{Ref: transfer.RefName{Name: "os/main"}, Old: old, New: new}
+func mainRef(old, new object.Checksum) wire.RefUpdate {
+	return wire.RefUpdate{Ref: wire.RefName{Name: "os/main"}, Old: old, New: new}
 }
 
 // receiverRun is what one ostree-receive run gave: its exit status, its
@@ -209,8 +210,8 @@ type receiverRun struct {
 }
 
 type receivedFrame struct {
-	typ transfer.FrameType
-	msg transfer.Message
+	typ wire.FrameType
+	msg wire.Message
 }
 
 // last returns the last frame, or a zero one.
@@ -292,7 +293,7 @@ func (w *hostileWorld) receive(t *testing.T, repo string, in hostileInput) recei
 	case err != nil:
 		t.Fatal(err)
 	}
-	fr := transfer.NewFrameReader(bytes.NewReader(stdout.Bytes()))
+	fr := wire.NewFrameReader(bytes.NewReader(stdout.Bytes()))
 	for {
 		typ, p, err := fr.Next()
 		if err == io.EOF {
@@ -301,7 +302,7 @@ func (w *hostileWorld) receive(t *testing.T, repo string, in hostileInput) recei
 		if err != nil {
 			t.Fatalf("the receiver's output is not a sequence of frames: %v\n% x", err, stdout.Bytes())
 		}
-		m, err := transfer.DecodeMessage(typ, p)
+		m, err := wire.DecodeMessage(typ, p)
 		if err != nil {
 			t.Fatalf("the receiver wrote a %v frame that does not decode: %v", typ, err)
 		}
@@ -315,9 +316,9 @@ func (w *hostileWorld) receive(t *testing.T, repo string, in hostileInput) recei
 type hostileCase struct {
 	name  string
 	in    func(w *hostileWorld, t *testing.T, repo string) hostileInput
-	want  string             // in the ERROR frame and on stderr (case-insensitive)
-	noErr bool               // the protocol forbids an ERROR frame here (a version-0 client)
-	refs  transfer.RefStatus // refused, not failed: the RESULT's status for the first ref
+	want  string         // in the ERROR frame and on stderr (case-insensitive)
+	noErr bool           // the protocol forbids an ERROR frame here (a version-0 client)
+	refs  wire.RefStatus // refused, not failed: the RESULT's status for the first ref
 }
 
 func hostileCases() []hostileCase {
@@ -340,7 +341,7 @@ func hostileCases() []hostileCase {
 	declare := func(typ object.Type, size uint64) func(w *hostileWorld, t *testing.T) []byte {
 		return func(w *hostileWorld, t *testing.T) []byte {
 			o := w.find(t, typ)
-			return newStream(t).hello().msg(&transfer.ObjectHeader{Name: o.name, Size: size}).bytes()
+			return newStream(t).hello().msg(&wire.ObjectHeader{Name: o.name, Size: size}).bytes()
 		}
 	}
 	var cases []hostileCase
@@ -357,20 +358,20 @@ func hostileCases() []hostileCase {
 	add(hostileCase{name: "truncated-object-eof", want: "bytes of an object still to come",
 		in: data(func(w *hostileWorld, t *testing.T) []byte {
 			o := w.find(t, object.File)
-			s := newStream(t).hello().objects(w.objs[:3]).msg(&transfer.ObjectHeader{Name: o.name, Size: uint64(len(o.data))})
-			return s.frame(transfer.FrameData, o.data[:len(o.data)/2]).bytes()
+			s := newStream(t).hello().objects(w.objs[:3]).msg(&wire.ObjectHeader{Name: o.name, Size: uint64(len(o.data))})
+			return s.frame(wire.FrameData, o.data[:len(o.data)/2]).bytes()
 		})})
 	add(hostileCase{name: "truncated-object-then-update", want: "want DATA frame",
 		in: data(func(w *hostileWorld, t *testing.T) []byte {
 			o := w.find(t, object.File)
-			s := newStream(t).hello().msg(&transfer.ObjectHeader{Name: o.name, Size: uint64(len(o.data))})
-			return s.frame(transfer.FrameData, o.data[:len(o.data)/2]).update(mainRef(w.c1, w.c2)).bytes()
+			s := newStream(t).hello().msg(&wire.ObjectHeader{Name: o.name, Size: uint64(len(o.data))})
+			return s.frame(wire.FrameData, o.data[:len(o.data)/2]).update(mainRef(w.c1, w.c2)).bytes()
 		})})
 	add(hostileCase{name: "truncated-frame", want: "stream ends inside a DATA frame",
 		in: data(func(w *hostileWorld, t *testing.T) []byte {
 			o := w.find(t, object.File)
-			s := newStream(t).hello().msg(&transfer.ObjectHeader{Name: o.name, Size: uint64(len(o.data))})
-			return s.header(byte(transfer.FrameData), uint32(len(o.data))).raw(o.data[:10]).bytes()
+			s := newStream(t).hello().msg(&wire.ObjectHeader{Name: o.name, Size: uint64(len(o.data))})
+			return s.header(byte(wire.FrameData), uint32(len(o.data))).raw(o.data[:10]).bytes()
 		})})
 	add(hostileCase{name: "no-update", want: "connection closed before UPDATE",
 		in: data(func(w *hostileWorld, t *testing.T) []byte { return newStream(t).hello().objects(w.objs).bytes() })})
@@ -384,15 +385,15 @@ func hostileCases() []hostileCase {
 		}})
 	add(hostileCase{name: "frame-too-large", want: "more than the 1048576 allowed",
 		in: data(func(w *hostileWorld, t *testing.T) []byte {
-			return newStream(t).hello().header(byte(transfer.FrameQuery), transfer.MaxPayload+1).bytes()
+			return newStream(t).hello().header(byte(wire.FrameQuery), wire.MaxPayload+1).bytes()
 		})})
 	add(hostileCase{name: "frame-too-large-first", want: "more than the 1048576 allowed",
 		in: data(func(w *hostileWorld, t *testing.T) []byte {
-			return newStream(t).header(byte(transfer.FrameHello), 0xffffffff).bytes()
+			return newStream(t).header(byte(wire.FrameHello), 0xffffffff).bytes()
 		})})
 	add(hostileCase{name: "frame-too-large-ssh", want: "more than the 1048576 allowed",
 		in: func(w *hostileWorld, t *testing.T, repo string) hostileInput {
-			return hostileInput{data: newStream(t).hello().header(byte(transfer.FrameData), 0x7fffffff).bytes(), ssh: true}
+			return hostileInput{data: newStream(t).hello().header(byte(wire.FrameData), 0x7fffffff).bytes(), ssh: true}
 		}})
 	add(hostileCase{name: "unknown-frame-type", want: "unknown frame type",
 		in: data(func(w *hostileWorld, t *testing.T) []byte { return newStream(t).hello().header(42, 0).bytes() })})
@@ -401,30 +402,30 @@ func hostileCases() []hostileCase {
 			p := make([]byte, 1+32+8)
 			p[0] = 7 // payload link: not an object a client may send
 			copy(p[1:], w.c2[:])
-			return newStream(t).hello().frame(transfer.FrameObject, p).bytes()
+			return newStream(t).hello().frame(wire.FrameObject, p).bytes()
 		})})
 	add(hostileCase{name: "filez-not-negotiated", want: "was not negotiated",
 		in: data(func(w *hostileWorld, t *testing.T) []byte {
 			o := w.find(t, object.File)
-			return newStream(t).hello().msg(&transfer.ObjectHeader{Name: o.name, Size: 10, Filez: true}).bytes()
+			return newStream(t).hello().msg(&wire.ObjectHeader{Name: o.name, Size: 10, Filez: true}).bytes()
 		})})
 	add(hostileCase{name: "query-before-hello", want: "want HELLO",
 		in: data(func(w *hostileWorld, t *testing.T) []byte {
-			return newStream(t).msg(&transfer.Query{Objects: []object.Name{w.objs[0].name}}).hello().bytes()
+			return newStream(t).msg(&wire.Query{Objects: []object.Name{w.objs[0].name}}).hello().bytes()
 		})})
 	add(hostileCase{name: "hello-twice", want: "unexpected HELLO frame",
 		in: data(func(w *hostileWorld, t *testing.T) []byte { return newStream(t).hello().hello().bytes() })})
 	add(hostileCase{name: "data-without-object", want: "unexpected DATA frame",
 		in: data(func(w *hostileWorld, t *testing.T) []byte {
-			return newStream(t).hello().frame(transfer.FrameData, []byte("stray")).bytes()
+			return newStream(t).hello().frame(wire.FrameData, []byte("stray")).bytes()
 		})})
 	add(hostileCase{name: "have-from-client", want: "unexpected HAVE frame",
 		in: data(func(w *hostileWorld, t *testing.T) []byte {
-			return newStream(t).hello().msg(&transfer.Have{Present: []bool{true}}).bytes()
+			return newStream(t).hello().msg(&wire.Have{Present: []bool{true}}).bytes()
 		})})
 	add(hostileCase{name: "result-from-client", want: "unexpected RESULT frame",
 		in: data(func(w *hostileWorld, t *testing.T) []byte {
-			return newStream(t).hello().msg(&transfer.Result{Refs: []transfer.RefResult{{Ref: transfer.RefName{Name: "os/main"}}}}).bytes()
+			return newStream(t).hello().msg(&wire.Result{Refs: []wire.RefResult{{Ref: wire.RefName{Name: "os/main"}}}}).bytes()
 		})})
 	add(hostileCase{name: "commit-without-tree", want: "was sent without all its objects",
 		in: data(func(w *hostileWorld, t *testing.T) []byte {
@@ -450,33 +451,33 @@ func hostileCases() []hostileCase {
 		suffix := map[bool]string{false: "", true: "-ssh"}[ssh]
 		add(hostileCase{name: "idle-mid-header" + suffix, want: "idle timeout",
 			in: func(w *hostileWorld, t *testing.T, repo string) hostileInput {
-				return hostileInput{data: newStream(t).hello().raw([]byte{byte(transfer.FrameQuery), 0}).bytes(), stall: true, ssh: ssh}
+				return hostileInput{data: newStream(t).hello().raw([]byte{byte(wire.FrameQuery), 0}).bytes(), stall: true, ssh: ssh}
 			}})
 	}
 	add(hostileCase{name: "idle-mid-object", want: "idle timeout",
 		in: func(w *hostileWorld, t *testing.T, repo string) hostileInput {
 			o := w.find(t, object.File)
-			s := newStream(t).hello().objects(w.objs[:2]).msg(&transfer.ObjectHeader{Name: o.name, Size: uint64(len(o.data))})
-			return hostileInput{data: s.frame(transfer.FrameData, o.data[:len(o.data)/2]).bytes(), stall: true}
+			s := newStream(t).hello().objects(w.objs[:2]).msg(&wire.ObjectHeader{Name: o.name, Size: uint64(len(o.data))})
+			return hostileInput{data: s.frame(wire.FrameData, o.data[:len(o.data)/2]).bytes(), stall: true}
 		}})
 
 	// Ref changes the receiver refuses: the protocol answers them in
 	// RESULT, exits non-zero, and nothing moves.
-	add(hostileCase{name: "invalid-ref-name", refs: transfer.StatusRejected, want: "invalid ref name",
+	add(hostileCase{name: "invalid-ref-name", refs: wire.StatusRejected, want: "invalid ref name",
 		in: data(func(w *hostileWorld, t *testing.T) []byte {
-			bad := transfer.RefUpdate{Ref: transfer.RefName{Name: "os/../main"}, New: w.c2}
+			bad := wire.RefUpdate{Ref: wire.RefName{Name: "os/../main"}, New: w.c2}
 			return newStream(t).hello().objects(w.objs).update(bad).bytes()
 		})})
-	add(hostileCase{name: "invalid-collection-id", refs: transfer.StatusRejected, want: "invalid ref name",
+	add(hostileCase{name: "invalid-collection-id", refs: wire.StatusRejected, want: "invalid ref name",
 		in: data(func(w *hostileWorld, t *testing.T) []byte {
-			bad := transfer.RefUpdate{Ref: transfer.RefName{CollectionID: "not a collection id", Name: "os/main"}, New: w.c2}
+			bad := wire.RefUpdate{Ref: wire.RefName{CollectionID: "not a collection id", Name: "os/main"}, New: w.c2}
 			return newStream(t).hello().objects(w.objs).update(bad).bytes()
 		})})
-	add(hostileCase{name: "commit-never-sent", refs: transfer.StatusRejected, want: "was not sent",
+	add(hostileCase{name: "commit-never-sent", refs: wire.StatusRejected, want: "was not sent",
 		in: data(func(w *hostileWorld, t *testing.T) []byte {
 			return newStream(t).hello().update(mainRef(w.c1, w.c2)).bytes()
 		})})
-	add(hostileCase{name: "claimed-parent-chain", refs: transfer.StatusNonFastForward, want: "is not an ancestor",
+	add(hostileCase{name: "claimed-parent-chain", refs: wire.StatusNonFastForward, want: "is not an ancestor",
 		in: data(func(w *hostileWorld, t *testing.T) []byte {
 			return newStream(t).hello().objects(w.orphObjs).update(mainRef(w.c1, w.orphan)).bytes()
 		})})
@@ -565,11 +566,11 @@ func (w *hostileWorld) check(t *testing.T, repo string, in hostileInput, c hosti
 	}
 	last := r.last()
 	switch {
-	case c.refs != transfer.StatusOK:
+	case c.refs != wire.StatusOK:
 		if r.code == 0 {
 			t.Errorf("a refused ref change: exit 0, want a failure (and the RESULT saying why)")
 		}
-		res, ok := last.msg.(*transfer.Result)
+		res, ok := last.msg.(*wire.Result)
 		if !ok || len(res.Refs) != 1 {
 			t.Fatalf("want a RESULT of one ref last, got %v %+v", last.typ, last.msg)
 		}
@@ -580,7 +581,7 @@ func (w *hostileWorld) check(t *testing.T, repo string, in hostileInput, c hosti
 		if r.code == 0 {
 			t.Errorf("exit 0, want a failure")
 		}
-		em, ok := last.msg.(*transfer.ErrorMsg)
+		em, ok := last.msg.(*wire.ErrorMsg)
 		switch {
 		case c.noErr && len(r.frames) > 0:
 			t.Errorf("a version-0 client got %d frames; it would not understand them", len(r.frames))

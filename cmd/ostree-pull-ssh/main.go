@@ -22,6 +22,8 @@ import (
 	"github.com/ostree-push/ostree-push/internal/report"
 	"github.com/ostree-push/ostree-push/internal/store"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 var version = "dev"
@@ -157,7 +159,7 @@ func pull(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	for i, r := range res.Refs {
 		u := res.Updates[i]
 		out.Refs = append(out.Refs, transfer.RefOutcome{Ref: r.Ref, Old: u.Old, New: u.New, Status: r.Status, Message: r.Message,
-			Forced: r.Forced && r.Status == transfer.StatusOK})
+			Forced: r.Forced && r.Status == wire.StatusOK})
 	}
 	elapsed := time.Since(start)
 	if o.json {

@@ -12,6 +12,8 @@ import (
 	"github.com/ostree-push/ostree-push/internal/cli"
 	"github.com/ostree-push/ostree-push/internal/report"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // pushMany is ostree-push --to DEST [--to DEST...] [REFSPEC...]: the same
@@ -101,7 +103,7 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 		}
 		prog.block(func(w io.Writer) {
 			if d.Err != nil {
-				fmt.Fprintf(w, "ostree-push: %s: %s\n", d.Dest, transfer.Printable(d.Err.Error()))
+				fmt.Fprintf(w, "ostree-push: %s: %s\n", d.Dest, wire.Printable(d.Err.Error()))
 			} else if !o.quiet || !d.Result.OK() {
 				report.Write(w, d.Result, reportOptions(o, dests[i]), d.Elapsed)
 			}

@@ -12,6 +12,8 @@ import (
 	"github.com/ostree-push/ostree-push/internal/store"
 	"github.com/ostree-push/ostree-push/internal/testhooks"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // refspecs parses the REFSPEC arguments; --force forces them all.
@@ -22,7 +24,7 @@ func refspecs(o *options, args []string) ([]transfer.PushSpec, error) {
 		if err != nil {
 			return nil, cli.Usage(err)
 		}
-		specs = append(specs, transfer.PushSpec{Src: r.Src, Dst: transfer.RefName{Name: r.Dst}, Force: r.Force || o.force})
+		specs = append(specs, transfer.PushSpec{Src: r.Src, Dst: wire.RefName{Name: r.Dst}, Force: r.Force || o.force})
 	}
 	return specs, nil
 }

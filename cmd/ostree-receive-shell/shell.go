@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/ostree-push/ostree-push/pkg/transfer"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 const (
@@ -346,6 +348,6 @@ func run(args []string, sys system) int {
 	if err == nil {
 		return 0
 	}
-	fmt.Fprintf(sys.stderr, "%s: %s\n", selfName, transfer.Printable(err.Error()))
+	fmt.Fprintf(sys.stderr, "%s: %s\n", selfName, wire.Printable(err.Error()))
 	return exitCode(err)
 }

@@ -17,7 +17,8 @@ import (
 	"github.com/ostree-push/ostree-push/internal/receiveconfig"
 	"github.com/ostree-push/ostree-push/internal/testhooks"
 	"github.com/ostree-push/ostree-push/pkg/libostree"
-	"github.com/ostree-push/ostree-push/pkg/transfer"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 var version = "dev"
@@ -91,10 +92,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case err == nil:
 		return 0
 	case errors.As(err, &u):
-		fmt.Fprintf(stderr, "ostree-receive: %s\nTry 'ostree-receive --help'.\n", transfer.Printable(err.Error()))
+		fmt.Fprintf(stderr, "ostree-receive: %s\nTry 'ostree-receive --help'.\n", wire.Printable(err.Error()))
 		return 2
 	default:
-		fmt.Fprintf(stderr, "ostree-receive: %s\n", transfer.Printable(err.Error()))
+		fmt.Fprintf(stderr, "ostree-receive: %s\n", wire.Printable(err.Error()))
 		return 1
 	}
 }

@@ -13,6 +13,8 @@ import (
 
 	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // Program is the frame of ostree-push and ostree-pull-ssh: flags parsed,
@@ -74,12 +76,12 @@ func (p Program) exit(err error, stderr io.Writer) int {
 	case err == nil:
 		return 0
 	case errors.As(err, &u):
-		fmt.Fprintf(stderr, "%s: %s\nTry '%s --help'.\n", p.Name, transfer.Printable(err.Error()), p.Name)
+		fmt.Fprintf(stderr, "%s: %s\nTry '%s --help'.\n", p.Name, wire.Printable(err.Error()), p.Name)
 		return 2
 	case errors.Is(err, ErrRejected):
 		return 1
 	default:
-		fmt.Fprintf(stderr, "%s: %s\n", p.Name, transfer.Printable(err.Error()))
+		fmt.Fprintf(stderr, "%s: %s\n", p.Name, wire.Printable(err.Error()))
 		return 1
 	}
 }

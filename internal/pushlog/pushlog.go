@@ -17,7 +17,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/journal"
 
-	"github.com/ostree-push/ostree-push/pkg/transfer"
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // Identifier is the SYSLOG_IDENTIFIER of journal entries and the prefix
@@ -232,14 +232,14 @@ func oneLine(s string) string {
 type field struct{ key, value string }
 
 // emit writes one entry to the journal or, failing that, to stderr. What
-// it writes is escaped (transfer.Printable): messages carry the words of
+// it writes is escaped (wire.Printable): messages carry the words of
 // peers and of libostree, which must not reach a terminal or the journal
 // as control characters (a fake line, a cleared screen). A message keeps
 // its line breaks; stderr shows its later lines with the prefix.
 func (l *Logger) emit(level Level, msg string, fields []field) {
 	lines := strings.Split(msg, "\n")
 	for i, line := range lines {
-		lines[i] = transfer.Printable(line)
+		lines[i] = wire.Printable(line)
 	}
 	msg = strings.Join(lines, "\n")
 	l.mu.Lock()
@@ -247,7 +247,7 @@ func (l *Logger) emit(level Level, msg string, fields []field) {
 	if l.journal != nil {
 		vars := map[string]string{"SYSLOG_IDENTIFIER": Identifier}
 		for _, f := range fields {
-			vars[f.key] = transfer.Printable(f.value)
+			vars[f.key] = wire.Printable(f.value)
 		}
 		err := l.journal.Send(msg, level.priority(), vars)
 		if err == nil {

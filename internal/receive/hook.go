@@ -12,6 +12,8 @@ import (
 
 	"github.com/ostree-push/ostree-push/internal/pushlog"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // hookOutputMax bounds what the pusher is shown of a hook's output.
@@ -32,7 +34,7 @@ var waitDelay = 5 * time.Second
 // 64 zeros for a ref that did not exist or was deleted). Its failure is
 // reported, not undone. It is killed when ctx is done, or after
 // hookTimeout.
-func (s *server) runHook(ctx context.Context, moved []transfer.RefUpdate) []string {
+func (s *server) runHook(ctx context.Context, moved []wire.RefUpdate) []string {
 	argv, err := transfer.SplitCommand(s.settings.UpdateHook)
 	if err == nil && len(argv) == 0 {
 		err = errors.New("empty command")

@@ -17,6 +17,8 @@ import (
 	"github.com/ostree-push/ostree-push/internal/receiveconfig"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // hookServer is a server whose update_hook is hook, for a repository at
@@ -47,8 +49,8 @@ func sum(b byte) object.Checksum {
 	return c
 }
 
-func update(name string, old, new object.Checksum) transfer.RefUpdate {
-	return transfer.RefUpdate{Ref: transfer.RefName{Name: name}, Old: old, New: new}
+func update(name string, old, new object.Checksum) wire.RefUpdate {
+	return wire.RefUpdate{Ref: wire.RefName{Name: name}, Old: old, New: new}
 }
 
 func readFile(t *testing.T, p string) string {
@@ -83,7 +85,7 @@ echo "second line" >&2
 	repo := filepath.Join(dir, "repo")
 	s := hookServer(transfer.ShellQuote(hook)+` '`+out+`' "$HOME" 'two words' \*`, repo)
 	zero := object.Zero
-	notes := s.runHook(context.Background(), []transfer.RefUpdate{
+	notes := s.runHook(context.Background(), []wire.RefUpdate{
 		update("os/x86_64/stable", zero, sum(1)),
 		update("main", sum(1), sum(2)),
 		update("gone", sum(2), zero),
@@ -125,7 +127,7 @@ func TestHookPeerValuesNotInterpreted(t *testing.T) {
 		`'"\`,
 		"$OSTREE_RECEIVE_REPO",
 	}
-	var moved []transfer.RefUpdate
+	var moved []wire.RefUpdate
 	for _, name := range hostile {
 		moved = append(moved, update(name, object.Zero, sum(3)))
 	}
@@ -155,7 +157,7 @@ func TestHookFailures(t *testing.T) {
 		{"   ", []string{`warning: update_hook "   ": empty command`}},
 		{"'unterminated", nil}, // a warning, whatever SplitCommand says
 	} {
-		notes := hookServer(tc.hook, dir).runHook(context.Background(), []transfer.RefUpdate{update("main", object.Zero, sum(1))})
+		notes := hookServer(tc.hook, dir).runHook(context.Background(), []wire.RefUpdate{update("main", object.Zero, sum(1))})
 		if tc.want == nil {
 			if len(notes) != 1 || !strings.HasPrefix(notes[0], `warning: update_hook "'unterminated": `) {
 				t.Errorf("%q: notes %q", tc.hook, notes)
@@ -246,7 +248,7 @@ func TestHookCancelled(t *testing.T) {
 			done := make(chan []string, 1)
 			go func() {
 				done <- hookServer(transfer.ShellQuote(hook)+" "+transfer.ShellQuote(fifo), dir).
-					runHook(ctx, []transfer.RefUpdate{update("main", object.Zero, sum(1))})
+					runHook(ctx, []wire.RefUpdate{update("main", object.Zero, sum(1))})
 			}()
 			killLater(t, wait())
 			cancel(errors.New("cancelled by the test"))
@@ -268,7 +270,7 @@ func TestHookBackgroundJob(t *testing.T) {
 	pidFile := filepath.Join(dir, "pid")
 	hook := script(t, dir, "hook", `sleep 600 & echo $! >"$1"; echo "job started"`)
 	notes := hookServer(transfer.ShellQuote(hook)+" "+transfer.ShellQuote(pidFile), dir).
-		runHook(context.Background(), []transfer.RefUpdate{update("main", object.Zero, sum(1))})
+		runHook(context.Background(), []wire.RefUpdate{update("main", object.Zero, sum(1))})
 	killLater(t, strings.TrimSpace(readFile(t, pidFile)))
 	if strings.Join(notes, "\n") != "update_hook: job started" {
 		t.Errorf("notes %q", notes)

@@ -20,6 +20,8 @@ import (
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/sign"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // server holds one push's settings and what was loaded for them.
@@ -48,7 +50,7 @@ func (s *server) policy() (transfer.Policy, error) {
 		DryRun:             c.DryRun,
 		ForceAll:           c.Force,
 		DenyNonFastForward: c.DenyNonFastForward,
-		CheckRef: func(u transfer.RefUpdate) error {
+		CheckRef: func(u wire.RefUpdate) error {
 			if c.DenyDeletes && u.New.IsZero() {
 				return fmt.Errorf("the server denies deleting refs")
 			}
@@ -107,7 +109,7 @@ func (s *server) policy() (transfer.Policy, error) {
 	case c.UpdateOn() && c.UpdateHook == "":
 		p.AfterCommit = s.updateSummary
 	case c.StaticDeltas || c.StaticDeltasFull:
-		p.AfterCommit = func(moved []transfer.RefUpdate) []string { return s.staticDeltas(moved) }
+		p.AfterCommit = func(moved []wire.RefUpdate) []string { return s.staticDeltas(moved) }
 	}
 	if (c.UpdateOn() && c.UpdateHook != "") || c.SystemdUnit != "" {
 		p.AfterUnlock = s.afterPush
@@ -231,7 +233,7 @@ const maxSignatures = 64
 // verifyCommit checks a commit ref would move to: its signatures, once
 // per push whatever the number of refs (see signatures), and its bindings,
 // as libostree's pull checks them.
-func (s *server) verifyCommit(c object.Checksum, ref transfer.RefName) error {
+func (s *server) verifyCommit(c object.Checksum, ref wire.RefName) error {
 	if err := s.signaturesOnce(c); err != nil {
 		return err
 	}
@@ -256,7 +258,7 @@ func (s *server) signaturesOnce(c object.Checksum) error {
 // binding must name ref in it; the collection of ref (a collection ref's
 // own, or the repository's) requires a ref binding and a collection
 // binding naming it.
-func (s *server) checkBindings(c object.Checksum, ref transfer.RefName) error {
+func (s *server) checkBindings(c object.Checksum, ref wire.RefName) error {
 	data, err := s.repo.Lib().ReadMetadata(object.Name{Checksum: c, Type: object.Commit})
 	if err != nil {
 		return err
@@ -271,11 +273,11 @@ func (s *server) checkBindings(c object.Checksum, ref transfer.RefName) error {
 	}
 	switch {
 	case b.HasRefs && !slices.Contains(b.Refs, ref.Name):
-		return fmt.Errorf("its ref binding does not name %s (it is bound to %s)", ref.Name, transfer.Printable(strings.Join(b.Refs, ", ")))
+		return fmt.Errorf("its ref binding does not name %s (it is bound to %s)", ref.Name, wire.Printable(strings.Join(b.Refs, ", ")))
 	case coll != "" && !b.HasRefs:
 		return fmt.Errorf("it has no ref binding, which the collection %s requires", coll)
 	case coll != "" && b.Collection != coll:
-		return fmt.Errorf("its collection binding is %q, not %s", transfer.Printable(b.Collection), coll)
+		return fmt.Errorf("its collection binding is %q, not %s", wire.Printable(b.Collection), coll)
 	}
 	return nil
 }
@@ -344,7 +346,7 @@ func commitAndMeta(lib *libostree.Repo, c object.Checksum) (commit, meta []byte,
 
 // signCommits adds the server's signatures to the commits that refs move
 // to, in the transaction: the commits are not rewritten.
-func (s *server) signCommits(moving []transfer.RefUpdate) error {
+func (s *server) signCommits(moving []wire.RefUpdate) error {
 	lib, txn := s.repo.Lib(), s.repo.Txn()
 	seen := map[object.Checksum]bool{}
 	for _, u := range moving {
@@ -380,7 +382,7 @@ func (s *server) signCommits(moving []transfer.RefUpdate) error {
 // updateSummary generates the static deltas asked for, then regenerates
 // and signs the summary, under the ref lock so that two receivers never
 // interleave summary and summary.sig.
-func (s *server) updateSummary(moved []transfer.RefUpdate) []string {
+func (s *server) updateSummary(moved []wire.RefUpdate) []string {
 	notes := s.staticDeltas(moved)
 	method := s.summaryMethod()
 	mark := filepath.Join(s.path, summaryStaleFile)
@@ -426,7 +428,7 @@ func (s *server) summaryMethod() string {
 // staticDeltas generates, for each ref that moved to a commit, a static
 // delta from its previous commit (static_deltas) and from scratch
 // (static_deltas_from_scratch). A failure is reported; the refs stay.
-func (s *server) staticDeltas(moved []transfer.RefUpdate) []string {
+func (s *server) staticDeltas(moved []wire.RefUpdate) []string {
 	var notes []string
 	done := map[[2]object.Checksum]bool{}
 	gen := func(from, to object.Checksum) {
@@ -539,7 +541,7 @@ func (s *server) flatpakUpdateRepo() error {
 }
 
 // afterPush runs the update hook and starts the systemd unit.
-func (s *server) afterPush(moved []transfer.RefUpdate) []string {
+func (s *server) afterPush(moved []wire.RefUpdate) []string {
 	var notes []string
 	if s.settings.UpdateOn() && s.settings.UpdateHook != "" {
 		notes = append(notes, s.runHook(context.Background(), moved)...)

@@ -15,7 +15,8 @@ import (
 	"github.com/ostree-push/ostree-push/internal/testrepo"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/sign"
-	"github.com/ostree-push/ostree-push/pkg/transfer"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // noUserKeys points the per-user trusted key locations at an empty
@@ -150,12 +151,12 @@ func TestPolicySettings(t *testing.T) {
 // plain refs and to collection refs, to updates and deletions.
 func TestPolicyCheckRef(t *testing.T) {
 	c := object.Checksum{1}
-	plainRef := func(name string) transfer.RefName { return transfer.RefName{Name: name} }
-	coll := func(id, name string) transfer.RefName { return transfer.RefName{CollectionID: id, Name: name} }
+	plainRef := func(name string) wire.RefName { return wire.RefName{Name: name} }
+	coll := func(id, name string) wire.RefName { return wire.RefName{CollectionID: id, Name: name} }
 	for _, tc := range []struct {
 		name    string
 		set     receiveconfig.Repo
-		ref     transfer.RefName
+		ref     wire.RefName
 		delete  bool
 		wantErr string
 	}{
@@ -186,7 +187,7 @@ func TestPolicyCheckRef(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			u := transfer.RefUpdate{Ref: tc.ref, Old: c, New: object.Checksum{2}}
+			u := wire.RefUpdate{Ref: tc.ref, Old: c, New: object.Checksum{2}}
 			if tc.delete {
 				u.New = object.Zero
 			}
@@ -295,7 +296,7 @@ func TestVerifyCommitEd25519(t *testing.T) {
 	for i := range many {
 		many[i] = junk
 	}
-	main := transfer.RefName{Name: "main"}
+	main := wire.RefName{Name: "main"}
 	for _, tc := range []struct {
 		name    string
 		meta    []byte // nil: no detached metadata
@@ -342,16 +343,16 @@ func TestCheckBindings(t *testing.T) {
 	bound := sr.orphan(t, "bound", "--bind-ref=main", "--bind-ref=os/stable")
 	for _, tc := range []struct {
 		c       object.Checksum
-		ref     transfer.RefName
+		ref     wire.RefName
 		wantErr string
 	}{
-		{unbound, transfer.RefName{Name: "anything"}, ""},
-		{empty, transfer.RefName{Name: "main"}, "its ref binding does not name main"},
-		{bound, transfer.RefName{Name: "main"}, ""},
-		{bound, transfer.RefName{Name: "os/stable"}, ""},
-		{bound, transfer.RefName{Name: "os/devel"}, "its ref binding does not name os/devel"},
-		{unbound, transfer.RefName{CollectionID: "org.example.Mirror", Name: "main"}, "no ref binding, which the collection org.example.Mirror requires"},
-		{bound, transfer.RefName{CollectionID: "org.example.Mirror", Name: "main"}, `collection binding is ""`},
+		{unbound, wire.RefName{Name: "anything"}, ""},
+		{empty, wire.RefName{Name: "main"}, "its ref binding does not name main"},
+		{bound, wire.RefName{Name: "main"}, ""},
+		{bound, wire.RefName{Name: "os/stable"}, ""},
+		{bound, wire.RefName{Name: "os/devel"}, "its ref binding does not name os/devel"},
+		{unbound, wire.RefName{CollectionID: "org.example.Mirror", Name: "main"}, "no ref binding, which the collection org.example.Mirror requires"},
+		{bound, wire.RefName{CollectionID: "org.example.Mirror", Name: "main"}, `collection binding is ""`},
 	} {
 		err := s.checkBindings(tc.c, tc.ref)
 		switch {
@@ -373,7 +374,7 @@ func TestCheckBindings(t *testing.T) {
 		{plainCommit, "which the collection org.example.Os requires"},
 		{right, ""},
 	} {
-		err := cs.checkBindings(tc.c, transfer.RefName{Name: "main"})
+		err := cs.checkBindings(tc.c, wire.RefName{Name: "main"})
 		switch {
 		case tc.wantErr == "" && err != nil:
 			t.Errorf("checkBindings(%s) in a collection: %v", tc.c.Short(), err)

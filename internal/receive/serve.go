@@ -17,6 +17,8 @@ import (
 	"github.com/ostree-push/ostree-push/internal/receiveconfig"
 	"github.com/ostree-push/ostree-push/internal/store"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // Options are ostree-receive's command-line settings.
@@ -170,7 +172,7 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 		// only word.
 		for _, r := range res.Refs {
 			if !r.Status.Success() {
-				return fmt.Errorf("ref %s was not updated: %s: %s", transfer.Printable(r.Ref.String()), r.Status, r.Message)
+				return fmt.Errorf("ref %s was not updated: %s: %s", wire.Printable(r.Ref.String()), r.Status, r.Message)
 			}
 		}
 	}

@@ -11,12 +11,14 @@ import (
 
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // Outcome classifies a ref's outcome in the words of the report.
 func Outcome(o transfer.RefOutcome) (status, reason string) {
 	switch o.Status {
-	case transfer.StatusOK:
+	case wire.StatusOK:
 		switch {
 		case o.New.IsZero():
 			return "deleted", ""
@@ -26,13 +28,13 @@ func Outcome(o transfer.RefOutcome) (status, reason string) {
 			return "forced", ""
 		}
 		return "updated", ""
-	case transfer.StatusUpToDate:
+	case wire.StatusUpToDate:
 		return "up-to-date", ""
-	case transfer.StatusNonFastForward:
+	case wire.StatusNonFastForward:
 		return "rejected", "non-fast-forward"
-	case transfer.StatusStale:
+	case wire.StatusStale:
 		return "rejected", "stale"
-	case transfer.StatusAtomic:
+	case wire.StatusAtomic:
 		return "rejected", "atomic"
 	}
 	return "rejected", "rejected"
@@ -82,11 +84,11 @@ func Write(w io.Writer, res *transfer.PushResult, o Options, elapsed time.Durati
 			case "atomic":
 				note = "(atomic push failed)"
 			default:
-				note = "(" + transfer.Printable(r.Message) + ")"
+				note = "(" + wire.Printable(r.Message) + ")"
 			}
 		}
 		// The remote's words, and its ref names (a pull's), escaped.
-		line := fmt.Sprintf(" %s %-22s %s", flag, summary, transfer.Printable(r.Ref.String()))
+		line := fmt.Sprintf(" %s %-22s %s", flag, summary, wire.Printable(r.Ref.String()))
 		if note != "" {
 			line += " " + note
 		}
@@ -101,8 +103,8 @@ func Write(w io.Writer, res *transfer.PushResult, o Options, elapsed time.Durati
 	}
 	fmt.Fprintf(w, "%s %d objects, %s in %.1fs\n", verb, res.ObjectsSent, HumanBytes(res.BytesSent), elapsed.Seconds())
 	for _, r := range res.Refs {
-		if r.Status == transfer.StatusNonFastForward && o.Hint != "" {
-			fmt.Fprintf(w, "hint: %s %s\n", transfer.Printable(r.Ref.String()), o.Hint)
+		if r.Status == wire.StatusNonFastForward && o.Hint != "" {
+			fmt.Fprintf(w, "hint: %s %s\n", wire.Printable(r.Ref.String()), o.Hint)
 			break
 		}
 	}

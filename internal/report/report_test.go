@@ -7,6 +7,8 @@ import (
 
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // TestWriteEscapes: the remote's messages and ref names (a pull's come
@@ -14,7 +16,7 @@ import (
 // cannot overwrite the line or print a fake success.
 func TestWriteEscapes(t *testing.T) {
 	res := &transfer.PushResult{Refs: []transfer.RefOutcome{
-		{Ref: transfer.RefName{Name: "os/\x1b[2Kmain"}, New: object.Checksum{1}, Status: transfer.StatusRejected,
+		{Ref: wire.RefName{Name: "os/\x1b[2Kmain"}, New: object.Checksum{1}, Status: wire.StatusRejected,
 			Message: "no\r\x1b[K * [new ref] os/main\x07"},
 	}}
 	var b strings.Builder

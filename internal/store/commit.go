@@ -51,8 +51,9 @@ import (
 
 	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/object"
-	"github.com/ostree-push/ostree-push/pkg/transfer"
 	"github.com/ostree-push/ostree-push/pkg/walk"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // JournalFile is the ref journal, at the top of the repository beside
@@ -155,7 +156,7 @@ func parseJournal(data []byte) (*journal, error) {
 			}
 			j.Metas = append(j.Metas, c)
 		default:
-			return nil, fmt.Errorf("bad line %q", transfer.Printable(sc.Text()))
+			return nil, fmt.Errorf("bad line %q", wire.Printable(sc.Text()))
 		}
 	}
 	return nil, errors.New("cut short (no end line)")
@@ -269,7 +270,7 @@ func (s *Repo) fault(point string, n uint64) {
 
 // stagedRef is a ref update the transaction will apply.
 type stagedRef struct {
-	ref transfer.RefName // CollectionID "" for the repository's own
+	ref wire.RefName // CollectionID "" for the repository's own
 	c   object.Checksum
 }
 
@@ -431,7 +432,7 @@ func (s *Repo) recoverJournal() (note string, err error) {
 	}
 	names := make([]string, len(j.Refs))
 	for i, r := range j.Refs {
-		names[i] = transfer.RefName{CollectionID: r.CollectionID, Name: r.Name}.String()
+		names[i] = wire.RefName{CollectionID: r.CollectionID, Name: r.Name}.String()
 	}
 	if out == journalRolledForward {
 		return fmt.Sprintf("completed an interrupted push: %s moved to their new commits", strings.Join(names, ", ")), nil

@@ -9,7 +9,8 @@ import (
 
 	"github.com/ostree-push/ostree-push/internal/testrepo"
 	"github.com/ostree-push/ostree-push/pkg/object"
-	"github.com/ostree-push/ostree-push/pkg/transfer"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 func TestJournalFormat(t *testing.T) {
@@ -248,7 +249,7 @@ func TestCommitRefWriteFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range []string{"b", "a/x"} {
-		if err := tx.SetRef(transfer.RefName{Name: r}, jr.c2); err != nil {
+		if err := tx.SetRef(wire.RefName{Name: r}, jr.c2); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -300,7 +301,7 @@ func TestCommitModes(t *testing.T) {
 				name string
 				c    object.Checksum
 			}{{"a", jr.c1}, {"a", jr.c2}, {"b", object.Zero}, {"c", jr.c2}} {
-				if err := tx.SetRef(transfer.RefName{Name: u.name}, u.c); err != nil {
+				if err := tx.SetRef(wire.RefName{Name: u.name}, u.c); err != nil {
 					t.Fatal(err)
 				}
 			}

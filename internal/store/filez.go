@@ -16,7 +16,8 @@ import (
 	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/ostreefile"
-	"github.com/ostree-push/ostree-push/pkg/transfer"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // The archive receive path. A file object received as .filez bytes is
@@ -115,7 +116,7 @@ func (s *scratch) objectPath(c object.Checksum) string {
 // validated the same way while its content stream goes to libostree's
 // checksum-verifying write.
 func (t *txn) WriteFilez(c object.Checksum, r io.Reader, size uint64) error {
-	if t.repo.Mode() != transfer.ModeArchive {
+	if t.repo.Mode() != wire.ModeArchive {
 		return t.writeFilezInflated(c, r, size)
 	}
 	sc, err := t.scratch()

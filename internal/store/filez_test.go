@@ -18,6 +18,8 @@ import (
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/ostreefile"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 func TestMain(m *testing.M) {
@@ -82,7 +84,7 @@ func push(t *testing.T, src transfer.Source, dest string) (pushErr, recvErr erro
 		c2s.r.CloseWithError(errors.New("receiver done"))
 		done <- err
 	}()
-	_, pushErr = transfer.Push(s2c.r, c2s.w, src, transfer.PushOptions{Specs: []transfer.PushSpec{{Src: "main", Dst: transfer.RefName{Name: "main"}}}})
+	_, pushErr = transfer.Push(s2c.r, c2s.w, src, transfer.PushOptions{Specs: []transfer.PushSpec{{Src: "main", Dst: wire.RefName{Name: "main"}}}})
 	c2s.w.Close()
 	s2c.r.CloseWithError(errors.New("client done"))
 	select {
@@ -284,7 +286,7 @@ func corruptionCase(t *testing.T, src *Repo, mode string, fl corruptionFault) {
 		if !strings.Contains(recvErr.Error(), fl.wants) {
 			t.Errorf("error %v, want it to mention %q", recvErr, fl.wants)
 		}
-		var remote *transfer.RemoteError
+		var remote *wire.RemoteError
 		if !errors.As(pushErr, &remote) {
 			t.Errorf("the client got %v, not the receiver's ERROR", pushErr)
 		}

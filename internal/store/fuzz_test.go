@@ -18,6 +18,8 @@ import (
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
 	"github.com/ostree-push/ostree-push/pkg/walk"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // FuzzReceiveRepo drives whole receive exchanges, the client's frames
@@ -91,7 +93,7 @@ func specs(refs ...string) []transfer.PushSpec {
 		if strings.HasPrefix(r, ":") {
 			src, r = "", r[1:]
 		}
-		s = append(s, transfer.PushSpec{Src: src, Dst: transfer.RefName{Name: r}})
+		s = append(s, transfer.PushSpec{Src: src, Dst: wire.RefName{Name: r}})
 	}
 	return s
 }
@@ -106,7 +108,7 @@ func (fx *receiveFixture) seeds(tb testing.TB) [][]byte {
 		{Specs: specs("main"), DryRun: true},
 		{Specs: specs("main", "dev")},
 		{Specs: specs(":main")},
-		{Specs: specs("main"), NoCapabilities: []string{transfer.CapArchiveFilez}},
+		{Specs: specs("main"), NoCapabilities: []string{wire.CapArchiveFilez}},
 	} {
 		scratch := filepath.Join(tb.TempDir(), "scratch")
 		copyTree(tb, fx.template, scratch)
@@ -117,7 +119,7 @@ func (fx *receiveFixture) seeds(tb testing.TB) [][]byte {
 		seeds = append(seeds, rec)
 	}
 	first := seeds[0]
-	for _, n := range []int{1, transfer.HeaderSize, len(first) / 3, len(first) / 2, len(first) - 1} {
+	for _, n := range []int{1, wire.HeaderSize, len(first) / 3, len(first) / 2, len(first) - 1} {
 		seeds = append(seeds, first[:n])
 	}
 	return seeds

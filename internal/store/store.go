@@ -18,6 +18,8 @@ import (
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
 	"github.com/ostree-push/ostree-push/pkg/walk"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // RefLockFile is the file, at the top of a repository, that ostree-receive
@@ -109,7 +111,7 @@ func (s *Repo) Refs() ([]transfer.Ref, error) {
 	}
 	out := make([]transfer.Ref, 0, len(plain))
 	for _, r := range plain {
-		out = append(out, transfer.Ref{Ref: transfer.RefName{Name: r.Name}, Commit: r.Commit})
+		out = append(out, transfer.Ref{Ref: wire.RefName{Name: r.Name}, Commit: r.Commit})
 	}
 	coll, err := s.r.ListCollectionRefs()
 	if err != nil {
@@ -120,7 +122,7 @@ func (s *Repo) Refs() ([]transfer.Ref, error) {
 		if r.CollectionID == own {
 			continue // the repo's own refs, listed above as plain refs
 		}
-		out = append(out, transfer.Ref{Ref: transfer.RefName{CollectionID: r.CollectionID, Name: r.Name}, Commit: r.Commit})
+		out = append(out, transfer.Ref{Ref: wire.RefName{CollectionID: r.CollectionID, Name: r.Name}, Commit: r.Commit})
 	}
 	return out, nil
 }
@@ -201,7 +203,7 @@ func (s *Repo) Mode() string { return string(s.r.Mode()) }
 func (s *Repo) CollectionID() string { return s.r.CollectionID() }
 
 // ValidateRef implements transfer.Dest.
-func (s *Repo) ValidateRef(r transfer.RefName) error {
+func (s *Repo) ValidateRef(r wire.RefName) error {
 	if r.CollectionID != "" {
 		if err := libostree.ValidateCollectionID(r.CollectionID); err != nil {
 			return err
@@ -322,7 +324,7 @@ type txn struct {
 	commits  []object.Checksum // commit objects written
 	metas    []object.Checksum // commits whose detached metadata was written
 	refs     []stagedRef       // the refs Commit moves, in the order first set
-	refIndex map[transfer.RefName]int
+	refIndex map[wire.RefName]int
 
 	flushing chan struct{} // closed when StartFlush's syncfs returned; nil if none
 
@@ -392,7 +394,7 @@ func (t *txn) CheckCompleteSince(c, base object.Checksum) error {
 
 // SetRef implements transfer.Txn: the update is kept for Commit. A later
 // update of the same ref replaces an earlier one.
-func (t *txn) SetRef(r transfer.RefName, c object.Checksum) error {
+func (t *txn) SetRef(r wire.RefName, c object.Checksum) error {
 	if r.CollectionID == t.repo.r.CollectionID() {
 		r.CollectionID = "" // the repository's own: a plain ref
 	}
@@ -409,7 +411,7 @@ func (t *txn) SetRef(r transfer.RefName, c object.Checksum) error {
 		return nil
 	}
 	if t.refIndex == nil {
-		t.refIndex = map[transfer.RefName]int{}
+		t.refIndex = map[wire.RefName]int{}
 	}
 	t.refIndex[r] = len(t.refs)
 	t.refs = append(t.refs, stagedRef{ref: r, c: c})

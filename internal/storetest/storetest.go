@@ -26,6 +26,8 @@ import (
 
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // Repo is a repository as the protocol sees it: a push reads it as a
@@ -226,7 +228,7 @@ func abort(t *testing.T, txn transfer.Txn) {
 
 // push copies commits (their trees, not their parents) from src into dst
 // and points the refs at them, in one transaction.
-func push(t *testing.T, src transfer.Source, dst transfer.Dest, refs map[transfer.RefName]object.Checksum) {
+func push(t *testing.T, src transfer.Source, dst transfer.Dest, refs map[wire.RefName]object.Checksum) {
 	t.Helper()
 	txn := begin(t, dst)
 	var commits []object.Checksum
@@ -246,17 +248,17 @@ func push(t *testing.T, src transfer.Source, dst transfer.Dest, refs map[transfe
 	commitTxn(t, txn)
 }
 
-func plain(name string) transfer.RefName { return transfer.RefName{Name: name} }
+func plain(name string) wire.RefName { return wire.RefName{Name: name} }
 
 // refMap is d.Refs as a map, failing the test on error or on a ref listed
 // twice.
-func refMap(t *testing.T, d transfer.Dest) map[transfer.RefName]object.Checksum {
+func refMap(t *testing.T, d transfer.Dest) map[wire.RefName]object.Checksum {
 	t.Helper()
 	refs, err := d.Refs()
 	if err != nil {
 		t.Fatalf("Refs: %v", err)
 	}
-	m := map[transfer.RefName]object.Checksum{}
+	m := map[wire.RefName]object.Checksum{}
 	for _, r := range refs {
 		if _, dup := m[r.Ref]; dup {
 			t.Fatalf("Refs lists %s twice: %v", r.Ref, refs)
@@ -266,7 +268,7 @@ func refMap(t *testing.T, d transfer.Dest) map[transfer.RefName]object.Checksum 
 	return m
 }
 
-func wantRefs(t *testing.T, d transfer.Dest, want map[transfer.RefName]object.Checksum) {
+func wantRefs(t *testing.T, d transfer.Dest, want map[wire.RefName]object.Checksum) {
 	t.Helper()
 	if got := refMap(t, d); !maps.Equal(got, want) {
 		t.Errorf("Refs = %v, want %v", got, want)
@@ -468,7 +470,7 @@ func testReachableMissing(t *testing.T, s *suite) {
 // testValidateRef: ref names and collection ids as libostree takes them.
 func testValidateRef(t *testing.T, s *suite) {
 	r := s.repo(t)
-	for _, good := range []transfer.RefName{
+	for _, good := range []wire.RefName{
 		plain("main"), plain("os/x86_64/stable"), plain("a.b-c_d"), plain("app/org.example.App/x86_64/stable"),
 		plain("a..b"), plain("_a"), plain("a."), plain("a-"), plain("A/B9"), plain("é"),
 		{CollectionID: "org.example.Os", Name: "os/stable"}, {CollectionID: "_org.Example_x", Name: "main"},
@@ -477,7 +479,7 @@ func testValidateRef(t *testing.T, s *suite) {
 			t.Errorf("ValidateRef(%s): %v", good, err)
 		}
 	}
-	for _, bad := range []transfer.RefName{
+	for _, bad := range []wire.RefName{
 		plain(""), plain("a b"), plain("/a"), plain("a//b"), plain("a/"), plain("os/stable\n"), plain("a\x00b"),
 		plain("a/../b"), plain(".."), plain("-a"), plain(".a"), plain("a/.b"), plain("a+b"), plain("a@b"),
 		plain("a:b"), plain("a~b"), plain("a,b"), plain("a%b"), plain("a\xffb"),
@@ -497,7 +499,7 @@ func testValidateRef(t *testing.T, s *suite) {
 func testRefs(t *testing.T, s *suite) {
 	h := s.history(t)
 	dst := s.h.New(t, Options{CollectionID: "org.example.Own", LockTimeout: lockTimeout})
-	want := map[transfer.RefName]object.Checksum{
+	want := map[wire.RefName]object.Checksum{
 		plain("main"):            h.c2,
 		plain("os/x86_64/older"): h.c1,
 		{CollectionID: "org.example.Mirror", Name: "main"}:  h.c1,
@@ -528,8 +530,8 @@ func testRefs(t *testing.T, s *suite) {
 func testOwnCollectionRef(t *testing.T, s *suite) {
 	h := s.history(t)
 	dst := s.h.New(t, Options{CollectionID: "org.example.Own", LockTimeout: lockTimeout})
-	push(t, h.src, dst, map[transfer.RefName]object.Checksum{{CollectionID: "org.example.Own", Name: "main"}: h.c1})
-	wantRefs(t, dst, map[transfer.RefName]object.Checksum{plain("main"): h.c1})
+	push(t, h.src, dst, map[wire.RefName]object.Checksum{{CollectionID: "org.example.Own", Name: "main"}: h.c1})
+	wantRefs(t, dst, map[wire.RefName]object.Checksum{plain("main"): h.c1})
 }
 
 // testCommitSeesStaged: Dest.Commit sees a commit staged in the open
@@ -633,7 +635,7 @@ func testWriteContent(t *testing.T, s *suite) {
 func testHasObjects(t *testing.T, s *suite) {
 	h := s.history(t)
 	dst := s.repo(t)
-	push(t, h.src, dst, map[transfer.RefName]object.Checksum{plain("main"): h.c1})
+	push(t, h.src, dst, map[wire.RefName]object.Checksum{plain("main"): h.c1})
 	old := reachable(t, h.src, h.c1)
 	fresh := only(reachable(t, h.src, h.c2), old)
 	txn := begin(t, dst)
@@ -734,7 +736,7 @@ func testCheckComplete(t *testing.T, s *suite) {
 	}
 	t.Run("committed", func(t *testing.T) {
 		dst := s.repo(t)
-		push(t, h.src, dst, map[transfer.RefName]object.Checksum{plain("main"): h.c2})
+		push(t, h.src, dst, map[wire.RefName]object.Checksum{plain("main"): h.c2})
 		txn := begin(t, dst)
 		defer abort(t, txn)
 		if err := txn.CheckComplete(h.c2); err != nil {
@@ -770,7 +772,7 @@ func testCheckCompleteSince(t *testing.T, s *suite) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dst := s.repo(t)
-			push(t, h.src, dst, map[transfer.RefName]object.Checksum{plain("main"): h.c1})
+			push(t, h.src, dst, map[wire.RefName]object.Checksum{plain("main"): h.c1})
 			txn := begin(t, dst)
 			defer abort(t, txn)
 			copyObjects(t, h.src, txn, fresh, tc.leave)
@@ -797,12 +799,12 @@ func testCommitPublishes(t *testing.T, s *suite) {
 	if err := txn.SetRef(plain("main"), h.c2); err != nil {
 		t.Fatal(err)
 	}
-	wantRefs(t, dst, map[transfer.RefName]object.Checksum{})
+	wantRefs(t, dst, map[wire.RefName]object.Checksum{})
 	if _, ok, err := dst.ResolveRev("main"); err != nil || ok {
 		t.Errorf("ResolveRev(main) before Commit: ok %v, %v", ok, err)
 	}
 	commitTxn(t, txn)
-	wantRefs(t, dst, map[transfer.RefName]object.Checksum{plain("main"): h.c2})
+	wantRefs(t, dst, map[wire.RefName]object.Checksum{plain("main"): h.c2})
 	if info := wantCommit(t, dst, h.c2, true); info.Partial || info.Parent != h.c1 {
 		t.Errorf("Commit(c2) after Commit = %+v", info)
 	}
@@ -821,7 +823,7 @@ func testCommitPublishes(t *testing.T, s *suite) {
 			t.Errorf("a second Commit of the same transaction succeeded")
 		}
 	}
-	wantRefs(t, dst, map[transfer.RefName]object.Checksum{plain("main"): h.c2})
+	wantRefs(t, dst, map[wire.RefName]object.Checksum{plain("main"): h.c2})
 }
 
 // testSetRefLastWins: of two SetRef calls for one ref in a transaction,
@@ -840,7 +842,7 @@ func testSetRefLastWins(t *testing.T, s *suite) {
 		}
 	}
 	commitTxn(t, txn)
-	wantRefs(t, dst, map[transfer.RefName]object.Checksum{plain("a"): h.c2})
+	wantRefs(t, dst, map[wire.RefName]object.Checksum{plain("a"): h.c2})
 }
 
 // testAbort: an aborted transaction changes no ref, and none of its
@@ -848,7 +850,7 @@ func testSetRefLastWins(t *testing.T, s *suite) {
 func testAbort(t *testing.T, s *suite) {
 	h := s.history(t)
 	dst := s.repo(t)
-	push(t, h.src, dst, map[transfer.RefName]object.Checksum{plain("main"): h.c1, plain("gone"): h.c1})
+	push(t, h.src, dst, map[wire.RefName]object.Checksum{plain("main"): h.c1, plain("gone"): h.c1})
 	before := refMap(t, dst)
 	fresh := only(reachable(t, h.src, h.c2), reachable(t, h.src, h.c1))
 	txn := begin(t, dst)
@@ -881,7 +883,7 @@ func testAbortAfterCommit(t *testing.T, s *suite) {
 	}
 	commitTxn(t, txn)
 	txn.Abort() // an error or not: it must change nothing
-	wantRefs(t, dst, map[transfer.RefName]object.Checksum{plain("main"): h.c1})
+	wantRefs(t, dst, map[wire.RefName]object.Checksum{plain("main"): h.c1})
 	wantCommitted(t, dst, names, true)
 }
 
@@ -905,16 +907,16 @@ func testOneTransaction(t *testing.T, s *suite) {
 func testDeleteRef(t *testing.T, s *suite) {
 	h := s.history(t)
 	dst := s.repo(t)
-	mirror := transfer.RefName{CollectionID: "org.example.Mirror", Name: "main"}
-	push(t, h.src, dst, map[transfer.RefName]object.Checksum{plain("main"): h.c1, plain("keep"): h.c1, mirror: h.c1})
+	mirror := wire.RefName{CollectionID: "org.example.Mirror", Name: "main"}
+	push(t, h.src, dst, map[wire.RefName]object.Checksum{plain("main"): h.c1, plain("keep"): h.c1, mirror: h.c1})
 	txn := begin(t, dst)
-	for _, r := range []transfer.RefName{plain("main"), mirror, plain("never-was")} {
+	for _, r := range []wire.RefName{plain("main"), mirror, plain("never-was")} {
 		if err := txn.SetRef(r, object.Zero); err != nil {
 			t.Fatalf("SetRef(%s, zero): %v", r, err)
 		}
 	}
 	commitTxn(t, txn)
-	wantRefs(t, dst, map[transfer.RefName]object.Checksum{plain("keep"): h.c1})
+	wantRefs(t, dst, map[wire.RefName]object.Checksum{plain("keep"): h.c1})
 	if _, ok, err := dst.ResolveRev("main"); err != nil || ok {
 		t.Errorf("ResolveRev(deleted ref): ok %v, %v", ok, err)
 	}
@@ -930,7 +932,7 @@ func testPartial(t *testing.T, s *suite) {
 	}
 	h := s.history(t)
 	dst := s.repo(t)
-	push(t, h.src, dst, map[transfer.RefName]object.Checksum{plain("main"): h.c1})
+	push(t, h.src, dst, map[wire.RefName]object.Checksum{plain("main"): h.c1})
 	s.h.MarkPartial(t, dst, h.c1)
 	if info := wantCommit(t, dst, h.c1, true); !info.Partial {
 		t.Fatalf("Commit(c1) after MarkPartial: not partial")
@@ -975,8 +977,8 @@ func testPartial(t *testing.T, s *suite) {
 func testSetRefInvalid(t *testing.T, s *suite) {
 	h := s.history(t)
 	dst := s.repo(t)
-	push(t, h.src, dst, map[transfer.RefName]object.Checksum{plain("main"): h.c1})
-	for _, bad := range []transfer.RefName{plain("a b"), plain("-a"), {CollectionID: "org", Name: "main"}} {
+	push(t, h.src, dst, map[wire.RefName]object.Checksum{plain("main"): h.c1})
+	for _, bad := range []wire.RefName{plain("a b"), plain("-a"), {CollectionID: "org", Name: "main"}} {
 		txn := begin(t, dst)
 		errSet := txn.SetRef(plain("main"), object.Zero)
 		if errSet == nil {
@@ -988,7 +990,7 @@ func testSetRefInvalid(t *testing.T, s *suite) {
 			}
 		}
 		txn.Abort()
-		wantRefs(t, dst, map[transfer.RefName]object.Checksum{plain("main"): h.c1})
+		wantRefs(t, dst, map[wire.RefName]object.Checksum{plain("main"): h.c1})
 	}
 }
 
@@ -1099,7 +1101,7 @@ func testResume(t *testing.T, s *suite) {
 		}
 	}
 	wantCommit(t, dst, h.c2, false)
-	wantRefs(t, dst, map[transfer.RefName]object.Checksum{})
+	wantRefs(t, dst, map[wire.RefName]object.Checksum{})
 }
 
 // testDiscard: a discarded transaction (a refused push) leaves nothing a
@@ -1121,7 +1123,7 @@ func testDiscard(t *testing.T, s *suite) {
 	if err := d.Discard(); err != nil {
 		t.Fatalf("Discard: %v", err)
 	}
-	wantRefs(t, dst, map[transfer.RefName]object.Checksum{})
+	wantRefs(t, dst, map[wire.RefName]object.Checksum{})
 	next := begin(t, dst)
 	defer abort(t, next)
 	if rt, ok := next.(transfer.ResumeTxn); ok && rt.Resumed() {

@@ -1,36 +1,11 @@
-// Package transfer implements the wire protocol of ostree-push, version 1:
-// the framing and the message codecs that the client (ostree-push) and the
-// receiver (ostree-receive) speak over the stdin and stdout of an ssh
-// session. protocol.md at the root of the repository is the specification;
-// this package follows it and its tests check the examples there.
-//
-// The package provides:
-//
-//   - frames: FrameType and its constants, MaxPayload and HeaderSize,
-//     FrameReader (Next, ReadMessage, ObjectReader) and FrameWriter
-//     (WriteFrame, WriteMessage, WriteObject, Flush);
-//   - messages, one type per frame type but DATA, each implementing
-//     Message: Hello, Advertise, Query, Have, ObjectHeader, Update,
-//     Result, Progress and ErrorMsg; DecodeMessage and NewMessage map a
-//     frame type to its message;
-//   - negotiation helpers: Magic, Version, HighestCommonVersion,
-//     Capabilities and Intersect;
-//   - errors: ProtocolError for a peer that breaks the protocol (wrapping
-//     io.ErrUnexpectedEOF, ErrFrameTooLarge or ErrUnknownFrame where they
-//     apply), RemoteError for a peer's ERROR message, and Printable to show
-//     the peer's text safely.
-//
-// The stream is untrusted in both directions. Decoders check every length
-// against what is left of the payload before allocating, refuse reserved
-// bits, unknown values and trailing bytes, and check the limits of
-// protocol.md; encoders check the same rules, so that a message this
-// package encodes is one it would accept. Encoding is canonical: a payload
-// that decodes re-encodes to the same bytes.
-//
-// What the codec does not check is left to the state machines built on it:
-// which frame may come when, that a HAVE answers its QUERY with as many
-// bits, that object content matches its checksum, that a ref name is one
-// libostree accepts.
+// Package transfer holds the sessions of the ostree-push protocol, built
+// on the frames and messages of pkg/wire: the receiver, the client's send
+// engine, version 0 of the protocol (the original ostree-push's), the ssh
+// and local transports (transport.go), the repository interfaces they reach
+// repositories through (store.go: pkg/libostree satisfies them through
+// internal/store, the tests with an in-memory store), the history walks
+// (walk.go) and fault injection for the tests (fault.go). Pure Go: the
+// protocol is unit-tested and fuzzed without C.
 //
 // The state machines. The receiver is one core, by step (receive_core.go
 // has the outline): receive_stage.go stages the objects within the limits,

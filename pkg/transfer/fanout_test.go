@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // countingSource counts the reads of each object.
@@ -208,7 +210,7 @@ func TestFanOutRefusals(t *testing.T) {
 	if run.err != nil {
 		t.Fatal(run.err)
 	}
-	checkOutcomes(t, "diverged: ", run.res.Mirrors[0].Result.Refs, []wantRef{{"main", h.c2b, h.c3, StatusNonFastForward, false}})
+	checkOutcomes(t, "diverged: ", run.res.Mirrors[0].Result.Refs, []wantRef{{"main", h.c2b, h.c3, wire.StatusNonFastForward, false}})
 	diverged.assertUnchanged(t, divergedBefore)
 	if !run.res.Mirrors[1].OK() || empty.refValue("main") != h.c3 {
 		t.Errorf("empty mirror: %+v, main %s", run.res.Mirrors[1], empty.refValue("main"))

@@ -18,6 +18,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // memStore is an in-memory repository implementing both Source and Dest,
@@ -45,7 +47,7 @@ type memStore struct {
 
 	mu      sync.Mutex
 	objects map[object.Name][]byte
-	refs    map[RefName]object.Checksum
+	refs    map[wire.RefName]object.Checksum
 	partial map[object.Checksum]bool
 	txn     *memTxn // the open transaction, if any
 	stats   memStats
@@ -67,16 +69,16 @@ var (
 
 func newMemStore() *memStore {
 	return &memStore{
-		mode:    ModeArchive,
+		mode:    wire.ModeArchive,
 		refLock: make(chan struct{}, 1),
 		objects: map[object.Name][]byte{},
-		refs:    map[RefName]object.Checksum{},
+		refs:    map[wire.RefName]object.Checksum{},
 		partial: map[object.Checksum]bool{},
 	}
 }
 
 // refName is a plain ref name.
-func refName(name string) RefName { return RefName{Name: name} }
+func refName(name string) wire.RefName { return wire.RefName{Name: name} }
 
 // ---- object formats ----
 
@@ -311,7 +313,7 @@ func (s *memStore) CollectionID() string { return s.collectionID }
 
 // ValidateRef imitates libostree's rules roughly.
 // ValidateRef imitates libostree's rules (internal/storetest pins them).
-func (s *memStore) ValidateRef(r RefName) error {
+func (s *memStore) ValidateRef(r wire.RefName) error {
 	if !validRefName(r.Name) {
 		return fmt.Errorf("invalid ref name %q", r.Name)
 	}
@@ -368,7 +370,7 @@ func (s *memStore) Begin() (Txn, error) {
 	if s.txn != nil {
 		return nil, errors.New("a transaction is already open")
 	}
-	s.txn = &memTxn{s: s, staged: map[object.Name][]byte{}, refs: map[RefName]object.Checksum{}}
+	s.txn = &memTxn{s: s, staged: map[object.Name][]byte{}, refs: map[wire.RefName]object.Checksum{}}
 	s.stats.Begins++
 	return s.txn, nil
 }
@@ -398,7 +400,7 @@ func (s *memStore) LockRefs() (func(), error) {
 type memTxn struct {
 	s      *memStore
 	staged map[object.Name][]byte
-	refs   map[RefName]object.Checksum
+	refs   map[wire.RefName]object.Checksum
 	done   bool
 }
 
@@ -475,7 +477,7 @@ func (t *memTxn) CheckComplete(c object.Checksum) error {
 	return t.s.checkComplete(c)
 }
 
-func (t *memTxn) SetRef(r RefName, c object.Checksum) error {
+func (t *memTxn) SetRef(r wire.RefName, c object.Checksum) error {
 	t.s.mu.Lock()
 	defer t.s.mu.Unlock()
 	if t.done {
@@ -627,7 +629,7 @@ func (s *memStore) reachable(tb testing.TB, commits ...object.Checksum) []object
 // memSnapshot is a copy of a memStore's objects and refs.
 type memSnapshot struct {
 	objects map[object.Name][]byte
-	refs    map[RefName]object.Checksum
+	refs    map[wire.RefName]object.Checksum
 }
 
 func (s *memStore) snapshot() memSnapshot {

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // testTimeout bounds one push or receive: a hang fails the test.
@@ -133,7 +135,7 @@ func spec(src, dst string) PushSpec { return PushSpec{Src: src, Dst: refName(dst
 type wantRef struct {
 	ref      string
 	old, new object.Checksum
-	status   RefStatus
+	status   wire.RefStatus
 	forced   bool
 }
 
@@ -267,7 +269,7 @@ func TestPushFresh(t *testing.T) {
 	// A root commit with a file larger than what is sent inline (several
 	// DATA frames, streamed by both sides), an empty file, two files with
 	// the same content, and detached metadata.
-	big := bytes.Repeat([]byte("0123456789abcdef"), (inlineObjectMax+MaxPayload/2)/16)
+	big := bytes.Repeat([]byte("0123456789abcdef"), (inlineObjectMax+wire.MaxPayload/2)/16)
 	root := newCommit(t, src, object.Zero, map[string][]byte{
 		"big":   big,
 		"empty": {},
@@ -297,7 +299,7 @@ func TestPushFresh(t *testing.T) {
 		ex.checkNoErrors(t, fmt.Sprintf("#%d %s: ", i, tt.name))
 		want := src.reachable(t, tt.commits...)
 		wantBytes := sumSizes(t, src, want)
-		checkOutcomes(t, fmt.Sprintf("#%d: ", i), ex.push.Refs, []wantRef{{"main", object.Zero, tt.tip, StatusOK, false}})
+		checkOutcomes(t, fmt.Sprintf("#%d: ", i), ex.push.Refs, []wantRef{{"main", object.Zero, tt.tip, wire.StatusOK, false}})
 		if !ex.push.OK() {
 			t.Errorf("#%d: PushResult.OK() is false", i)
 		}
@@ -308,7 +310,7 @@ func TestPushFresh(t *testing.T) {
 			t.Errorf("#%d: receiver wrote %d objects, %d bytes (dry run %v); client sent %d, %d", i,
 				ex.recv.ObjectsWritten, ex.recv.BytesWritten, ex.recv.DryRun, ex.push.ObjectsSent, ex.push.BytesSent)
 		}
-		if ex.push.RemoteMode != ModeArchive || ex.push.RemoteAgent != "test-receive/1" {
+		if ex.push.RemoteMode != wire.ModeArchive || ex.push.RemoteAgent != "test-receive/1" {
 			t.Errorf("#%d: remote mode %q, agent %q", i, ex.push.RemoteMode, ex.push.RemoteAgent)
 		}
 		if last.ObjectsSent != ex.push.ObjectsSent || last.ObjectsTotal != ex.push.ObjectsSent || last.BytesSent != ex.push.BytesSent || calls != len(want) {
@@ -344,7 +346,7 @@ func TestPushIncremental(t *testing.T) {
 	before := dst.snapshot()
 	ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}})
 	ex.checkNoErrors(t, "")
-	checkOutcomes(t, "", ex.push.Refs, []wantRef{{"main", h.c1, h.c2, StatusOK, false}})
+	checkOutcomes(t, "", ex.push.Refs, []wantRef{{"main", h.c1, h.c2, wire.StatusOK, false}})
 	want := newObjects(t, h.src, h.c2)
 	if len(want) != 3 {
 		t.Fatalf("fixture: c2 has %d new objects %v, want 3", len(want), want)
@@ -377,9 +379,9 @@ func TestPushNothingToSend(t *testing.T) {
 		wantSent uint64
 	}{
 		// main is already at c2: up to date, nothing sent, nothing committed.
-		{"same ref", "main", wantRef{"main", h.c2, h.c2, StatusUpToDate, false}, 0, false, 0},
+		{"same ref", "main", wantRef{"main", h.c2, h.c2, wire.StatusUpToDate, false}, 0, false, 0},
 		// The commit is there under main: a new ref needs no object.
-		{"new ref to a commit the remote has", "release", wantRef{"release", object.Zero, h.c2, StatusOK, false}, 1, true, 0},
+		{"new ref to a commit the remote has", "release", wantRef{"release", object.Zero, h.c2, wire.StatusOK, false}, 1, true, 0},
 	}
 	for i, tt := range tests {
 		h.src.setRef("main", h.c2)
@@ -430,7 +432,7 @@ func TestPushSharedContent(t *testing.T) {
 
 	ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("other", "other")}})
 	ex.checkNoErrors(t, "")
-	checkOutcomes(t, "", ex.push.Refs, []wantRef{{"other", object.Zero, other, StatusOK, false}})
+	checkOutcomes(t, "", ex.push.Refs, []wantRef{{"other", object.Zero, other, wire.StatusOK, false}})
 	if ex.push.ObjectsSent != 3 {
 		t.Errorf("sent %d objects, want 3", ex.push.ObjectsSent)
 	}
@@ -454,7 +456,7 @@ func TestPushNonFastForward(t *testing.T) {
 		ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{{Src: "main", Dst: refName("main"), Force: force}}})
 		ex.checkNoErrors(t, fmt.Sprintf("#%d: ", i))
 		if !force {
-			checkOutcomes(t, "#0: ", ex.push.Refs, []wantRef{{"main", h.c2, h.c2b, StatusNonFastForward, false}})
+			checkOutcomes(t, "#0: ", ex.push.Refs, []wantRef{{"main", h.c2, h.c2b, wire.StatusNonFastForward, false}})
 			if ex.push.OK() {
 				t.Errorf("#0: OK() is true")
 			}
@@ -467,7 +469,7 @@ func TestPushNonFastForward(t *testing.T) {
 			}
 			continue
 		}
-		checkOutcomes(t, "#1: ", ex.push.Refs, []wantRef{{"main", h.c2, h.c2b, StatusOK, true}})
+		checkOutcomes(t, "#1: ", ex.push.Refs, []wantRef{{"main", h.c2, h.c2b, wire.StatusOK, true}})
 		want := newObjects(t, h.src, h.c2b)
 		if ex.push.ObjectsSent != uint64(len(want)) || len(want) != 3 {
 			t.Errorf("#1: sent %d objects, want %d", ex.push.ObjectsSent, len(want))
@@ -483,9 +485,9 @@ func TestPushNonFastForward(t *testing.T) {
 	// from the text: without result-flags the receiver's "forced update"
 	// message arrives, and the outcome is not marked forced.
 	dst := h.dest(t, "main", h.c2)
-	ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{{Src: "main", Dst: refName("main"), Force: true}}, NoCapabilities: []string{CapResultFlags}})
+	ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{{Src: "main", Dst: refName("main"), Force: true}}, NoCapabilities: []string{wire.CapResultFlags}})
 	ex.checkNoErrors(t, "#2: ")
-	checkOutcomes(t, "#2: ", ex.push.Refs, []wantRef{{"main", h.c2, h.c2b, StatusOK, false}})
+	checkOutcomes(t, "#2: ", ex.push.Refs, []wantRef{{"main", h.c2, h.c2b, wire.StatusOK, false}})
 	if !ex.recv.Refs[0].Forced || ex.push.Refs[0].Message != "forced update" {
 		t.Errorf("#2: the receiver's result %+v, the client's %+v", ex.recv.Refs[0], ex.push.Refs[0])
 	}
@@ -504,7 +506,7 @@ func TestPushStale(t *testing.T) {
 
 	ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}})
 	ex.checkNoErrors(t, "")
-	checkOutcomes(t, "", ex.push.Refs, []wantRef{{"main", h.c1, h.c2, StatusStale, false}})
+	checkOutcomes(t, "", ex.push.Refs, []wantRef{{"main", h.c1, h.c2, wire.StatusStale, false}})
 	if ex.push.ObjectsSent != 3 {
 		t.Errorf("sent %d objects, want 3 (staleness shows only at UPDATE)", ex.push.ObjectsSent)
 	}
@@ -531,8 +533,8 @@ func TestPushAtomic(t *testing.T) {
 			refs:  []any{"main", h.c1},
 			specs: []PushSpec{spec("main", "main"), spec("main", "bad name")},
 			want: []wantRef{
-				{"main", h.c1, h.c2, StatusAtomic, false},
-				{"bad name", object.Zero, h.c2, StatusRejected, false},
+				{"main", h.c1, h.c2, wire.StatusAtomic, false},
+				{"bad name", object.Zero, h.c2, wire.StatusRejected, false},
 			},
 		},
 		{
@@ -541,8 +543,8 @@ func TestPushAtomic(t *testing.T) {
 			specs: []PushSpec{spec("main", "main"), spec("dev", "dev")},
 			hook:  []any{"dev", h.c2b},
 			want: []wantRef{
-				{"main", h.c1, h.c2, StatusAtomic, false},
-				{"dev", h.c1, h.c3, StatusStale, false},
+				{"main", h.c1, h.c2, wire.StatusAtomic, false},
+				{"dev", h.c1, h.c3, wire.StatusStale, false},
 			},
 		},
 		{
@@ -550,8 +552,8 @@ func TestPushAtomic(t *testing.T) {
 			refs:  []any{"main", h.c1, "dev", h.c2b},
 			specs: []PushSpec{spec("main", "main"), spec("dev", "dev")},
 			want: []wantRef{
-				{"main", h.c1, h.c2, StatusAtomic, false},
-				{"dev", h.c2b, h.c3, StatusNonFastForward, false},
+				{"main", h.c1, h.c2, wire.StatusAtomic, false},
+				{"dev", h.c2b, h.c3, wire.StatusNonFastForward, false},
 			},
 		},
 		{
@@ -559,8 +561,8 @@ func TestPushAtomic(t *testing.T) {
 			refs:  []any{"main", h.c1},
 			specs: []PushSpec{spec("main", "main"), spec("", "gone")},
 			want: []wantRef{
-				{"main", h.c1, h.c2, StatusAtomic, false},
-				{"gone", object.Zero, object.Zero, StatusRejected, false},
+				{"main", h.c1, h.c2, wire.StatusAtomic, false},
+				{"gone", object.Zero, object.Zero, wire.StatusRejected, false},
 			},
 		},
 	}
@@ -601,22 +603,22 @@ func TestReceiveRefusalSkipsExpensiveChecks(t *testing.T) {
 	verified := 0
 	policy := func(deny string) Policy {
 		return Policy{
-			CheckRef: func(u RefUpdate) error {
+			CheckRef: func(u wire.RefUpdate) error {
 				if u.Ref.Name == deny {
 					return errors.New("denied")
 				}
 				return nil
 			},
-			VerifyCommit: func(c object.Checksum, ref RefName) error { verified++; return nil },
+			VerifyCommit: func(c object.Checksum, ref wire.RefName) error { verified++; return nil },
 		}
 	}
 	specs := []PushSpec{spec("main", "main"), spec("dev", "dev"), spec("other", "other")}
 	dst := h.dest(t, "main", h.c1)
 	ex := runPushRecord(t, h.src, dst, PushOptions{Specs: specs}, ReceiveOptions{Policy: policy("other")}, io.Discard)
 	checkOutcomes(t, "denied last: ", ex.push.Refs, []wantRef{
-		{"main", h.c1, h.c2, StatusAtomic, false},
-		{"dev", object.Zero, h.c2, StatusAtomic, false},
-		{"other", object.Zero, h.c2, StatusRejected, false},
+		{"main", h.c1, h.c2, wire.StatusAtomic, false},
+		{"dev", object.Zero, h.c2, wire.StatusAtomic, false},
+		{"other", object.Zero, h.c2, wire.StatusRejected, false},
 	})
 	if verified != 0 {
 		t.Errorf("with a ref refused by its name, VerifyCommit ran %d times, want none", verified)
@@ -663,12 +665,12 @@ func TestPushManyRefs(t *testing.T) {
 	}
 	ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}})
 	ex.checkNoErrors(t, "")
-	checkOutcomes(t, "", ex.push.Refs, []wantRef{{"main", h.c1, h.c2, StatusOK, false}})
-	ex = runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}, NoCapabilities: []string{CapAdvertiseRefs}})
+	checkOutcomes(t, "", ex.push.Refs, []wantRef{{"main", h.c1, h.c2, wire.StatusOK, false}})
+	ex = runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}, NoCapabilities: []string{wire.CapAdvertiseRefs}})
 	if ex.recvErr == nil || !strings.Contains(ex.recvErr.Error(), "do not fit in one ADVERTISE frame") {
 		t.Errorf("without advertise-refs: receiver error %v", ex.recvErr)
 	}
-	if got := SplitRefs(nil); len(got) != 1 || got[0].More || len(got[0].Refs) != 0 {
+	if got := wire.SplitRefs(nil); len(got) != 1 || got[0].More || len(got[0].Refs) != 0 {
 		t.Errorf("SplitRefs(nil) = %+v, want one REFS of none", got)
 	}
 }
@@ -679,7 +681,7 @@ func TestPushDelete(t *testing.T) {
 	before := dst.snapshot()
 	ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("", "old")}})
 	ex.checkNoErrors(t, "")
-	checkOutcomes(t, "", ex.push.Refs, []wantRef{{"old", h.c2, object.Zero, StatusOK, false}})
+	checkOutcomes(t, "", ex.push.Refs, []wantRef{{"old", h.c2, object.Zero, wire.StatusOK, false}})
 	if ex.push.ObjectsSent != 0 {
 		t.Errorf("sent %d objects", ex.push.ObjectsSent)
 	}
@@ -697,7 +699,7 @@ func TestPushDelete(t *testing.T) {
 	if ex.pushErr != nil {
 		t.Fatalf("Push: %v", ex.pushErr)
 	}
-	checkOutcomes(t, "missing: ", ex.push.Refs, []wantRef{{"old", object.Zero, object.Zero, StatusRejected, false}})
+	checkOutcomes(t, "missing: ", ex.push.Refs, []wantRef{{"old", object.Zero, object.Zero, wire.StatusRejected, false}})
 	dst.assertUnchanged(t, before)
 	// The client refuses the only update itself and then has nothing to
 	// say: it closes without an UPDATE, which the receiver reports.
@@ -716,7 +718,7 @@ func TestPushNothingToUpdate(t *testing.T) {
 	if ex.pushErr != nil {
 		t.Fatalf("Push: %v", ex.pushErr)
 	}
-	var remote *RemoteError
+	var remote *wire.RemoteError
 	if !errors.As(ex.recvErr, &remote) {
 		t.Errorf("receiver error %v, want the client's ERROR", ex.recvErr)
 	}
@@ -730,9 +732,9 @@ func TestPushDryRun(t *testing.T) {
 		refs []any
 		want wantRef
 	}{
-		{"fresh", nil, wantRef{"main", object.Zero, h.c3, StatusOK, false}},
-		{"incremental", []any{"main", h.c1}, wantRef{"main", h.c1, h.c3, StatusOK, false}},
-		{"up to date", []any{"main", h.c3}, wantRef{"main", h.c3, h.c3, StatusUpToDate, false}},
+		{"fresh", nil, wantRef{"main", object.Zero, h.c3, wire.StatusOK, false}},
+		{"incremental", []any{"main", h.c1}, wantRef{"main", h.c1, h.c3, wire.StatusOK, false}},
+		{"up to date", []any{"main", h.c3}, wantRef{"main", h.c3, h.c3, wire.StatusUpToDate, false}},
 	}
 	for i, tt := range tests {
 		// What a real push sends.
@@ -766,7 +768,7 @@ func TestPushHistory(t *testing.T) {
 	before := dst.snapshot()
 	ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}})
 	ex.checkNoErrors(t, "")
-	checkOutcomes(t, "", ex.push.Refs, []wantRef{{"main", h.c1, h.c3, StatusOK, false}})
+	checkOutcomes(t, "", ex.push.Refs, []wantRef{{"main", h.c1, h.c3, wire.StatusOK, false}})
 	want := append(newObjects(t, h.src, h.c2), newObjects(t, h.src, h.c3)...)
 	if ex.push.ObjectsSent != 6 || len(want) != 6 {
 		t.Errorf("sent %d objects, want 6", ex.push.ObjectsSent)
@@ -800,8 +802,8 @@ func TestPushAllRefs(t *testing.T) {
 	ex := runPush(t, h.src, dst, PushOptions{})
 	ex.checkNoErrors(t, "")
 	checkOutcomes(t, "", ex.push.Refs, []wantRef{
-		{"main", object.Zero, h.c3, StatusOK, false},
-		{"side", object.Zero, h.c2b, StatusOK, false},
+		{"main", object.Zero, h.c3, wire.StatusOK, false},
+		{"side", object.Zero, h.c2b, wire.StatusOK, false},
 	})
 	want := h.src.reachable(t, h.c1, h.c2, h.c3, h.c2b)
 	if ex.push.ObjectsSent != uint64(len(want)) {
@@ -847,7 +849,7 @@ func TestPushCorruptObject(t *testing.T) {
 		dst := h.dest(t, "main", h.c1)
 		before := dst.snapshot()
 		ex := runPush(t, corruptSource{memStore: h.src, bad: bad}, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}})
-		var remote *RemoteError
+		var remote *wire.RemoteError
 		if !errors.As(ex.pushErr, &remote) {
 			t.Errorf("#%d (%s): Push error %v, want a *RemoteError", i, bad.Type, ex.pushErr)
 		} else if !strings.Contains(remote.Message, bad.Checksum.String()) {
@@ -894,7 +896,7 @@ func TestPushCorruptObjectManyObjects(t *testing.T) {
 	dst := newMemStore()
 	bad := firstSent(src.reachable(t, c))
 	ex := runPush(t, corruptSource{memStore: src, bad: bad}, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}})
-	var remote *RemoteError
+	var remote *wire.RemoteError
 	if !errors.As(ex.pushErr, &remote) {
 		t.Errorf("Push error %v, want a *RemoteError", ex.pushErr)
 	}
@@ -931,16 +933,16 @@ func TestPushSourceReadError(t *testing.T) {
 type clientStream struct {
 	tb  testing.TB
 	buf bytes.Buffer
-	fw  *FrameWriter
+	fw  *wire.FrameWriter
 }
 
 func newClientStream(tb testing.TB) *clientStream {
 	s := &clientStream{tb: tb}
-	s.fw = NewFrameWriter(&s.buf)
+	s.fw = wire.NewFrameWriter(&s.buf)
 	return s
 }
 
-func (s *clientStream) msg(m Message) *clientStream {
+func (s *clientStream) msg(m wire.Message) *clientStream {
 	s.tb.Helper()
 	if err := s.fw.WriteMessage(m); err != nil {
 		s.tb.Fatalf("writing %v: %v", m.FrameType(), err)
@@ -949,19 +951,19 @@ func (s *clientStream) msg(m Message) *clientStream {
 }
 
 func (s *clientStream) hello(caps ...string) *clientStream {
-	return s.msg(&Hello{Versions: []uint16{Version}, Capabilities: caps, Agent: "hand-written"})
+	return s.msg(&wire.Hello{Versions: []uint16{wire.Version}, Capabilities: caps, Agent: "hand-written"})
 }
 
 // deflated writes a metadata object sent deflated, its content z.
 func (s *clientStream) deflated(n object.Name, z []byte) *clientStream {
 	s.tb.Helper()
-	if err := s.fw.WriteObject(&ObjectHeader{Name: n, Size: uint64(len(z)), Deflated: true}, bytes.NewReader(z)); err != nil {
+	if err := s.fw.WriteObject(&wire.ObjectHeader{Name: n, Size: uint64(len(z)), Deflated: true}, bytes.NewReader(z)); err != nil {
 		s.tb.Fatal(err)
 	}
 	return s
 }
 
-func (s *clientStream) frame(t FrameType, p []byte) *clientStream {
+func (s *clientStream) frame(t wire.FrameType, p []byte) *clientStream {
 	s.tb.Helper()
 	if err := s.fw.WriteFrame(t, p); err != nil {
 		s.tb.Fatal(err)
@@ -971,12 +973,12 @@ func (s *clientStream) frame(t FrameType, p []byte) *clientStream {
 
 // header writes an OBJECT frame and no DATA.
 func (s *clientStream) header(n object.Name, size uint64) *clientStream {
-	return s.msg(&ObjectHeader{Name: n, Size: size})
+	return s.msg(&wire.ObjectHeader{Name: n, Size: size})
 }
 
 func (s *clientStream) object(n object.Name, data []byte) *clientStream {
 	s.tb.Helper()
-	if err := s.fw.WriteObject(&ObjectHeader{Name: n, Size: uint64(len(data))}, bytes.NewReader(data)); err != nil {
+	if err := s.fw.WriteObject(&wire.ObjectHeader{Name: n, Size: uint64(len(data))}, bytes.NewReader(data)); err != nil {
 		s.tb.Fatal(err)
 	}
 	return s
@@ -990,8 +992,8 @@ func (s *clientStream) objects(src *memStore, names []object.Name) *clientStream
 	return s
 }
 
-func (s *clientStream) update(dryRun bool, refs ...RefUpdate) *clientStream {
-	return s.msg(&Update{DryRun: dryRun, Refs: refs})
+func (s *clientStream) update(dryRun bool, refs ...wire.RefUpdate) *clientStream {
+	return s.msg(&wire.Update{DryRun: dryRun, Refs: refs})
 }
 
 func (s *clientStream) raw(p []byte) *clientStream {
@@ -1005,7 +1007,7 @@ func (s *clientStream) bytes() []byte {
 	return s.buf.Bytes()
 }
 
-func frameHeader(t FrameType, length uint32) []byte {
+func frameHeader(t wire.FrameType, length uint32) []byte {
 	h := []byte{byte(t), 0, 0, 0, 0}
 	binary.BigEndian.PutUint32(h[1:], length)
 	return h
@@ -1022,7 +1024,7 @@ func TestReceiveGarbage(t *testing.T) {
 			content = n
 		}
 	}
-	upd := RefUpdate{Ref: refName("main"), Old: h.c1, New: h.c2}
+	upd := wire.RefUpdate{Ref: refName("main"), Old: h.c1, New: h.c2}
 	corrupted := bytes.Clone(h.src.object(content))
 	corrupted[len(corrupted)-1] ^= 1
 	notJSON := []byte("this is not a commit")
@@ -1063,23 +1065,23 @@ func TestReceiveGarbage(t *testing.T) {
 		{name: "empty input", input: nil},
 		{name: "random bytes", input: random},
 		{name: "text", input: []byte("Welcome to the server!\nLast login: yesterday\n")},
-		{name: "HELLO with a bad magic", input: s().frame(FrameHello, []byte("not a hello at all, really")).bytes()},
-		{name: "HELLO with trailing bytes", input: s().raw(append(frameHeader(FrameHello, 0), 0)).bytes()},
-		{name: "no common version", input: s().msg(&Hello{Versions: []uint16{2, 3}}).bytes()},
+		{name: "HELLO with a bad magic", input: s().frame(wire.FrameHello, []byte("not a hello at all, really")).bytes()},
+		{name: "HELLO with trailing bytes", input: s().raw(append(frameHeader(wire.FrameHello, 0), 0)).bytes()},
+		{name: "no common version", input: s().msg(&wire.Hello{Versions: []uint16{2, 3}}).bytes()},
 		{name: "UPDATE before HELLO", input: s().update(false, upd).bytes()},
 		{name: "OBJECT before HELLO", input: s().objects(h.src, newObjs).hello().update(false, upd).bytes()},
-		{name: "QUERY before HELLO", input: s().msg(&Query{Objects: newObjs}).bytes()},
-		{name: "DATA before HELLO", input: s().frame(FrameData, []byte("x")).bytes()},
-		{name: "DATA without OBJECT", input: s().hello().frame(FrameData, []byte("xyz")).update(false, upd).bytes()},
+		{name: "QUERY before HELLO", input: s().msg(&wire.Query{Objects: newObjs}).bytes()},
+		{name: "DATA before HELLO", input: s().frame(wire.FrameData, []byte("x")).bytes()},
+		{name: "DATA without OBJECT", input: s().hello().frame(wire.FrameData, []byte("xyz")).update(false, upd).bytes()},
 		{name: "second HELLO", input: s().hello().hello().update(false, upd).bytes()},
-		{name: "ADVERTISE from the client", input: s().hello().msg(&Advertise{Mode: ModeArchive}).update(false, upd).bytes()},
-		{name: "HAVE from the client", input: s().hello().msg(&Have{Present: []bool{true}}).update(false, upd).bytes()},
-		{name: "RESULT from the client", input: s().hello().msg(&Result{Refs: []RefResult{{Ref: refName("main")}}}).update(false, upd).bytes()},
-		{name: "unknown frame type", input: s().hello().raw(frameHeader(13, 0)).update(false, upd).bytes(), errIs: ErrUnknownFrame},
-		{name: "frame over MaxPayload before HELLO", input: frameHeader(FrameHello, MaxPayload+1), errIs: ErrFrameTooLarge},
-		{name: "frame over MaxPayload", input: s().hello().raw(frameHeader(FrameQuery, MaxPayload+1)).bytes(), errIs: ErrFrameTooLarge},
+		{name: "ADVERTISE from the client", input: s().hello().msg(&wire.Advertise{Mode: wire.ModeArchive}).update(false, upd).bytes()},
+		{name: "HAVE from the client", input: s().hello().msg(&wire.Have{Present: []bool{true}}).update(false, upd).bytes()},
+		{name: "RESULT from the client", input: s().hello().msg(&wire.Result{Refs: []wire.RefResult{{Ref: refName("main")}}}).update(false, upd).bytes()},
+		{name: "unknown frame type", input: s().hello().raw(frameHeader(13, 0)).update(false, upd).bytes(), errIs: wire.ErrUnknownFrame},
+		{name: "frame over MaxPayload before HELLO", input: frameHeader(wire.FrameHello, wire.MaxPayload+1), errIs: wire.ErrFrameTooLarge},
+		{name: "frame over MaxPayload", input: s().hello().raw(frameHeader(wire.FrameQuery, wire.MaxPayload+1)).bytes(), errIs: wire.ErrFrameTooLarge},
 		{name: "DATA frame over MaxPayload in an object",
-			input: s().hello().header(content, 2*MaxPayload).raw(frameHeader(FrameData, 0xffffffff)).bytes(), errIs: ErrFrameTooLarge},
+			input: s().hello().header(content, 2*wire.MaxPayload).raw(frameHeader(wire.FrameData, 0xffffffff)).bytes(), errIs: wire.ErrFrameTooLarge},
 		{name: "metadata over MaxMetadataSize",
 			input: s().hello().header(object.Name{Checksum: h.c2, Type: object.DirTree}, MaxMetadataSize+1).bytes(), errHas: "limit"},
 		{name: "commitmeta over MaxMetadataSize",
@@ -1089,12 +1091,12 @@ func TestReceiveGarbage(t *testing.T) {
 			opts:  ReceiveOptions{MaxObjectSize: 1 << 16}, errHas: "limit"},
 		{name: "content over the default MaxObjectSize",
 			input: s().hello().header(content, DefaultMaxObjectSize+1).bytes(), errHas: "limit"},
-		{name: "object cut short", input: s().hello().header(content, 100).frame(FrameData, make([]byte, 50)).update(false, upd).bytes()},
-		{name: "object data overruns", input: s().hello().header(content, 10).frame(FrameData, make([]byte, 20)).update(false, upd).bytes()},
+		{name: "object cut short", input: s().hello().header(content, 100).frame(wire.FrameData, make([]byte, 50)).update(false, upd).bytes()},
+		{name: "object data overruns", input: s().hello().header(content, 10).frame(wire.FrameData, make([]byte, 20)).update(false, upd).bytes()},
 		{name: "QUERY inside an object",
-			input: s().hello().header(content, 10).frame(FrameData, make([]byte, 5)).msg(&Query{Objects: newObjs}).update(false, upd).bytes()},
-		{name: "OBJECT with a bad type", input: s().hello().frame(FrameObject, append([]byte{5}, make([]byte, 40)...)).update(false, upd).bytes()},
-		{name: "OBJECT payload too short", input: s().hello().frame(FrameObject, []byte{1, 2, 3}).update(false, upd).bytes()},
+			input: s().hello().header(content, 10).frame(wire.FrameData, make([]byte, 5)).msg(&wire.Query{Objects: newObjs}).update(false, upd).bytes()},
+		{name: "OBJECT with a bad type", input: s().hello().frame(wire.FrameObject, append([]byte{5}, make([]byte, 40)...)).update(false, upd).bytes()},
+		{name: "OBJECT payload too short", input: s().hello().frame(wire.FrameObject, []byte{1, 2, 3}).update(false, upd).bytes()},
 		{name: "corrupted object",
 			input:  s().hello().object(content, corrupted).objects(h.src, withoutName(newObjs, content)).update(false, upd).bytes(),
 			errHas: "corrupted"},
@@ -1103,24 +1105,24 @@ func TestReceiveGarbage(t *testing.T) {
 			input:  s().hello().deflated(dirtree, zTree).update(false, upd).bytes(),
 			errHas: "not negotiated"},
 		{name: "deflated object: not a deflate stream",
-			input:  s().hello(CapDeflateMetadata).deflated(dirtree, []byte("not deflate at all")).update(false, upd).bytes(),
+			input:  s().hello(wire.CapDeflateMetadata).deflated(dirtree, []byte("not deflate at all")).update(false, upd).bytes(),
 			errHas: "invalid deflate stream"},
 		{name: "deflated object: stream cut short",
-			input:  s().hello(CapDeflateMetadata).deflated(dirtree, zTree[:len(zTree)-2]).update(false, upd).bytes(),
+			input:  s().hello(wire.CapDeflateMetadata).deflated(dirtree, zTree[:len(zTree)-2]).update(false, upd).bytes(),
 			errHas: "invalid deflate stream"},
 		{name: "deflated object: bytes after the stream",
-			input:  s().hello(CapDeflateMetadata).deflated(dirtree, append(bytes.Clone(zTree), 0)).update(false, upd).bytes(),
+			input:  s().hello(wire.CapDeflateMetadata).deflated(dirtree, append(bytes.Clone(zTree), 0)).update(false, upd).bytes(),
 			errHas: "1 bytes after the end of the deflate stream"},
 		{name: "deflated object: inflates past MaxMetadataSize",
-			input:  s().hello(CapDeflateMetadata).deflated(dirtree, zBomb).update(false, upd).bytes(),
+			input:  s().hello(wire.CapDeflateMetadata).deflated(dirtree, zBomb).update(false, upd).bytes(),
 			errHas: "inflates to more than the limit"},
 		{name: "deflated object: another object's content",
-			input:  s().hello(CapDeflateMetadata).deflated(dirtree, zOther).objects(h.src, withoutName(newObjs, dirtree)).update(false, upd).bytes(),
+			input:  s().hello(wire.CapDeflateMetadata).deflated(dirtree, zOther).objects(h.src, withoutName(newObjs, dirtree)).update(false, upd).bytes(),
 			errHas: "its content has checksum"},
 		{name: "objects and no UPDATE", input: s().hello().objects(h.src, newObjs).bytes()},
-		{name: "malformed UPDATE", input: s().hello().objects(h.src, newObjs).frame(FrameUpdate, []byte{0, 0, 0, 0, 0}).bytes()},
-		{name: "UPDATE with unknown flags", input: s().hello().objects(h.src, newObjs).frame(FrameUpdate, []byte{0x80, 0, 0, 0, 0}).bytes()},
-		{name: "ERROR from the client", input: s().hello().objects(h.src, newObjs).msg(&ErrorMsg{Message: "client gives up"}).bytes(),
+		{name: "malformed UPDATE", input: s().hello().objects(h.src, newObjs).frame(wire.FrameUpdate, []byte{0, 0, 0, 0, 0}).bytes()},
+		{name: "UPDATE with unknown flags", input: s().hello().objects(h.src, newObjs).frame(wire.FrameUpdate, []byte{0x80, 0, 0, 0, 0}).bytes()},
+		{name: "ERROR from the client", input: s().hello().objects(h.src, newObjs).msg(&wire.ErrorMsg{Message: "client gives up"}).bytes(),
 			errHas: "client gives up"},
 	}
 	for i, tt := range tests {
@@ -1167,14 +1169,14 @@ func (w *tripwire) Read(p []byte) (int, error) {
 // frame header announcing too much without reading on.
 func TestReceiveFrameTooLargeNotRead(t *testing.T) {
 	for i, prefix := range [][]byte{nil, newClientStream(t).hello().bytes()} {
-		wire := &tripwire{}
-		input := io.MultiReader(bytes.NewReader(append(prefix, frameHeader(FrameObject, MaxPayload+1)...)), wire)
+		trip := &tripwire{}
+		input := io.MultiReader(bytes.NewReader(append(prefix, frameHeader(wire.FrameObject, wire.MaxPayload+1)...)), trip)
 		dst := newMemStore()
 		_, err := receiveTimeout(t, input, dst, ReceiveOptions{})
-		if !errors.Is(err, ErrFrameTooLarge) {
+		if !errors.Is(err, wire.ErrFrameTooLarge) {
 			t.Errorf("#%d: error %v, want ErrFrameTooLarge", i, err)
 		}
-		if wire.read {
+		if trip.read {
 			t.Errorf("#%d: the receiver read past the oversized frame header", i)
 		}
 		dst.assertUnchanged(t, memSnapshot{})
@@ -1183,8 +1185,8 @@ func TestReceiveFrameTooLargeNotRead(t *testing.T) {
 
 // handshake is the start of a hand-driven client session: HELLO out,
 // HELLO and ADVERTISE in.
-func handshake(fr *FrameReader, fw *FrameWriter) (*Advertise, error) {
-	if err := fw.WriteMessage(&Hello{Versions: []uint16{Version}}); err != nil {
+func handshake(fr *wire.FrameReader, fw *wire.FrameWriter) (*wire.Advertise, error) {
+	if err := fw.WriteMessage(&wire.Hello{Versions: []uint16{wire.Version}}); err != nil {
 		return nil, err
 	}
 	if err := fw.Flush(); err != nil {
@@ -1194,13 +1196,13 @@ func handshake(fr *FrameReader, fw *FrameWriter) (*Advertise, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, ok := m.(*Hello); !ok {
+	if _, ok := m.(*wire.Hello); !ok {
 		return nil, fmt.Errorf("got %v, want HELLO", m.FrameType())
 	}
 	if m, err = fr.ReadMessage(); err != nil {
 		return nil, err
 	}
-	adv, ok := m.(*Advertise)
+	adv, ok := m.(*wire.Advertise)
 	if !ok {
 		return nil, fmt.Errorf("got %v, want ADVERTISE", m.FrameType())
 	}
@@ -1214,48 +1216,48 @@ func TestReceiveClientDies(t *testing.T) {
 	tests := []struct {
 		name   string
 		resetW bool // close with an error rather than EOF
-		script func(fr *FrameReader, fw *FrameWriter) error
+		script func(fr *wire.FrameReader, fw *wire.FrameWriter) error
 	}{
-		{"after some objects", false, func(fr *FrameReader, fw *FrameWriter) error {
+		{"after some objects", false, func(fr *wire.FrameReader, fw *wire.FrameWriter) error {
 			for _, n := range newObjs[:2] {
 				data := h.src.object(n)
-				if err := fw.WriteObject(&ObjectHeader{Name: n, Size: uint64(len(data))}, bytes.NewReader(data)); err != nil {
+				if err := fw.WriteObject(&wire.ObjectHeader{Name: n, Size: uint64(len(data))}, bytes.NewReader(data)); err != nil {
 					return err
 				}
 			}
 			return fw.Flush()
 		}},
-		{"reset after some objects", true, func(fr *FrameReader, fw *FrameWriter) error {
+		{"reset after some objects", true, func(fr *wire.FrameReader, fw *wire.FrameWriter) error {
 			n := newObjs[0]
 			data := h.src.object(n)
-			if err := fw.WriteObject(&ObjectHeader{Name: n, Size: uint64(len(data))}, bytes.NewReader(data)); err != nil {
+			if err := fw.WriteObject(&wire.ObjectHeader{Name: n, Size: uint64(len(data))}, bytes.NewReader(data)); err != nil {
 				return err
 			}
 			return fw.Flush()
 		}},
-		{"inside an object", false, func(fr *FrameReader, fw *FrameWriter) error {
+		{"inside an object", false, func(fr *wire.FrameReader, fw *wire.FrameWriter) error {
 			n := newObjs[0]
 			data := h.src.object(n)
-			if err := fw.WriteMessage(&ObjectHeader{Name: n, Size: uint64(len(data))}); err != nil {
+			if err := fw.WriteMessage(&wire.ObjectHeader{Name: n, Size: uint64(len(data))}); err != nil {
 				return err
 			}
-			if err := fw.WriteFrame(FrameData, data[:len(data)/2]); err != nil {
+			if err := fw.WriteFrame(wire.FrameData, data[:len(data)/2]); err != nil {
 				return err
 			}
 			return fw.Flush()
 		}},
-		{"inside a frame", false, func(fr *FrameReader, fw *FrameWriter) error {
+		{"inside a frame", false, func(fr *wire.FrameReader, fw *wire.FrameWriter) error {
 			n := newObjs[0]
-			if err := fw.WriteMessage(&ObjectHeader{Name: n, Size: 100}); err != nil {
+			if err := fw.WriteMessage(&wire.ObjectHeader{Name: n, Size: 100}); err != nil {
 				return err
 			}
-			if err := fw.WriteFrame(FrameData, make([]byte, 100)); err != nil {
+			if err := fw.WriteFrame(wire.FrameData, make([]byte, 100)); err != nil {
 				return err
 			}
 			return fw.Flush() // the writer below cuts the stream in the DATA frame
 		}},
-		{"after a QUERY", false, func(fr *FrameReader, fw *FrameWriter) error {
-			if err := fw.WriteMessage(&Query{Objects: newObjs}); err != nil {
+		{"after a QUERY", false, func(fr *wire.FrameReader, fw *wire.FrameWriter) error {
+			if err := fw.WriteMessage(&wire.Query{Objects: newObjs}); err != nil {
 				return err
 			}
 			if err := fw.Flush(); err != nil {
@@ -1265,7 +1267,7 @@ func TestReceiveClientDies(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if h, ok := m.(*Have); !ok || len(h.Present) != len(newObjs) || slices.Contains(h.Present, true) {
+			if h, ok := m.(*wire.Have); !ok || len(h.Present) != len(newObjs) || slices.Contains(h.Present, true) {
 				return fmt.Errorf("unexpected answer %+v", m)
 			}
 			return nil
@@ -1279,9 +1281,9 @@ func TestReceiveClientDies(t *testing.T) {
 			pw := w.(*io.PipeWriter)
 			out := io.Writer(pw)
 			if tt.name == "inside a frame" {
-				out = &cutWriter{w: pw, left: HeaderSize + objectHeaderSize + HeaderSize + 50}
+				out = &cutWriter{w: pw, left: wire.HeaderSize + 1 + 32 + 8 + wire.HeaderSize + 50} // OBJECT: type, checksum, size
 			}
-			fr, fw := NewFrameReader(r), NewFrameWriter(out)
+			fr, fw := wire.NewFrameReader(r), wire.NewFrameWriter(out)
 			if _, scriptErr = handshake(fr, fw); scriptErr == nil {
 				scriptErr = tt.script(fr, fw)
 			}
@@ -1340,7 +1342,7 @@ func TestReceiveIncompleteCommit(t *testing.T) {
 	if content.Type == 0 || len(rest) != 2 {
 		t.Fatalf("fixture: %v %v", content, rest)
 	}
-	for i, update := range []RefUpdate{
+	for i, update := range []wire.RefUpdate{
 		{Ref: refName("main"), Old: h.c1, New: h.c2},
 		{Ref: refName("other"), New: h.c2}, // a new ref, same commit
 	} {
@@ -1364,12 +1366,12 @@ func TestReceiveUpdateUnsentCommit(t *testing.T) {
 	h := newHistory(t)
 	dst := h.dest(t, "main", h.c1)
 	before := dst.snapshot()
-	input := newClientStream(t).hello().update(false, RefUpdate{Ref: refName("main"), Old: h.c1, New: h.c2}).bytes()
+	input := newClientStream(t).hello().update(false, wire.RefUpdate{Ref: refName("main"), Old: h.c1, New: h.c2}).bytes()
 	res, err := receiveTimeout(t, bytes.NewReader(input), dst, ReceiveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Refs) != 1 || res.Refs[0].Status != StatusRejected {
+	if len(res.Refs) != 1 || res.Refs[0].Status != wire.StatusRejected {
 		t.Errorf("results %+v", res.Refs)
 	}
 	dst.assertUnchanged(t, before)
@@ -1381,11 +1383,11 @@ func TestReceiveUpdateUnsentCommit(t *testing.T) {
 func TestReceiveLargeResult(t *testing.T) {
 	h := newHistory(t)
 	dst := h.dest(t, "main", h.c1)
-	var refs []RefUpdate
-	for i := 0; i < MaxRefUpdates; i++ {
-		refs = append(refs, RefUpdate{Ref: refName(fmt.Sprintf("bad name %021d", i)), New: h.c2})
+	var refs []wire.RefUpdate
+	for i := 0; i < wire.MaxRefUpdates; i++ {
+		refs = append(refs, wire.RefUpdate{Ref: refName(fmt.Sprintf("bad name %021d", i)), New: h.c2})
 	}
-	if size := len(newClientStream(t).update(false, refs...).bytes()); size > HeaderSize+MaxPayload {
+	if size := len(newClientStream(t).update(false, refs...).bytes()); size > wire.HeaderSize+wire.MaxPayload {
 		t.Fatalf("fixture: UPDATE of %d bytes", size)
 	}
 	input := newClientStream(t).hello().update(false, refs...).bytes()
@@ -1394,7 +1396,7 @@ func TestReceiveLargeResult(t *testing.T) {
 		t.Fatalf("Receive: %v", err)
 	}
 	for _, r := range res.Refs {
-		if r.Status != StatusRejected {
+		if r.Status != wire.StatusRejected {
 			t.Fatalf("%+v", r)
 		}
 	}
@@ -1441,7 +1443,7 @@ func fuzzSeeds(tb testing.TB) [][]byte {
 	two := recordPush(tb, PushOptions{Specs: []PushSpec{spec("main", "main"), spec("dev", "dev")}})
 	del := recordPush(tb, PushOptions{Specs: []PushSpec{spec("", "main")}})
 	seeds := [][]byte{update, dry, two, del}
-	for _, n := range []int{1, HeaderSize, len(update) / 3, len(update) / 2, len(update) - 1} {
+	for _, n := range []int{1, wire.HeaderSize, len(update) / 3, len(update) / 2, len(update) - 1} {
 		seeds = append(seeds, update[:n])
 	}
 	return seeds
@@ -1457,7 +1459,7 @@ func TestReplayRecordedPush(t *testing.T) {
 			t.Fatalf("#%d: replay: %v", i, err)
 		}
 		for _, r := range res.Refs {
-			if r.Status != StatusOK {
+			if r.Status != wire.StatusOK {
 				t.Errorf("#%d: %+v", i, r)
 			}
 		}
@@ -1508,7 +1510,7 @@ func TestPushDeflateMetadata(t *testing.T) {
 			t.Fatalf("push: %v, receive: %v, result %+v", ex.pushErr, ex.recvErr, ex.push)
 		}
 		r := run{wire: rec.Len(), push: ex.push, dst: dst}
-		fr := NewFrameReader(&rec)
+		fr := wire.NewFrameReader(&rec)
 		for {
 			ft, p, err := fr.Next()
 			if err == io.EOF {
@@ -1517,8 +1519,8 @@ func TestPushDeflateMetadata(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ft == FrameObject {
-				var oh ObjectHeader
+			if ft == wire.FrameObject {
+				var oh wire.ObjectHeader
 				if err := oh.UnmarshalBinary(p); err != nil {
 					t.Fatal(err)
 				}
@@ -1530,7 +1532,7 @@ func TestPushDeflateMetadata(t *testing.T) {
 		}
 		return r
 	}
-	with, without := push(nil), push([]string{CapDeflateMetadata})
+	with, without := push(nil), push([]string{wire.CapDeflateMetadata})
 	if with.deflated == 0 || without.deflated != 0 {
 		t.Fatalf("deflated objects: %d with the capability, %d without", with.deflated, without.deflated)
 	}

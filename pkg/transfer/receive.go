@@ -8,6 +8,8 @@ import (
 	"io"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // Receive serves one push on r (from the client) and w (to the client):
@@ -25,13 +27,13 @@ func Receive(r io.Reader, w io.Writer, dest Dest, opts ReceiveOptions) (*Receive
 	if first, err := br.Peek(1); err == nil && (first[0] == 'l' || first[0] == 'B') {
 		return nil, errors.New("the client speaks version 0 of the protocol (the original ostree-push), but started the receiver as `ostree-receive REPO`; version-0 clients run `ostree-receive --repo=REPO`")
 	}
-	rv := &v1Receiver{receiver: newReceiver(dest, opts), fr: NewFrameReader(br), fw: NewFrameWriter(w)}
+	rv := &v1Receiver{receiver: newReceiver(dest, opts), fr: wire.NewFrameReader(br), fw: wire.NewFrameWriter(w)}
 	res, err := rv.run()
 	if err = rv.end(err); err != nil {
-		var remote *RemoteError
+		var remote *wire.RemoteError
 		if !errors.As(err, &remote) {
 			// Best effort: the connection may be what failed.
-			rv.fw.WriteMessage(&ErrorMsg{Message: truncate(err.Error(), 4000)})
+			rv.fw.WriteMessage(&wire.ErrorMsg{Message: truncate(err.Error(), 4000)})
 			rv.fw.Flush()
 		}
 		return nil, err
@@ -43,9 +45,9 @@ func Receive(r io.Reader, w io.Writer, dest Dest, opts ReceiveOptions) (*Receive
 // connection, capabilities negotiated in HELLO.
 type v1Receiver struct {
 	*receiver
-	fr   *FrameReader
-	fw   *FrameWriter
-	caps Capabilities // in effect for this exchange
+	fr   *wire.FrameReader
+	fw   *wire.FrameWriter
+	caps wire.Capabilities // in effect for this exchange
 }
 
 func (rv *v1Receiver) run() (*ReceiveResult, error) {
@@ -75,22 +77,22 @@ func (rv *v1Receiver) run() (*ReceiveResult, error) {
 		return nil, err
 	}
 	for _, n := range rv.notes {
-		if err := rv.fw.WriteMessage(&Progress{Message: truncate(n, 4000)}); err != nil {
+		if err := rv.fw.WriteMessage(&wire.Progress{Message: truncate(n, 4000)}); err != nil {
 			return nil, err
 		}
 	}
-	if rv.caps.Has(CapResultFlags) {
-		flags := &ResultFlags{Refs: make([]RefFlags, len(res.Refs))}
+	if rv.caps.Has(wire.CapResultFlags) {
+		flags := &wire.ResultFlags{Refs: make([]wire.RefFlags, len(res.Refs))}
 		for i, r := range res.Refs {
 			if r.Forced {
-				flags.Refs[i] |= RefForced
+				flags.Refs[i] |= wire.RefForced
 			}
 		}
 		if err := rv.fw.WriteMessage(flags); err != nil {
 			return nil, err
 		}
 	}
-	if err := rv.fw.WriteMessage(fitResult(&Result{
+	if err := rv.fw.WriteMessage(fitResult(&wire.Result{
 		ObjectsWritten: res.ObjectsWritten,
 		BytesWritten:   res.BytesWritten,
 		Refs:           res.Refs,
@@ -104,12 +106,12 @@ func (rv *v1Receiver) run() (*ReceiveResult, error) {
 // frame. Per ref, an UPDATE carries 65 bytes besides the name and a RESULT
 // 3 plus its message, so with messages of at most 60 bytes a RESULT is
 // never longer than the UPDATE it answers, which fitted.
-func fitResult(r *Result) *Result {
-	if p, err := r.MarshalBinary(); err == nil && len(p) <= MaxPayload {
+func fitResult(r *wire.Result) *wire.Result {
+	if p, err := r.MarshalBinary(); err == nil && len(p) <= wire.MaxPayload {
 		return r
 	}
 	short := *r
-	short.Refs = make([]RefResult, len(r.Refs))
+	short.Refs = make([]wire.RefResult, len(r.Refs))
 	for i, rr := range r.Refs {
 		rr.Message = truncate(rr.Message, 60)
 		short.Refs[i] = rr
@@ -121,43 +123,43 @@ func fitResult(r *Result) *Result {
 func (rv *v1Receiver) hello() (uint16, error) {
 	m, err := rv.fr.ReadMessage()
 	if err == io.EOF {
-		return 0, &ProtocolError{Msg: "connection closed before HELLO", Err: errStreamEnded}
+		return 0, &wire.ProtocolError{Msg: "connection closed before HELLO", Err: errStreamEnded}
 	}
 	if err != nil {
 		return 0, err
 	}
-	hello, ok := m.(*Hello)
+	hello, ok := m.(*wire.Hello)
 	if !ok {
 		return 0, unexpected("HELLO", m)
 	}
-	version, ok := HighestCommonVersion(hello.Versions, []uint16{Version})
+	version, ok := wire.HighestCommonVersion(hello.Versions, []uint16{wire.Version})
 	if !ok {
-		return 0, fmt.Errorf("no common protocol version: client speaks %v, this receiver %d", hello.Versions, Version)
+		return 0, fmt.Errorf("no common protocol version: client speaks %v, this receiver %d", hello.Versions, wire.Version)
 	}
 	var mine []string
 	if _, ok := rv.txn.(FilezTxn); ok {
-		mine = append(mine, CapArchiveFilez)
+		mine = append(mine, wire.CapArchiveFilez)
 	}
 	rt, resumable := rv.txn.(ResumeTxn)
 	if resumable {
-		mine = append(mine, CapResume)
+		mine = append(mine, wire.CapResume)
 	}
-	mine = append(mine, CapDeflateMetadata, CapAdvertiseRefs, CapResultFlags)
-	rv.caps = Intersect(hello.Capabilities, mine)
+	mine = append(mine, wire.CapDeflateMetadata, wire.CapAdvertiseRefs, wire.CapResultFlags)
+	rv.caps = wire.Intersect(hello.Capabilities, mine)
 	if resumable && rt.Resumed() {
-		rv.opts.Logf("the transaction took up an earlier one's staging; %s in effect: %v", CapResume, rv.caps.Has(CapResume))
+		rv.opts.Logf("the transaction took up an earlier one's staging; %s in effect: %v", wire.CapResume, rv.caps.Has(wire.CapResume))
 	}
-	return version, rv.fw.WriteMessage(&Hello{
+	return version, rv.fw.WriteMessage(&wire.Hello{
 		Versions:     []uint16{version},
 		Capabilities: mine,
-		Agent:        truncate(rv.opts.Agent, MaxAgentLen),
+		Agent:        truncate(rv.opts.Agent, wire.MaxAgentLen),
 	})
 }
 
 // have answers a QUERY: from the committed objects and, with CapResume in
 // effect, those an interrupted push left staged too.
 func (rv *v1Receiver) have(names []object.Name) ([]bool, error) {
-	if rt, ok := rv.txn.(ResumeTxn); ok && !rv.caps.Has(CapResume) {
+	if rt, ok := rv.txn.(ResumeTxn); ok && !rv.caps.Has(wire.CapResume) {
 		return rt.HasCommittedObjects(names)
 	}
 	return rv.txn.HasObjects(names)
@@ -168,19 +170,19 @@ func (rv *v1Receiver) advertise(version uint16) error {
 	if err != nil {
 		return err
 	}
-	adv := &Advertise{Mode: rv.dest.Mode(), CollectionID: rv.dest.CollectionID()}
+	adv := &wire.Advertise{Mode: rv.dest.Mode(), CollectionID: rv.dest.CollectionID()}
 	for _, r := range refs {
 		info, ok, err := rv.dest.Commit(r.Commit)
 		if err != nil {
 			return err
 		}
-		adv.Refs = append(adv.Refs, AdvertisedRef{Ref: r.Ref, Commit: r.Commit, Complete: ok && !info.Partial})
+		adv.Refs = append(adv.Refs, wire.AdvertisedRef{Ref: r.Ref, Commit: r.Commit, Complete: ok && !info.Partial})
 	}
 	if err := rv.writeAdvertise(adv); err != nil {
 		return err
 	}
 	for _, n := range rv.opts.Notices {
-		if err := rv.fw.WriteMessage(&Progress{Message: truncate(n, 4000)}); err != nil {
+		if err := rv.fw.WriteMessage(&wire.Progress{Message: truncate(n, 4000)}); err != nil {
 			return err
 		}
 	}
@@ -188,46 +190,46 @@ func (rv *v1Receiver) advertise(version uint16) error {
 }
 
 // writeAdvertise writes ADVERTISE, and REFS frames with CapAdvertiseRefs.
-func (rv *v1Receiver) writeAdvertise(adv *Advertise) error {
-	if rv.caps.Has(CapAdvertiseRefs) {
+func (rv *v1Receiver) writeAdvertise(adv *wire.Advertise) error {
+	if rv.caps.Has(wire.CapAdvertiseRefs) {
 		// Any number of refs: in REFS frames, after an ADVERTISE of none.
 		all := adv.Refs
 		adv.Refs = nil
 		if err := rv.fw.WriteMessage(adv); err != nil {
 			return err
 		}
-		for _, m := range SplitRefs(all) {
+		for _, m := range wire.SplitRefs(all) {
 			if err := rv.fw.WriteMessage(m); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	if adv.size() > MaxPayload {
-		return fmt.Errorf("the repository's %d refs do not fit in one ADVERTISE frame, and the client does not offer %s (an ostree-push older than this receiver): push with a newer ostree-push", len(adv.Refs), CapAdvertiseRefs)
+	if adv.EncodedSize() > wire.MaxPayload {
+		return fmt.Errorf("the repository's %d refs do not fit in one ADVERTISE frame, and the client does not offer %s (an ostree-push older than this receiver): push with a newer ostree-push", len(adv.Refs), wire.CapAdvertiseRefs)
 	}
 	return rv.fw.WriteMessage(adv)
 }
 
 // receiveObjects answers QUERYs and writes OBJECTs until the UPDATE that
 // ends the client's stream, and returns it.
-func (rv *v1Receiver) receiveObjects(res *ReceiveResult) (*Update, error) {
+func (rv *v1Receiver) receiveObjects(res *ReceiveResult) (*wire.Update, error) {
 	pool := newWritePool(rv.txn, rv.opts.Workers)
-	upd, err := func() (*Update, error) {
+	upd, err := func() (*wire.Update, error) {
 		for {
 			if err := pool.failure(); err != nil {
 				return nil, err
 			}
 			t, p, err := rv.fr.Next()
 			if err == io.EOF {
-				return nil, &ProtocolError{Msg: "connection closed before UPDATE", Err: errStreamEnded}
+				return nil, &wire.ProtocolError{Msg: "connection closed before UPDATE", Err: errStreamEnded}
 			}
 			if err != nil {
 				return nil, err
 			}
 			switch t {
-			case FrameQuery:
-				var q Query
+			case wire.FrameQuery:
+				var q wire.Query
 				if err := q.UnmarshalBinary(p); err != nil {
 					return nil, err
 				}
@@ -235,22 +237,22 @@ func (rv *v1Receiver) receiveObjects(res *ReceiveResult) (*Update, error) {
 				if err != nil {
 					return nil, err
 				}
-				if err := rv.fw.WriteMessage(&Have{Present: have}); err != nil {
+				if err := rv.fw.WriteMessage(&wire.Have{Present: have}); err != nil {
 					return nil, err
 				}
 				if err := rv.fw.Flush(); err != nil {
 					return nil, err
 				}
-			case FrameObject:
-				var h ObjectHeader
+			case wire.FrameObject:
+				var h wire.ObjectHeader
 				if err := h.UnmarshalBinary(p); err != nil {
 					return nil, err
 				}
-				if h.Filez && !rv.caps.Has(CapArchiveFilez) {
-					return nil, protocolErrorf("object %s sent as .filez, but %s was not negotiated", h.Name, CapArchiveFilez)
+				if h.Filez && !rv.caps.Has(wire.CapArchiveFilez) {
+					return nil, wire.ProtocolErrorf("object %s sent as .filez, but %s was not negotiated", h.Name, wire.CapArchiveFilez)
 				}
-				if h.Deflated && !rv.caps.Has(CapDeflateMetadata) {
-					return nil, protocolErrorf("object %s sent deflated, but %s was not negotiated", h.Name, CapDeflateMetadata)
+				if h.Deflated && !rv.caps.Has(wire.CapDeflateMetadata) {
+					return nil, wire.ProtocolErrorf("object %s sent deflated, but %s was not negotiated", h.Name, wire.CapDeflateMetadata)
 				}
 				size, err := rv.receiveObject(pool, &h)
 				if err != nil {
@@ -259,23 +261,23 @@ func (rv *v1Receiver) receiveObjects(res *ReceiveResult) (*Update, error) {
 				if err := rv.staged(h.Name, size, res); err != nil {
 					return nil, err
 				}
-			case FrameUpdate:
-				var u Update
+			case wire.FrameUpdate:
+				var u wire.Update
 				if err := u.UnmarshalBinary(p); err != nil {
 					return nil, err
 				}
 				rv.opts.Fault.at("receive:update", 0)
 				return &u, nil
-			case FrameProgress:
+			case wire.FrameProgress:
 				// Informational only.
-			case FrameError:
-				var m ErrorMsg
+			case wire.FrameError:
+				var m wire.ErrorMsg
 				if err := m.UnmarshalBinary(p); err != nil {
 					return nil, err
 				}
 				return nil, m.Err()
 			default:
-				return nil, protocolErrorf("unexpected %v frame while receiving objects", t)
+				return nil, wire.ProtocolErrorf("unexpected %v frame while receiving objects", t)
 			}
 		}
 	}()
@@ -288,7 +290,7 @@ func (rv *v1Receiver) receiveObjects(res *ReceiveResult) (*Update, error) {
 // receiveObject reads one object's content and writes it (or has the
 // pool write it). It returns the object's size as written: for a deflated
 // metadata object, inflated.
-func (rv *v1Receiver) receiveObject(pool *writePool, h *ObjectHeader) (uint64, error) {
+func (rv *v1Receiver) receiveObject(pool *writePool, h *wire.ObjectHeader) (uint64, error) {
 	if err := rv.checkDeclaredSize(h.Name, h.Size); err != nil {
 		return 0, err
 	}
@@ -363,8 +365,8 @@ func (rv *v1Receiver) receiveObject(pool *writePool, h *ObjectHeader) (uint64, e
 // before the exchange starts (a configuration error, a path outside its
 // root, a repository it cannot open).
 func SendError(w io.Writer, message string) error {
-	fw := NewFrameWriter(w)
-	if err := fw.WriteMessage(&ErrorMsg{Message: truncate(message, 4000)}); err != nil {
+	fw := wire.NewFrameWriter(w)
+	if err := fw.WriteMessage(&wire.ErrorMsg{Message: truncate(message, 4000)}); err != nil {
 		return err
 	}
 	return fw.Flush()

@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // checkDetachedMetadata judges the detached metadata the push sent
@@ -42,7 +44,7 @@ func (rv *receiver) checkDetachedMetadata() error {
 // checkSent checks that every commit sent is complete, for a ref may
 // point at it: each one found complete is remembered (rv.complete), so
 // that the ref decisions do not walk it again.
-func (rv *receiver) checkSent(upd *Update, commits []object.Checksum) error {
+func (rv *receiver) checkSent(upd *wire.Update, commits []object.Checksum) error {
 	base := rv.completeBase(upd, commits)
 	rv.complete = map[object.Checksum]bool{}
 	for _, c := range commits {
@@ -57,7 +59,7 @@ func (rv *receiver) checkSent(upd *Update, commits []object.Checksum) error {
 // completeBase returns a commit to check the sent commits against (see
 // checkComplete): the current value of a ref being updated, when it can be
 // trusted as a base. Zero when there is none.
-func (rv *receiver) completeBase(upd *Update, sent []object.Checksum) object.Checksum {
+func (rv *receiver) completeBase(upd *wire.Update, sent []object.Checksum) object.Checksum {
 	if _, ok := rv.txn.(SinceTxn); !ok || len(sent) == 0 {
 		return object.Zero
 	}
@@ -65,7 +67,7 @@ func (rv *receiver) completeBase(upd *Update, sent []object.Checksum) object.Che
 	if err != nil {
 		return object.Zero
 	}
-	current := make(map[RefName]object.Checksum, len(refs))
+	current := make(map[wire.RefName]object.Checksum, len(refs))
 	for _, r := range refs {
 		current[r.Ref] = r.Commit
 	}

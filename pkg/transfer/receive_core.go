@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // ReceiveOptions configure Receive.
@@ -58,7 +60,7 @@ type Policy struct {
 	DenyNonFastForward bool
 	// CheckRef, when set, judges an update by its name and kind (a
 	// deletion has a zero New): an error rejects that ref.
-	CheckRef func(u RefUpdate) error
+	CheckRef func(u wire.RefUpdate) error
 	// CheckDetachedMetadata, when set, judges the detached metadata a
 	// push sends for commit c (staged; what the repository had before
 	// the push is still committed), for every commit the push sends
@@ -68,17 +70,17 @@ type Policy struct {
 	// VerifyCommit, when set, checks the commit ref would move to, once
 	// it is known to be complete (a signature check, say): an error
 	// rejects that ref.
-	VerifyCommit func(c object.Checksum, ref RefName) error
+	VerifyCommit func(c object.Checksum, ref wire.RefName) error
 	// BeforeCommit, when set, runs under the ref lock once every ref has
 	// passed, before the transaction commits: it may still write into
 	// the transaction (sign the commits, say). An error aborts the push.
-	BeforeCommit func(moving []RefUpdate) error
+	BeforeCommit func(moving []wire.RefUpdate) error
 	// AfterCommit, when set, runs under the ref lock after the refs have
 	// moved (regenerate the summary, say). Its messages, and those of
 	// AfterUnlock, which runs once the lock is released (hooks, say),
 	// reach the client as PROGRESS; they cannot undo the push.
-	AfterCommit func(moved []RefUpdate) []string
-	AfterUnlock func(moved []RefUpdate) []string
+	AfterCommit func(moved []wire.RefUpdate) []string
+	AfterUnlock func(moved []wire.RefUpdate) []string
 }
 
 // ReceiveResult is what a receive did.
@@ -86,8 +88,8 @@ type ReceiveResult struct {
 	ObjectsWritten uint64
 	BytesWritten   uint64
 	DryRun         bool
-	Refs           []RefResult
-	Updates        []RefUpdate
+	Refs           []wire.RefResult
+	Updates        []wire.RefUpdate
 }
 
 type receiver struct {
@@ -148,7 +150,7 @@ func (rv *receiver) end(err error) error {
 // protocol: the detached metadata and the commits sent are checked
 // (receive_check.go), then every ref update is decided and applied, all or
 // none (receive_decide.go).
-func (rv *receiver) conclude(upd *Update, res *ReceiveResult) error {
+func (rv *receiver) conclude(upd *wire.Update, res *ReceiveResult) error {
 	commits := rv.commits
 	if err := rv.checkDetachedMetadata(); err != nil {
 		return err
@@ -184,7 +186,7 @@ func (rv *receiver) abort(keep bool) error {
 // away or gave up (its stream ended early, or it sent ERROR), rather than
 // because it was refused or broke the protocol.
 func interrupted(err error) bool {
-	var remote *RemoteError
+	var remote *wire.RemoteError
 	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errStreamEnded) || errors.As(err, &remote)
 }
 
@@ -199,8 +201,8 @@ func (rv *receiver) phase(format string, a ...any) {
 	rv.mark = now
 }
 
-func unexpected(want string, m Message) error {
-	return protocolErrorf("want %s, got %v frame", want, m.FrameType())
+func unexpected(want string, m wire.Message) error {
+	return wire.ProtocolErrorf("want %s, got %v frame", want, m.FrameType())
 }
 
 func shortOrNone(c object.Checksum) string {

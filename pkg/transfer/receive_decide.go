@@ -9,11 +9,13 @@ import (
 	"fmt"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // updateRefs decides every ref update under the ref lock and applies them
 // all, or none, by committing the transaction.
-func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult, error) {
+func (rv *receiver) updateRefs(upd *wire.Update, sent []object.Checksum) ([]wire.RefResult, error) {
 	if rv.opts.BeforeRefLock != nil {
 		rv.opts.BeforeRefLock()
 	}
@@ -35,7 +37,7 @@ func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult
 	if err != nil {
 		return nil, err
 	}
-	current := make(map[RefName]object.Checksum, len(refs))
+	current := make(map[wire.RefName]object.Checksum, len(refs))
 	for _, r := range refs {
 		current[r.Ref] = r.Commit
 	}
@@ -44,15 +46,15 @@ func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult
 	// history), which stop at the first refusal: a push is all or
 	// nothing, so once one ref is refused the others need not be judged,
 	// and a client cannot make the receiver verify every other ref first.
-	results := make([]RefResult, len(upd.Refs))
-	var failed *RefResult
+	results := make([]wire.RefResult, len(upd.Refs))
+	var failed *wire.RefResult
 	for _, full := range []bool{false, true} {
 		for i, u := range upd.Refs {
-			if full && results[i].Status != StatusOK {
+			if full && results[i].Status != wire.StatusOK {
 				continue
 			}
 			results[i] = rv.decide(u, current[u.Ref], dryRun, sent, full)
-			if s := results[i].Status; s != StatusOK && s != StatusUpToDate && failed == nil {
+			if s := results[i].Status; s != wire.StatusOK && s != wire.StatusUpToDate && failed == nil {
 				failed = &results[i]
 			}
 			if failed != nil && full {
@@ -68,14 +70,14 @@ func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult
 	}
 	moves := 0
 	for _, r := range results {
-		if r.Status == StatusOK {
+		if r.Status == wire.StatusOK {
 			moves++
 		}
 	}
 	if failed != nil {
 		for i := range results {
-			if results[i].Status == StatusOK {
-				results[i].Status = StatusAtomic
+			if results[i].Status == wire.StatusOK {
+				results[i].Status = wire.StatusAtomic
 				results[i].Forced = false
 				results[i].Message = fmt.Sprintf("not applied: %s was rejected (%s)", failed.Ref, failed.Status)
 			}
@@ -90,9 +92,9 @@ func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult
 		// interrupted push's is, with what it may have taken up.
 		return results, rv.abort(failed == nil)
 	}
-	var moving []RefUpdate
+	var moving []wire.RefUpdate
 	for i, u := range upd.Refs {
-		if results[i].Status == StatusOK {
+		if results[i].Status == wire.StatusOK {
 			moving = append(moving, u)
 		}
 	}
@@ -131,14 +133,14 @@ func (rv *receiver) updateRefs(upd *Update, sent []object.Checksum) ([]RefResult
 // checkMaxRefs refuses the first ref the push creates when the repository
 // would then have more refs than Policy.MaxRefs; it returns that ref's
 // result, or nil.
-func (rv *receiver) checkMaxRefs(upd *Update, current map[RefName]object.Checksum, results []RefResult) *RefResult {
+func (rv *receiver) checkMaxRefs(upd *wire.Update, current map[wire.RefName]object.Checksum, results []wire.RefResult) *wire.RefResult {
 	max := rv.opts.Policy.MaxRefs
 	if max <= 0 {
 		return nil
 	}
 	total, first := len(current), -1
 	for i, u := range upd.Refs {
-		if results[i].Status != StatusOK {
+		if results[i].Status != wire.StatusOK {
 			continue
 		}
 		switch {
@@ -154,7 +156,7 @@ func (rv *receiver) checkMaxRefs(upd *Update, current map[RefName]object.Checksu
 	if total <= max || first < 0 {
 		return nil
 	}
-	results[first].Status = StatusRejected
+	results[first].Status = wire.StatusRejected
 	results[first].Message = fmt.Sprintf("the repository would have %d refs, more than the server's max_refs (%d)", total, max)
 	return &results[first]
 }
@@ -162,33 +164,33 @@ func (rv *receiver) checkMaxRefs(upd *Update, current map[RefName]object.Checksu
 // decide judges one ref update against the ref's current value: its name,
 // the server's rules and its staleness, and with full, the commit it moves
 // to (complete, signed, a fast-forward).
-func (rv *receiver) decide(u RefUpdate, cur object.Checksum, dryRun bool, sent []object.Checksum, full bool) RefResult {
-	res := RefResult{Ref: u.Ref, Status: StatusOK}
-	reject := func(s RefStatus, format string, a ...any) RefResult {
+func (rv *receiver) decide(u wire.RefUpdate, cur object.Checksum, dryRun bool, sent []object.Checksum, full bool) wire.RefResult {
+	res := wire.RefResult{Ref: u.Ref, Status: wire.StatusOK}
+	reject := func(s wire.RefStatus, format string, a ...any) wire.RefResult {
 		res.Status, res.Message = s, fmt.Sprintf(format, a...)
 		return res
 	}
 	if err := rv.dest.ValidateRef(u.Ref); err != nil {
-		return reject(StatusRejected, "invalid ref name: %v", err)
+		return reject(wire.StatusRejected, "invalid ref name: %v", err)
 	}
 	if u.Ref.CollectionID != "" && u.Ref.CollectionID == rv.dest.CollectionID() {
-		return reject(StatusRejected, "the repository's own refs take an empty collection id")
+		return reject(wire.StatusRejected, "the repository's own refs take an empty collection id")
 	}
 	pol := rv.opts.Policy
 	if pol.CheckRef != nil {
 		if err := pol.CheckRef(u); err != nil {
-			return reject(StatusRejected, "%v", err)
+			return reject(wire.StatusRejected, "%v", err)
 		}
 	}
 	switch {
 	case cur == u.New:
-		res.Status = StatusUpToDate
+		res.Status = wire.StatusUpToDate
 		return res
 	case cur != u.Old:
 		if cur.IsZero() {
-			return reject(StatusStale, "ref does not exist on the remote (client expected %s)", u.Old.Short())
+			return reject(wire.StatusStale, "ref does not exist on the remote (client expected %s)", u.Old.Short())
 		}
-		return reject(StatusStale, "ref is at %s on the remote, client expected %s", cur.Short(), shortOrNone(u.Old))
+		return reject(wire.StatusStale, "ref is at %s on the remote, client expected %s", cur.Short(), shortOrNone(u.Old))
 	case u.New.IsZero():
 		return res // delete
 	case !full:
@@ -196,14 +198,14 @@ func (rv *receiver) decide(u RefUpdate, cur object.Checksum, dryRun bool, sent [
 	}
 	info, ok, err := rv.dest.Commit(u.New)
 	if err != nil {
-		return reject(StatusRejected, "loading commit %s: %v", u.New.Short(), err)
+		return reject(wire.StatusRejected, "loading commit %s: %v", u.New.Short(), err)
 	}
 	if !ok {
 		if dryRun {
 			// Not sent in a dry run: nothing more can be checked here.
 			return res
 		}
-		return reject(StatusRejected, "commit %s is not in the repository and was not sent", u.New.Short())
+		return reject(wire.StatusRejected, "commit %s is not in the repository and was not sent", u.New.Short())
 	}
 	// A commit marked partial (by a pull, or by a receiver killed while it
 	// committed) is accepted once it is found complete. The ref's current
@@ -217,9 +219,9 @@ func (rv *receiver) decide(u RefUpdate, cur object.Checksum, dryRun bool, sent [
 		// Checked moments ago in this transaction (see rv.complete).
 	} else if err := rv.checkComplete(u.New, base); err != nil {
 		if info.Partial {
-			return reject(StatusRejected, "commit %s is partial in the repository: %v", u.New.Short(), err)
+			return reject(wire.StatusRejected, "commit %s is partial in the repository: %v", u.New.Short(), err)
 		}
-		return reject(StatusRejected, "commit %s is incomplete: %v", u.New.Short(), err)
+		return reject(wire.StatusRejected, "commit %s is incomplete: %v", u.New.Short(), err)
 	} else {
 		// Once per commit and push, however many refs it goes to.
 		if rv.complete == nil {
@@ -229,20 +231,20 @@ func (rv *receiver) decide(u RefUpdate, cur object.Checksum, dryRun bool, sent [
 	}
 	if pol.VerifyCommit != nil {
 		if err := pol.VerifyCommit(u.New, u.Ref); err != nil {
-			return reject(StatusRejected, "commit %s: %v", u.New.Short(), err)
+			return reject(wire.StatusRejected, "commit %s: %v", u.New.Short(), err)
 		}
 	}
 	if !u.Old.IsZero() {
 		ff, err := isAncestor(rv.dest, u.Old, u.New)
 		if err != nil {
-			return reject(StatusRejected, "checking history of %s: %v", u.New.Short(), err)
+			return reject(wire.StatusRejected, "checking history of %s: %v", u.New.Short(), err)
 		}
 		if !ff {
 			switch {
 			case pol.DenyNonFastForward:
-				return reject(StatusNonFastForward, "%s is not an ancestor of %s, and the server denies non-fast-forward updates", u.Old.Short(), u.New.Short())
+				return reject(wire.StatusNonFastForward, "%s is not an ancestor of %s, and the server denies non-fast-forward updates", u.Old.Short(), u.New.Short())
 			case !u.Force && !pol.ForceAll:
-				return reject(StatusNonFastForward, "%s is not an ancestor of %s", u.Old.Short(), u.New.Short())
+				return reject(wire.StatusNonFastForward, "%s is not an ancestor of %s", u.Old.Short(), u.New.Short())
 			}
 			res.Message = "forced update" // for clients without CapResultFlags to read
 			res.Forced = true

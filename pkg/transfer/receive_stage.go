@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // Limits the receiver enforces on what a client sends.
@@ -60,7 +62,7 @@ func (rv *receiver) staged(n object.Name, size uint64, res *ReceiveResult) error
 // readFilezSize reads the head of a .filez of h.Size bytes from r and
 // checks the content size it declares (checkFilezSize); it returns that
 // size and a reader of the whole object again, head included.
-func (rv *receiver) readFilezSize(h *ObjectHeader, r io.Reader) (uint64, io.Reader, error) {
+func (rv *receiver) readFilezSize(h *wire.ObjectHeader, r io.Reader) (uint64, io.Reader, error) {
 	if h.Size < filezHeadLen {
 		return h.Size, r, nil // too short to declare one: see checkFilezSize
 	}
@@ -84,7 +86,7 @@ const filezHeadLen = 16
 // inflates to. The writer's strict validation (FilezTxn) holds the object
 // to the size it declares, so the limit holds for what is written; an
 // object too short to declare one is left to that validation to refuse.
-func (rv *receiver) checkFilezSize(h *ObjectHeader, head []byte) (uint64, error) {
+func (rv *receiver) checkFilezSize(h *wire.ObjectHeader, head []byte) (uint64, error) {
 	if len(head) < filezHeadLen {
 		return h.Size, nil
 	}

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // keptStore is a memStore whose next transaction takes up objects kept
@@ -60,7 +62,7 @@ func TestResume(t *testing.T) {
 		}
 		var no []string
 		if noResume {
-			no = []string{CapResume}
+			no = []string{wire.CapResume}
 		}
 		ex := runPush(t, h.src, &keptStore{memStore: dst, kept: kept},
 			PushOptions{Specs: []PushSpec{spec("main", "main")}, NoCapabilities: no})

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // The client's API: Push to one receiver, PushMany to several (ostree-push
@@ -15,7 +17,7 @@ import (
 // An empty Src deletes Dst.
 type PushSpec struct {
 	Src   string
-	Dst   RefName
+	Dst   wire.RefName
 	Force bool
 }
 
@@ -47,9 +49,9 @@ type PushProgress struct {
 
 // RefOutcome is what happened to one ref.
 type RefOutcome struct {
-	Ref      RefName
+	Ref      wire.RefName
 	Old, New object.Checksum // remote value before; the value pushed
-	Status   RefStatus
+	Status   wire.RefStatus
 	Message  string
 	Forced   bool // a non-fast-forward update that --force allowed
 }
@@ -66,7 +68,7 @@ type PushResult struct {
 // OK reports whether every ref was updated or already up to date.
 func (r *PushResult) OK() bool {
 	for _, o := range r.Refs {
-		if o.Status != StatusOK && o.Status != StatusUpToDate {
+		if o.Status != wire.StatusOK && o.Status != wire.StatusUpToDate {
 			return false
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // The client's side of a push: one send engine for one receiver (Push,
@@ -45,13 +47,13 @@ type lane struct {
 	name  string
 	abort func() // Mirror.Abort; may be nil
 	opts  PushOptions
-	fr    *FrameReader
-	fw    *FrameWriter
+	fr    *wire.FrameReader
+	fw    *wire.FrameWriter
 	first *firstBytes
 	// errorSent is set once ERROR went out (by whichever goroutine owns
 	// the writer at the time).
 	errorSent bool
-	caps      Capabilities // in effect, from the HELLOs
+	caps      wire.Capabilities // in effect, from the HELLOs
 	n         *negotiated
 	started   bool            // negotiated, with refs to update: the writer and reader run
 	batches   [][]object.Name // n.offer in QUERYs
@@ -85,7 +87,7 @@ func (e *engine) newLane(m Mirror) *lane {
 		po.Logf = func(format string, a ...any) { logf("%s: "+format, append([]any{name}, a...)...) }
 	}
 	first := &firstBytes{r: m.R}
-	return &lane{e: e, name: m.Name, abort: m.Abort, opts: po, fr: NewFrameReader(first), fw: NewFrameWriter(m.W), first: first,
+	return &lane{e: e, name: m.Name, abort: m.Abort, opts: po, fr: wire.NewFrameReader(first), fw: wire.NewFrameWriter(m.W), first: first,
 		ready: make(chan struct{}), dead: make(chan struct{})}
 }
 
@@ -192,7 +194,7 @@ func (l *lane) run(plan []planned, negotiated func()) {
 // giving up on the lane (giveUp) comes before both.
 func (l *lane) settle(werr, readErr error, stats *sentStats) {
 	var err error
-	var remote *RemoteError
+	var remote *wire.RemoteError
 	switch {
 	case readErr != nil && errors.As(readErr, &remote):
 		err = readErr

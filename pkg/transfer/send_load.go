@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // Loading the objects to send from the local repository: in which
@@ -23,14 +25,14 @@ const (
 )
 
 // filez reports whether file objects go to this lane as their .filez bytes.
-func (l *lane) filez() bool { return l.caps.Has(CapArchiveFilez) }
+func (l *lane) filez() bool { return l.caps.Has(wire.CapArchiveFilez) }
 
 // deflateMeta reports whether metadata objects go to this lane deflated.
-func (l *lane) deflateMeta() bool { return l.caps.Has(CapDeflateMetadata) }
+func (l *lane) deflateMeta() bool { return l.caps.Has(wire.CapDeflateMetadata) }
 
 func isArchive(src Source) bool {
 	m, ok := src.(interface{ Mode() string })
-	return ok && m.Mode() == ModeArchive
+	return ok && m.Mode() == wire.ModeArchive
 }
 
 // canSendFilez reports whether src can send file objects as .filez: an
@@ -57,7 +59,7 @@ func openFile(src Source, c object.Checksum, filez bool) (io.ReadCloser, uint64,
 
 // openStreamed opens the file object of h, too large to load whole, to
 // send it in the encoding and at the size h gives.
-func openStreamed(src Source, h *ObjectHeader) (io.ReadCloser, error) {
+func openStreamed(src Source, h *wire.ObjectHeader) (io.ReadCloser, error) {
 	rc, size, err := openFile(src, h.Name.Checksum, h.Filez)
 	if err != nil {
 		return nil, err

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // A lane's negotiation (protocol.md, section 5, steps 1 to 3): HELLO both
@@ -16,40 +18,40 @@ import (
 // the objects to offer.
 func (l *lane) prepare(plan []planned) (*negotiated, error) {
 	mine := l.capabilities()
-	if err := l.fw.WriteMessage(&Hello{Versions: []uint16{Version}, Capabilities: mine, Agent: truncate(l.opts.Agent, MaxAgentLen)}); err != nil {
+	if err := l.fw.WriteMessage(&wire.Hello{Versions: []uint16{wire.Version}, Capabilities: mine, Agent: truncate(l.opts.Agent, wire.MaxAgentLen)}); err != nil {
 		return nil, err
 	}
 	if err := l.fw.Flush(); err != nil {
 		return nil, err
 	}
 	m, err := l.readMessage("HELLO")
-	var perr *ProtocolError
+	var perr *wire.ProtocolError
 	if errors.As(err, &perr) && len(l.first.buf) > 0 {
 		return nil, fmt.Errorf("the remote did not answer with a protocol-1 HELLO but with '%s': "+
 			"is the receive command there the ostree-receive of this ostree-push, and does the login shell print nothing? (%w)",
-			Printable(string(l.first.buf)), err)
+			wire.Printable(string(l.first.buf)), err)
 	}
 	if err != nil {
 		return nil, err
 	}
-	hello, ok := m.(*Hello)
+	hello, ok := m.(*wire.Hello)
 	if !ok {
 		return nil, unexpected("HELLO", m)
 	}
-	if len(hello.Versions) != 1 || hello.Versions[0] != Version {
-		return nil, protocolErrorf("receiver chose protocol version %v, this client speaks %d", hello.Versions, Version)
+	if len(hello.Versions) != 1 || hello.Versions[0] != wire.Version {
+		return nil, wire.ProtocolErrorf("receiver chose protocol version %v, this client speaks %d", hello.Versions, wire.Version)
 	}
-	l.caps = Intersect(mine, hello.Capabilities)
+	l.caps = wire.Intersect(mine, hello.Capabilities)
 	l.opts.Logf("receiver %q, capabilities in effect: %v", hello.Agent, l.caps)
 	m, err = l.readMessage("ADVERTISE")
 	if err != nil {
 		return nil, err
 	}
-	adv, ok := m.(*Advertise)
+	adv, ok := m.(*wire.Advertise)
 	if !ok {
 		return nil, unexpected("ADVERTISE", m)
 	}
-	if l.caps.Has(CapAdvertiseRefs) {
+	if l.caps.Has(wire.CapAdvertiseRefs) {
 		if adv.Refs, err = l.readRefs(adv.Refs); err != nil {
 			return nil, err
 		}
@@ -63,42 +65,42 @@ func (l *lane) prepare(plan []planned) (*negotiated, error) {
 func (l *lane) capabilities() []string {
 	var mine []string
 	off := func(c string) bool { return slices.Contains(l.opts.NoCapabilities, c) }
-	if canSendFilez(l.e.src, l.opts.Compress) && !off(CapArchiveFilez) {
-		mine = append(mine, CapArchiveFilez)
+	if canSendFilez(l.e.src, l.opts.Compress) && !off(wire.CapArchiveFilez) {
+		mine = append(mine, wire.CapArchiveFilez)
 	}
-	if !off(CapResume) {
-		mine = append(mine, CapResume)
+	if !off(wire.CapResume) {
+		mine = append(mine, wire.CapResume)
 	}
-	if l.opts.Compress && !off(CapDeflateMetadata) {
-		mine = append(mine, CapDeflateMetadata)
+	if l.opts.Compress && !off(wire.CapDeflateMetadata) {
+		mine = append(mine, wire.CapDeflateMetadata)
 	}
-	if !off(CapAdvertiseRefs) {
-		mine = append(mine, CapAdvertiseRefs)
+	if !off(wire.CapAdvertiseRefs) {
+		mine = append(mine, wire.CapAdvertiseRefs)
 	}
-	if !off(CapResultFlags) {
-		mine = append(mine, CapResultFlags)
+	if !off(wire.CapResultFlags) {
+		mine = append(mine, wire.CapResultFlags)
 	}
 	return mine
 }
 
 // readMessage reads the next message, skipping PROGRESS and turning an
 // ERROR into a *RemoteError.
-func (l *lane) readMessage(want string) (Message, error) {
+func (l *lane) readMessage(want string) (wire.Message, error) {
 	for {
 		m, err := l.fr.ReadMessage()
 		if err == io.EOF {
-			return nil, protocolErrorf("connection closed by the receiver while waiting for %s", want)
+			return nil, wire.ProtocolErrorf("connection closed by the receiver while waiting for %s", want)
 		}
 		if err != nil {
 			return nil, err
 		}
 		switch m := m.(type) {
-		case *Progress:
+		case *wire.Progress:
 			if l.opts.Remote != nil {
-				l.opts.Remote(Printable(m.Message))
+				l.opts.Remote(wire.Printable(m.Message))
 			}
 			continue
-		case *ErrorMsg:
+		case *wire.ErrorMsg:
 			return nil, m.Err()
 		}
 		return m, nil
@@ -107,27 +109,27 @@ func (l *lane) readMessage(want string) (Message, error) {
 
 // readRefs reads the REFS frames that follow ADVERTISE with
 // CapAdvertiseRefs in effect, and returns the refs they list.
-func (l *lane) readRefs(inAdvertise []AdvertisedRef) ([]AdvertisedRef, error) {
+func (l *lane) readRefs(inAdvertise []wire.AdvertisedRef) ([]wire.AdvertisedRef, error) {
 	if len(inAdvertise) > 0 {
-		return nil, protocolErrorf("ADVERTISE lists %d refs, but with %s in effect they go in REFS frames", len(inAdvertise), CapAdvertiseRefs)
+		return nil, wire.ProtocolErrorf("ADVERTISE lists %d refs, but with %s in effect they go in REFS frames", len(inAdvertise), wire.CapAdvertiseRefs)
 	}
-	var refs []AdvertisedRef
-	seen := map[RefName]bool{}
+	var refs []wire.AdvertisedRef
+	seen := map[wire.RefName]bool{}
 	for {
 		m, err := l.readMessage("REFS")
 		if err != nil {
 			return nil, err
 		}
-		r, ok := m.(*Refs)
+		r, ok := m.(*wire.Refs)
 		if !ok {
 			return nil, unexpected("REFS", m)
 		}
-		if len(refs)+len(r.Refs) > MaxAdvertisedRefs {
-			return nil, protocolErrorf("REFS: the receiver advertises more than %d refs", MaxAdvertisedRefs)
+		if len(refs)+len(r.Refs) > wire.MaxAdvertisedRefs {
+			return nil, wire.ProtocolErrorf("REFS: the receiver advertises more than %d refs", wire.MaxAdvertisedRefs)
 		}
 		for _, ar := range r.Refs {
 			if seen[ar.Ref] {
-				return nil, protocolErrorf("REFS: ref %s advertised twice", Printable(ar.Ref.String()))
+				return nil, wire.ProtocolErrorf("REFS: ref %s advertised twice", wire.Printable(ar.Ref.String()))
 			}
 			seen[ar.Ref] = true
 		}
@@ -142,12 +144,12 @@ func (l *lane) readRefs(inAdvertise []AdvertisedRef) ([]AdvertisedRef, error) {
 // the receiver's own ERROR. Only the goroutine that owns the writer at
 // the time may call it.
 func (l *lane) sendError(err error) {
-	var remote *RemoteError
+	var remote *wire.RemoteError
 	if l.errorSent || errors.As(err, &remote) {
 		return
 	}
 	l.errorSent = true
-	l.fw.WriteMessage(&ErrorMsg{Message: truncate(err.Error(), 4000)})
+	l.fw.WriteMessage(&wire.ErrorMsg{Message: truncate(err.Error(), 4000)})
 	l.fw.Flush()
 }
 

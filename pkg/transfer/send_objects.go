@@ -2,6 +2,8 @@ package transfer
 
 import (
 	"github.com/ostree-push/ostree-push/pkg/object"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // A lane's writer: its QUERYs (send_query.go), then its objects as OBJECT
@@ -12,8 +14,8 @@ import (
 
 type sentStats struct {
 	objects, bytes uint64
-	result         *Result
-	flags          []RefFlags // RESULT_FLAGS, with CapResultFlags in effect; else nil
+	result         *wire.Result
+	flags          []wire.RefFlags // RESULT_FLAGS, with CapResultFlags in effect; else nil
 }
 
 // write is the lane's writer goroutine.
@@ -125,7 +127,7 @@ func (l *lane) sendObjects(names []object.Name, stats *sentStats, total uint64) 
 		return loadObject(l.e.src, names[i], filez, deflate)
 	}, func(i int, o loadedObject) error {
 		l.opts.Fault.at("push:object", stats.objects+1)
-		h := &ObjectHeader{Name: names[i], Size: o.size, Filez: o.filez, Deflated: o.deflated}
+		h := &wire.ObjectHeader{Name: names[i], Size: o.size, Filez: o.filez, Deflated: o.deflated}
 		if o.data != nil {
 			if err := l.fw.WriteMessage(h); err != nil {
 				return err
@@ -149,8 +151,8 @@ func (l *lane) sendObjects(names []object.Name, stats *sentStats, total uint64) 
 // reader read) as DATA frames.
 func (l *lane) writeData(data []byte) error {
 	for len(data) > 0 {
-		n := min(len(data), MaxPayload)
-		if err := l.fw.WriteFrame(FrameData, data[:n]); err != nil {
+		n := min(len(data), wire.MaxPayload)
+		if err := l.fw.WriteFrame(wire.FrameData, data[:n]); err != nil {
 			return err
 		}
 		data = data[n:]
@@ -160,7 +162,7 @@ func (l *lane) writeData(data []byte) error {
 
 // writeStreamed sends a file object too large to load whole, reading it
 // as it goes.
-func (l *lane) writeStreamed(h *ObjectHeader) error {
+func (l *lane) writeStreamed(h *wire.ObjectHeader) error {
 	rc, err := openStreamed(l.e.src, h)
 	if err != nil {
 		return err

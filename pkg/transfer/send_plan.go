@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // What a push sends, decided locally: the refspecs resolved to commits
@@ -41,7 +43,7 @@ func resolveSpecs(src Source, specs []PushSpec) ([]planned, error) {
 			return nil, errors.New("no refs to push: the local repository has none")
 		}
 	}
-	seen := map[RefName]bool{}
+	seen := map[wire.RefName]bool{}
 	var plan []planned
 	for _, s := range specs {
 		if seen[s.Dst] {
@@ -79,9 +81,9 @@ func resolveSpecs(src Source, specs []PushSpec) ([]planned, error) {
 type negotiated struct {
 	plan        []planned
 	res         *PushResult // RemoteMode and RemoteAgent so far
-	remote      map[RefName]object.Checksum
-	updates     []RefUpdate
-	localReject map[RefName]RefOutcome
+	remote      map[wire.RefName]object.Checksum
+	updates     []wire.RefUpdate
+	localReject map[wire.RefName]RefOutcome
 	offer       []object.Name // to ask about in QUERYs
 	always      []object.Name // sent without asking (detached metadata)
 	dryRun      bool          // asked for, or forced by a local rejection
@@ -90,12 +92,12 @@ type negotiated struct {
 // judge judges each ref of the plan against the advertised refs, as git
 // does: a non-fast-forward update is refused before any object is sent.
 // Then, when no ref was refused, it works out the objects to offer.
-func (l *lane) judge(plan []planned, adv *Advertise, agent string) (*negotiated, error) {
+func (l *lane) judge(plan []planned, adv *wire.Advertise, agent string) (*negotiated, error) {
 	n := &negotiated{
 		plan:        plan,
 		res:         &PushResult{RemoteMode: adv.Mode, RemoteAgent: agent},
-		remote:      map[RefName]object.Checksum{},
-		localReject: map[RefName]RefOutcome{},
+		remote:      map[wire.RefName]object.Checksum{},
+		localReject: map[wire.RefName]RefOutcome{},
 	}
 	remoteComplete := map[object.Checksum]bool{}
 	for _, r := range adv.Refs {
@@ -107,11 +109,11 @@ func (l *lane) judge(plan []planned, adv *Advertise, agent string) (*negotiated,
 	var tips []object.Checksum
 	for _, pl := range plan {
 		old := n.remote[pl.spec.Dst]
-		u := RefUpdate{Ref: pl.spec.Dst, Old: old, New: pl.new, Force: pl.spec.Force}
+		u := wire.RefUpdate{Ref: pl.spec.Dst, Old: old, New: pl.new, Force: pl.spec.Force}
 		out := RefOutcome{Ref: u.Ref, Old: old, New: pl.new}
 		switch {
 		case old.IsZero() && pl.new.IsZero():
-			out.Status, out.Message = StatusRejected, "remote ref does not exist"
+			out.Status, out.Message = wire.StatusRejected, "remote ref does not exist"
 			n.localReject[u.Ref] = out
 			continue
 		case !old.IsZero() && !pl.new.IsZero() && old != pl.new:
@@ -120,7 +122,7 @@ func (l *lane) judge(plan []planned, adv *Advertise, agent string) (*negotiated,
 				return nil, err
 			}
 			if !ff && !pl.spec.Force {
-				out.Status, out.Message = StatusNonFastForward, "the remote commit is not an ancestor of "+pl.spec.Src
+				out.Status, out.Message = wire.StatusNonFastForward, "the remote commit is not an ancestor of "+pl.spec.Src
 				n.localReject[u.Ref] = out
 			}
 		}
@@ -148,7 +150,7 @@ func (l *lane) judge(plan []planned, adv *Advertise, agent string) (*negotiated,
 // having "a" commitmeta for a commit says nothing about whether it is the
 // client's (a commit re-signed since an earlier, refused push, say).
 func (l *lane) offer(tips []object.Checksum, remoteComplete map[object.Checksum]bool,
-	updates []RefUpdate) (offer, always []object.Name, err error) {
+	updates []wire.RefUpdate) (offer, always []object.Name, err error) {
 	src := l.e.src
 	var history []object.Checksum
 	seen := map[object.Checksum]bool{}

@@ -2,6 +2,8 @@ package transfer
 
 import (
 	"github.com/ostree-push/ostree-push/pkg/object"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // The query pipeline of a lane: its writer sends every QUERY first
@@ -34,7 +36,7 @@ func (l *lane) startQueries() {
 // writeQueries sends every QUERY, first thing of the writer.
 func (l *lane) writeQueries() error {
 	for _, b := range l.batches {
-		if err := l.fw.WriteMessage(&Query{Objects: b}); err != nil {
+		if err := l.fw.WriteMessage(&wire.Query{Objects: b}); err != nil {
 			return err
 		}
 	}
@@ -66,11 +68,11 @@ func (l *lane) readAnswers() error {
 			l.fail(err)
 			return err
 		}
-		h, ok := m.(*Have)
+		h, ok := m.(*wire.Have)
 		if !ok {
 			err = unexpected("HAVE", m)
 		} else if len(h.Present) != len(b) {
-			err = protocolErrorf("HAVE answers %d objects, QUERY asked about %d", len(h.Present), len(b))
+			err = wire.ProtocolErrorf("HAVE answers %d objects, QUERY asked about %d", len(h.Present), len(b))
 		}
 		if err != nil {
 			l.fail(err)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // The shared reader of a push with several sending lanes: it goes once
@@ -27,7 +29,7 @@ const (
 // piece is one queued unit: an object's header (with its whole data, or
 // none for one streamed in chunks), or a chunk of a streamed object.
 type piece struct {
-	h     *ObjectHeader
+	h     *wire.ObjectHeader
 	data  []byte
 	count uint64 // with h: the object's bytes as counted (loadedObject.counted)
 }
@@ -111,7 +113,7 @@ func (e *engine) share(sending []*lane) {
 		err := readErrs[i]
 		data, size := o.data, o.size
 		if live := j.live(); len(live) > 0 && err == nil {
-			h := &ObjectHeader{Name: j.name, Size: size, Filez: o.filez, Deflated: o.deflated}
+			h := &wire.ObjectHeader{Name: j.name, Size: size, Filez: o.filez, Deflated: o.deflated}
 			if data != nil {
 				for _, ln := range live {
 					e.put(ln, piece{h: h, data: data, count: o.counted()}, jobs, i)
@@ -152,7 +154,7 @@ func (j *job) live() []*lane {
 
 // stream reads an object too large to hold whole in chunks and queues each
 // chunk for every lane taking it.
-func (e *engine) stream(j *job, h *ObjectHeader, live []*lane, jobs []*job, at int) error {
+func (e *engine) stream(j *job, h *wire.ObjectHeader, live []*lane, jobs []*job, at int) error {
 	rc, err := openStreamed(e.src, h)
 	if err != nil {
 		return err

@@ -2,6 +2,8 @@ package transfer
 
 import (
 	"errors"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // The end of a lane's push: UPDATE, the client's last message, then the
@@ -11,7 +13,7 @@ import (
 // writeUpdate sends UPDATE, the writer's last message.
 func (l *lane) writeUpdate() error {
 	l.opts.Fault.at("push:update", 0)
-	if err := l.fw.WriteMessage(&Update{DryRun: l.n.dryRun, Refs: l.n.updates}); err != nil {
+	if err := l.fw.WriteMessage(&wire.Update{DryRun: l.n.dryRun, Refs: l.n.updates}); err != nil {
 		return err
 	}
 	return l.fw.Flush()
@@ -24,21 +26,21 @@ func (l *lane) readResult(stats *sentStats) error {
 	if err != nil {
 		return err
 	}
-	if f, ok := m.(*ResultFlags); ok && l.caps.Has(CapResultFlags) && stats.flags == nil {
+	if f, ok := m.(*wire.ResultFlags); ok && l.caps.Has(wire.CapResultFlags) && stats.flags == nil {
 		if len(f.Refs) != len(l.n.updates) {
-			return protocolErrorf("RESULT_FLAGS has %d refs, the UPDATE %d", len(f.Refs), len(l.n.updates))
+			return wire.ProtocolErrorf("RESULT_FLAGS has %d refs, the UPDATE %d", len(f.Refs), len(l.n.updates))
 		}
 		stats.flags = f.Refs
 		if m, err = l.readMessage("RESULT"); err != nil {
 			return err
 		}
 	}
-	r, ok := m.(*Result)
+	r, ok := m.(*wire.Result)
 	if !ok {
 		return unexpected("RESULT", m)
 	}
-	if l.caps.Has(CapResultFlags) && stats.flags == nil {
-		return protocolErrorf("RESULT without RESULT_FLAGS, with %s in effect", CapResultFlags)
+	if l.caps.Has(wire.CapResultFlags) && stats.flags == nil {
+		return wire.ProtocolErrorf("RESULT without RESULT_FLAGS, with %s in effect", wire.CapResultFlags)
 	}
 	stats.result = r
 	return nil
@@ -59,10 +61,10 @@ func (l *lane) allRefused(n *negotiated) *PushResult {
 func (l *lane) outcomes(n *negotiated, sent *sentStats) (*PushResult, error) {
 	res := n.res
 	res.ObjectsSent, res.BytesSent = sent.objects, sent.bytes
-	byRef := map[RefName]RefResult{}
+	byRef := map[wire.RefName]wire.RefResult{}
 	for i, r := range sent.result.Refs {
 		if sent.flags != nil && i < len(sent.flags) {
-			r.Forced = sent.flags[i]&RefForced != 0 && r.Status == StatusOK
+			r.Forced = sent.flags[i]&wire.RefForced != 0 && r.Status == wire.StatusOK
 		}
 		byRef[r.Ref] = r
 	}
@@ -73,13 +75,13 @@ func (l *lane) outcomes(n *negotiated, sent *sentStats) (*PushResult, error) {
 		}
 		rr, ok := byRef[pl.spec.Dst]
 		if !ok {
-			return nil, protocolErrorf("RESULT does not mention ref %s", pl.spec.Dst)
+			return nil, wire.ProtocolErrorf("RESULT does not mention ref %s", pl.spec.Dst)
 		}
 		out := RefOutcome{Ref: pl.spec.Dst, Old: n.remote[pl.spec.Dst], New: pl.new, Status: rr.Status, Message: rr.Message}
-		if len(n.localReject) > 0 && rr.Status == StatusOK {
-			out.Status, out.Message = StatusAtomic, "not applied: another ref of this push was rejected"
+		if len(n.localReject) > 0 && rr.Status == wire.StatusOK {
+			out.Status, out.Message = wire.StatusAtomic, "not applied: another ref of this push was rejected"
 		}
-		out.Forced = rr.Forced && out.Status == StatusOK
+		out.Forced = rr.Forced && out.Status == wire.StatusOK
 		res.Refs = append(res.Refs, out)
 	}
 	return res, nil

@@ -4,6 +4,8 @@ import (
 	"io"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // The repository seam: the push and receive state machines reach
@@ -12,7 +14,7 @@ import (
 
 // Ref is a ref and the commit it points at.
 type Ref struct {
-	Ref    RefName
+	Ref    wire.RefName
 	Commit object.Checksum
 }
 
@@ -53,7 +55,7 @@ type Dest interface {
 	// transaction too; ok is false when the commit is not there.
 	Commit(c object.Checksum) (info CommitInfo, ok bool, err error)
 	// ValidateRef checks a ref name (and collection id) as libostree does.
-	ValidateRef(r RefName) error
+	ValidateRef(r wire.RefName) error
 	// Begin starts the transaction that stages the push's objects.
 	Begin() (Txn, error)
 	// LockRefs serializes ref updates between receivers of this
@@ -76,7 +78,7 @@ type Txn interface {
 	// tree needs, is missing.
 	CheckComplete(c object.Checksum) error
 	// SetRef stages a ref update; a zero checksum deletes the ref.
-	SetRef(r RefName, c object.Checksum) error
+	SetRef(r wire.RefName, c object.Checksum) error
 	// Commit makes the objects visible, then moves the staged refs.
 	Commit() error
 	// Abort discards the transaction; nothing becomes visible.

@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // Destination is where a push goes: a repository path on an ssh host, or a
@@ -392,6 +394,6 @@ func (e *EscapedLines) Flush() error {
 
 func (e *EscapedLines) emit(line []byte) error {
 	line = bytes.TrimSuffix(line, []byte{'\r'})
-	_, err := io.WriteString(e.W, Printable(string(line))+"\n")
+	_, err := io.WriteString(e.W, wire.Printable(string(line))+"\n")
 	return err
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // Version 0: the protocol of the original ostree-push (0.x), which
@@ -104,7 +106,7 @@ func ReadV0(r io.Reader) (*V0Message, error) {
 	var h [V0HeaderSize]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
 		if err == io.ErrUnexpectedEOF {
-			return nil, protocolErrorf("version 0: connection closed inside a message header")
+			return nil, wire.ProtocolErrorf("version 0: connection closed inside a message header")
 		}
 		return nil, err
 	}
@@ -115,29 +117,29 @@ func ReadV0(r io.Reader) (*V0Message, error) {
 	case 'B':
 		bo = binary.BigEndian
 	default:
-		return nil, protocolErrorf("version 0: bad byte-order mark %#x (want 'l' or 'B')", h[0])
+		return nil, wire.ProtocolErrorf("version 0: bad byte-order mark %#x (want 'l' or 'B')", h[0])
 	}
 	if h[1] != 0 {
-		return nil, protocolErrorf("version 0: message of protocol version %d", h[1])
+		return nil, wire.ProtocolErrorf("version 0: message of protocol version %d", h[1])
 	}
 	t := V0Type(h[2])
 	if t > V0Done {
-		return nil, protocolErrorf("version 0: unknown message type %d", h[2])
+		return nil, wire.ProtocolErrorf("version 0: unknown message type %d", h[2])
 	}
 	body := make([]byte, bo.Uint16(h[3:]))
 	if _, err := io.ReadFull(r, body); err != nil {
-		return nil, protocolErrorf("version 0: connection closed inside a %v body", t)
+		return nil, wire.ProtocolErrorf("version 0: connection closed inside a %v body", t)
 	}
 	entries, err := v0DecodeVardict(body, bo)
 	if err != nil {
-		return nil, protocolErrorf("version 0: %v body: %v", t, err)
+		return nil, wire.ProtocolErrorf("version 0: %v body: %v", t, err)
 	}
 	return &V0Message{Type: t, Body: entries}, nil
 }
 
 // v0Modes are OstreeRepoMode's values.
 var v0Modes = map[string]int32{
-	ModeBare: 0, ModeArchive: 1, ModeBareUser: 2, ModeBareUserOnly: 3, ModeBareSplitXattrs: 4,
+	wire.ModeBare: 0, wire.ModeArchive: 1, wire.ModeBareUser: 2, wire.ModeBareUserOnly: 3, wire.ModeBareSplitXattrs: 4,
 }
 
 // v0ObjectTypes are the object file name extensions a version-0 client may
@@ -220,7 +222,7 @@ func (rv *receiver) runV0(r *bufio.Reader, w *bufio.Writer) (*ReceiveResult, err
 
 	m, err := ReadV0(r)
 	if err == io.EOF {
-		return nil, protocolErrorf("version 0: connection closed before UPDATE or DONE")
+		return nil, wire.ProtocolErrorf("version 0: connection closed before UPDATE or DONE")
 	}
 	if err != nil {
 		return nil, err
@@ -231,20 +233,20 @@ func (rv *receiver) runV0(r *bufio.Reader, w *bufio.Writer) (*ReceiveResult, err
 		return res, nil
 	case V0Update:
 	default:
-		return nil, protocolErrorf("version 0: %v where UPDATE or DONE was expected", m.Type)
+		return nil, wire.ProtocolErrorf("version 0: %v where UPDATE or DONE was expected", m.Type)
 	}
 	upd, err := v0ParseUpdate(m)
 	if err != nil {
 		return nil, refuse("%v", err)
 	}
-	if _, ok := rv.txn.(FilezTxn); !ok || rv.dest.Mode() != ModeArchive {
+	if _, ok := rv.txn.(FilezTxn); !ok || rv.dest.Mode() != wire.ModeArchive {
 		return nil, refuse("version-0 pushes need an archive repository; this one is %s", rv.dest.Mode())
 	}
 	// What the original receiver checked before any object: each ref is
 	// where the client says it is. The full judgment comes after DONE.
 	for _, u := range upd.Refs {
 		if err := rv.dest.ValidateRef(u.Ref); err != nil {
-			return nil, refuse("invalid ref name %s: %v", Printable(u.Ref.Name), err)
+			return nil, refuse("invalid ref name %s: %v", wire.Printable(u.Ref.Name), err)
 		}
 		if cur := current[u.Ref.Name]; cur != u.Old {
 			if cur.IsZero() {
@@ -261,7 +263,7 @@ func (rv *receiver) runV0(r *bufio.Reader, w *bufio.Writer) (*ReceiveResult, err
 	for {
 		m, err := ReadV0(r)
 		if err == io.EOF {
-			return nil, protocolErrorf("version 0: connection closed before DONE")
+			return nil, wire.ProtocolErrorf("version 0: connection closed before DONE")
 		}
 		if err != nil {
 			return nil, err
@@ -270,11 +272,11 @@ func (rv *receiver) runV0(r *bufio.Reader, w *bufio.Writer) (*ReceiveResult, err
 			break
 		}
 		if m.Type != V0PutObject {
-			return nil, protocolErrorf("version 0: %v where PUTOBJECT or DONE was expected", m.Type)
+			return nil, wire.ProtocolErrorf("version 0: %v where PUTOBJECT or DONE was expected", m.Type)
 		}
 		name, size, err := rv.v0ReceiveObject(m, r)
 		if err != nil {
-			var pe *ProtocolError
+			var pe *wire.ProtocolError
 			if errors.As(err, &pe) {
 				return nil, err // the stream is out of step: no STATUS
 			}
@@ -294,24 +296,24 @@ func (rv *receiver) runV0(r *bufio.Reader, w *bufio.Writer) (*ReceiveResult, err
 }
 
 // v0ParseUpdate turns an UPDATE into the refs it asks to move.
-func v0ParseUpdate(m *V0Message) (*Update, error) {
-	upd := &Update{}
+func v0ParseUpdate(m *V0Message) (*wire.Update, error) {
+	upd := &wire.Update{}
 	for _, e := range m.Body {
 		p, ok := e.Value.(V0Pair)
 		if !ok {
-			return nil, fmt.Errorf("UPDATE: %s: want (ss), the old and new commits", Printable(e.Key))
+			return nil, fmt.Errorf("UPDATE: %s: want (ss), the old and new commits", wire.Printable(e.Key))
 		}
 		old, err := object.ParseChecksum(p.A)
 		if err != nil {
-			return nil, fmt.Errorf("UPDATE: %s: old commit: %v", Printable(e.Key), err)
+			return nil, fmt.Errorf("UPDATE: %s: old commit: %v", wire.Printable(e.Key), err)
 		}
 		nw, err := object.ParseChecksum(p.B)
 		if err != nil {
-			return nil, fmt.Errorf("UPDATE: %s: new commit: %v", Printable(e.Key), err)
+			return nil, fmt.Errorf("UPDATE: %s: new commit: %v", wire.Printable(e.Key), err)
 		}
-		upd.Refs = append(upd.Refs, RefUpdate{Ref: RefName{Name: e.Key}, Old: old, New: nw})
+		upd.Refs = append(upd.Refs, wire.RefUpdate{Ref: wire.RefName{Name: e.Key}, Old: old, New: nw})
 	}
-	if err := upd.validate(); err != nil {
+	if err := upd.Validate(); err != nil {
 		return nil, fmt.Errorf("UPDATE: %v", err)
 	}
 	return upd, nil
@@ -323,23 +325,23 @@ func (rv *receiver) v0ReceiveObject(m *V0Message, r io.Reader) (object.Name, uin
 	file, ok1 := m.Get("object").(string)
 	size, ok2 := m.Get("size").(uint64)
 	if !ok1 || !ok2 || len(m.Body) != 2 {
-		return object.Name{}, 0, protocolErrorf("version 0: PUTOBJECT wants exactly object (s) and size (t)")
+		return object.Name{}, 0, wire.ProtocolErrorf("version 0: PUTOBJECT wants exactly object (s) and size (t)")
 	}
 	// The payload follows whatever else is wrong, and is read through a
 	// limit, so that a refusal can still be answered.
 	lr := &io.LimitedReader{R: r, N: int64(min(size, 1<<62))}
 	name, counted, err := rv.v0WriteObject(file, size, lr)
 	if err == nil && lr.N != 0 {
-		err = fmt.Errorf("object %s: %d bytes left after it", Printable(file), lr.N)
+		err = fmt.Errorf("object %s: %d bytes left after it", wire.Printable(file), lr.N)
 	}
 	if err != nil {
 		// Skip what is left of the payload, if that is reasonable.
 		if lr.N > 0 && lr.N <= int64(rv.opts.MaxObjectSize) {
 			if _, cerr := io.Copy(io.Discard, lr); cerr != nil {
-				return name, 0, protocolErrorf("version 0: connection closed inside object %s", Printable(file))
+				return name, 0, wire.ProtocolErrorf("version 0: connection closed inside object %s", wire.Printable(file))
 			}
 		} else if lr.N > 0 {
-			return name, 0, protocolErrorf("version 0: %v", err)
+			return name, 0, wire.ProtocolErrorf("version 0: %v", err)
 		}
 		return name, 0, err
 	}
@@ -354,7 +356,7 @@ func (rv *receiver) v0WriteObject(file string, size uint64, r io.Reader) (object
 	t, known := v0ObjectTypes[ext]
 	c, err := object.ParseChecksum(hex)
 	if !ok || !known || err != nil {
-		return object.Name{}, 0, fmt.Errorf("object %q: want CHECKSUM.filez, .dirtree, .dirmeta, .commit or .commitmeta (an archive repository's object file)", Printable(file))
+		return object.Name{}, 0, fmt.Errorf("object %q: want CHECKSUM.filez, .dirtree, .dirmeta, .commit or .commitmeta (an archive repository's object file)", wire.Printable(file))
 	}
 	n := object.Name{Checksum: c, Type: t}
 	if err := rv.checkDeclaredSize(n, size); err != nil {
@@ -362,7 +364,7 @@ func (rv *receiver) v0WriteObject(file string, size uint64, r io.Reader) (object
 	}
 	counted := size
 	if t == object.File {
-		if counted, r, err = rv.readFilezSize(&ObjectHeader{Name: n, Size: size}, r); err != nil {
+		if counted, r, err = rv.readFilezSize(&wire.ObjectHeader{Name: n, Size: size}, r); err != nil {
 			return n, 0, err
 		}
 	}

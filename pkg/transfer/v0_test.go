@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 const (
@@ -155,7 +157,7 @@ func TestV0Rejects(t *testing.T) {
 		{"garbage body", "GVariant", msg('l', 0, 3, []byte("garbage"))},
 	} {
 		_, err := ReadV0(bytes.NewReader(tc.data))
-		var pe *ProtocolError
+		var pe *wire.ProtocolError
 		if err == nil || !errors.As(err, &pe) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want a protocol error saying %q", tc.name, err, tc.want)
 		}
@@ -211,7 +213,7 @@ func FuzzV0Read(f *testing.F) {
 			start := len(data) - r.Len()
 			m, err := ReadV0(r)
 			if err != nil {
-				var pe *ProtocolError
+				var pe *wire.ProtocolError
 				if err != io.EOF && !errors.As(err, &pe) {
 					t.Fatalf("error %T: %v", err, err)
 				}

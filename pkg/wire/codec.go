@@ -1,4 +1,4 @@
-package transfer
+package wire
 
 import (
 	"encoding/binary"
@@ -103,13 +103,13 @@ func (d *decoder) errorf(field, format string, args ...any) *ProtocolError {
 	if p := d.path(field); p != "" {
 		msg += ": " + p
 	}
-	return protocolErrorf("%s: %s", msg, fmt.Sprintf(format, args...))
+	return ProtocolErrorf("%s: %s", msg, fmt.Sprintf(format, args...))
 }
 
 // invalid turns an error of a message's validate method into a
 // *ProtocolError.
 func (d *decoder) invalid(err error) *ProtocolError {
-	return protocolErrorf("%v: %v", d.t, err)
+	return ProtocolErrorf("%v: %v", d.t, err)
 }
 
 func (d *decoder) left() int { return len(d.b) - d.off }

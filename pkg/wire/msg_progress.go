@@ -1,4 +1,4 @@
-package transfer
+package wire
 
 // Progress is informational text (FrameProgress), such as "received 120 of
 // 4000 objects". Either side may send it at any time after its own HELLO,

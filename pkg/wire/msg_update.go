@@ -1,4 +1,4 @@
-package transfer
+package wire
 
 import (
 	"fmt"
@@ -45,7 +45,10 @@ func (m *Update) FrameType() FrameType { return FrameUpdate }
 
 const refUpdateFixedSize = 2*sizeCsum + sizeU8
 
-func (m *Update) validate() error {
+// Validate checks the rules of protocol.md for an UPDATE (what
+// MarshalBinary and UnmarshalBinary check): for an UPDATE made otherwise,
+// such as from a version-0 client's message.
+func (m *Update) Validate() error {
 	if err := checkCount("refs", len(m.Refs), 1, MaxRefUpdates); err != nil {
 		return err
 	}
@@ -62,7 +65,7 @@ func (m *Update) validate() error {
 
 // MarshalBinary encodes the UPDATE payload.
 func (m *Update) MarshalBinary() ([]byte, error) {
-	if err := m.validate(); err != nil {
+	if err := m.Validate(); err != nil {
 		return nil, encodeError(FrameUpdate, err)
 	}
 	size := sizeU8 + sizeU32
@@ -134,7 +137,7 @@ func (m *Update) UnmarshalBinary(p []byte) error {
 	if err := d.finish(); err != nil {
 		return err
 	}
-	if err := v.validate(); err != nil {
+	if err := v.Validate(); err != nil {
 		return d.invalid(err)
 	}
 	*m = v

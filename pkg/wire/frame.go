@@ -1,4 +1,4 @@
-package transfer
+package wire
 
 import (
 	"bufio"
@@ -146,7 +146,7 @@ func (fr *FrameReader) next() (FrameType, []byte, error) {
 		}
 	}
 	if t == FrameData && length == 0 {
-		return 0, nil, protocolErrorf("empty DATA frame")
+		return 0, nil, ProtocolErrorf("empty DATA frame")
 	}
 	if uint32(cap(fr.buf)) < length {
 		fr.buf = make([]byte, length)
@@ -236,10 +236,10 @@ func (o *objectReader) fill() error {
 		}
 		return m.Err()
 	default:
-		return protocolErrorf("want DATA frame with %d more bytes of the object, got %v frame", o.left, t)
+		return ProtocolErrorf("want DATA frame with %d more bytes of the object, got %v frame", o.left, t)
 	}
 	if uint64(len(p)) > o.left {
-		return protocolErrorf("DATA frame of %d bytes overruns the object: only %d bytes remain", len(p), o.left)
+		return ProtocolErrorf("DATA frame of %d bytes overruns the object: only %d bytes remain", len(p), o.left)
 	}
 	o.p = p
 	return nil
@@ -374,7 +374,7 @@ func DecodeMessage(t FrameType, payload []byte) (Message, error) {
 	m := NewMessage(t)
 	if m == nil {
 		if t == FrameData {
-			return nil, protocolErrorf("unexpected DATA frame (%d bytes) outside an object", len(payload))
+			return nil, ProtocolErrorf("unexpected DATA frame (%d bytes) outside an object", len(payload))
 		}
 		return nil, &ProtocolError{Msg: fmt.Sprintf("frame type %d", uint8(t)), Err: ErrUnknownFrame}
 	}

@@ -1,4 +1,4 @@
-package transfer
+package wire
 
 import (
 	"fmt"
@@ -30,8 +30,8 @@ func (e *ProtocolError) Error() string {
 // Unwrap returns the underlying cause, if any.
 func (e *ProtocolError) Unwrap() error { return e.Err }
 
-// protocolErrorf builds a *ProtocolError without an underlying cause.
-func protocolErrorf(format string, args ...any) *ProtocolError {
+// ProtocolErrorf builds a *ProtocolError without an underlying cause.
+func ProtocolErrorf(format string, args ...any) *ProtocolError {
 	return &ProtocolError{Msg: fmt.Sprintf(format, args...)}
 }
 

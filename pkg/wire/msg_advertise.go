@@ -1,4 +1,4 @@
-package transfer
+package wire
 
 import (
 	"fmt"
@@ -189,8 +189,9 @@ func decodeAdvertisedRefs(d *decoder) ([]AdvertisedRef, error) {
 	return refs, nil
 }
 
-// size is the encoded size of the payload.
-func (m *Advertise) size() int {
+// EncodedSize is the encoded size of the payload: whether it fits in a
+// frame (MaxPayload).
+func (m *Advertise) EncodedSize() int {
 	return 2*sizeStr + len(m.Mode) + len(m.CollectionID) + advertisedRefsSize(m.Refs)
 }
 
@@ -200,7 +201,7 @@ func (m *Advertise) MarshalBinary() ([]byte, error) {
 	if err := m.validate(); err != nil {
 		return nil, encodeError(FrameAdvertise, err)
 	}
-	e, err := newEncoder(FrameAdvertise, m.size())
+	e, err := newEncoder(FrameAdvertise, m.EncodedSize())
 	if err != nil {
 		return nil, err
 	}

@@ -113,12 +113,7 @@ func (r *Repo) SetRefImmediate(collectionID, name string, c object.Checksum) err
 	if err := r.checkOpen(); err != nil {
 		return err
 	}
-	if collectionID != "" {
-		if err := ValidateCollectionID(collectionID); err != nil {
-			return err
-		}
-	}
-	if err := ValidateRef(name); err != nil {
+	if err := validateRefName(collectionID, name); err != nil {
 		return err
 	}
 	var cs cstrs
@@ -136,4 +131,15 @@ func (r *Repo) SetRefImmediate(collectionID, name string, c object.Checksum) err
 		return wrap(gerr, "writing ref %s", name)
 	}
 	return nil
+}
+
+// validateRefName checks a ref's name and, when it is not "", its
+// collection ID.
+func validateRefName(collectionID, name string) error {
+	if collectionID != "" {
+		if err := ValidateCollectionID(collectionID); err != nil {
+			return err
+		}
+	}
+	return ValidateRef(name)
 }

@@ -329,10 +329,10 @@ func (t *Txn) SetCollectionRef(collectionID, name string, c object.Checksum) err
 	if err := t.check(); err != nil {
 		return err
 	}
-	if err := ValidateCollectionID(collectionID); err != nil {
-		return err
+	if collectionID == "" {
+		return ValidateCollectionID(collectionID)
 	}
-	if err := ValidateRef(name); err != nil {
+	if err := validateRefName(collectionID, name); err != nil {
 		return err
 	}
 	var cs cstrs

@@ -134,6 +134,29 @@ func ParseDirtree(data []byte) (*Dirtree, error) {
 	return d, nil
 }
 
+// Serialize writes d as libostree writes a dirtree: the inverse of
+// ParseDirtree (the entries must be sorted by name, and the checksums
+// are taken as they are).
+func (d *Dirtree) Serialize() ([]byte, error) {
+	b := gvariant.NewBuilder(dirtreeType, binary.LittleEndian)
+	b.Open()
+	for which, list := range [][]Entry{d.Files, d.Dirs} {
+		b.Open()
+		for _, e := range list {
+			b.Open()
+			b.Str(e.Name)
+			b.Bytes(e.Sum[:])
+			if which == 1 {
+				b.Bytes(e.Meta[:])
+			}
+			b.Close()
+		}
+		b.Close()
+	}
+	b.Close()
+	return b.Finish()
+}
+
 // find returns the entry named name of a list sorted by name, or nil.
 func find(list []Entry, name string) *Entry {
 	lo, hi := 0, len(list)

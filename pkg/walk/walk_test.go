@@ -9,25 +9,9 @@ import (
 	"github.com/ostree-push/ostree-push/pkg/object"
 )
 
-// serialize writes d as libostree does.
+// serialize is d.Serialize, which must not fail.
 func serialize(t testing.TB, d *Dirtree) []byte {
-	b := gvariant.NewBuilder(dirtreeType, binary.LittleEndian)
-	b.Open()
-	for which, list := range [][]Entry{d.Files, d.Dirs} {
-		b.Open()
-		for _, e := range list {
-			b.Open()
-			b.Str(e.Name)
-			b.Bytes(e.Sum[:])
-			if which == 1 {
-				b.Bytes(e.Meta[:])
-			}
-			b.Close()
-		}
-		b.Close()
-	}
-	b.Close()
-	out, err := b.Finish()
+	out, err := d.Serialize()
 	if err != nil {
 		t.Fatal(err)
 	}

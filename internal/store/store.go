@@ -1,5 +1,3 @@
-// Package store adapts a pkg/libostree repository to the interfaces through
-// which pkg/transfer reaches repositories (transfer.Source, transfer.Dest).
 package store
 
 import (

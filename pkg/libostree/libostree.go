@@ -1,20 +1,3 @@
-// Package libostree is a thin Go binding of the libostree calls that
-// ostree-push needs: opening and creating repositories, resolving and
-// listing refs, loading commits, enumerating reachable objects, reading
-// objects, and writing them through a transaction that verifies every
-// checksum before anything becomes visible.
-//
-// It is the only package of ostree-push that uses cgo. It needs libostree
-// 2022.7 or newer (what Debian 12 ships), found with pkg-config as ostree-1;
-// an older libostree fails the build (see shim.h).
-//
-// Rules the package keeps:
-//   - Every wrapper (Repo, ContentReader) has one owner and an explicit Close.
-//     A finalizer is only a backstop; Live counts the wrappers still open so
-//     tests can assert that nothing leaked.
-//   - Every GError becomes an *Error that keeps GLib's domain, code and
-//     message, and the GError is freed.
-//   - Data is copied out of C memory; no C type appears in the exported API.
 package libostree
 
 /*

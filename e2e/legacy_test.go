@@ -20,7 +20,8 @@ import (
 	"testing"
 
 	"github.com/ostree-push/ostree-push/internal/testrepo"
-	"github.com/ostree-push/ostree-push/pkg/transfer"
+
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 const zeros = "0000000000000000000000000000000000000000000000000000000000000000"
@@ -75,16 +76,16 @@ func (e *env) v0Connect(remoteCommand string) *v0Client {
 	return c
 }
 
-func (c *v0Client) send(m *transfer.V0Message) {
+func (c *v0Client) send(m *wire.V0Message) {
 	c.t.Helper()
-	if err := transfer.WriteV0(c.w, m); err != nil {
+	if err := wire.WriteV0(c.w, m); err != nil {
 		c.t.Fatalf("sending %v: %v (receiver: %s)", m.Type, err, c.stderr.String())
 	}
 }
 
-func (c *v0Client) read(want transfer.V0Type) *transfer.V0Message {
+func (c *v0Client) read(want wire.V0Type) *wire.V0Message {
 	c.t.Helper()
-	m, err := transfer.ReadV0(c.r)
+	m, err := wire.ReadV0(c.r)
 	if err != nil {
 		c.t.Fatalf("reading %v: %v (receiver: %s)", want, err, c.stderr.String())
 	}
@@ -97,7 +98,7 @@ func (c *v0Client) read(want transfer.V0Type) *transfer.V0Message {
 // status reads a STATUS and returns its result and message.
 func (c *v0Client) status() (bool, string) {
 	c.t.Helper()
-	m := c.read(transfer.V0Status)
+	m := c.read(wire.V0Status)
 	ok, _ := m.Get("result").(bool)
 	msg, _ := m.Get("message").(string)
 	return ok, msg
@@ -106,7 +107,7 @@ func (c *v0Client) status() (bool, string) {
 // putObject sends one object file of an archive repository.
 func (c *v0Client) putObject(name string, data []byte) {
 	c.t.Helper()
-	c.send(&transfer.V0Message{Type: transfer.V0PutObject, Body: []transfer.V0Entry{
+	c.send(&wire.V0Message{Type: wire.V0PutObject, Body: []wire.V0Entry{
 		{Key: "object", Value: name}, {Key: "size", Value: uint64(len(data))}}})
 	if _, err := c.w.Write(data); err != nil {
 		c.t.Fatalf("sending %s: %v", name, err)
@@ -117,7 +118,7 @@ func (c *v0Client) putObject(name string, data []byte) {
 // refused the push may have ended before DONE: then it cannot be sent.
 func (c *v0Client) done() int {
 	c.t.Helper()
-	transfer.WriteV0(c.w, &transfer.V0Message{Type: transfer.V0Done})
+	wire.WriteV0(c.w, &wire.V0Message{Type: wire.V0Done})
 	c.w.Close()
 	io.Copy(io.Discard, c.r)
 	return exitCode(c.cmd.Wait())
@@ -156,15 +157,15 @@ func TestLegacyV0Push(t *testing.T) {
 	commit := testrepo.RevParse(t, e.src, "os/main")
 
 	c := e.v0Connect(v0Receive(remote, "--verbose"))
-	info := c.read(transfer.V0Info)
+	info := c.read(wire.V0Info)
 	if mode := info.Get("mode"); mode != int32(1) {
 		t.Errorf("INFO mode %v, want 1 (archive)", mode)
 	}
-	if refs, _ := info.Get("refs").([]transfer.V0Pair); len(refs) != 0 {
+	if refs, _ := info.Get("refs").([]wire.V0Pair); len(refs) != 0 {
 		t.Errorf("INFO refs of an empty repository: %v", refs)
 	}
-	c.send(&transfer.V0Message{Type: transfer.V0Update, Body: []transfer.V0Entry{
-		{Key: "os/main", Value: transfer.V0Pair{A: zeros, B: commit}}}})
+	c.send(&wire.V0Message{Type: wire.V0Update, Body: []wire.V0Entry{
+		{Key: "os/main", Value: wire.V0Pair{A: zeros, B: commit}}}})
 	if ok, msg := c.status(); !ok {
 		t.Fatalf("UPDATE refused: %s", msg)
 	}
@@ -190,13 +191,13 @@ func TestLegacyV0Push(t *testing.T) {
 	// value is refused at once, and nothing changes.
 	before := snap(t, remote)
 	c = e.v0Connect(v0Receive(remote))
-	info = c.read(transfer.V0Info)
-	refs, _ := info.Get("refs").([]transfer.V0Pair)
-	if len(refs) != 1 || refs[0] != (transfer.V0Pair{A: "os/main", B: commit}) {
+	info = c.read(wire.V0Info)
+	refs, _ := info.Get("refs").([]wire.V0Pair)
+	if len(refs) != 1 || refs[0] != (wire.V0Pair{A: "os/main", B: commit}) {
 		t.Fatalf("INFO refs %v, want os/main at %s", refs, commit)
 	}
-	c.send(&transfer.V0Message{Type: transfer.V0Update, Body: []transfer.V0Entry{
-		{Key: "os/main", Value: transfer.V0Pair{A: zeros, B: commit}}}})
+	c.send(&wire.V0Message{Type: wire.V0Update, Body: []wire.V0Entry{
+		{Key: "os/main", Value: wire.V0Pair{A: zeros, B: commit}}}})
 	if ok, msg := c.status(); ok || !strings.Contains(msg, "is at "+commit) {
 		t.Errorf("stale UPDATE: %v %q", ok, msg)
 	}
@@ -220,13 +221,13 @@ func TestLegacyV0Refusals(t *testing.T) {
 		}
 		return data
 	}
-	update := &transfer.V0Message{Type: transfer.V0Update, Body: []transfer.V0Entry{
-		{Key: "os/main", Value: transfer.V0Pair{A: zeros, B: commit}}}}
+	update := &wire.V0Message{Type: wire.V0Update, Body: []wire.V0Entry{
+		{Key: "os/main", Value: wire.V0Pair{A: zeros, B: commit}}}}
 
 	// start opens a session and gets past UPDATE.
 	start := func(remote string) *v0Client {
 		c := e.v0Connect(v0Receive(remote))
-		c.read(transfer.V0Info)
+		c.read(wire.V0Info)
 		c.send(update)
 		if ok, msg := c.status(); !ok {
 			t.Fatalf("UPDATE refused: %s", msg)
@@ -298,7 +299,7 @@ func TestLegacyV0Refusals(t *testing.T) {
 		remote := e.remote("bare-user")
 		before := snap(t, remote)
 		c := e.v0Connect(v0Receive(remote))
-		if mode := c.read(transfer.V0Info).Get("mode"); mode != int32(2) {
+		if mode := c.read(wire.V0Info).Get("mode"); mode != int32(2) {
 			t.Errorf("INFO mode %v, want 2 (bare-user)", mode)
 		}
 		c.send(update)
@@ -312,9 +313,9 @@ func TestLegacyV0Refusals(t *testing.T) {
 	t.Run("invalid ref name", func(t *testing.T) {
 		remote := e.remote("archive")
 		c := e.v0Connect(v0Receive(remote))
-		c.read(transfer.V0Info)
-		c.send(&transfer.V0Message{Type: transfer.V0Update, Body: []transfer.V0Entry{
-			{Key: "../escape", Value: transfer.V0Pair{A: zeros, B: commit}}}})
+		c.read(wire.V0Info)
+		c.send(&wire.V0Message{Type: wire.V0Update, Body: []wire.V0Entry{
+			{Key: "../escape", Value: wire.V0Pair{A: zeros, B: commit}}}})
 		if ok, msg := c.status(); ok || !strings.Contains(msg, "invalid ref name") {
 			t.Errorf("UPDATE ../escape: %v %q", ok, msg)
 		}
@@ -325,7 +326,7 @@ func TestLegacyV0Refusals(t *testing.T) {
 		remote := e.remote("archive")
 		before := snap(t, remote)
 		c := e.v0Connect(v0Receive(remote))
-		c.read(transfer.V0Info)
+		c.read(wire.V0Info)
 		c.w.Write([]byte("lots of garbage that is not a message"))
 		c.w.Close()
 		if code := exitCode(c.cmd.Wait()); code == 0 {
@@ -349,14 +350,14 @@ func TestLegacyV0ThroughShell(t *testing.T) {
 		"env", "OSTREE_RECEIVE_SHELL_RECEIVE="+filepath.Join(binDir, "ostree-receive"), goraceEnv(),
 		shell, "-c", shellQuote("ostree-receive --repo="+shellQuote(remote)))
 	var in bytes.Buffer
-	transfer.WriteV0(&in, &transfer.V0Message{Type: transfer.V0Done})
+	wire.WriteV0(&in, &wire.V0Message{Type: wire.V0Done})
 	cmd.Stdin = &in
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("through the shell: %v", err)
 	}
-	m, err := transfer.ReadV0(bytes.NewReader(out))
-	if err != nil || m.Type != transfer.V0Info {
+	m, err := wire.ReadV0(bytes.NewReader(out))
+	if err != nil || m.Type != wire.V0Info {
 		t.Fatalf("through the shell: %v, %v", m, err)
 	}
 }
@@ -377,9 +378,9 @@ func TestLegacyV0Hostile(t *testing.T) {
 	}
 	session := func(name string, data []byte) (bool, string, int) {
 		c := e.v0Connect("env OSTREE_RECEIVE_CONF=" + shellQuote(conf) + " " + v0Receive(remote))
-		c.read(transfer.V0Info)
-		c.send(&transfer.V0Message{Type: transfer.V0Update, Body: []transfer.V0Entry{
-			{Key: "os/other", Value: transfer.V0Pair{A: zeros, B: commit}}}})
+		c.read(wire.V0Info)
+		c.send(&wire.V0Message{Type: wire.V0Update, Body: []wire.V0Entry{
+			{Key: "os/other", Value: wire.V0Pair{A: zeros, B: commit}}}})
 		if ok, msg := c.status(); !ok {
 			t.Fatalf("UPDATE refused: %s", msg)
 		}

@@ -12,7 +12,7 @@
 // receive_check.go checks the detached metadata and that every commit sent
 // is complete, receive_decide.go decides each ref's fate under the ref lock
 // and moves them all or none; Receive (receive.go) reads version 1 around
-// it, ReceiveV0 (v0.go, v0_gvariant.go) version 0.
+// it, ReceiveV0 (v0.go) version 0, whose messages are pkg/wire's.
 //
 // The client is one send engine that Push (one receiver) and PushMany
 // (several, each object read once for all) both run, a single push being

@@ -2,7 +2,6 @@ package transfer
 
 import (
 	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -13,129 +12,10 @@ import (
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
-// Version 0: the protocol of the original ostree-push (0.x), which
-// ostree-receive also speaks so that its clients keep working (protocol.md,
-// "Version 0"). A client of it starts the receiver as
-// `ostree-receive --repo=PATH`; the receiver speaks first:
-//
-//	receiver: INFO {mode: i, refs: a{ss}}
-//	client:   UPDATE {REF: (ss) (old, new), ...}   or DONE
-//	receiver: STATUS {result: b, message: s}
-//	client:   PUTOBJECT {object: s, size: t} + size bytes   (repeated)
-//	receiver: STATUS                                     (after each)
-//	client:   DONE
-//
-// Each message is a 5-byte header (byte order 'l' or 'B', version 0, type,
-// body length as a uint16 in that byte order) and an a{sv} body. The
-// receiver keeps version 1's guarantees: every object is verified as it is
-// staged in one transaction, and after DONE the refs move together or not
-// at all, each a compare-and-swap on the old value the client gave.
-
-// V0Type is a version-0 message type.
-type V0Type byte
-
-// The version-0 message types.
-const (
-	V0Info      V0Type = 0
-	V0Update    V0Type = 1
-	V0PutObject V0Type = 2
-	V0Status    V0Type = 3
-	V0Done      V0Type = 4
-)
-
-func (t V0Type) String() string {
-	switch t {
-	case V0Info:
-		return "INFO"
-	case V0Update:
-		return "UPDATE"
-	case V0PutObject:
-		return "PUTOBJECT"
-	case V0Status:
-		return "STATUS"
-	case V0Done:
-		return "DONE"
-	}
-	return fmt.Sprintf("type %d", byte(t))
-}
-
-// V0HeaderSize is the size of a version-0 message header; V0MaxBody the
-// largest body its 16-bit length can announce.
-const (
-	V0HeaderSize = 5
-	V0MaxBody    = 1<<16 - 1
-)
-
-// V0Message is one version-0 message.
-type V0Message struct {
-	Type V0Type
-	Body []V0Entry
-}
-
-// Get returns the value of key, or nil.
-func (m *V0Message) Get(key string) any {
-	for _, e := range m.Body {
-		if e.Key == key {
-			return e.Value
-		}
-	}
-	return nil
-}
-
-// WriteV0 writes one version-0 message in little-endian byte order.
-func WriteV0(w io.Writer, m *V0Message) error {
-	if m.Type > V0Done {
-		return fmt.Errorf("version 0: unknown message type %d", m.Type)
-	}
-	body, err := v0Encode(m.Body, binary.LittleEndian)
-	if err != nil {
-		return err
-	}
-	if len(body) > V0MaxBody {
-		return fmt.Errorf("version 0: %v body of %d bytes, over the protocol's %d", m.Type, len(body), V0MaxBody)
-	}
-	h := []byte{'l', 0, byte(m.Type), 0, 0}
-	binary.LittleEndian.PutUint16(h[3:], uint16(len(body)))
-	_, err = w.Write(append(h, body...))
-	return err
-}
-
-// ReadV0 reads one version-0 message. It returns io.EOF when r ends before
-// a header, and an error that says what was wrong with anything else.
-func ReadV0(r io.Reader) (*V0Message, error) {
-	var h [V0HeaderSize]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		if err == io.ErrUnexpectedEOF {
-			return nil, wire.ProtocolErrorf("version 0: connection closed inside a message header")
-		}
-		return nil, err
-	}
-	var bo v0Order
-	switch h[0] {
-	case 'l':
-		bo = binary.LittleEndian
-	case 'B':
-		bo = binary.BigEndian
-	default:
-		return nil, wire.ProtocolErrorf("version 0: bad byte-order mark %#x (want 'l' or 'B')", h[0])
-	}
-	if h[1] != 0 {
-		return nil, wire.ProtocolErrorf("version 0: message of protocol version %d", h[1])
-	}
-	t := V0Type(h[2])
-	if t > V0Done {
-		return nil, wire.ProtocolErrorf("version 0: unknown message type %d", h[2])
-	}
-	body := make([]byte, bo.Uint16(h[3:]))
-	if _, err := io.ReadFull(r, body); err != nil {
-		return nil, wire.ProtocolErrorf("version 0: connection closed inside a %v body", t)
-	}
-	entries, err := v0DecodeVardict(body, bo)
-	if err != nil {
-		return nil, wire.ProtocolErrorf("version 0: %v body: %v", t, err)
-	}
-	return &V0Message{Type: t, Body: entries}, nil
-}
+// Version 0, the original ostree-push's protocol, as the receiver serves it
+// (pkg/wire's v0.go has the messages): INFO, then the client's UPDATE or
+// DONE, its objects, DONE; the refs move as in version 1, after the same
+// checks.
 
 // v0Modes are OstreeRepoMode's values.
 var v0Modes = map[string]int32{
@@ -175,8 +55,8 @@ func (rv *receiver) runV0(r *bufio.Reader, w *bufio.Writer) (*ReceiveResult, err
 	if err := rv.begin(); err != nil {
 		return nil, err
 	}
-	send := func(m *V0Message) error {
-		if err := WriteV0(w, m); err != nil {
+	send := func(m *wire.V0Message) error {
+		if err := wire.WriteV0(w, m); err != nil {
 			return err
 		}
 		return w.Flush()
@@ -185,7 +65,7 @@ func (rv *receiver) runV0(r *bufio.Reader, w *bufio.Writer) (*ReceiveResult, err
 		// A GVariant string is UTF-8, and the message may quote what
 		// the client sent.
 		msg = strings.ToValidUTF8(msg, "\uFFFD")
-		return send(&V0Message{Type: V0Status, Body: []V0Entry{{"result", ok}, {"message", msg}}})
+		return send(&wire.V0Message{Type: wire.V0Status, Body: []wire.V0Entry{{Key: "result", Value: ok}, {Key: "message", Value: msg}}})
 	}
 	refuse := func(format string, a ...any) error {
 		err := fmt.Errorf(format, a...)
@@ -202,25 +82,25 @@ func (rv *receiver) runV0(r *bufio.Reader, w *bufio.Writer) (*ReceiveResult, err
 		return nil, err
 	}
 	current := map[string]object.Checksum{}
-	var pairs []V0Pair
+	var pairs []wire.V0Pair
 	for _, ref := range refs {
 		if ref.Ref.CollectionID == "" {
-			pairs = append(pairs, V0Pair{ref.Ref.Name, ref.Commit.String()})
+			pairs = append(pairs, wire.V0Pair{A: ref.Ref.Name, B: ref.Commit.String()})
 			current[ref.Ref.Name] = ref.Commit
 		}
 	}
-	info := &V0Message{Type: V0Info, Body: []V0Entry{{"mode", v0Modes[rv.dest.Mode()]}, {"refs", pairs}}}
-	if body, err := v0Encode(info.Body, binary.LittleEndian); err == nil && len(body) > V0MaxBody {
+	info := &wire.V0Message{Type: wire.V0Info, Body: []wire.V0Entry{{Key: "mode", Value: v0Modes[rv.dest.Mode()]}, {Key: "refs", Value: pairs}}}
+	if body, err := wire.EncodeV0Body(info.Body); err == nil && len(body) > wire.V0MaxBody {
 		// Version 0 has no way to say it but the receiver's standard
 		// error, which ssh shows the pusher.
-		return nil, fmt.Errorf("the repository's %d refs do not fit in a version-0 INFO message (%d bytes, at most %d): push with an ostree-push that speaks protocol 1 (this one), which advertises any number of refs", len(pairs), len(body), V0MaxBody)
+		return nil, fmt.Errorf("the repository's %d refs do not fit in a version-0 INFO message (%d bytes, at most %d): push with an ostree-push that speaks protocol 1 (this one), which advertises any number of refs", len(pairs), len(body), wire.V0MaxBody)
 	}
 	if err := send(info); err != nil {
 		return nil, err
 	}
 	rv.opts.Fault.at("receive:hello", 0)
 
-	m, err := ReadV0(r)
+	m, err := wire.ReadV0(r)
 	if err == io.EOF {
 		return nil, wire.ProtocolErrorf("version 0: connection closed before UPDATE or DONE")
 	}
@@ -229,9 +109,9 @@ func (rv *receiver) runV0(r *bufio.Reader, w *bufio.Writer) (*ReceiveResult, err
 	}
 	res := &ReceiveResult{}
 	switch m.Type {
-	case V0Done:
+	case wire.V0Done:
 		return res, nil
-	case V0Update:
+	case wire.V0Update:
 	default:
 		return nil, wire.ProtocolErrorf("version 0: %v where UPDATE or DONE was expected", m.Type)
 	}
@@ -261,17 +141,17 @@ func (rv *receiver) runV0(r *bufio.Reader, w *bufio.Writer) (*ReceiveResult, err
 	rv.opts.Fault.at("receive:update", 0)
 
 	for {
-		m, err := ReadV0(r)
+		m, err := wire.ReadV0(r)
 		if err == io.EOF {
 			return nil, wire.ProtocolErrorf("version 0: connection closed before DONE")
 		}
 		if err != nil {
 			return nil, err
 		}
-		if m.Type == V0Done {
+		if m.Type == wire.V0Done {
 			break
 		}
-		if m.Type != V0PutObject {
+		if m.Type != wire.V0PutObject {
 			return nil, wire.ProtocolErrorf("version 0: %v where PUTOBJECT or DONE was expected", m.Type)
 		}
 		name, size, err := rv.v0ReceiveObject(m, r)
@@ -296,10 +176,10 @@ func (rv *receiver) runV0(r *bufio.Reader, w *bufio.Writer) (*ReceiveResult, err
 }
 
 // v0ParseUpdate turns an UPDATE into the refs it asks to move.
-func v0ParseUpdate(m *V0Message) (*wire.Update, error) {
+func v0ParseUpdate(m *wire.V0Message) (*wire.Update, error) {
 	upd := &wire.Update{}
 	for _, e := range m.Body {
-		p, ok := e.Value.(V0Pair)
+		p, ok := e.Value.(wire.V0Pair)
 		if !ok {
 			return nil, fmt.Errorf("UPDATE: %s: want (ss), the old and new commits", wire.Printable(e.Key))
 		}
@@ -321,7 +201,7 @@ func v0ParseUpdate(m *V0Message) (*wire.Update, error) {
 
 // v0ReceiveObject reads one PUTOBJECT's payload into the transaction. An
 // error that leaves the stream out of step is a *ProtocolError.
-func (rv *receiver) v0ReceiveObject(m *V0Message, r io.Reader) (object.Name, uint64, error) {
+func (rv *receiver) v0ReceiveObject(m *wire.V0Message, r io.Reader) (object.Name, uint64, error) {
 	file, ok1 := m.Get("object").(string)
 	size, ok2 := m.Get("size").(uint64)
 	if !ok1 || !ok2 || len(m.Body) != 2 {

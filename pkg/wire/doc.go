@@ -19,6 +19,8 @@
 //   - negotiation helpers: Magic, Version, HighestCommonVersion,
 //     Capabilities and Intersect, and the capabilities (Cap*), each beside
 //     the messages it changes;
+//   - version 0, the original ostree-push's protocol: V0Message, ReadV0,
+//     WriteV0 and its a{sv} bodies (v0.go, v0_gvariant.go);
 //   - errors: ProtocolError for a peer that breaks the protocol (wrapping
 //     io.ErrUnexpectedEOF, ErrFrameTooLarge or ErrUnknownFrame where they
 //     apply), RemoteError for a peer's ERROR message, and Printable to show

@@ -1,4 +1,4 @@
-package transfer
+package wire
 
 import (
 	"encoding/binary"

@@ -361,3 +361,36 @@ func TestUnreachableHost(t *testing.T) {
 		}
 	}
 }
+
+// TestNestedRefNames: libostree keeps a ref in a file named after it, so a
+// ref "nest" and a ref "nest/x" cannot both exist. A push that would need
+// both is refused as a whole, with a status naming the other ref, and the
+// repository takes the next push as before (the receiver once moved the
+// first ref, failed on the second, and left a ref journal that no later
+// push could settle).
+func TestNestedRefNames(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 5)
+	remote := e.remote("archive")
+	wantCode(t, e.push(e.dest(remote), "os/main:nest"), 0)
+	for _, refs := range [][]string{
+		{"os/main:nest/x"},                   // under an existing ref
+		{"os/main:other", "os/main:other/x"}, // two of one push
+		{"os/main:z", "os/main:nest/deeper/y"},
+	} {
+		r := e.push(append([]string{e.dest(remote)}, refs...)...)
+		if r.code != 1 || !strings.Contains(r.stderr, "cannot exist beside") {
+			t.Errorf("push %v: exit %d, want a refusal saying the refs cannot exist beside each other\n%s", refs, r.code, r.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(remote, "ostree-push-refs.journal")); err == nil {
+		t.Error("a ref journal was left behind")
+	}
+	for _, ref := range []string{"other", "z"} {
+		if out, err := testrepo.OstreeErr("rev-parse", "--repo="+remote, ref); err == nil {
+			t.Errorf("%s moved although its push was refused: %s", ref, out)
+		}
+	}
+	wantCode(t, e.push(e.dest(remote), "os/main:after"), 0)
+	testrepo.Fsck(t, remote)
+}

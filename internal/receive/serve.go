@@ -158,6 +158,11 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 		receive = transfer.ReceiveV0
 	}
 	res, rerr := receive(stdin, stdout, repo, ropts)
+	if res != nil {
+		for _, n := range res.Notes {
+			log.Logf(pushlog.Info, "%s", n)
+		}
+	}
 	log.Push(record(path, res, rerr, time.Since(start)))
 	if rerr == nil {
 		// A refused ref fails the push (nothing moved): the client has

@@ -40,12 +40,15 @@ package store
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -77,9 +80,17 @@ type journalRef struct {
 // journal is the content of JournalFile.
 type journal struct {
 	Refs []journalRef
-	// Metas are the commits whose detached metadata the push staged: it
-	// must be in objects/ before a ref may move to them.
-	Metas []object.Checksum
+	// Metas are the detached metadata the push staged: each must be in
+	// objects/, with these very bytes, before a ref may move.
+	Metas []stagedMeta
+}
+
+// stagedMeta is the detached metadata staged for a commit: the SHA-256 of
+// its bytes (it has no checksum of its own, and an older one may be in
+// objects/ already).
+type stagedMeta struct {
+	Commit object.Checksum
+	Sum    [sha256.Size]byte
 }
 
 // marshal is the journal as text: the magic line, a line per ref and per
@@ -102,8 +113,8 @@ func (j *journal) marshal() []byte {
 	for _, r := range j.Refs {
 		fmt.Fprintf(&b, "ref %s %s %s %s\n", dash(r.CollectionID), r.Name, sum(r.Old), sum(r.New))
 	}
-	for _, c := range j.Metas {
-		fmt.Fprintf(&b, "commitmeta %s\n", c)
+	for _, m := range j.Metas {
+		fmt.Fprintf(&b, "commitmeta %s %x\n", m.Commit, m.Sum)
 	}
 	b.WriteString("end\n")
 	return b.Bytes()
@@ -149,12 +160,16 @@ func parseJournal(data []byte) (*journal, error) {
 				return nil, err
 			}
 			j.Refs = append(j.Refs, r)
-		case len(f) == 2 && f[0] == "commitmeta":
+		case len(f) == 3 && f[0] == "commitmeta":
 			c, err := object.ParseChecksum(f[1])
 			if err != nil {
 				return nil, err
 			}
-			j.Metas = append(j.Metas, c)
+			sum, err := object.ParseChecksum(f[2]) // the same form: 64 hex digits
+			if err != nil {
+				return nil, err
+			}
+			j.Metas = append(j.Metas, stagedMeta{Commit: c, Sum: sum})
 		default:
 			return nil, fmt.Errorf("bad line %q", wire.Printable(sc.Text()))
 		}
@@ -168,8 +183,11 @@ func (s *Repo) journalPath() string { return filepath.Join(s.r.Path(), JournalFi
 // JournalFile. With sync, the file and the directory are synced too.
 func (s *Repo) writeJournal(j *journal, sync bool) error {
 	path := s.journalPath()
-	tmp := path + ".tmp" // one writer: the ref lock is held
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	// One writer (the ref lock is held): a leftover is removed, and the
+	// new file is made anew, never through a link someone put there.
+	tmp := path + ".tmp"
+	os.Remove(tmp)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY|syscall.O_NOFOLLOW, 0o644)
 	if err != nil {
 		return fmt.Errorf("writing the ref journal: %w", err)
 	}
@@ -193,12 +211,25 @@ func (s *Repo) writeJournal(j *journal, sync bool) error {
 	return nil
 }
 
-// readJournal reads JournalFile; nil, nil when there is none.
+// maxJournal bounds the journal read back: an UPDATE's 10,000 refs of at
+// most 1,024 + 255 bytes of names each, and as many detached metadata.
+const maxJournal = 32 << 20
+
+// readJournal reads JournalFile; nil, nil when there is none. It must be a
+// regular file (not followed through a link) of at most maxJournal bytes.
 func (s *Repo) readJournal() (*journal, error) {
-	data, err := os.ReadFile(s.journalPath())
+	f, err := os.OpenFile(s.journalPath(), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if os.IsNotExist(err) {
 		return nil, nil
 	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the ref journal: %w", err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || fi.Size() > maxJournal {
+		return nil, fmt.Errorf("the ref journal %s is not a regular file of at most %d bytes", s.journalPath(), maxJournal)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxJournal+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading the ref journal: %w", err)
 	}
@@ -322,6 +353,13 @@ func (t *txn) Commit() error {
 	if err != nil {
 		return err
 	}
+	paths := make([]string, len(j.Refs))
+	for i, r := range j.Refs {
+		paths[i] = s.refPath(r.CollectionID, r.Name)
+	}
+	if err := s.syncRefDirs(s.r, paths); err != nil {
+		return err // the journal stays: the next holder of the ref lock finishes
+	}
 	s.fault("commit:refs", 0)
 	t.clearMarks(marked)
 	return s.removeJournal() // the refs have all moved; a stale journal only repeats them
@@ -338,7 +376,9 @@ func (t *txn) commitRefsAfter(j *journal) error {
 	s.fault("commit:journal", 0)
 	nothingMoved := func(err error) error {
 		t.t.Abort()
-		s.removeJournal()
+		if rerr := s.removeJournal(); rerr != nil {
+			return fmt.Errorf("%w; no ref was moved, but %v", err, rerr)
+		}
 		return fmt.Errorf("%w; no ref was moved", err)
 	}
 	if err := s.syncfs(); err != nil {
@@ -355,8 +395,7 @@ func (t *txn) commitRefsAfter(j *journal) error {
 	if err != nil {
 		// No ref was written: the journal goes, the partial marks stay on
 		// whatever objects did get in.
-		s.removeJournal()
-		return fmt.Errorf("%w; no ref was moved", err)
+		return nothingMoved(err)
 	}
 	s.fault("commit:objects", 0)
 	for i, r := range j.Refs {
@@ -401,10 +440,16 @@ func (t *txn) commitRefsInTxn(j *journal) error {
 // journal is applied or dropped at once, as the next receiver would, and
 // the error says which.
 func (s *Repo) settle(j *journal, cause error) error {
-	out, err := s.applyJournal(j)
+	out, err := s.applyJournal(s.r, j)
 	switch {
 	case err != nil:
-		return fmt.Errorf("%w; some refs of this push moved and the rest could not be written (%v): the ref journal %s moves them at the next push", cause, err, s.journalPath())
+		moved := 0
+		for _, r := range j.Refs {
+			if cur, err := s.readRef(r.CollectionID, r.Name); err == nil && cur == r.New && cur != r.Old {
+				moved++
+			}
+		}
+		return fmt.Errorf("%w; %d of the push's %d refs moved, the others could not be written (%v): the server's ref journal moves them when the next push takes the ref lock", cause, moved, len(j.Refs), err)
 	case out == journalRolledForward:
 		return nil // every ref moved after all
 	}
@@ -419,16 +464,45 @@ const (
 	journalRolledForward                       // every ref is at its new commit
 )
 
+// journalRetryFor is how long a journal that cannot be read or applied
+// stops every push: after that it is set aside (JournalFile + ".failed")
+// with a warning, so that one bad journal cannot stop the repository for
+// good. (A transient failure, a full disk say, is retried meanwhile.)
+const journalRetryFor = 10 * time.Minute
+
 // recoverJournal settles a journal a crash or a failed write left behind,
-// if any (the ref lock held); the returned note says what was done.
+// if any (the ref lock held); the returned note says what was done. It
+// works through a handle of its own, outside any transaction the caller
+// has open: what it checks must be in objects/, not staged.
 func (s *Repo) recoverJournal() (note string, err error) {
-	j, err := s.readJournal()
-	if err != nil || j == nil {
-		return "", err
+	fi, err := os.Lstat(s.journalPath())
+	if os.IsNotExist(err) {
+		return "", nil
 	}
-	out, err := s.applyJournal(j)
+	j, err := s.readJournal()
+	var out journalOutcome
+	if err == nil {
+		var h *libostree.Repo
+		if h, err = libostree.Open(s.r.Path()); err == nil {
+			out, err = s.applyJournal(h, j)
+			h.Close()
+		}
+	}
 	if err != nil {
-		return "", fmt.Errorf("completing an interrupted push's refs from %s: %w", s.journalPath(), err)
+		if s.r.FsyncDisabled() && j == nil {
+			// Without fsync a crash may leave the journal cut short:
+			// what it said cannot be known, nor done.
+			s.removeJournal()
+			return fmt.Sprintf("dropped a ref journal that cannot be read (%v): the repository does not fsync (core.fsync=false), so a crash may have cut it short; check its refs", err), nil
+		}
+		if fi != nil && time.Since(fi.ModTime()) < journalRetryFor {
+			return "", fmt.Errorf("completing an interrupted push's refs from the ref journal: %w (it is retried by each push for %s, then set aside)", err, journalRetryFor)
+		}
+		aside := s.journalPath() + ".failed"
+		if rerr := os.Rename(s.journalPath(), aside); rerr != nil {
+			return "", fmt.Errorf("completing an interrupted push's refs from the ref journal: %w; and setting it aside: %v", err, rerr)
+		}
+		return fmt.Sprintf("WARNING: set aside the ref journal of an interrupted push as %s, after %s of failures (%v): its refs may be partly moved; check them", aside, journalRetryFor, err), nil
 	}
 	names := make([]string, len(j.Refs))
 	for i, r := range j.Refs {
@@ -440,34 +514,68 @@ func (s *Repo) recoverJournal() (note string, err error) {
 	return fmt.Sprintf("an interrupted push had not finished writing its objects: %s left as they were", strings.Join(names, ", ")), nil
 }
 
-// applyJournal rolls j forward or drops it (see the top of this file).
-func (s *Repo) applyJournal(j *journal) (journalOutcome, error) {
-	if !s.journalComplete(j) {
+// applyJournal rolls j forward or drops it (see the top of this file),
+// through h, a handle with no transaction open, under a shared hold of the
+// repository lock (`ostree prune` waits until the refs hold the commits).
+func (s *Repo) applyJournal(h *libostree.Repo, j *journal) (journalOutcome, error) {
+	if err := h.LockShared(); err != nil {
+		return journalDropped, err
+	}
+	defer h.UnlockShared()
+	if !s.journalComplete(h, j) {
 		return journalDropped, s.removeJournal()
 	}
+	var written []string
 	for i, r := range j.Refs {
 		cur, err := s.readRef(r.CollectionID, r.Name)
 		if err != nil || cur == r.New || cur != r.Old {
 			continue // moved already, or by someone else since: left alone
 		}
-		if err := s.r.SetRefImmediate(r.CollectionID, r.Name, r.New); err != nil {
+		if err := h.SetRefImmediate(r.CollectionID, r.Name, r.New); err != nil {
 			return journalDropped, err
 		}
+		written = append(written, s.refPath(r.CollectionID, r.Name))
 		s.fault("recover:ref", uint64(i+1))
+	}
+	if err := s.syncRefDirs(h, written); err != nil {
+		return journalDropped, err
 	}
 	for _, r := range j.Refs {
 		if !r.New.IsZero() {
-			s.r.MarkCommitPartial(r.New, false)
+			h.MarkCommitPartial(r.New, false)
 		}
 	}
 	return journalRolledForward, s.removeJournal()
 }
 
+// syncRefDirs syncs the directories of the ref files written, with fsync
+// on: libostree syncs each ref file's data, not the entry that names it,
+// and the journal must not go before the refs are on disk.
+func (s *Repo) syncRefDirs(h *libostree.Repo, refs []string) error {
+	if h.FsyncDisabled() {
+		return nil
+	}
+	done := map[string]bool{}
+	for _, r := range refs {
+		dir := filepath.Dir(r)
+		if done[dir] {
+			continue
+		}
+		done[dir] = true
+		if err := syncDir(dir); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("syncing %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
 // journalComplete reports whether every commit j moves a ref to is
-// complete in objects/, with the detached metadata the push staged.
-func (s *Repo) journalComplete(j *journal) bool {
-	for _, c := range j.Metas {
-		if _, err := os.Stat(s.committedPath(object.Name{Checksum: c, Type: object.CommitMeta})); err != nil {
+// complete in objects/ (through h, which sees nothing staged), with the
+// detached metadata the push staged, byte for byte.
+func (s *Repo) journalComplete(h *libostree.Repo, j *journal) bool {
+	for _, m := range j.Metas {
+		data, err := os.ReadFile(s.committedPath(object.Name{Checksum: m.Commit, Type: object.CommitMeta}))
+		if err != nil || sha256.Sum256(data) != m.Sum {
 			return false
 		}
 	}
@@ -478,7 +586,7 @@ func (s *Repo) journalComplete(j *journal) bool {
 		if _, err := os.Stat(s.committedPath(object.Name{Checksum: r.New, Type: object.Commit})); err != nil {
 			return false
 		}
-		if walk.CheckComplete(loader{s.r}, r.New, object.Zero) != nil {
+		if walk.CheckComplete(loader{h}, r.New, object.Zero) != nil {
 			return false
 		}
 	}

@@ -1,11 +1,14 @@
 package store
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ostree-push/ostree-push/internal/testrepo"
 	"github.com/ostree-push/ostree-push/pkg/object"
@@ -22,7 +25,7 @@ func TestJournalFormat(t *testing.T) {
 			{CollectionID: "org.example.Os", Name: "os/new", New: c2},
 			{Name: "os/gone", Old: c1},
 		},
-		Metas: []object.Checksum{c2},
+		Metas: []stagedMeta{{Commit: c2, Sum: [32]byte{7}}},
 	}
 	data := j.marshal()
 	got, err := parseJournal(data)
@@ -39,6 +42,7 @@ func TestJournalFormat(t *testing.T) {
 		"after end":       text + "ref - x - -\n",
 		"other version":   strings.Replace(text, "journal 1", "journal 2", 1),
 		"bad checksum":    strings.Replace(text, strings.Repeat("cd", 32), strings.Repeat("zz", 32), 1),
+		"bad meta sum":    strings.Replace(text, "0700000000", "07zz000000", 1),
 		"bad ref name":    strings.Replace(text, "os/main", "os/../main", 1),
 		"control in name": strings.Replace(text, "os/main", "os/\x1bmain", 1),
 		"unknown line":    strings.Replace(text, "end\n", "move everything\nend\n", 1),
@@ -165,7 +169,19 @@ func TestJournalRecovery(t *testing.T) {
 	}, {
 		name: "detached metadata not in objects/: dropped",
 		prepare: func(t *testing.T, jr *journalRepo) *journal {
-			return &journal{Refs: []journalRef{{Name: "a", Old: jr.c1, New: jr.c2}}, Metas: []object.Checksum{jr.c2}}
+			return &journal{Refs: []journalRef{{Name: "a", Old: jr.c1, New: jr.c2}}, Metas: []stagedMeta{{Commit: jr.c2}}}
+		},
+		a:    func(jr *journalRepo) object.Checksum { return jr.c1 },
+		b:    func(jr *journalRepo) object.Checksum { return jr.c1 },
+		note: "left as they were",
+	}, {
+		name: "older detached metadata in objects/ than the push staged: dropped",
+		prepare: func(t *testing.T, jr *journalRepo) *journal {
+			path := jr.r.committedPath(object.Name{Checksum: jr.c2, Type: object.CommitMeta})
+			if err := os.WriteFile(path, []byte{}, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return &journal{Refs: []journalRef{{Name: "a", Old: jr.c1, New: jr.c2}}, Metas: []stagedMeta{{Commit: jr.c2, Sum: sha256.Sum256([]byte("new signatures"))}}}
 		},
 		a:    func(jr *journalRepo) object.Checksum { return jr.c1 },
 		b:    func(jr *journalRepo) object.Checksum { return jr.c1 },
@@ -221,6 +237,46 @@ func TestJournalRecovery(t *testing.T) {
 		if !jr.journalExists() {
 			t.Error("the corrupt journal was removed")
 		}
+		// Past journalRetryFor it is set aside, with a warning, and the
+		// repository takes pushes again.
+		old := time.Now().Add(-2 * journalRetryFor)
+		os.Chtimes(filepath.Join(jr.path, JournalFile), old, old)
+		if err := jr.settle(t); err != nil {
+			t.Fatalf("LockRefs after %s: %v", journalRetryFor, err)
+		}
+		if jr.journalExists() || len(jr.notes) != 1 || !strings.Contains(jr.notes[0], "set aside") {
+			t.Errorf("journal there: %v; notes %q", jr.journalExists(), jr.notes)
+		}
+		if _, err := os.Stat(filepath.Join(jr.path, JournalFile+".failed")); err != nil {
+			t.Errorf("the journal set aside: %v", err)
+		}
+	})
+
+	t.Run("a journal that is a link is not followed", func(t *testing.T) {
+		jr := newJournalRepo(t)
+		target := filepath.Join(t.TempDir(), "elsewhere")
+		os.WriteFile(target, (&journal{Refs: []journalRef{{Name: "a", Old: jr.c1, New: jr.c2}}}).marshal(), 0o644)
+		if err := os.Symlink(target, filepath.Join(jr.path, JournalFile)); err != nil {
+			t.Fatal(err)
+		}
+		if err := jr.settle(t); err == nil {
+			t.Fatal("LockRefs followed a journal link")
+		}
+		jr.wantRefs(t, jr.c1, jr.c1)
+		// Writing one replaces a link at the temporary name, never
+		// writing through it.
+		tmp := filepath.Join(jr.path, JournalFile+".tmp")
+		os.Remove(filepath.Join(jr.path, JournalFile))
+		if err := os.Symlink(target, tmp); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := os.ReadFile(target)
+		if err := jr.r.writeJournal(&journal{}, false); err != nil {
+			t.Fatal(err)
+		}
+		if after, _ := os.ReadFile(target); !bytes.Equal(after, before) {
+			t.Error("writeJournal wrote through a link")
+		}
 	})
 }
 
@@ -254,7 +310,7 @@ func TestCommitRefWriteFails(t *testing.T) {
 		}
 	}
 	err = tx.Commit()
-	if err == nil || !strings.Contains(err.Error(), "some refs of this push moved") || !strings.Contains(err.Error(), JournalFile) {
+	if err == nil || !strings.Contains(err.Error(), "1 of the push's 2 refs moved") || !strings.Contains(err.Error(), "ref journal") {
 		t.Fatalf("Commit: %v, want the truth about the refs", err)
 	}
 	if !jr.journalExists() {

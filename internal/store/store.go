@@ -1,6 +1,7 @@
 package store
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
@@ -320,7 +321,7 @@ type txn struct {
 
 	mu       sync.Mutex
 	commits  []object.Checksum // commit objects written
-	metas    []object.Checksum // commits whose detached metadata was written
+	metas    []stagedMeta      // the detached metadata written, by commit
 	refs     []stagedRef       // the refs Commit moves, in the order first set
 	refIndex map[wire.RefName]int
 
@@ -372,7 +373,14 @@ func (t *txn) WriteMetadata(n object.Name, data []byte) error {
 	case object.Commit:
 		t.commits = append(t.commits, n.Checksum)
 	case object.CommitMeta:
-		t.metas = append(t.metas, n.Checksum)
+		m := stagedMeta{Commit: n.Checksum, Sum: sha256.Sum256(data)}
+		for i := range t.metas {
+			if t.metas[i].Commit == n.Checksum {
+				t.metas[i] = m // written again: the last one stays
+				return nil
+			}
+		}
+		t.metas = append(t.metas, m)
 	}
 	return nil
 }

@@ -90,6 +90,11 @@ type ReceiveResult struct {
 	DryRun         bool
 	Refs           []wire.RefResult
 	Updates        []wire.RefUpdate
+	// Notes are what the push's end said for the client (a dry run, the
+	// hooks' messages) where the protocol cannot carry them: version 0,
+	// whose client hears nothing after DONE. Version 1 sends them as
+	// PROGRESS instead.
+	Notes []string
 }
 
 type receiver struct {

@@ -64,6 +64,9 @@ func (rv *receiver) updateRefs(upd *wire.Update, sent []object.Checksum) ([]wire
 		if failed == nil && !full {
 			failed = rv.checkMaxRefs(upd, current, results) // cheap too
 		}
+		if failed == nil && !full {
+			failed = checkNesting(upd, current, results)
+		}
 		if failed != nil {
 			break
 		}
@@ -128,6 +131,62 @@ func (rv *receiver) updateRefs(upd *wire.Update, sent []object.Checksum) ([]wire
 		rv.notes = append(rv.notes, pol.AfterUnlock(moving)...)
 	}
 	return results, nil
+}
+
+// checkNesting refuses the first ref the push creates whose name is a
+// path prefix of another ref of its collection, or has one as a prefix
+// ("a" and "a/b"), counting the refs the push creates too: libostree keeps
+// each ref in a file named after it (refs/heads/a), so the two cannot both
+// exist, and the second write would fail after the first had moved. It
+// returns that ref's result, or nil.
+func checkNesting(upd *wire.Update, current map[wire.RefName]object.Checksum, results []wire.RefResult) *wire.RefResult {
+	creates := false
+	for i, u := range upd.Refs {
+		creates = creates || (results[i].Status == wire.StatusOK && !u.New.IsZero() && current[u.Ref].IsZero())
+	}
+	if !creates {
+		return nil
+	}
+	// names holds every ref; dirs every proper prefix of one (by
+	// collection), each with a ref under it.
+	names := make(map[wire.RefName]bool, len(current))
+	dirs := map[wire.RefName]wire.RefName{}
+	add := func(r wire.RefName) {
+		names[r] = true
+		for i := len(r.Name) - 1; i > 0; i-- {
+			if r.Name[i] == '/' {
+				p := wire.RefName{CollectionID: r.CollectionID, Name: r.Name[:i]}
+				if _, ok := dirs[p]; ok {
+					break // and every shorter prefix too
+				}
+				dirs[p] = r
+			}
+		}
+	}
+	for r, c := range current {
+		if !c.IsZero() {
+			add(r)
+		}
+	}
+	for i, u := range upd.Refs {
+		if results[i].Status != wire.StatusOK || u.New.IsZero() || !current[u.Ref].IsZero() {
+			continue
+		}
+		other, clash := dirs[u.Ref]
+		for j := len(u.Ref.Name) - 1; j > 0 && !clash; j-- {
+			if u.Ref.Name[j] == '/' {
+				p := wire.RefName{CollectionID: u.Ref.CollectionID, Name: u.Ref.Name[:j]}
+				other, clash = p, names[p]
+			}
+		}
+		if clash {
+			results[i].Status = wire.StatusRejected
+			results[i].Message = fmt.Sprintf("ref %s cannot exist beside ref %s (one is a path prefix of the other)", u.Ref, other)
+			return &results[i]
+		}
+		add(u.Ref)
+	}
+	return nil
 }
 
 // checkMaxRefs refuses the first ref the push creates when the repository

@@ -19,8 +19,8 @@ func (l *lane) writeUpdate() error {
 	return l.fw.Flush()
 }
 
-// readResult reads the receiver's RESULT, after the last HAVE, and before
-// it RESULT_FLAGS, with CapResultFlags in effect.
+// readResult reads the receiver's RESULT, after the last HAVE; with
+// CapResultFlags in effect, RESULT_FLAGS comes first.
 func (l *lane) readResult(stats *sentStats) error {
 	m, err := l.readMessage("RESULT")
 	if err != nil {
@@ -61,11 +61,14 @@ func (l *lane) allRefused(n *negotiated) *PushResult {
 func (l *lane) outcomes(n *negotiated, sent *sentStats) (*PushResult, error) {
 	res := n.res
 	res.ObjectsSent, res.BytesSent = sent.objects, sent.bytes
+	// RESULT_FLAGS follows the UPDATE's order (its count was checked).
+	forced := map[wire.RefName]bool{}
+	for i, f := range sent.flags {
+		forced[l.n.updates[i].Ref] = f&wire.RefForced != 0
+	}
 	byRef := map[wire.RefName]wire.RefResult{}
-	for i, r := range sent.result.Refs {
-		if sent.flags != nil && i < len(sent.flags) {
-			r.Forced = sent.flags[i]&wire.RefForced != 0 && r.Status == wire.StatusOK
-		}
+	for _, r := range sent.result.Refs {
+		r.Forced = forced[r.Ref] && r.Status == wire.StatusOK
 		byRef[r.Ref] = r
 	}
 	for _, pl := range n.plan {

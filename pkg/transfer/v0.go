@@ -41,10 +41,9 @@ func ReceiveV0(r io.Reader, w io.Writer, dest Dest, opts ReceiveOptions) (*Recei
 	if err = rv.end(err); err != nil {
 		return nil, err
 	}
-	// Version 0 has no message after DONE: the notes go to the log.
-	for _, n := range rv.notes {
-		rv.opts.Logf("%s", n)
-	}
+	// Version 0 has no message after DONE: the notes go to the caller,
+	// who logs them.
+	res.Notes = rv.notes
 	return res, nil
 }
 

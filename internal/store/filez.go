@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -43,22 +44,30 @@ type scratch struct {
 }
 
 // newScratch removes stale scratch repositories under tmp and makes one.
+// A scratch repository appears under its name (scratchPrefix) only once
+// its lock is held: it is made under another name (scratchNewPrefix),
+// locked, then renamed, so that another receiver's sweep never sees one
+// that is being made.
 func newScratch(repoPath string) (*scratch, error) {
 	tmp := filepath.Join(repoPath, "tmp")
 	cleanStaleScratch(tmp)
-	dir, err := os.MkdirTemp(tmp, scratchPrefix)
+	made, err := os.MkdirTemp(tmp, scratchNewPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("scratch repository: %w", err)
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	dir := filepath.Join(tmp, scratchPrefix+strings.TrimPrefix(filepath.Base(made), scratchNewPrefix))
+	lock, err := os.OpenFile(filepath.Join(made, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
 	if err == nil {
 		err = syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	}
+	if err == nil {
+		err = os.Rename(made, dir)
 	}
 	if err != nil {
 		if lock != nil {
 			lock.Close()
 		}
-		os.RemoveAll(dir)
+		os.RemoveAll(made)
 		return nil, fmt.Errorf("scratch repository: %w", err)
 	}
 	repo, err := libostree.Create(filepath.Join(dir, "repo"), libostree.ModeArchive, nil)
@@ -70,6 +79,11 @@ func newScratch(repoPath string) (*scratch, error) {
 	return &scratch{dir: dir, repo: repo, lock: lock, infs: idle[*libostree.Inflater]{make: libostree.NewInflater}}, nil
 }
 
+// scratchNewPrefix names a scratch repository being made, before it is
+// locked and renamed; one left behind by a receiver that died then is
+// removed once it is an hour old.
+const scratchNewPrefix = "ostree-push-new-scratch-"
+
 // cleanStaleScratch removes scratch repositories whose lock nobody holds.
 func cleanStaleScratch(tmp string) {
 	entries, err := os.ReadDir(tmp)
@@ -77,14 +91,22 @@ func cleanStaleScratch(tmp string) {
 		return
 	}
 	for _, e := range entries {
-		if !e.IsDir() || !strings.HasPrefix(e.Name(), scratchPrefix) {
+		dir := filepath.Join(tmp, e.Name())
+		switch {
+		case !e.IsDir():
+			continue
+		case strings.HasPrefix(e.Name(), scratchNewPrefix):
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour {
+				os.RemoveAll(dir)
+			}
+			continue
+		case !strings.HasPrefix(e.Name(), scratchPrefix):
 			continue
 		}
-		dir := filepath.Join(tmp, e.Name())
 		f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR, 0)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
-				os.RemoveAll(dir) // died before taking its lock
+				os.RemoveAll(dir) // an older receiver's, dead before its lock
 			}
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -420,5 +421,36 @@ func TestCompressFilez(t *testing.T) {
 	}
 	if files < 50 {
 		t.Fatalf("only %d file objects", files)
+	}
+}
+
+// TestScratchConcurrent makes scratch repositories from several receivers
+// at once, as concurrent pushes do: each one's sweep of stale scratch
+// repositories must never remove another's that is being made (a directory
+// seen before its lock exists, or before it is locked).
+func TestScratchConcurrent(t *testing.T) {
+	testrepo.RequireTools(t)
+	path := filepath.Join(t.TempDir(), "repo")
+	testrepo.Init(t, path, "archive")
+	var wg sync.WaitGroup
+	errs := make(chan error, 400)
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				s, err := newScratch(path)
+				if err != nil {
+					errs <- err
+					return
+				}
+				s.close()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

@@ -32,22 +32,15 @@ type options struct {
 	repo        string
 	ssh         cli.SSHFlags
 	sendCommand string
-	force       bool
-	dryRun      bool
-	quiet       bool
-	verbose     bool
-	json        bool
+	cli.CommonFlags
 }
 
 func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.repo, "repo", "", "local repository to pull into (default: $OSTREE_REPO, else the current directory)")
 	o.ssh.Add(fs)
 	fs.StringVar(&o.sendCommand, "send-command", "ostree-push", "the ostree-push run on the remote host (it is given --stdio, the refspecs and --repo PATH)")
-	fs.BoolVarP(&o.force, "force", "f", false, "allow local updates that are not fast-forwards")
-	fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "negotiate and report what would happen; change nothing")
-	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print only errors")
-	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print the ssh command")
-	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on stdout")
+	o.CommonFlags.Add(fs, "allow local updates that are not fast-forwards", "print the ssh command")
+	o.AddJSON(fs)
 }
 
 const usage = `Usage: ostree-pull-ssh [OPTIONS] SOURCE [REFSPEC...]
@@ -74,22 +67,17 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, cli.Signals())) }
 
 func run(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
 	var o options
-	return cli.Program{
-		Name:    "ostree-pull-ssh",
-		Usage:   usage,
-		Version: version,
-		Flags:   o.addFlags,
-		Run:     func(args []string) error { return pull(&o, args, stdout, stderr, sigs) },
-	}.Main(args, stdout, stderr)
+	do := func(args []string) error { return pull(&o, args, stdout, stderr, sigs) }
+	return cli.Program{Name: "ostree-pull-ssh", Usage: usage, Version: version, Flags: o.addFlags, Run: do}.Main(args, stdout, stderr)
 }
 
 // sendArgs are the sender's arguments before --repo PATH.
 func sendArgs(o *options, refspecs []string) []string {
 	args := []string{"--stdio"}
-	if o.force {
+	if o.Force {
 		args = append(args, "--force")
 	}
-	if o.dryRun {
+	if o.DryRun {
 		args = append(args, "--dry-run")
 	}
 	return append(append(args, refspecs...), "--repo")
@@ -141,7 +129,7 @@ func pull(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	if err != nil {
 		return err
 	}
-	if o.verbose && !o.json {
+	if o.Verbose && !o.JSON {
 		fmt.Fprintf(stderr, "running: %s\n", cli.Quoted(argv))
 	}
 	start := time.Now()
@@ -162,13 +150,13 @@ func pull(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 			Forced: r.Forced && r.Status == wire.StatusOK})
 	}
 	elapsed := time.Since(start)
-	if o.json {
+	if o.JSON {
 		if err := report.WriteJSON(stdout, out, res.DryRun, elapsed, nil); err != nil {
 			return err
 		}
-	} else if !o.quiet || !out.OK() {
+	} else if !o.Quiet || !out.OK() {
 		report.Write(stderr, out, report.Options{
-			Header: "From " + src.String(), Verb: "received", DryRun: res.DryRun, Quiet: o.quiet,
+			Header: "From " + src.String(), Verb: "received", DryRun: res.DryRun, Quiet: o.Quiet,
 			Hint: "here is not an ancestor of what you pulled; use --force (or +REF) to overwrite it",
 		}, elapsed)
 	}

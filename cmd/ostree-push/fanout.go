@@ -64,13 +64,13 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 			return err
 		}
 		conns[i] = conn
-		if o.verbose && !o.json {
+		if o.Verbose && !o.JSON {
 			prog.println(fmt.Sprintf("%s: running: %s", d, cli.Quoted(argv)))
 		}
 		name := d.String()
 		mirrors[i] = transfer.Mirror{Name: name, R: conn, W: conn, Abort: conn.Kill, Remote: func(msg string) {
 			remote[i] = append(remote[i], msg)
-			if !o.quiet && !o.json {
+			if !o.Quiet && !o.JSON {
 				prog.println(name + ": remote: " + msg)
 			}
 		}}
@@ -98,13 +98,13 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 		if d.Err != nil || !d.Result.OK() {
 			failed = append(failed, d.Dest)
 		}
-		if o.json {
+		if o.JSON {
 			return
 		}
 		prog.block(func(w io.Writer) {
 			if d.Err != nil {
 				fmt.Fprintf(w, "ostree-push: %s: %s\n", d.Dest, wire.Printable(d.Err.Error()))
-			} else if !o.quiet || !d.Result.OK() {
+			} else if !o.Quiet || !d.Result.OK() {
 				report.Write(w, d.Result, reportOptions(o, dests[i]), d.Elapsed)
 			}
 		})
@@ -119,13 +119,13 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 		return perr
 	}
 	elapsed := time.Since(start)
-	if o.json {
-		if err := report.WriteFanOutJSON(stdout, results, res.ObjectsRead, res.BytesRead, o.dryRun, elapsed); err != nil {
+	if o.JSON {
+		if err := report.WriteFanOutJSON(stdout, results, res.ObjectsRead, res.BytesRead, o.DryRun, elapsed); err != nil {
 			return err
 		}
 	} else if len(failed) > 0 {
 		fmt.Fprintf(stderr, "ostree-push: %d of %d destinations not updated: %s\n", len(failed), len(dests), strings.Join(failed, ", "))
-	} else if !o.quiet && len(dests) > 1 {
+	} else if !o.Quiet && len(dests) > 1 {
 		fmt.Fprintf(stderr, "%d destinations updated in %.1fs; read %d objects, %s from the local repository\n",
 			len(dests), elapsed.Seconds(), res.ObjectsRead, report.HumanBytes(res.BytesRead))
 	}

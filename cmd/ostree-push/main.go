@@ -23,11 +23,6 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) int {
 	var o options
-	return cli.Program{
-		Name:    "ostree-push",
-		Usage:   usage,
-		Version: version,
-		Flags:   o.addFlags,
-		Run:     func(args []string) error { return push(&o, args, stdout, stderr, sigs) },
-	}.Main(args, stdout, stderr)
+	do := func(args []string) error { return push(&o, args, stdout, stderr, sigs) }
+	return cli.Program{Name: "ostree-push", Usage: usage, Version: version, Flags: o.addFlags, Run: do}.Main(args, stdout, stderr)
 }

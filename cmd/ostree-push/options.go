@@ -14,15 +14,11 @@ type options struct {
 	to             []string
 	ssh            cli.SSHFlags
 	receiveCommand string
-	force          bool
-	dryRun         bool
-	quiet          bool
-	verbose        bool
-	progress       bool
-	noProgress     bool
-	noCompress     bool
-	json           bool
-	stdio          bool
+	cli.CommonFlags
+	progress   bool
+	noProgress bool
+	noCompress bool
+	stdio      bool
 }
 
 func (o *options) addFlags(fs *pflag.FlagSet) {
@@ -30,14 +26,11 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.to, "to", nil, "push to DEST; repeat it to push to several destinations at once, reading each object once (with --to, every argument is a REFSPEC)")
 	o.ssh.Add(fs)
 	fs.StringVar(&o.receiveCommand, "receive-command", "ostree-receive", "receiver command run on the remote host; the repo path is appended quoted")
-	fs.BoolVarP(&o.force, "force", "f", false, "allow updates that are not fast-forwards")
-	fs.BoolVarP(&o.dryRun, "dry-run", "n", false, "negotiate and report what would happen; change nothing")
-	fs.BoolVarP(&o.quiet, "quiet", "q", false, "print only errors")
-	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print the ssh command and negotiation details")
+	o.CommonFlags.Add(fs, "allow updates that are not fast-forwards", "print the ssh command and negotiation details")
 	fs.BoolVar(&o.progress, "progress", false, "show progress (default: when stderr is a terminal)")
 	fs.BoolVar(&o.noProgress, "no-progress", false, "do not show progress")
 	fs.BoolVar(&o.noCompress, "no-compress", false, "send objects as stored (default over ssh, never to a local path: the file objects of a bare or bare-user repository deflated, as an archive repository stores them, and metadata deflated when smaller)")
-	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object on stdout")
+	o.AddJSON(fs)
 	fs.BoolVar(&o.stdio, "stdio", false, "send to the receiver on standard input and output (what ostree-pull-ssh runs on the remote host); the arguments are only REFSPECs")
 }
 
@@ -58,7 +51,7 @@ func (o *options) compress(dests ...transfer.Destination) bool {
 // showProgress decides whether to draw progress on stderr.
 func (o *options) showProgress() bool {
 	switch {
-	case o.noProgress || o.quiet || o.json:
+	case o.noProgress || o.Quiet || o.JSON:
 		return false
 	case o.progress:
 		return true

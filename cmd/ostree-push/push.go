@@ -24,7 +24,7 @@ func refspecs(o *options, args []string) ([]transfer.PushSpec, error) {
 		if err != nil {
 			return nil, cli.Usage(err)
 		}
-		specs = append(specs, transfer.PushSpec{Src: r.Src, Dst: wire.RefName{Name: r.Dst}, Force: r.Force || o.force})
+		specs = append(specs, transfer.PushSpec{Src: r.Src, Dst: wire.RefName{Name: r.Dst}, Force: r.Force || o.Force})
 	}
 	return specs, nil
 }
@@ -58,7 +58,7 @@ func setup(o *options, args []string) ([]transfer.PushSpec, transfer.FaultFunc, 
 // output, and nothing but the protocol may go to standard output. Errors
 // go to standard error, which ssh relays.
 func serveStdio(o *options, args []string, stderr io.Writer) error {
-	if o.json || o.progress {
+	if o.JSON || o.progress {
 		return cli.Usage(errors.New("--stdio speaks the protocol on standard output: no --json or --progress"))
 	}
 	specs, fault, repo, err := setup(o, args)
@@ -68,7 +68,7 @@ func serveStdio(o *options, args []string, stderr io.Writer) error {
 	defer repo.Close()
 	res, err := transfer.Push(os.Stdin, os.Stdout, repo, transfer.PushOptions{
 		Specs:  specs,
-		DryRun: o.dryRun,
+		DryRun: o.DryRun,
 		Agent:  "ostree-push/" + version + " (--stdio)",
 		Fault:  fault,
 		// The puller is at the other end of ssh.
@@ -129,7 +129,7 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	if err != nil {
 		return err
 	}
-	if o.verbose && !o.json {
+	if o.Verbose && !o.JSON {
 		fmt.Fprintf(stderr, "running: %s\n", cli.Quoted(argv))
 	}
 	// An interrupt ends the receiver (over ssh: ends ssh, so the remote
@@ -141,7 +141,7 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	popts := o.pushOptions(specs, fault, prog, dest)
 	popts.Remote = func(msg string) {
 		remoteMsgs = append(remoteMsgs, msg)
-		if !o.quiet && !o.json {
+		if !o.Quiet && !o.JSON {
 			prog.println("remote: " + msg)
 		}
 	}
@@ -152,11 +152,11 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 		return cli.SSHFailed(perr, cerr, dest, conn)
 	}
 	elapsed := time.Since(start)
-	if o.json {
-		if err := report.WriteJSON(stdout, res, o.dryRun, elapsed, remoteMsgs); err != nil {
+	if o.JSON {
+		if err := report.WriteJSON(stdout, res, o.DryRun, elapsed, remoteMsgs); err != nil {
 			return err
 		}
-	} else if !o.quiet || !res.OK() {
+	} else if !o.Quiet || !res.OK() {
 		report.Write(stderr, res, reportOptions(o, dest), elapsed)
 	}
 	if !res.OK() {
@@ -170,12 +170,12 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 // details go above the progress line.
 func (o *options) pushOptions(specs []transfer.PushSpec, fault transfer.FaultFunc, prog *progress, dests ...transfer.Destination) transfer.PushOptions {
 	logf := func(string, ...any) {}
-	if o.verbose && !o.json {
+	if o.Verbose && !o.JSON {
 		logf = func(f string, a ...any) { prog.println(fmt.Sprintf(f, a...)) }
 	}
 	return transfer.PushOptions{
 		Specs:          specs,
-		DryRun:         o.dryRun,
+		DryRun:         o.DryRun,
 		Agent:          "ostree-push/" + version,
 		Progress:       prog.update,
 		Logf:           logf,
@@ -188,7 +188,7 @@ func (o *options) pushOptions(specs []transfer.PushSpec, fault transfer.FaultFun
 // reportOptions words the git-style report of a push to dest.
 func reportOptions(o *options, dest transfer.Destination) report.Options {
 	return report.Options{
-		Header: "To " + dest.String(), Verb: "sent", DryRun: o.dryRun, Quiet: o.quiet,
+		Header: "To " + dest.String(), Verb: "sent", DryRun: o.DryRun, Quiet: o.Quiet,
 		Hint: "on the remote is not an ancestor of what you pushed; use --force (or +REF) to overwrite it",
 	}
 }

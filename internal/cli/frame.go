@@ -98,6 +98,26 @@ func RepoPath(flag string) string {
 	return "."
 }
 
+// CommonFlags are the flags both programs take beside the ssh ones, with
+// the same letters and meaning; only the help of --force and --verbose
+// says what they do in each.
+type CommonFlags struct {
+	Force, DryRun, Quiet, Verbose, JSON bool
+}
+
+// Add defines -f, -n, -q, -v and --json on fs.
+func (c *CommonFlags) Add(fs *pflag.FlagSet, forceHelp, verboseHelp string) {
+	fs.BoolVarP(&c.Force, "force", "f", false, forceHelp)
+	fs.BoolVarP(&c.DryRun, "dry-run", "n", false, "negotiate and report what would happen; change nothing")
+	fs.BoolVarP(&c.Quiet, "quiet", "q", false, "print only errors")
+	fs.BoolVarP(&c.Verbose, "verbose", "v", false, verboseHelp)
+}
+
+// AddJSON defines --json on fs.
+func (c *CommonFlags) AddJSON(fs *pflag.FlagSet) {
+	fs.BoolVar(&c.JSON, "json", false, "print the result as one JSON object on stdout")
+}
+
 // SSHFlags are the ssh options both programs take.
 type SSHFlags struct {
 	Port     string

@@ -494,14 +494,22 @@ func (t *memTxn) SetRef(r wire.RefName, c object.Checksum) error {
 	return nil
 }
 
-func (t *memTxn) Commit() error {
-	t.s.mu.Lock()
-	defer t.s.mu.Unlock()
+// end ends the transaction (t.s.mu held); an error if it had ended.
+func (t *memTxn) end() error {
 	if t.done {
 		return errors.New("transaction is finished")
 	}
 	t.done = true
 	t.s.txn = nil
+	return nil
+}
+
+func (t *memTxn) Commit() error {
+	t.s.mu.Lock()
+	defer t.s.mu.Unlock()
+	if err := t.end(); err != nil {
+		return err
+	}
 	maps.Copy(t.s.objects, t.staged)
 	// As internal/store does, the commits written and those refs now
 	// point at (checked complete) lose their partial marks.
@@ -525,11 +533,9 @@ func (t *memTxn) Commit() error {
 func (t *memTxn) Abort() error {
 	t.s.mu.Lock()
 	defer t.s.mu.Unlock()
-	if t.done {
-		return errors.New("transaction is finished")
+	if err := t.end(); err != nil {
+		return err
 	}
-	t.done = true
-	t.s.txn = nil
 	t.staged, t.refs = nil, nil
 	t.s.stats.Aborts++
 	return nil

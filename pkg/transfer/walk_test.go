@@ -79,6 +79,7 @@ func TestReadAheadBudget(t *testing.T) {
 	release := make(chan struct{})
 	var mu sync.Mutex
 	var loaded, maxAhead uint64
+	filled := make(chan struct{}) // closed once items 1 and 2 fill the budget
 	done := make(chan error, 1)
 	go func() {
 		done <- readAhead(len(sizes), func(i int) (sized, error) {
@@ -87,6 +88,10 @@ func TestReadAheadBudget(t *testing.T) {
 			}
 			mu.Lock()
 			loaded += sizes[i]
+			if loaded >= readAheadBytes && filled != nil {
+				close(filled)
+				filled = nil
+			}
 			mu.Unlock()
 			return sized{sizes[i]}, nil
 		}, func(i int, v sized) error {
@@ -97,7 +102,16 @@ func TestReadAheadBudget(t *testing.T) {
 			return nil
 		})
 	}()
-	time.Sleep(50 * time.Millisecond) // let the other loader fill the budget
+	mu.Lock()
+	wait := filled
+	mu.Unlock()
+	if wait != nil {
+		select {
+		case <-wait: // the other loader has filled the budget
+		case <-time.After(10 * time.Second):
+			t.Fatal("the loaders never filled the budget behind the slow first item")
+		}
+	}
 	close(release)
 	select {
 	case err := <-done:

@@ -30,7 +30,6 @@ import (
 	"github.com/ostree-push/ostree-push/pkg/ostreefile"
 	"github.com/ostree-push/ostree-push/pkg/sign"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
-
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 

@@ -32,7 +32,6 @@ import (
 	"time"
 
 	"github.com/ostree-push/ostree-push/internal/testrepo"
-
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 

@@ -20,7 +20,6 @@ import (
 	"testing"
 
 	"github.com/ostree-push/ostree-push/internal/testrepo"
-
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 

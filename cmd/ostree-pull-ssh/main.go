@@ -22,7 +22,6 @@ import (
 	"github.com/ostree-push/ostree-push/internal/report"
 	"github.com/ostree-push/ostree-push/internal/store"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
-
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 

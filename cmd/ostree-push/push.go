@@ -12,7 +12,6 @@ import (
 	"github.com/ostree-push/ostree-push/internal/store"
 	"github.com/ostree-push/ostree-push/internal/testhooks"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
-
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/ostree-push/ostree-push/pkg/transfer"
-
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 

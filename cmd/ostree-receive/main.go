@@ -17,7 +17,6 @@ import (
 	"github.com/ostree-push/ostree-push/internal/receiveconfig"
 	"github.com/ostree-push/ostree-push/internal/testhooks"
 	"github.com/ostree-push/ostree-push/pkg/libostree"
-
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 

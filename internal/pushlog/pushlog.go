@@ -10,7 +10,6 @@ import (
 	"unicode"
 
 	"github.com/coreos/go-systemd/v22/journal"
-
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 

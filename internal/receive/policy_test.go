@@ -15,7 +15,6 @@ import (
 	"github.com/ostree-push/ostree-push/internal/testrepo"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/sign"
-
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 

@@ -13,20 +13,25 @@ package store
 //                  of libostree's repository lock makes `ostree prune` wait
 //                  until the refs hold the new commits
 //  5. journal      JournalFile lists every ref of the push with its old and
-//                  new commit, and the detached metadata the push staged;
-//                  written whole (a temporary file renamed) and synced
+//                  new commit, and the SHA-256 of each detached metadata
+//                  the push staged; written whole (a temporary file made
+//                  anew and renamed) and synced
 //  6. objects      the transaction commits: objects move into objects/
-//  7. refs         the refs are written, one by one
+//  7. refs         the refs are written, one by one, and their directories
+//                  synced
 //  8. done         the partial marks are cleared, the journal removed
 //
 // A journal left behind (a crash, a failed write) means the refs may be
 // half moved. Whoever takes the ref lock next (LockRefs, and Begin before
-// it advertises refs) settles it first (recoverJournal): when every new
-// commit is complete and its detached metadata in place, each ref still at
-// its old commit is moved to its new one (roll forward); otherwise the
-// objects never all arrived, so no ref had moved (step 7 follows step 6),
-// and the journal is dropped. A ref at neither commit was moved by someone
-// else since the journal was written, and is left alone.
+// it advertises refs) settles it first (recoverJournal), through a handle
+// of its own that sees nothing staged: when every new commit is complete
+// in objects/ and its detached metadata there byte for byte, each ref
+// still at its old commit is moved to its new one (roll forward);
+// otherwise the objects never all arrived, so no ref had moved (step 7
+// follows step 6), and the journal is dropped. A ref at neither commit was
+// moved by someone else since the journal was written, and is left alone.
+// A journal that cannot be read or applied stops pushes for at most
+// journalRetryFor, then is set aside with a warning.
 //
 // Syncing: with fsync on, one syncfs before step 6 puts the journal and the
 // staged objects on disk, libostree moves the objects in without its fsync
@@ -55,7 +60,6 @@ import (
 	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/walk"
-
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 

@@ -17,7 +17,6 @@ import (
 	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/ostreefile"
-
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 

@@ -19,7 +19,6 @@ import (
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/ostreefile"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
-
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 

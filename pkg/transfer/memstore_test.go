@@ -18,7 +18,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
-
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
-
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 

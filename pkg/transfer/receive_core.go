@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
-
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 

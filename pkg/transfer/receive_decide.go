@@ -9,7 +9,6 @@ import (
 	"fmt"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
-
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 

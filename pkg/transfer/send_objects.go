@@ -2,7 +2,6 @@ package transfer
 
 import (
 	"github.com/ostree-push/ostree-push/pkg/object"
-
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 

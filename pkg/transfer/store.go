@@ -4,7 +4,6 @@ import (
 	"io"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
-
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 

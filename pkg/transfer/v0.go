@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
-
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 

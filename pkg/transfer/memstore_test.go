@@ -493,21 +493,23 @@ func (t *memTxn) SetRef(r wire.RefName, c object.Checksum) error {
 	return nil
 }
 
-// end ends the transaction (t.s.mu held); an error if it had ended.
-func (t *memTxn) end() error {
+func (t *memTxn) Commit() error { return t.end(true) }
+func (t *memTxn) Abort() error  { return t.end(false) }
+
+// end ends the transaction, committing it or not; an error if it had
+// ended.
+func (t *memTxn) end(commit bool) error {
+	t.s.mu.Lock()
+	defer t.s.mu.Unlock()
 	if t.done {
 		return errors.New("transaction is finished")
 	}
 	t.done = true
 	t.s.txn = nil
-	return nil
-}
-
-func (t *memTxn) Commit() error {
-	t.s.mu.Lock()
-	defer t.s.mu.Unlock()
-	if err := t.end(); err != nil {
-		return err
+	if !commit {
+		t.staged, t.refs = nil, nil
+		t.s.stats.Aborts++
+		return nil
 	}
 	maps.Copy(t.s.objects, t.staged)
 	// As internal/store does, the commits written and those refs now
@@ -526,17 +528,6 @@ func (t *memTxn) Commit() error {
 		}
 	}
 	t.s.stats.Commits++
-	return nil
-}
-
-func (t *memTxn) Abort() error {
-	t.s.mu.Lock()
-	defer t.s.mu.Unlock()
-	if err := t.end(); err != nil {
-		return err
-	}
-	t.staged, t.refs = nil, nil
-	t.s.stats.Aborts++
 	return nil
 }
 

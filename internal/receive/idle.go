@@ -26,6 +26,7 @@ var idleExit = os.Exit
 type stallWatch struct {
 	timeout time.Duration
 	onStall func(writing bool, d time.Duration)
+	clock   clock
 
 	mu         sync.Mutex
 	reading    bool      // a Read is blocked
@@ -40,9 +41,33 @@ type stallWatch struct {
 // watchdog's goroutine and is expected not to return (it exits the
 // process); if it does, the watchdog stops.
 func newStallWatch(timeout time.Duration, onStall func(writing bool, d time.Duration)) *stallWatch {
-	w := &stallWatch{timeout: timeout, onStall: onStall, stop: make(chan struct{})}
-	go w.watch()
+	return newStallWatchClock(timeout, onStall, realClock{})
+}
+
+// newStallWatchClock is newStallWatch on the given clock (the tests').
+func newStallWatchClock(timeout time.Duration, onStall func(writing bool, d time.Duration), c clock) *stallWatch {
+	w := &stallWatch{timeout: timeout, onStall: onStall, clock: c, stop: make(chan struct{})}
+	// Check a few times per timeout, so that it fires at most a quarter
+	// late, and at least once a second for long timeouts.
+	ticks, stop := c.Ticker(min(max(timeout/4, 10*time.Millisecond), time.Second))
+	go w.watch(ticks, stop)
 	return w
+}
+
+// clock is the time the watchdog reads and the ticks it checks on.
+type clock interface {
+	Now() time.Time
+	// Ticker ticks every d until stop is called.
+	Ticker(d time.Duration) (ticks <-chan time.Time, stop func())
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time { return time.Now() }
+
+func (realClock) Ticker(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTicker(d)
+	return t.C, t.Stop
 }
 
 // Reader is r, watched.
@@ -75,7 +100,7 @@ func (ww watchedWriter) Write(p []byte) (int, error) {
 // time, both under w.mu, for the watchdog to see.
 func (w *stallWatch) during(busy *bool, since *time.Time, op func() (int, error)) (int, error) {
 	w.mu.Lock()
-	*busy, *since = true, time.Now()
+	*busy, *since = true, w.clock.Now()
 	w.mu.Unlock()
 	n, err := op()
 	w.mu.Lock()
@@ -104,17 +129,13 @@ func (w *stallWatch) stalled(now time.Time) (d time.Duration, writing bool) {
 	return d, writing
 }
 
-func (w *stallWatch) watch() {
-	// Check a few times per timeout, so that it fires at most a quarter
-	// late, and at least once a second for long timeouts.
-	tick := min(max(w.timeout/4, 10*time.Millisecond), time.Second)
-	t := time.NewTicker(tick)
-	defer t.Stop()
+func (w *stallWatch) watch(ticks <-chan time.Time, stop func()) {
+	defer stop()
 	for {
 		select {
 		case <-w.stop:
 			return
-		case now := <-t.C:
+		case now := <-ticks:
 			if d, writing := w.stalled(now); d >= w.timeout {
 				w.onStall(writing, d)
 				return

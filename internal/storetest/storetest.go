@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
+	"github.com/ostree-push/ostree-push/pkg/sign"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
@@ -85,6 +86,9 @@ func Run(t *testing.T, h Harness) {
 		{"LockRefsWaiter", testLockRefsWaiter},
 		{"Resume", testResume},
 		{"Discard", testDiscard},
+		{"ReachableSince", testReachableSince},
+		{"Filez", testFilez},
+		{"DetachedMetadata", testDetachedMetadata},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -1115,4 +1119,130 @@ func testDiscard(t *testing.T, s *suite) {
 		t.Errorf("the transaction after a discarded one took up its staging")
 	}
 	wantHas(t, next, names, false)
+}
+
+// testReachableSince: what a source offers a remote that has c1 holds
+// every object of c2 that c1 lacks, and nothing c2 does not reach.
+func testReachableSince(t *testing.T, s *suite) {
+	h := s.history(t)
+	ss, ok := h.src.(transfer.SinceSource)
+	if !ok {
+		t.Skip("the store does not implement transfer.SinceSource")
+	}
+	got, err := ss.ReachableSince(h.c1, []object.Checksum{h.c2})
+	if err != nil {
+		t.Fatalf("ReachableSince(c1, c2): %v", err)
+	}
+	all := reachable(t, h.src, h.c2)
+	for _, n := range got {
+		if !slices.Contains(all, n) {
+			t.Errorf("ReachableSince lists %s, which c2 does not reach", n)
+		}
+	}
+	for _, n := range only(all, reachable(t, h.src, h.c1)) {
+		if !slices.Contains(got, n) {
+			t.Errorf("ReachableSince lacks %s, new in c2", n)
+		}
+	}
+}
+
+// testFilez: a file object taken from the source as .filez bytes (stored,
+// or deflated for the occasion) is written from them with the same
+// content; one changed byte of them is refused and writes nothing.
+func testFilez(t *testing.T, s *suite) {
+	h := s.history(t)
+	dst := s.repo(t)
+	probe := begin(t, dst)
+	_, ok := probe.(transfer.FilezTxn)
+	abort(t, probe)
+	if !ok {
+		t.Skip("the store's transactions do not implement transfer.FilezTxn")
+	}
+	filez := func(c object.Checksum) []byte {
+		t.Helper()
+		if src, ok := h.src.(transfer.FilezSource); ok && h.src.Mode() == "archive" {
+			rc, size, err := src.OpenFilez(c)
+			if err != nil {
+				t.Fatalf("OpenFilez(%s): %v", c, err)
+			}
+			defer rc.Close()
+			data, err := io.ReadAll(rc)
+			if err != nil || uint64(len(data)) != size {
+				t.Fatalf("OpenFilez(%s): %d bytes of %d, %v", c, len(data), size, err)
+			}
+			return data
+		}
+		if src, ok := h.src.(transfer.CompressSource); ok {
+			data, ok, err := src.CompressFilez(c, 1<<20)
+			if err != nil || !ok {
+				t.Fatalf("CompressFilez(%s) = %v, %v", c, ok, err)
+			}
+			return data
+		}
+		t.Skip("the store hands out no .filez bytes (neither FilezSource nor CompressSource)")
+		return nil
+	}
+	names := reachable(t, h.src, h.c2)
+	files := ofType(names, object.File)
+	txn := begin(t, dst)
+	defer abort(t, txn)
+	// A byte in the middle: the last may be the deflate stream's final
+	// byte, whose unused high bits inflate ignores.
+	bad := bytes.Clone(filez(files[0].Checksum))
+	bad[len(bad)/2] ^= 0x20
+	if err := txn.(transfer.FilezTxn).WriteFilez(files[0].Checksum, bytes.NewReader(bad), uint64(len(bad))); err == nil {
+		t.Errorf("WriteFilez took .filez bytes with one byte changed")
+	}
+	wantHas(t, txn, files[:1], false)
+	for _, n := range files {
+		data := filez(n.Checksum)
+		if err := txn.(transfer.FilezTxn).WriteFilez(n.Checksum, bytes.NewReader(data), uint64(len(data))); err != nil {
+			t.Fatalf("WriteFilez(%s): %v", n, err)
+		}
+	}
+	copyObjects(t, h.src, txn, only(names, files), nil)
+	if err := txn.SetRef(plain("main"), h.c2); err != nil {
+		t.Fatal(err)
+	}
+	commitTxn(t, txn)
+	for _, n := range files {
+		if got, want := read(t, dst, n), read(t, h.src, n); !bytes.Equal(got, want) {
+			t.Errorf("%s: the content stream differs after a .filez write", n)
+		}
+	}
+}
+
+// testDetachedMetadata: a commit's detached metadata travels as a
+// metadata object of its own; Reachable lists it, ReadMetadata gives it
+// back as written, and a later transaction replaces it.
+func testDetachedMetadata(t *testing.T, s *suite) {
+	h := s.history(t)
+	dst := s.repo(t)
+	cm := object.Name{Checksum: h.c1, Type: object.CommitMeta}
+	for i, sig := range []string{"first signature", "second signature"} {
+		meta, err := sign.AppendDetachedSignature(nil, "ostree.sign.test", []byte(sig))
+		if err != nil {
+			t.Fatal(err)
+		}
+		txn := begin(t, dst)
+		if i == 0 {
+			copyObjects(t, h.src, txn, reachable(t, h.src, h.c1), nil)
+			if err := txn.SetRef(plain("main"), h.c1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := txn.WriteMetadata(cm, meta); err != nil {
+			t.Fatalf("#%d: WriteMetadata(%s): %v", i, cm, err)
+		}
+		commitTxn(t, txn)
+		if got := read(t, dst, cm); !bytes.Equal(got, meta) {
+			t.Errorf("#%d: ReadMetadata(%s) = %x, want %x", i, cm, got, meta)
+		}
+		if !slices.Contains(reachable(t, dst, h.c1), cm) {
+			t.Errorf("#%d: Reachable(c1) lacks its detached metadata", i)
+		}
+	}
+	if slices.Contains(reachable(t, h.src, h.c1), cm) {
+		t.Errorf("Reachable lists detached metadata for a commit that has none")
+	}
 }

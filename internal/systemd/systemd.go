@@ -20,7 +20,8 @@ const JobPathPrefix = "/org/freedesktop/systemd1/job/"
 type Conn struct {
 	c       *sddbus.Conn
 	address string
-	cancel  context.CancelFunc // closes the underlying bus connections
+	ctx     context.Context    // the underlying bus connections' own context
+	cancel  context.CancelFunc // ends ctx: closes the underlying bus connections
 }
 
 // Close closes the connection. It is safe on a nil Conn.
@@ -90,7 +91,7 @@ func Connect(ctx context.Context, address string) (*Conn, error) {
 		cancel()
 		return nil, fmt.Errorf("connecting to D-Bus at %s: %w", address, err)
 	}
-	return &Conn{c: c, address: address, cancel: cancel}, nil
+	return &Conn{c: c, address: address, ctx: connCtx, cancel: cancel}, nil
 }
 
 // StartUnit asks systemd's manager to start unit (mode "replace": the

@@ -246,7 +246,12 @@ func TestConnectOutlivesContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	c := connect(t, ctx, addr)
 	cancel()
-	time.Sleep(50 * time.Millisecond)
+	// The bus connections were given c.ctx, not ctx: godbus closes a
+	// connection when its context ends, from a goroutine of its own, so
+	// this is what to look at rather than waiting for a close to happen.
+	if err := c.ctx.Err(); err != nil {
+		t.Fatalf("the bus connections' context ended with Connect's: %v", err)
+	}
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel2()
 	if _, err := StartUnit(ctx2, c, testUnit); err != nil {

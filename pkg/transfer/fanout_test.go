@@ -201,8 +201,7 @@ func TestFanOut(t *testing.T) {
 func TestFanOutRefusals(t *testing.T) {
 	h := newHistory(t)
 	h.src.setRef("main", h.c3)
-	diverged := h.dest(t, "main", h.c2b)
-	divergedBefore := diverged.snapshot()
+	diverged, divergedBefore := h.destSnapshot(t, "main", h.c2b)
 	empty := newMemStore()
 	run := runFanOut(t, h.src, []fanOutMirror{{dst: diverged}, {dst: empty}},
 		FanOutOptions{PushOptions: PushOptions{Specs: []PushSpec{spec("main", "main")}}})

@@ -201,6 +201,13 @@ func (h *history) dest(tb testing.TB, refs ...any) *memStore {
 	return d
 }
 
+// destSnapshot is dest and the destination's snapshot before the push.
+func (h *history) destSnapshot(tb testing.TB, refs ...any) (*memStore, memSnapshot) {
+	tb.Helper()
+	d := h.dest(tb, refs...)
+	return d, d.snapshot()
+}
+
 // newObjects returns the objects reachable from commit c but not from its
 // parent.
 func newObjects(tb testing.TB, s *memStore, c object.Checksum) []object.Name {
@@ -341,8 +348,7 @@ func TestPushFresh(t *testing.T) {
 func TestPushIncremental(t *testing.T) {
 	h := newHistory(t)
 	h.src.setRef("main", h.c2)
-	dst := h.dest(t, "main", h.c1)
-	before := dst.snapshot()
+	dst, before := h.destSnapshot(t, "main", h.c1)
 	ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}})
 	ex.checkNoErrors(t, "")
 	checkOutcomes(t, "", ex.push.Refs, []wantRef{{"main", h.c1, h.c2, wire.StatusOK, false}})
@@ -384,8 +390,7 @@ func TestPushNothingToSend(t *testing.T) {
 	}
 	for i, tt := range tests {
 		h.src.setRef("main", h.c2)
-		dst := h.dest(t, "main", h.c2)
-		before := dst.snapshot()
+		dst, before := h.destSnapshot(t, "main", h.c2)
 		ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", tt.dstRef)}})
 		ex.checkNoErrors(t, fmt.Sprintf("#%d %s: ", i, tt.name))
 		checkOutcomes(t, fmt.Sprintf("#%d: ", i), ex.push.Refs, []wantRef{tt.want})
@@ -414,8 +419,7 @@ func TestPushSharedContent(t *testing.T) {
 	files["new-file"] = []byte("only in the new commit\n")
 	other := newCommit(t, h.src, object.Zero, files) // no parent: unrelated
 	h.src.setRef("other", other)
-	dst := h.dest(t, "main", h.c1)
-	before := dst.snapshot()
+	dst, before := h.destSnapshot(t, "main", h.c1)
 
 	// To send: the new content, the dirtree and the commit. Not to send:
 	// the 3 contents and the dirmeta of c1.
@@ -450,8 +454,7 @@ func TestPushNonFastForward(t *testing.T) {
 	h := newHistory(t)
 	h.src.setRef("main", h.c2b)
 	for i, force := range []bool{false, true} {
-		dst := h.dest(t, "main", h.c2) // c2b does not descend from c2
-		before := dst.snapshot()
+		dst, before := h.destSnapshot(t, "main", h.c2) // c2b does not descend from c2
 		ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{{Src: "main", Dst: refName("main"), Force: force}}})
 		ex.checkNoErrors(t, fmt.Sprintf("#%d: ", i))
 		if !force {
@@ -497,8 +500,7 @@ func TestPushNonFastForward(t *testing.T) {
 func TestPushStale(t *testing.T) {
 	h := newHistory(t)
 	h.src.setRef("main", h.c2)
-	dst := h.dest(t, "main", h.c1, "other", h.c2b)
-	before := dst.snapshot()
+	dst, before := h.destSnapshot(t, "main", h.c1, "other", h.c2b)
 	var once sync.Once
 	dst.beforeLock = func() { once.Do(func() { dst.setRef("main", h.c2b) }) }
 	before.refs[refName("main")] = h.c2b
@@ -566,8 +568,7 @@ func TestPushAtomic(t *testing.T) {
 		},
 	}
 	for i, tt := range tests {
-		dst := h.dest(t, tt.refs...)
-		before := dst.snapshot()
+		dst, before := h.destSnapshot(t, tt.refs...)
 		if tt.hook != nil {
 			r, c := tt.hook[0].(string), tt.hook[1].(object.Checksum)
 			var once sync.Once
@@ -676,8 +677,7 @@ func TestPushManyRefs(t *testing.T) {
 
 func TestPushDelete(t *testing.T) {
 	h := newHistory(t)
-	dst := h.dest(t, "main", h.c1, "old", h.c2)
-	before := dst.snapshot()
+	dst, before := h.destSnapshot(t, "main", h.c1, "old", h.c2)
 	ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("", "old")}})
 	ex.checkNoErrors(t, "")
 	checkOutcomes(t, "", ex.push.Refs, []wantRef{{"old", h.c2, object.Zero, wire.StatusOK, false}})
@@ -740,8 +740,7 @@ func TestPushDryRun(t *testing.T) {
 		real := runPush(t, h.src, h.dest(t, tt.refs...), PushOptions{Specs: []PushSpec{spec("main", "main")}})
 		real.checkNoErrors(t, fmt.Sprintf("#%d %s (real push): ", i, tt.name))
 
-		dst := h.dest(t, tt.refs...)
-		before := dst.snapshot()
+		dst, before := h.destSnapshot(t, tt.refs...)
 		ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}, DryRun: true})
 		ex.checkNoErrors(t, fmt.Sprintf("#%d %s: ", i, tt.name))
 		checkOutcomes(t, fmt.Sprintf("#%d %s: ", i, tt.name), ex.push.Refs, []wantRef{tt.want})
@@ -763,8 +762,7 @@ func TestPushDryRun(t *testing.T) {
 func TestPushHistory(t *testing.T) {
 	h := newHistory(t)
 	h.src.setRef("main", h.c3)
-	dst := h.dest(t, "main", h.c1)
-	before := dst.snapshot()
+	dst, before := h.destSnapshot(t, "main", h.c1)
 	ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}})
 	ex.checkNoErrors(t, "")
 	checkOutcomes(t, "", ex.push.Refs, []wantRef{{"main", h.c1, h.c3, wire.StatusOK, false}})
@@ -820,8 +818,7 @@ func TestPushLocalErrors(t *testing.T) {
 		spec(h.c3.String(), "main"), // partial commit
 		spec(strings.Repeat("0", 64), "main"),
 	} {
-		dst := h.dest(t, "main", h.c1)
-		before := dst.snapshot()
+		dst, before := h.destSnapshot(t, "main", h.c1)
 		ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{sp}})
 		if ex.pushErr == nil {
 			t.Errorf("#%d: Push(%q) succeeded", i, sp.Src)
@@ -845,8 +842,7 @@ func TestPushCorruptObject(t *testing.T) {
 		}
 	}
 	for i, bad := range []object.Name{content, tree, {Checksum: h.c2, Type: object.Commit}} {
-		dst := h.dest(t, "main", h.c1)
-		before := dst.snapshot()
+		dst, before := h.destSnapshot(t, "main", h.c1)
 		ex := runPush(t, corruptSource{memStore: h.src, bad: bad}, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}})
 		var remote *wire.RemoteError
 		if !errors.As(ex.pushErr, &remote) {
@@ -913,8 +909,7 @@ func TestPushSourceReadError(t *testing.T) {
 	errRead := errors.New("test: input/output error")
 	for i, bad := range newObjects(t, h.src, h.c2) {
 		for _, dryRun := range []bool{false, true} {
-			dst := h.dest(t, "main", h.c1)
-			before := dst.snapshot()
+			dst, before := h.destSnapshot(t, "main", h.c1)
 			ex := runPush(t, corruptSource{memStore: h.src, bad: bad, err: errRead}, dst,
 				PushOptions{Specs: []PushSpec{spec("main", "main")}, DryRun: dryRun})
 			if !errors.Is(ex.pushErr, errRead) {
@@ -1125,8 +1120,7 @@ func TestReceiveGarbage(t *testing.T) {
 			errHas: "client gives up"},
 	}
 	for i, tt := range tests {
-		dst := h.dest(t, "main", h.c1)
-		before := dst.snapshot()
+		dst, before := h.destSnapshot(t, "main", h.c1)
 		start := time.Now()
 		res, err := receiveTimeout(t, bytes.NewReader(tt.input), dst, tt.opts)
 		if err == nil {
@@ -1212,27 +1206,25 @@ func handshake(fr *wire.FrameReader, fw *wire.FrameWriter) (*wire.Advertise, err
 func TestReceiveClientDies(t *testing.T) {
 	h := newHistory(t)
 	newObjs := newObjects(t, h.src, h.c2)
+	sendObjects := func(fw *wire.FrameWriter, names []object.Name) error {
+		for _, n := range names {
+			data := h.src.object(n)
+			if err := fw.WriteObject(&wire.ObjectHeader{Name: n, Size: uint64(len(data))}, bytes.NewReader(data)); err != nil {
+				return err
+			}
+		}
+		return fw.Flush()
+	}
 	tests := []struct {
 		name   string
 		resetW bool // close with an error rather than EOF
 		script func(fr *wire.FrameReader, fw *wire.FrameWriter) error
 	}{
 		{"after some objects", false, func(fr *wire.FrameReader, fw *wire.FrameWriter) error {
-			for _, n := range newObjs[:2] {
-				data := h.src.object(n)
-				if err := fw.WriteObject(&wire.ObjectHeader{Name: n, Size: uint64(len(data))}, bytes.NewReader(data)); err != nil {
-					return err
-				}
-			}
-			return fw.Flush()
+			return sendObjects(fw, newObjs[:2])
 		}},
 		{"reset after some objects", true, func(fr *wire.FrameReader, fw *wire.FrameWriter) error {
-			n := newObjs[0]
-			data := h.src.object(n)
-			if err := fw.WriteObject(&wire.ObjectHeader{Name: n, Size: uint64(len(data))}, bytes.NewReader(data)); err != nil {
-				return err
-			}
-			return fw.Flush()
+			return sendObjects(fw, newObjs[:1])
 		}},
 		{"inside an object", false, func(fr *wire.FrameReader, fw *wire.FrameWriter) error {
 			n := newObjs[0]
@@ -1273,8 +1265,7 @@ func TestReceiveClientDies(t *testing.T) {
 		}},
 	}
 	for i, tt := range tests {
-		dst := h.dest(t, "main", h.c1)
-		before := dst.snapshot()
+		dst, before := h.destSnapshot(t, "main", h.c1)
 		var scriptErr, recvErr error
 		runPair(t, func(r io.Reader, w io.Writer) {
 			pw := w.(*io.PipeWriter)
@@ -1345,8 +1336,7 @@ func TestReceiveIncompleteCommit(t *testing.T) {
 		{Ref: refName("main"), Old: h.c1, New: h.c2},
 		{Ref: refName("other"), New: h.c2}, // a new ref, same commit
 	} {
-		dst := h.dest(t, "main", h.c1)
-		before := dst.snapshot()
+		dst, before := h.destSnapshot(t, "main", h.c1)
 		input := newClientStream(t).hello().objects(h.src, rest).update(false, update).bytes()
 		_, err := receiveTimeout(t, bytes.NewReader(input), dst, ReceiveOptions{})
 		if err == nil || !strings.Contains(err.Error(), h.c2.String()) {
@@ -1363,8 +1353,7 @@ func TestReceiveIncompleteCommit(t *testing.T) {
 // is neither in the repository nor sent: refused, but not an error.
 func TestReceiveUpdateUnsentCommit(t *testing.T) {
 	h := newHistory(t)
-	dst := h.dest(t, "main", h.c1)
-	before := dst.snapshot()
+	dst, before := h.destSnapshot(t, "main", h.c1)
 	input := newClientStream(t).hello().update(false, wire.RefUpdate{Ref: refName("main"), Old: h.c1, New: h.c2}).bytes()
 	res, err := receiveTimeout(t, bytes.NewReader(input), dst, ReceiveOptions{})
 	if err != nil {

@@ -279,9 +279,18 @@ type faultScenario struct {
 	point string // a fault point (client, receiver), an ssh proxy point, or "commit" (timing)
 	sig   string // "KILL" or "TERM"
 	delay time.Duration
+	// autoSummary: the remote has core.auto-update-summary set, so the
+	// refs move inside libostree's transaction (commitRefsInTxn) and each
+	// ref written outside one regenerates the summary.
+	autoSummary bool
 }
 
-func (s faultScenario) String() string { return s.side + "/" + s.sig + "/" + s.point }
+func (s faultScenario) String() string {
+	if s.autoSummary {
+		return s.side + "/" + s.sig + "/" + s.point + "/auto-update-summary"
+	}
+	return s.side + "/" + s.sig + "/" + s.point
+}
 
 // ssh proxy points: kill ssh when the client's stream reaches them.
 const (
@@ -340,6 +349,9 @@ func (w *faultWorld) runFault(t *testing.T, s faultScenario) faultOutcome {
 	n := w.n
 	w.mu.Unlock()
 	remote := e.copyRepo(w.template, fmt.Sprintf("remote %d's repo", n))
+	if s.autoSummary {
+		testrepo.Ostree(t, "config", "--repo="+remote, "set", "core.auto-update-summary", "true")
+	}
 	runDir := filepath.Join(e.dir, fmt.Sprintf("run-%d", n))
 	os.MkdirAll(runDir, 0o755)
 	before := snap(t, remote)
@@ -430,6 +442,9 @@ func (w *faultWorld) runFault(t *testing.T, s faultScenario) faultOutcome {
 	default:
 		out.mixed = true
 		t.Errorf("%s (delay %v): %d refs moved and %d did not, after the next receiver settled the ref journal: not all or nothing", s, s.delay, nNew, nOld)
+	}
+	if s.autoSummary && out.landed {
+		checkSummaryRefs(t, remote, w.refs, w.new)
 	}
 	if t.Failed() {
 		return out
@@ -637,7 +652,27 @@ func fullMatrix() []faultScenario {
 			m = append(m, faultScenario{side: "ssh", point: p, sig: sig})
 		}
 	}
+	for _, p := range []string{"commit:journal", "commit:refs"} {
+		m = append(m, faultScenario{side: "receiver", point: p, sig: "KILL", autoSummary: true})
+	}
 	return m
+}
+
+// checkSummaryRefs checks that the summary of repo lists each of refs at
+// its commit in want, as `ostree summary --view` shows it.
+func checkSummaryRefs(t *testing.T, repo string, refs []string, want map[string]string) {
+	t.Helper()
+	view := testrepo.Ostree(t, "summary", "--view", "--repo="+repo)
+	for _, ref := range refs {
+		_, rest, ok := strings.Cut(view, "* "+ref+"\n")
+		if !ok {
+			t.Errorf("the summary does not list %s:\n%s", ref, view)
+			continue
+		}
+		if entry, _, _ := strings.Cut(rest, "\n\n"); !strings.Contains(entry, want[ref]) {
+			t.Errorf("the summary lists %s at another commit than %s:\n%s", ref, want[ref], entry)
+		}
+	}
 }
 
 // shortMatrix is the representative subset make check runs.
@@ -661,6 +696,8 @@ func shortMatrix() []faultScenario {
 		sc("receiver", "commit:ref@1", "KILL"),
 		sc("receiver", "commit:refs", "KILL"),
 		sc("receiver", "commit:ref@1+recover:ref@2", "KILL"),
+		{side: "receiver", point: "commit:journal", sig: "KILL", autoSummary: true},
+		{side: "receiver", point: "commit:refs", sig: "KILL", autoSummary: true},
 		sc("ssh", sshQuery, "KILL"),
 		sc("ssh", "object@mid", "KILL"),
 		sc("ssh", sshUpdate, "TERM"),

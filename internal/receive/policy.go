@@ -505,18 +505,12 @@ func (s *server) regenerateSummary(method string) error {
 // flatpak build-update-repo, as the 1.x receiver did, since flatpak adds
 // its own to the summary.
 func isFlatpakRepo(repo *store.Repo) bool {
-	refs, err := repo.Refs()
-	if err != nil {
-		return false
+	var patterns []wire.RefPattern
+	for _, prefix := range []string{"app/", "runtime/", "appstream/", "appstream2/"} {
+		patterns = append(patterns, wire.RefPattern{Ref: wire.RefName{Name: prefix}, Prefix: true})
 	}
-	for _, r := range refs {
-		for _, prefix := range []string{"app/", "runtime/", "appstream/", "appstream2/"} {
-			if strings.HasPrefix(r.Ref.Name, prefix) {
-				return true
-			}
-		}
-	}
-	return false
+	refs, err := repo.LookupRefs(patterns, 1)
+	return err == nil && len(refs) > 0
 }
 
 func (s *server) flatpakUpdateRepo() error {

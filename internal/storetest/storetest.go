@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -89,6 +90,7 @@ func Run(t *testing.T, h Harness) {
 		{"ReachableSince", testReachableSince},
 		{"Filez", testFilez},
 		{"DetachedMetadata", testDetachedMetadata},
+		{"LookupRefs", testLookupRefs},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -1244,5 +1246,77 @@ func testDetachedMetadata(t *testing.T, s *suite) {
 	}
 	if slices.Contains(reachable(t, h.src, h.c1), cm) {
 		t.Errorf("Reachable lists detached metadata for a commit that has none")
+	}
+}
+
+// testLookupRefs: LookupRefs and CountRefs agree with Refs: a name finds
+// its ref and nothing else (not the refs under a directory of that name),
+// a prefix the refs under it, each ref once; invalid names and the
+// repository's own collection id find nothing.
+func testLookupRefs(t *testing.T, s *suite) {
+	h := s.history(t)
+	dst := s.h.New(t, Options{CollectionID: "org.example.Own", LockTimeout: lockTimeout})
+	mirror := func(name string) wire.RefName { return wire.RefName{CollectionID: "org.example.Mirror", Name: name} }
+	all := map[wire.RefName]object.Checksum{
+		plain("main"):                h.c2,
+		plain("apps"):                h.c1,
+		plain("app/a/x86_64/stable"): h.c1,
+		plain("app/b/x86_64/stable"): h.c2,
+		plain("app/b/aarch64/beta"):  h.c2,
+		mirror("main"):               h.c1,
+		mirror("os/x"):               h.c2,
+	}
+	push(t, h.src, dst, all)
+	pattern := func(r wire.RefName) wire.RefPattern {
+		if r.Name == "" || strings.HasSuffix(r.Name, "/") {
+			return wire.RefPattern{Ref: r, Prefix: true}
+		}
+		return wire.RefPattern{Ref: r}
+	}
+	for i, tc := range []struct {
+		patterns []wire.RefName
+		max      int
+		want     []wire.RefName
+	}{
+		{[]wire.RefName{plain("main")}, 0, []wire.RefName{plain("main")}},
+		{[]wire.RefName{plain("app")}, 0, nil},  // a directory, not a ref
+		{[]wire.RefName{plain("nope")}, 0, nil}, // no such ref
+		{[]wire.RefName{plain("app/")}, 0, []wire.RefName{plain("app/a/x86_64/stable"), plain("app/b/x86_64/stable"), plain("app/b/aarch64/beta")}},
+		{[]wire.RefName{plain("app/b/")}, 0, []wire.RefName{plain("app/b/x86_64/stable"), plain("app/b/aarch64/beta")}},
+		{[]wire.RefName{plain("")}, 0, []wire.RefName{plain("main"), plain("apps"), plain("app/a/x86_64/stable"), plain("app/b/x86_64/stable"), plain("app/b/aarch64/beta")}},
+		{[]wire.RefName{plain("main"), plain("main"), plain("app/a/"), plain("app/a/x86_64/stable")}, 0, []wire.RefName{plain("main"), plain("app/a/x86_64/stable")}},
+		{[]wire.RefName{mirror("main"), mirror("")}, 0, []wire.RefName{mirror("main"), mirror("os/x")}},
+		{[]wire.RefName{{CollectionID: "org.example.Own", Name: "main"}, {CollectionID: "org.example.Own", Name: ""}}, 0, nil},
+		{[]wire.RefName{plain("../main"), plain("app//a"), plain("-main"), {CollectionID: "bad collection", Name: "main"}}, 0, nil},
+	} {
+		var patterns []wire.RefPattern
+		for _, p := range tc.patterns {
+			patterns = append(patterns, pattern(p))
+		}
+		got, err := dst.LookupRefs(patterns, tc.max)
+		if err != nil {
+			t.Errorf("#%d: LookupRefs(%v): %v", i, patterns, err)
+			continue
+		}
+		gotMap := map[wire.RefName]object.Checksum{}
+		for _, r := range got {
+			if _, dup := gotMap[r.Ref]; dup {
+				t.Errorf("#%d: LookupRefs(%v) lists %s twice", i, patterns, r.Ref)
+			}
+			gotMap[r.Ref] = r.Commit
+		}
+		want := map[wire.RefName]object.Checksum{}
+		for _, r := range tc.want {
+			want[r] = all[r]
+		}
+		if !maps.Equal(gotMap, want) {
+			t.Errorf("#%d: LookupRefs(%v) = %v, want %v", i, patterns, gotMap, want)
+		}
+	}
+	if got, err := dst.LookupRefs([]wire.RefPattern{pattern(plain("app/"))}, 1); err != nil || len(got) != 1 || !strings.HasPrefix(got[0].Ref.Name, "app/") {
+		t.Errorf("LookupRefs(app/, max 1) = %v, %v; want one ref under app/", got, err)
+	}
+	if n, err := dst.CountRefs(); err != nil || n != len(all) {
+		t.Errorf("CountRefs() = %d, %v; want %d", n, err, len(all))
 	}
 }

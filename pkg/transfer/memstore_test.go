@@ -59,6 +59,7 @@ type memStats struct {
 	Commits int // Txn.Commit calls that succeeded
 	Aborts  int // Txn.Abort calls that succeeded
 	Checks  int // Txn.CheckComplete calls
+	Listed  int // Refs calls: listings of every ref
 }
 
 var (
@@ -231,6 +232,11 @@ func (s *memStore) ResolveRev(rev string) (object.Checksum, bool, error) {
 func (s *memStore) Refs() ([]Ref, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.stats.Listed++
+	return s.sortedRefs(), nil
+}
+
+func (s *memStore) sortedRefs() []Ref {
 	var refs []Ref
 	for r, c := range s.refs {
 		refs = append(refs, Ref{Ref: r, Commit: c})
@@ -238,7 +244,32 @@ func (s *memStore) Refs() ([]Ref, error) {
 	slices.SortFunc(refs, func(a, b Ref) int {
 		return strings.Compare(a.Ref.CollectionID+"\x00"+a.Ref.Name, b.Ref.CollectionID+"\x00"+b.Ref.Name)
 	})
-	return refs, nil
+	return refs
+}
+
+// LookupRefs goes through every ref: the contract (internal/storetest)
+// pins what it returns, not what it reads.
+func (s *memStore) LookupRefs(patterns []wire.RefPattern, max int) ([]Ref, error) {
+	s.mu.Lock()
+	all := s.sortedRefs()
+	s.mu.Unlock()
+	f := &wire.RefFilter{Patterns: patterns}
+	var out []Ref
+	for _, r := range all {
+		if f.Matches(r.Ref) && s.ValidateRef(r.Ref) == nil {
+			out = append(out, r)
+			if max > 0 && len(out) == max {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *memStore) CountRefs() (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.refs), nil
 }
 
 func (s *memStore) Commit(c object.Checksum) (CommitInfo, bool, error) {

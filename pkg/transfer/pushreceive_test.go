@@ -666,12 +666,98 @@ func TestPushManyRefs(t *testing.T) {
 	ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}})
 	ex.checkNoErrors(t, "")
 	checkOutcomes(t, "", ex.push.Refs, []wantRef{{"main", h.c1, h.c2, wire.StatusOK, false}})
+	// With ref-filter, only main is advertised: it fits without REFS.
+	h.src.setRef("main", h.c3)
 	ex = runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}, NoCapabilities: []string{wire.CapAdvertiseRefs}})
+	ex.checkNoErrors(t, "ref-filter without advertise-refs: ")
+	checkOutcomes(t, "", ex.push.Refs, []wantRef{{"main", h.c2, h.c3, wire.StatusOK, false}})
+	ex = runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}, NoCapabilities: []string{wire.CapAdvertiseRefs, wire.CapRefFilter}})
 	if ex.recvErr == nil || !strings.Contains(ex.recvErr.Error(), "do not fit in one ADVERTISE frame") {
-		t.Errorf("without advertise-refs: receiver error %v", ex.recvErr)
+		t.Errorf("without advertise-refs and ref-filter: receiver error %v", ex.recvErr)
 	}
 	if got := wire.SplitRefs(nil); len(got) != 1 || got[0].More || len(got[0].Refs) != 0 {
 		t.Errorf("SplitRefs(nil) = %+v, want one REFS of none", got)
+	}
+}
+
+// TestRefFilter: with ref-filter the receiver reads only the refs of the
+// push, never lists them all, and still sends nothing the remote has
+// under a ref that was not advertised (QUERY finds it); without the
+// capability, every ref is advertised as before.
+func TestRefFilter(t *testing.T) {
+	h := newHistory(t)
+	h.src.setRef("main", h.c3)
+	h.src.setRef("stable", h.c2) // the remote has c2, under "main" only
+	for i, off := range [][]string{nil, {wire.CapRefFilter}} {
+		dst := h.dest(t, "main", h.c2)
+		for j := 0; j < 200; j++ {
+			dst.setRef(fmt.Sprintf("app/org.example.App%d/x86_64/stable", j), h.c1)
+		}
+		dst.stats = memStats{}
+		var logs []string
+		ex := runPush(t, h.src, dst, PushOptions{
+			Specs:          []PushSpec{spec("main", "main"), spec("stable", "stable")},
+			NoCapabilities: off,
+			Logf:           func(format string, a ...any) { logs = append(logs, fmt.Sprintf(format, a...)) },
+		})
+		ex.checkNoErrors(t, fmt.Sprintf("#%d: ", i))
+		checkOutcomes(t, fmt.Sprintf("#%d: ", i), ex.push.Refs, []wantRef{
+			{"main", h.c2, h.c3, wire.StatusOK, false},
+			{"stable", object.Zero, h.c2, wire.StatusOK, false},
+		})
+		if want := len(newObjects(t, h.src, h.c3)); ex.push.ObjectsSent != uint64(want) {
+			t.Errorf("#%d: sent %d objects, want c3's %d", i, ex.push.ObjectsSent, want)
+		}
+		filtered := off == nil
+		if got := dst.stats.Listed; (got == 0) != filtered {
+			t.Errorf("#%d: the receiver listed every ref %d times (ref-filter in effect: %v)", i, got, filtered)
+		}
+		if got := slices.ContainsFunc(logs, func(l string) bool { return strings.Contains(l, "asking for 2 refs") }); got != filtered {
+			t.Errorf("#%d: the client sent a REF_FILTER: %v, want %v (%q)", i, got, filtered, logs)
+		}
+
+		// A new ref at a commit the remote has under a ref this push
+		// does not name: offered, asked about, not sent.
+		dst = h.dest(t, "main", h.c2)
+		ex = runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("stable", "stable")}, NoCapabilities: off})
+		ex.checkNoErrors(t, fmt.Sprintf("#%d stable alone: ", i))
+		checkOutcomes(t, fmt.Sprintf("#%d stable alone: ", i), ex.push.Refs, []wantRef{{"stable", object.Zero, h.c2, wire.StatusOK, false}})
+		if ex.push.ObjectsSent != 0 {
+			t.Errorf("#%d: stable alone: sent %d objects the remote has", i, ex.push.ObjectsSent)
+		}
+	}
+}
+
+func TestRefFilterFrame(t *testing.T) {
+	plan := func(names ...string) []planned {
+		var p []planned
+		for _, n := range names {
+			p = append(p, planned{spec: PushSpec{Dst: refName(n)}})
+		}
+		return p
+	}
+	f := refFilter(plan("main", "app/a/x86_64/stable"))
+	if f.All || len(f.Patterns) != 2 || f.Patterns[0].Prefix || f.Patterns[1].Ref.Name != "app/a/x86_64/stable" {
+		t.Errorf("two refs: %+v", f)
+	}
+	// Too many names for a frame: their top-level directories.
+	var names []string
+	long := strings.Repeat("x", 1000)
+	for i := 0; i < 1100; i++ {
+		names = append(names, fmt.Sprintf("app/%s%d", long, i), fmt.Sprintf("runtime/%s%d", long, i))
+	}
+	f = refFilter(plan(append(names, "main")...))
+	want := []wire.RefPattern{{Ref: refName("app/"), Prefix: true}, {Ref: refName("runtime/"), Prefix: true}, {Ref: refName("main")}}
+	if f.All || !slices.Equal(f.Patterns, want) {
+		t.Errorf("many refs: %+v, want %+v", f, want)
+	}
+	// Too many directories too: everything.
+	names = names[:0]
+	for i := 0; i < 1100; i++ {
+		names = append(names, fmt.Sprintf("%s%d/x", long, i))
+	}
+	if f = refFilter(plan(names...)); !f.All || len(f.Patterns) != 0 {
+		t.Errorf("many directories: %+v, want All", f)
 	}
 }
 
@@ -1071,7 +1157,7 @@ func TestReceiveGarbage(t *testing.T) {
 		{name: "ADVERTISE from the client", input: s().hello().msg(&wire.Advertise{Mode: wire.ModeArchive}).update(false, upd).bytes()},
 		{name: "HAVE from the client", input: s().hello().msg(&wire.Have{Present: []bool{true}}).update(false, upd).bytes()},
 		{name: "RESULT from the client", input: s().hello().msg(&wire.Result{Refs: []wire.RefResult{{Ref: refName("main")}}}).update(false, upd).bytes()},
-		{name: "unknown frame type", input: s().hello().raw(frameHeader(13, 0)).update(false, upd).bytes(), errIs: wire.ErrUnknownFrame},
+		{name: "unknown frame type", input: s().hello().raw(frameHeader(14, 0)).update(false, upd).bytes(), errIs: wire.ErrUnknownFrame},
 		{name: "frame over MaxPayload before HELLO", input: frameHeader(wire.FrameHello, wire.MaxPayload+1), errIs: wire.ErrFrameTooLarge},
 		{name: "frame over MaxPayload", input: s().hello().raw(frameHeader(wire.FrameQuery, wire.MaxPayload+1)).bytes(), errIs: wire.ErrFrameTooLarge},
 		{name: "DATA frame over MaxPayload in an object",

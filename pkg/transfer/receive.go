@@ -61,7 +61,11 @@ func (rv *v1Receiver) run() (*ReceiveResult, error) {
 	rv.opts.Logf("client speaks protocol version %d, capabilities %v", version, rv.caps)
 	rv.opts.Fault.at("receive:hello", 0)
 
-	if err := rv.advertise(version); err != nil {
+	filter, err := rv.readFilter()
+	if err != nil {
+		return nil, err
+	}
+	if err := rv.advertise(filter); err != nil {
 		return nil, err
 	}
 
@@ -143,7 +147,7 @@ func (rv *v1Receiver) hello() (uint16, error) {
 	if resumable {
 		mine = append(mine, wire.CapResume)
 	}
-	mine = append(mine, wire.CapDeflateMetadata, wire.CapAdvertiseRefs, wire.CapResultFlags)
+	mine = append(mine, wire.CapDeflateMetadata, wire.CapAdvertiseRefs, wire.CapResultFlags, wire.CapRefFilter)
 	rv.caps = wire.Intersect(hello.Capabilities, mine)
 	if resumable && rt.Resumed() {
 		rv.opts.Logf("the transaction took up an earlier one's staging; %s in effect: %v", wire.CapResume, rv.caps.Has(wire.CapResume))
@@ -164,8 +168,43 @@ func (rv *v1Receiver) have(names []object.Name) ([]bool, error) {
 	return rv.txn.HasObjects(names)
 }
 
-func (rv *v1Receiver) advertise(version uint16) error {
-	refs, err := rv.dest.Refs()
+// readFilter reads the client's REF_FILTER, with CapRefFilter in effect:
+// its first frame after the receiver's HELLO. Nil without the capability
+// (every ref is advertised).
+func (rv *v1Receiver) readFilter() (*wire.RefFilter, error) {
+	if !rv.caps.Has(wire.CapRefFilter) {
+		return nil, nil
+	}
+	if err := rv.fw.Flush(); err != nil { // the client waits for HELLO
+		return nil, err
+	}
+	m, err := rv.fr.ReadMessage()
+	if err == io.EOF {
+		return nil, &wire.ProtocolError{Msg: "connection closed before REF_FILTER", Err: errStreamEnded}
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch m := m.(type) {
+	case *wire.RefFilter:
+		return m, nil
+	case *wire.ErrorMsg:
+		return nil, m.Err()
+	}
+	return nil, unexpected("REF_FILTER", m)
+}
+
+// advertise sends ADVERTISE (and REFS) with the refs filter selects: all
+// of them when filter is nil or says All, else only those it names or
+// holds under its prefixes, which are all that is read.
+func (rv *v1Receiver) advertise(filter *wire.RefFilter) error {
+	var refs []Ref
+	var err error
+	if filter == nil || filter.All {
+		refs, err = rv.dest.Refs()
+	} else {
+		refs, err = rv.dest.LookupRefs(filter.Patterns, 0)
+	}
 	if err != nil {
 		return err
 	}

@@ -62,13 +62,9 @@ func (rv *receiver) completeBase(upd *wire.Update, sent []object.Checksum) objec
 	if _, ok := rv.txn.(SinceTxn); !ok || len(sent) == 0 {
 		return object.Zero
 	}
-	refs, err := rv.dest.Refs()
+	current, err := rv.currentRefs(upd)
 	if err != nil {
 		return object.Zero
-	}
-	current := make(map[wire.RefName]object.Checksum, len(refs))
-	for _, r := range refs {
-		current[r.Ref] = r.Commit
 	}
 	for _, u := range upd.Refs {
 		if c := current[u.Ref]; rv.trustedBase(c, sent) {

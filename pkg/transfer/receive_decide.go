@@ -7,6 +7,7 @@ package transfer
 
 import (
 	"fmt"
+	"maps"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/wire"
@@ -32,13 +33,9 @@ func (rv *receiver) updateRefs(upd *wire.Update, sent []object.Checksum) ([]wire
 		return nil, err
 	}
 	dryRun := upd.DryRun || rv.opts.Policy.DryRun
-	refs, err := rv.dest.Refs()
+	current, err := rv.currentRefs(upd)
 	if err != nil {
 		return nil, err
-	}
-	current := make(map[wire.RefName]object.Checksum, len(refs))
-	for _, r := range refs {
-		current[r.Ref] = r.Commit
 	}
 	// Two passes: the cheap checks of every ref first (names, rules,
 	// staleness), then the expensive ones (completeness, signatures,
@@ -61,10 +58,14 @@ func (rv *receiver) updateRefs(upd *wire.Update, sent []object.Checksum) ([]wire
 			}
 		}
 		if failed == nil && !full {
-			failed = rv.checkMaxRefs(upd, current, results) // cheap too
+			if failed, err = rv.checkMaxRefs(upd, current, results); err != nil { // cheap too
+				return nil, err
+			}
 		}
 		if failed == nil && !full {
-			failed = checkNesting(upd, current, results)
+			if failed, err = rv.checkNesting(upd, current, results); err != nil {
+				return nil, err
+			}
 		}
 		if failed != nil {
 			break
@@ -132,23 +133,74 @@ func (rv *receiver) updateRefs(upd *wire.Update, sent []object.Checksum) ([]wire
 	return results, nil
 }
 
+// currentRefs reads the current commit of each ref of upd (absent refs
+// are not in the map), and of those alone.
+func (rv *receiver) currentRefs(upd *wire.Update) (map[wire.RefName]object.Checksum, error) {
+	patterns := make([]wire.RefPattern, len(upd.Refs))
+	for i, u := range upd.Refs {
+		patterns[i] = wire.RefPattern{Ref: u.Ref}
+	}
+	refs, err := rv.dest.LookupRefs(patterns, 0)
+	if err != nil {
+		return nil, err
+	}
+	current := make(map[wire.RefName]object.Checksum, len(refs))
+	for _, r := range refs {
+		current[r.Ref] = r.Commit
+	}
+	return current, nil
+}
+
 // checkNesting refuses the first ref the push creates whose name is a
 // path prefix of another ref of its collection, or has one as a prefix
 // ("a" and "a/b"), counting the refs the push creates too: libostree keeps
 // each ref in a file named after it (refs/heads/a), so the two cannot both
 // exist, and the second write would fail after the first had moved. It
-// returns that ref's result, or nil.
-func checkNesting(upd *wire.Update, current map[wire.RefName]object.Checksum, results []wire.RefResult) *wire.RefResult {
+// returns that ref's result, or nil. It reads only the refs that could
+// clash: those named by a prefix of a new ref, and one under each.
+func (rv *receiver) checkNesting(upd *wire.Update, current map[wire.RefName]object.Checksum, results []wire.RefResult) (*wire.RefResult, error) {
+	known := maps.Clone(current)
 	creates := false
 	for i, u := range upd.Refs {
-		creates = creates || (results[i].Status == wire.StatusOK && !u.New.IsZero() && current[u.Ref].IsZero())
+		if results[i].Status != wire.StatusOK || u.New.IsZero() || !current[u.Ref].IsZero() {
+			continue
+		}
+		creates = true
+		var prefixes []wire.RefPattern
+		for j := len(u.Ref.Name) - 1; j > 0; j-- {
+			if u.Ref.Name[j] == '/' {
+				prefixes = append(prefixes, wire.RefPattern{Ref: wire.RefName{CollectionID: u.Ref.CollectionID, Name: u.Ref.Name[:j]}})
+			}
+		}
+		for _, q := range []struct {
+			patterns []wire.RefPattern
+			max      int
+		}{
+			{prefixes, 0},
+			{[]wire.RefPattern{{Ref: wire.RefName{CollectionID: u.Ref.CollectionID, Name: u.Ref.Name + "/"}, Prefix: true}}, 1},
+		} {
+			near, err := rv.dest.LookupRefs(q.patterns, q.max)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range near {
+				known[r.Ref] = r.Commit
+			}
+		}
 	}
 	if !creates {
-		return nil
+		return nil, nil
 	}
+	return nestingClash(upd, current, known, results), nil
+}
+
+// nestingClash is checkNesting's judgement, given the current refs of the
+// update (current) and every existing ref a new one could clash with
+// (known, a superset).
+func nestingClash(upd *wire.Update, current, known map[wire.RefName]object.Checksum, results []wire.RefResult) *wire.RefResult {
 	// names holds every ref; dirs every proper prefix of one (by
 	// collection), each with a ref under it.
-	names := make(map[wire.RefName]bool, len(current))
+	names := make(map[wire.RefName]bool, len(known))
 	dirs := map[wire.RefName]wire.RefName{}
 	add := func(r wire.RefName) {
 		names[r] = true
@@ -162,7 +214,7 @@ func checkNesting(upd *wire.Update, current map[wire.RefName]object.Checksum, re
 			}
 		}
 	}
-	for r, c := range current {
+	for r, c := range known {
 		if !c.IsZero() {
 			add(r)
 		}
@@ -191,32 +243,40 @@ func checkNesting(upd *wire.Update, current map[wire.RefName]object.Checksum, re
 // checkMaxRefs refuses the first ref the push creates when the repository
 // would then have more refs than Policy.MaxRefs; it returns that ref's
 // result, or nil.
-func (rv *receiver) checkMaxRefs(upd *wire.Update, current map[wire.RefName]object.Checksum, results []wire.RefResult) *wire.RefResult {
+func (rv *receiver) checkMaxRefs(upd *wire.Update, current map[wire.RefName]object.Checksum, results []wire.RefResult) (*wire.RefResult, error) {
 	max := rv.opts.Policy.MaxRefs
 	if max <= 0 {
-		return nil
+		return nil, nil
 	}
-	total, first := len(current), -1
+	delta, first := 0, -1
 	for i, u := range upd.Refs {
 		if results[i].Status != wire.StatusOK {
 			continue
 		}
 		switch {
 		case u.New.IsZero():
-			total--
+			delta--
 		case current[u.Ref].IsZero():
-			total++
+			delta++
 			if first < 0 {
 				first = i
 			}
 		}
 	}
-	if total <= max || first < 0 {
-		return nil
+	if first < 0 {
+		return nil, nil // creates no ref: counting them is not needed
+	}
+	count, err := rv.dest.CountRefs()
+	if err != nil {
+		return nil, err
+	}
+	total := count + delta
+	if total <= max {
+		return nil, nil
 	}
 	results[first].Status = wire.StatusRejected
 	results[first].Message = fmt.Sprintf("the repository would have %d refs, more than the server's max_refs (%d)", total, max)
-	return &results[first]
+	return &results[first], nil
 }
 
 // decide judges one ref update against the ref's current value: its name,

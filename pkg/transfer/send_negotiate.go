@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
@@ -43,6 +44,16 @@ func (l *lane) prepare(plan []planned) (*negotiated, error) {
 	}
 	l.caps = wire.Intersect(mine, hello.Capabilities)
 	l.opts.Logf("receiver %q, capabilities in effect: %v", hello.Agent, l.caps)
+	if l.caps.Has(wire.CapRefFilter) {
+		f := refFilter(plan)
+		l.opts.Logf("asking for %d refs (%d patterns, all: %v)", len(plan), len(f.Patterns), f.All)
+		if err := l.fw.WriteMessage(f); err != nil {
+			return nil, err
+		}
+		if err := l.fw.Flush(); err != nil {
+			return nil, err
+		}
+	}
 	m, err = l.readMessage("ADVERTISE")
 	if err != nil {
 		return nil, err
@@ -80,7 +91,41 @@ func (l *lane) capabilities() []string {
 	if !off(wire.CapResultFlags) {
 		mine = append(mine, wire.CapResultFlags)
 	}
+	if !off(wire.CapRefFilter) {
+		mine = append(mine, wire.CapRefFilter)
+	}
 	return mine
+}
+
+// refFilter is the REF_FILTER that asks for the refs of plan, the only
+// ones a push needs to know: their names when they fit in a frame, else
+// the top-level directories they are in (every ref of a repository of
+// app/..., runtime/... is pushed as "app/", "runtime/"), else all.
+func refFilter(plan []planned) *wire.RefFilter {
+	f := &wire.RefFilter{}
+	for _, pl := range plan {
+		f.Patterns = append(f.Patterns, wire.RefPattern{Ref: pl.spec.Dst})
+	}
+	if f.EncodedSize() <= wire.MaxPayload && len(f.Patterns) <= wire.MaxRefPatterns {
+		return f
+	}
+	seen := map[wire.RefPattern]bool{}
+	var dirs []wire.RefPattern
+	for _, pl := range plan {
+		p := wire.RefPattern{Ref: pl.spec.Dst}
+		if top, _, ok := strings.Cut(p.Ref.Name, "/"); ok {
+			p.Ref.Name, p.Prefix = top+"/", true
+		}
+		if !seen[p] {
+			seen[p] = true
+			dirs = append(dirs, p)
+		}
+	}
+	f.Patterns = dirs
+	if f.EncodedSize() <= wire.MaxPayload && len(f.Patterns) <= wire.MaxRefPatterns {
+		return f
+	}
+	return &wire.RefFilter{All: true}
 }
 
 // readMessage reads the next message, skipping PROGRESS and turning an

@@ -50,6 +50,13 @@ type Dest interface {
 	CollectionID() string
 	// Refs lists the repository's refs and collection refs.
 	Refs() ([]Ref, error)
+	// LookupRefs lists, each once, the refs that match any of patterns
+	// (as Refs names them), reading only those: a name is looked up, a
+	// prefix lists what is under it. With max > 0 it may stop after max
+	// refs. Patterns that are not valid ref names match nothing.
+	LookupRefs(patterns []wire.RefPattern, max int) ([]Ref, error)
+	// CountRefs returns the number of refs Refs would list.
+	CountRefs() (int, error)
 	// Commit loads a commit, seeing objects staged in an open
 	// transaction too; ok is false when the commit is not there.
 	Commit(c object.Checksum) (info CommitInfo, ok bool, err error)

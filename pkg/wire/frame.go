@@ -37,6 +37,7 @@ const (
 	FrameError       FrameType = 10 // ErrorMsg: fatal error, the sender closes
 	FrameRefs        FrameType = 11 // Refs: more of the receiver's refs (CapAdvertiseRefs)
 	FrameResultFlags FrameType = 12 // ResultFlags: facts of each ref's result (CapResultFlags)
+	FrameRefFilter   FrameType = 13 // RefFilter: the refs the client wants advertised (CapRefFilter)
 )
 
 var frameNames = [...]string{
@@ -52,10 +53,11 @@ var frameNames = [...]string{
 	FrameError:       "ERROR",
 	FrameRefs:        "REFS",
 	FrameResultFlags: "RESULT_FLAGS",
+	FrameRefFilter:   "REF_FILTER",
 }
 
 // Valid reports whether t is a frame type of protocol version 1.
-func (t FrameType) Valid() bool { return t >= FrameHello && t <= FrameResultFlags }
+func (t FrameType) Valid() bool { return t >= FrameHello && t <= FrameRefFilter }
 
 // String returns the frame type's name as protocol.md spells it ("HELLO",
 // "DATA", ...), or "FrameType(N)" for an unknown type.
@@ -363,6 +365,8 @@ func NewMessage(t FrameType) Message {
 		return new(Refs)
 	case FrameResultFlags:
 		return new(ResultFlags)
+	case FrameRefFilter:
+		return new(RefFilter)
 	}
 	return nil
 }

@@ -123,5 +123,6 @@ func FuzzObjectHeader(f *testing.F) { fuzzMessage(f, func() Message { return new
 func FuzzUpdate(f *testing.F)       { fuzzMessage(f, func() Message { return new(Update) }) }
 func FuzzResult(f *testing.F)       { fuzzMessage(f, func() Message { return new(Result) }) }
 func FuzzResultFlags(f *testing.F)  { fuzzMessage(f, func() Message { return new(ResultFlags) }) }
+func FuzzRefFilter(f *testing.F)    { fuzzMessage(f, func() Message { return new(RefFilter) }) }
 func FuzzProgress(f *testing.F)     { fuzzMessage(f, func() Message { return new(Progress) }) }
 func FuzzErrorMsg(f *testing.F)     { fuzzMessage(f, func() Message { return new(ErrorMsg) }) }

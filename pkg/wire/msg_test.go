@@ -78,6 +78,14 @@ func validMessages() []Message {
 		&Result{Refs: []RefResult{{Ref: ref("main")}}},
 		&ResultFlags{Refs: []RefFlags{0}},
 		&ResultFlags{Refs: []RefFlags{RefForced, 0, RefForced}},
+		&RefFilter{},
+		&RefFilter{All: true},
+		&RefFilter{Patterns: []RefPattern{
+			{Ref: ref("os/x86_64/stable")},
+			{Ref: ref("app/"), Prefix: true},
+			{Ref: ref(""), Prefix: true},
+			{Ref: RefName{CollectionID: "org.example.Os", Name: "main"}},
+		}},
 		&Result{ObjectsWritten: 3, BytesWritten: 1<<64 - 1, Refs: []RefResult{
 			{Ref: ref("a"), Status: StatusOK},
 			{Ref: ref("b"), Status: StatusUpToDate},
@@ -268,6 +276,14 @@ func TestUnmarshalRejects(t *testing.T) {
 		{FrameResultFlags, hexBytes("00000002 01"), "RESULT_FLAGS: refs: count 2 needs at least 2 bytes, only 1 left"},
 		{FrameResultFlags, hexBytes("00002711"), "RESULT_FLAGS: refs: count 10001 exceeds the limit of 10000"},
 
+		// REF_FILTER
+		{FrameRefFilter, hexBytes("02 00000000"), "REF_FILTER: flags: got 0x02, which has reserved bits 0x02 set"},
+		{FrameRefFilter, hexBytes("01 00000001 0000 s:a 00"), "REF_FILTER: patterns: 1 patterns with ALL set"},
+		{FrameRefFilter, hexBytes("00 00000001 0000 0000 00"), "REF_FILTER: patterns[0].name: must not be empty"},
+		{FrameRefFilter, hexBytes("00 00000001 0000 s:app 01"), `REF_FILTER: patterns[0].name: a prefix is empty or ends in "/", got "app"`},
+		{FrameRefFilter, hexBytes("00 00000001 0000 s:a 02"), "REF_FILTER: patterns[0].flags: got 0x02, which has reserved bits 0x02 set"},
+		{FrameRefFilter, hexBytes("00 00000002 0000 s:a 00"), "REF_FILTER: patterns: count 2 needs at least 10 bytes, only 6 left"},
+
 		// PROGRESS and ERROR
 		{FrameProgress, hexBytes(""), "PROGRESS: message length: want u16 (2 bytes), got end of message"},
 		{FrameProgress, hexBytes("0003 6869"), "PROGRESS: message: want string (3 bytes), only 2 bytes left"},
@@ -389,7 +405,7 @@ func TestDecodeMessageBadTypes(t *testing.T) {
 	}{
 		{FrameData, false, "protocol error: unexpected DATA frame (3 bytes) outside an object"},
 		{0, true, "protocol error: frame type 0: unknown frame type"},
-		{13, true, "protocol error: frame type 13: unknown frame type"},
+		{14, true, "protocol error: frame type 14: unknown frame type"},
 	}
 	for i, tt := range tests {
 		m, err := DecodeMessage(tt.t, []byte{1, 2, 3})
@@ -493,7 +509,7 @@ func TestStrings(t *testing.T) {
 		{FrameProgress, "PROGRESS"},
 		{FrameError, "ERROR"},
 		{FrameType(0), "FrameType(0)"},
-		{FrameType(13), "FrameType(13)"},
+		{FrameType(14), "FrameType(14)"},
 		{StatusOK, "ok"},
 		{StatusUpToDate, "up to date"},
 		{StatusNonFastForward, "non-fast-forward"},

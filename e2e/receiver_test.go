@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ostree-push/ostree-push/internal/testrepo"
+	"github.com/ostree-push/ostree-push/pkg/summary"
 )
 
 // config writes a receiver configuration file and returns the environment
@@ -140,6 +141,50 @@ func TestReceiverSummaryAndHook(t *testing.T) {
 		t.Fatalf("dry_run not reported:\n%s", r.stderr)
 	}
 	unchanged(t, remote, before)
+	testrepo.Fsck(t, remote)
+}
+
+// TestReceiverDerivesSummary: once a push has written the summary, the
+// next derives it from that one and the refs that moved (it does not say
+// it regenerated it), and it is what `ostree summary -u` writes; a ref
+// moved behind the receiver's back makes the next push regenerate it.
+func TestReceiverDerivesSummary(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 30)
+	remote := e.remote("archive")
+	e.commit("os/b", "b")
+	push := func(what string, wantRegenerated bool, refs ...string) {
+		t.Helper()
+		r := e.pushEnv(e.config(""), append([]string{e.dest(remote)}, refs...)...)
+		wantCode(t, r, 0)
+		if got := strings.Contains(r.stderr, "summary regenerated from every ref"); got != wantRegenerated {
+			t.Fatalf("%s: regenerated %v, want %v:\n%s", what, got, wantRegenerated, r.stderr)
+		}
+		copy := e.copyRepo(remote, "summary check "+what)
+		testrepo.Ostree(t, "summary", "-u", "--repo="+copy)
+		got, err := os.ReadFile(filepath.Join(remote, "summary"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := os.ReadFile(filepath.Join(copy, "summary"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if eq, err := summary.Equal(got, want); err != nil || !eq {
+			t.Fatalf("%s: the summary is not what ostree summary -u writes (%v):\n%s", what, err, testrepo.Ostree(t, "summary", "--view", "--repo="+remote))
+		}
+	}
+	push("first push", true, "os/main")
+	os.WriteFile(filepath.Join(e.tree, "more"), []byte("more\n"), 0o644)
+	e.commit("os/main", "second")
+	push("second push", false, "os/main", "os/b")
+	testrepo.Ostree(t, "refs", "--repo="+remote, "--create=behind/its/back", testrepo.RevParse(t, remote, "os/b"))
+	os.WriteFile(filepath.Join(e.tree, "more"), []byte("even more\n"), 0o644)
+	e.commit("os/main", "third")
+	push("after a ref made by hand", true, "os/main")
+	if view := testrepo.Ostree(t, "summary", "--view", "--repo="+remote); !strings.Contains(view, "behind/its/back") {
+		t.Fatalf("the regenerated summary lacks the ref made by hand:\n%s", view)
+	}
 	testrepo.Fsck(t, remote)
 }
 

@@ -31,6 +31,9 @@ type server struct {
 	path     string
 
 	verified map[object.Checksum]error // signatures checked in this push
+	// summaryCurrent: before the refs moved, the summary listed them all
+	// (store.Repo.SummaryCurrent), so the new one can be derived from it.
+	summaryCurrent bool
 
 	gpgKeyring string                // gpg_trustedkeys, resolved
 	verifier   *sign.Ed25519Verifier // sign_verify
@@ -101,11 +104,21 @@ func (s *server) policy() (transfer.Policy, error) {
 	if !c.AllowMetadataRewrite {
 		p.CheckDetachedMetadata = s.checkDetachedMetadata
 	}
-	if len(c.GPGSign) > 0 || len(s.signKeys) > 0 {
-		p.BeforeCommit = s.signCommits
+	summaryOn := c.UpdateOn() && c.UpdateHook == ""
+	signing := len(c.GPGSign) > 0 || len(s.signKeys) > 0
+	if summaryOn || signing {
+		p.BeforeCommit = func(moving []wire.RefUpdate) error {
+			if summaryOn {
+				s.summaryCurrent = s.repo.SummaryCurrent()
+			}
+			if signing {
+				return s.signCommits(moving)
+			}
+			return nil
+		}
 	}
 	switch {
-	case c.UpdateOn() && c.UpdateHook == "":
+	case summaryOn:
 		p.AfterCommit = s.updateSummary
 	case c.StaticDeltas || c.StaticDeltasFull:
 		p.AfterCommit = func(moved []wire.RefUpdate) []string { return s.staticDeltas(moved) }
@@ -385,7 +398,7 @@ func (s *server) updateSummary(moved []wire.RefUpdate) []string {
 	notes := s.staticDeltas(moved)
 	method := s.summaryMethod()
 	mark := filepath.Join(s.path, summaryStaleFile)
-	if err := s.regenerateSummary(method); err != nil {
+	if err := s.regenerateSummary(method, moved); err != nil {
 		s.log.Logf(pushlog.Error, "updating the summary (%s): %v", method, err)
 		os.WriteFile(mark, []byte(fmt.Sprintf("%s %s: %v\n", time.Now().UTC().Format(time.RFC3339), method, err)), 0o644)
 		return append(notes, fmt.Sprintf("warning: the refs moved, but updating the summary (%s) failed, so the summary is stale (marked in %s, retried by the next push that moves a ref): %v", method, summaryStaleFile, err))
@@ -462,14 +475,32 @@ func (s *server) staticDeltas(moved []wire.RefUpdate) []string {
 	return notes
 }
 
-func (s *server) regenerateSummary(method string) error {
+// regenerateSummary writes the summary by method, and signs it: with
+// libostree's, derived from the previous summary and the refs that moved
+// when that one was current (store.Repo.UpdateSummary), else regenerated.
+func (s *server) regenerateSummary(method string, moved []wire.RefUpdate) error {
 	if method == receiveconfig.UpdateFlatpak {
 		return s.flatpakUpdateRepo()
 	}
 	lib := s.repo.Lib()
-	if err := lib.RegenerateSummary(); err != nil {
+	moves := make([]store.RefMove, len(moved))
+	for i, u := range moved {
+		moves[i] = store.RefMove{Ref: u.Ref, From: u.Old, To: u.New}
+	}
+	derived, why, err := s.repo.UpdateSummary(moves, s.summaryCurrent)
+	if err != nil {
 		return err
 	}
+	if derived {
+		s.log.Logf(pushlog.Debug, "summary derived from the previous one and the %d refs that moved", len(moves))
+	} else {
+		s.log.Logf(pushlog.Info, "summary regenerated from every ref: %s", why)
+	}
+	defer func() {
+		if err := s.repo.RecordSummary(); err != nil {
+			s.log.Logf(pushlog.Warning, "recording the summary's state (the next push regenerates it): %v", err)
+		}
+	}()
 	if len(s.settings.GPGSign) > 0 {
 		if err := lib.SignSummaryGPG(s.settings.GPGSign, s.settings.GPGHomedir); err != nil {
 			return err

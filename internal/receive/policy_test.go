@@ -72,7 +72,8 @@ func TestPolicySettings(t *testing.T) {
 		want    parts
 		wantErr string // a substring; "" for none
 	}{
-		{"defaults", receiveconfig.Repo{Update: receiveconfig.UpdateAuto}, parts{detached: true, after: true}, ""},
+		// before: notes whether the summary was current (SummaryCurrent).
+		{"defaults", receiveconfig.Repo{Update: receiveconfig.UpdateAuto}, parts{detached: true, before: true, after: true}, ""},
 		{"update off", receiveconfig.Repo{Update: receiveconfig.UpdateNo}, parts{detached: true}, ""},
 		{"metadata rewrite allowed", receiveconfig.Repo{Update: receiveconfig.UpdateNo, AllowMetadataRewrite: true}, parts{}, ""},
 		{"static deltas without update", receiveconfig.Repo{Update: receiveconfig.UpdateNo, StaticDeltas: true}, parts{detached: true, after: true}, ""},

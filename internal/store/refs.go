@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 
 	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/object"
@@ -146,8 +147,8 @@ func (s *Repo) walkRefs(cid, dir string, read bool, fn func(name string, c objec
 	walk = func(path, name string) error {
 		entries, err := os.ReadDir(path)
 		if err != nil {
-			if os.IsNotExist(err) && name == dir {
-				return nil // no such directory: no refs under it
+			if name == dir && (os.IsNotExist(err) || errors.Is(err, syscall.ENOTDIR)) {
+				return nil // no such directory (or a ref of that name): no refs under it
 			}
 			return err
 		}

@@ -1279,7 +1279,9 @@ func testLookupRefs(t *testing.T, s *suite) {
 		want     []wire.RefName
 	}{
 		{[]wire.RefName{plain("main")}, 0, []wire.RefName{plain("main")}},
-		{[]wire.RefName{plain("app")}, 0, nil},  // a directory, not a ref
+		{[]wire.RefName{plain("app")}, 0, nil},   // a directory, not a ref
+		{[]wire.RefName{plain("main/")}, 0, nil}, // a ref, not a directory
+		{[]wire.RefName{plain("main/x/")}, 0, nil},
 		{[]wire.RefName{plain("nope")}, 0, nil}, // no such ref
 		{[]wire.RefName{plain("app/")}, 0, []wire.RefName{plain("app/a/x86_64/stable"), plain("app/b/x86_64/stable"), plain("app/b/aarch64/beta")}},
 		{[]wire.RefName{plain("app/b/")}, 0, []wire.RefName{plain("app/b/x86_64/stable"), plain("app/b/aarch64/beta")}},

@@ -41,3 +41,20 @@ func (r *Repo) GenerateStaticDelta(from, to object.Checksum) error {
 	}
 	return nil
 }
+
+// StaticDeltaNames lists the repository's static deltas by name, as
+// ostree_repo_list_static_delta_names gives them ("FROM-TO", or "TO" for a
+// delta from scratch, in libostree's modified base64 of the checksums).
+func (r *Repo) StaticDeltaNames() ([]string, error) {
+	if err := r.checkOpen(); err != nil {
+		return nil, err
+	}
+	var names **C.char
+	var gerr *C.GError
+	ok := C.opush_list_static_delta_names(r.ptr, &names, &gerr)
+	runtime.KeepAlive(r)
+	if ok == 0 {
+		return nil, wrap(gerr, "listing the static deltas of %s", r.path)
+	}
+	return goStrv(names), nil
+}

@@ -303,6 +303,30 @@ func (r *Repo) UnlockShared() error {
 	return nil
 }
 
+// ConfigString returns a key of the repository's configuration as
+// libostree read it when the repository was opened; ok is false when the
+// key (or its group) is not there.
+func (r *Repo) ConfigString(group, key string) (value string, ok bool, err error) {
+	if err := r.checkOpen(); err != nil {
+		return "", false, err
+	}
+	var cs cstrs
+	defer cs.free()
+	var gerr *C.GError
+	v := C.g_key_file_get_string(C.ostree_repo_get_config(r.ptr), cs.add(group), cs.add(key), &gerr)
+	runtime.KeepAlive(r)
+	if v == nil {
+		if gerr != nil && gerr.domain == C.g_key_file_error_quark() &&
+			(gerr.code == C.G_KEY_FILE_ERROR_KEY_NOT_FOUND || gerr.code == C.G_KEY_FILE_ERROR_GROUP_NOT_FOUND) {
+			C.g_error_free(gerr)
+			return "", false, nil
+		}
+		return "", false, wrap(gerr, "reading %s.%s of the configuration of %s", group, key, r.path)
+	}
+	defer C.g_free(C.gpointer(v))
+	return C.GoString(v), true, nil
+}
+
 // ConfigBool reads a boolean of the repository's config
 // (ostree_repo_get_config, g_key_file_get_boolean): false when the key is
 // absent or not a boolean.

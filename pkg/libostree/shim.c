@@ -297,6 +297,18 @@ opush_static_delta_generate (OstreeRepo *repo, const char *from,
 }
 
 gboolean
+opush_list_static_delta_names (OstreeRepo *repo, char ***out_names, GError **error)
+{
+  g_autoptr(GPtrArray) names = NULL;
+  if (!ostree_repo_list_static_delta_names (repo, &names, NULL, error))
+    return FALSE;
+  g_ptr_array_set_free_func (names, NULL); /* the strings go to the strv */
+  g_ptr_array_add (names, NULL);
+  *out_names = (char **) g_ptr_array_free (g_steal_pointer (&names), FALSE);
+  return TRUE;
+}
+
+gboolean
 opush_mark_partial (OstreeRepo *repo, const char *commit, gboolean partial,
                     GError **error)
 {

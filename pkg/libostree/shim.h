@@ -15,12 +15,6 @@
 
 #if !OSTREE_CHECK_VERSION(2022, 7)
 #error "pkg/libostree needs libostree 2022.7 or newer (Debian 12 ships 2022.7)"
-/* ostree_repo_static_delta_generate with the ostree CLI's defaults (empty
- * parameters, OSTREE_STATIC_DELTA_GENERATE_OPT_MAJOR); from NULL: a delta
- * from scratch. */
-gboolean opush_static_delta_generate (OstreeRepo *repo, const char *from,
-                                      const char *to, GError **error);
-
 #endif
 
 /* One object name as it crosses to Go: type and binary checksum. */
@@ -97,5 +91,10 @@ gboolean opush_copy_object (OstreeRepo *repo, OstreeRepo *src, int type,
  * from scratch. */
 gboolean opush_static_delta_generate (OstreeRepo *repo, const char *from,
                                       const char *to, GError **error);
+
+/* ostree_repo_list_static_delta_names; *out_names is NULL-terminated, free
+ * with g_strfreev. */
+gboolean opush_list_static_delta_names (OstreeRepo *repo, char ***out_names,
+                                        GError **error);
 
 #endif

@@ -353,6 +353,25 @@ func (r *Repo) WriteSummarySig(data []byte) error {
 	return r.replaceRepoFile("summary.sig", data)
 }
 
+// WriteSummary replaces the summary with data and removes summary.sig, as
+// ostree_repo_regenerate_summary does: the file is written to a temporary
+// file in the repository directory, synced, made mode 0644 and renamed
+// over summary, then the signatures of the summary it replaced go. Hold
+// the repository's shared lock (LockShared) around it, as libostree
+// does.
+func (r *Repo) WriteSummary(data []byte) error {
+	if err := r.replaceRepoFile("summary", data); err != nil {
+		return err
+	}
+	dfd := int(C.ostree_repo_get_dfd(r.ptr))
+	err := syscall.Unlinkat(dfd, "summary.sig")
+	runtime.KeepAlive(r)
+	if err != nil && err != syscall.ENOENT {
+		return &os.PathError{Op: "unlink", Path: r.path + "/summary.sig", Err: err}
+	}
+	return nil
+}
+
 // replaceRepoFile atomically replaces a file of the repository directory.
 func (r *Repo) replaceRepoFile(name string, data []byte) error {
 	if err := r.checkOpen(); err != nil {

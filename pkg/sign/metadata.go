@@ -28,11 +28,8 @@ const (
 	metaKeyCollectionBinding = "ostree.collection-binding"
 )
 
-// entry is one key of an a{sv}, its value still serialized.
-type entry struct {
-	key   string
-	value gvariant.Value // the v
-}
+// entry is one key of an a{sv}, its value (the v) still serialized.
+type entry = gvariant.DictEntry
 
 // readVardict reads meta, which must be an a{sv} in normal form; empty
 // meta is the empty dictionary.
@@ -41,34 +38,13 @@ func readVardict(meta []byte) ([]entry, error) {
 	if err := v.CheckNormal(); err != nil {
 		return nil, fmt.Errorf("metadata is not an a{sv} in normal form: %w", err)
 	}
-	n, err := v.Len()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]entry, n)
-	for i := range out {
-		e, err := v.Index(i)
-		if err != nil {
-			return nil, err
-		}
-		k, err := e.Index(0)
-		if err != nil {
-			return nil, err
-		}
-		if out[i].key, err = k.Str(); err != nil {
-			return nil, err
-		}
-		if out[i].value, err = e.Index(1); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return v.Entries()
 }
 
 // find is the first entry at key, or -1.
 func find(entries []entry, key string) int {
 	for i, e := range entries {
-		if e.key == key {
+		if e.Key == key {
 			return i
 		}
 	}
@@ -77,14 +53,14 @@ func find(entries []entry, key string) int {
 
 // aay reads the value of entry e, which must hold an aay.
 func aay(e entry) ([][]byte, error) {
-	t, err := e.value.VariantType()
+	t, err := e.Value.VariantType()
 	if err != nil {
 		return nil, err
 	}
 	if t.String() != "aay" {
-		return nil, fmt.Errorf("metadata key %s has type %s, not aay", e.key, t)
+		return nil, fmt.Errorf("metadata key %s has type %s, not aay", e.Key, t)
 	}
-	v, err := e.value.Index(0)
+	v, err := e.Value.Index(0)
 	if err != nil {
 		return nil, err
 	}
@@ -172,8 +148,8 @@ func putSignatures(meta []byte, key string, appendSigs bool, sigs [][]byte) ([]b
 			continue
 		}
 		b.Open()
-		b.Str(e.key)
-		b.Value(e.value)
+		b.Str(e.Key)
+		b.Value(e.Value)
 		b.Close()
 	}
 	if at < 0 {
@@ -194,12 +170,12 @@ func RemoveDetachedMetadataKey(meta []byte, key string) ([]byte, error) {
 	b := gvariant.NewBuilder(vardictType, binary.LittleEndian)
 	b.Open()
 	for _, e := range entries {
-		if e.key == key {
+		if e.Key == key {
 			continue
 		}
 		b.Open()
-		b.Str(e.key)
-		b.Value(e.value)
+		b.Str(e.Key)
+		b.Value(e.Value)
 		b.Close()
 	}
 	b.Close()
@@ -237,11 +213,11 @@ func CommitBindings(commit []byte) (Bindings, error) {
 		if at < 0 {
 			return gvariant.Value{}, false
 		}
-		vt, err := entries[at].value.VariantType()
+		vt, err := entries[at].Value.VariantType()
 		if err != nil || vt.String() != t.String() {
 			return gvariant.Value{}, false
 		}
-		x, err := entries[at].value.Index(0)
+		x, err := entries[at].Value.Index(0)
 		return x, err == nil
 	}
 	if refs, ok := typed(metaKeyRefBinding, asType); ok {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ostree-push/ostree-push/internal/testrepo"
+	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/summary"
 )
 
@@ -150,42 +151,73 @@ func TestReceiverSummaryAndHook(t *testing.T) {
 // moved behind the receiver's back makes the next push regenerate it.
 func TestReceiverDerivesSummary(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, 30)
-	remote := e.remote("archive")
-	e.commit("os/b", "b")
-	push := func(what string, wantRegenerated bool, refs ...string) {
-		t.Helper()
-		r := e.pushEnv(e.config(""), append([]string{e.dest(remote)}, refs...)...)
-		wantCode(t, r, 0)
-		if got := strings.Contains(r.stderr, "summary regenerated from every ref"); got != wantRegenerated {
-			t.Fatalf("%s: regenerated %v, want %v:\n%s", what, got, wantRegenerated, r.stderr)
+	for _, coll := range []string{"", "org.example.Os"} {
+		e := newEnv(t, 30)
+		remote := e.remote("archive")
+		oracle := "ostree summary -u"
+		if coll != "" {
+			// ostree summary -u would commit ostree-metadata again:
+			// libostree's own regeneration is the oracle.
+			testrepo.Ostree(t, "config", "--repo="+remote, "set", "core.collection-id", coll)
+			oracle = "ostree_repo_regenerate_summary"
 		}
-		copy := e.copyRepo(remote, "summary check "+what)
-		testrepo.Ostree(t, "summary", "-u", "--repo="+copy)
-		got, err := os.ReadFile(filepath.Join(remote, "summary"))
-		if err != nil {
-			t.Fatal(err)
+		e.commit("os/b", "b")
+		push := func(what string, wantRegenerated bool, refs ...string) {
+			t.Helper()
+			r := e.pushEnv(e.config(""), append([]string{e.dest(remote)}, refs...)...)
+			wantCode(t, r, 0)
+			if got := strings.Contains(r.stderr, "summary regenerated from every ref"); got != wantRegenerated {
+				t.Fatalf("%s %s: regenerated %v, want %v:\n%s", coll, what, got, wantRegenerated, r.stderr)
+			}
+			copy := e.copyRepo(remote, "summary check "+coll+what)
+			if coll == "" {
+				testrepo.Ostree(t, "summary", "-u", "--repo="+copy)
+			} else {
+				lib, err := libostree.Open(copy)
+				if err != nil {
+					t.Fatal(err)
+				}
+				err = lib.RegenerateSummary()
+				lib.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := os.ReadFile(filepath.Join(remote, "summary"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := os.ReadFile(filepath.Join(copy, "summary"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if eq, err := summary.Equal(got, want); err != nil || !eq {
+				t.Fatalf("%s %s: the summary is not what %s writes (%v):\n%s", coll, what, oracle, err, testrepo.Ostree(t, "summary", "--view", "--repo="+remote))
+			}
+			if coll != "" && !strings.Contains(testrepo.Ostree(t, "summary", "--view", "--repo="+remote), "("+coll+", ostree-metadata)") {
+				t.Fatalf("%s %s: the summary does not list ostree-metadata", coll, what)
+			}
 		}
-		want, err := os.ReadFile(filepath.Join(copy, "summary"))
-		if err != nil {
-			t.Fatal(err)
+		push("first push", true, "os/main")
+		os.WriteFile(filepath.Join(e.tree, "more"), []byte("more\n"), 0o644)
+		e.commit("os/main", "second")
+		push("second push", false, "os/main", "os/b")
+		testrepo.Ostree(t, "refs", "--repo="+remote, "--create=behind/its/back", testrepo.RevParse(t, remote, "os/b"))
+		os.WriteFile(filepath.Join(e.tree, "more"), []byte("even more\n"), 0o644)
+		e.commit("os/main", "third")
+		push("after a ref made by hand", true, "os/main")
+		if view := testrepo.Ostree(t, "summary", "--view", "--repo="+remote); !strings.Contains(view, "behind/its/back") {
+			t.Fatalf("the regenerated summary lacks the ref made by hand:\n%s", view)
 		}
-		if eq, err := summary.Equal(got, want); err != nil || !eq {
-			t.Fatalf("%s: the summary is not what ostree summary -u writes (%v):\n%s", what, err, testrepo.Ostree(t, "summary", "--view", "--repo="+remote))
+		if coll != "" {
+			// One ostree-metadata commit per push, each on the last.
+			log := testrepo.Ostree(t, "log", "--repo="+remote, "ostree-metadata")
+			if n := strings.Count(log, "commit "); n != 3 {
+				t.Fatalf("ostree-metadata has %d commits after 3 pushes:\n%s", n, log)
+			}
 		}
+		testrepo.Fsck(t, remote)
 	}
-	push("first push", true, "os/main")
-	os.WriteFile(filepath.Join(e.tree, "more"), []byte("more\n"), 0o644)
-	e.commit("os/main", "second")
-	push("second push", false, "os/main", "os/b")
-	testrepo.Ostree(t, "refs", "--repo="+remote, "--create=behind/its/back", testrepo.RevParse(t, remote, "os/b"))
-	os.WriteFile(filepath.Join(e.tree, "more"), []byte("even more\n"), 0o644)
-	e.commit("os/main", "third")
-	push("after a ref made by hand", true, "os/main")
-	if view := testrepo.Ostree(t, "summary", "--view", "--repo="+remote); !strings.Contains(view, "behind/its/back") {
-		t.Fatalf("the regenerated summary lacks the ref made by hand:\n%s", view)
-	}
-	testrepo.Fsck(t, remote)
 }
 
 func TestReceiverConfigErrors(t *testing.T) {

@@ -487,6 +487,18 @@ func (s *server) regenerateSummary(method string, moved []wire.RefUpdate) error 
 	for i, u := range moved {
 		moves[i] = store.RefMove{Ref: u.Ref, From: u.Old, To: u.New}
 	}
+	// A repository with a collection ID gets its metadata committed on
+	// (collection ID, ostree-metadata) too, as `ostree summary -u` does,
+	// signed like the commits pushed.
+	var signMeta func(object.Checksum) error
+	if len(s.settings.GPGSign) > 0 || len(s.signKeys) > 0 {
+		signMeta = func(c object.Checksum) error { return s.signCommits([]wire.RefUpdate{{New: c}}) }
+	}
+	if m, ok, err := s.repo.CommitMetadataRef(time.Now(), signMeta); err != nil {
+		return err
+	} else if ok {
+		moves = append(moves, m)
+	}
 	derived, why, err := s.repo.UpdateSummary(moves, s.summaryCurrent)
 	if err != nil {
 		return err

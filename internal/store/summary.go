@@ -167,3 +167,49 @@ func (s *Repo) RecordSummary() error {
 	}
 	return f.Sync()
 }
+
+// CommitMetadataRef commits on (the repository's collection ID,
+// ostree-metadata), as `ostree summary -u` does for a repository with a
+// collection ID before it writes the summary (pkg/summary's
+// MetadataCommit), through the commit protocol like a push. sign, when
+// set, signs the commit in the transaction before the ref moves. It
+// returns the ref's move, for UpdateSummary; ok is false (and nothing is
+// written) when the repository has no collection ID. The caller holds the
+// ref lock.
+func (s *Repo) CommitMetadataRef(now time.Time, sign func(c object.Checksum) error) (m RefMove, ok bool, err error) {
+	coll := s.r.CollectionID()
+	if coll == "" {
+		return m, false, nil
+	}
+	old, err := s.readRef("", summary.MetadataRef)
+	if err != nil {
+		return m, false, err
+	}
+	objs := summary.MetadataCommit(coll, old, uint64(now.Unix()))
+	c := objs[len(objs)-1].Name.Checksum
+	t, err := s.Begin()
+	if err != nil {
+		return m, false, err
+	}
+	err = func() error {
+		for _, o := range objs {
+			if err := t.WriteMetadata(o.Name, o.Data); err != nil {
+				return err
+			}
+		}
+		if sign != nil {
+			if err := sign(c); err != nil {
+				return err
+			}
+		}
+		return t.SetRef(wire.RefName{Name: summary.MetadataRef}, c)
+	}()
+	if err != nil {
+		t.Abort()
+		return m, false, fmt.Errorf("committing %s: %w", summary.MetadataRef, err)
+	}
+	if err := t.Commit(); err != nil {
+		return m, false, fmt.Errorf("committing %s: %w", summary.MetadataRef, err)
+	}
+	return RefMove{Ref: wire.RefName{Name: summary.MetadataRef}, From: old, To: c}, true, nil
+}

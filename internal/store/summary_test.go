@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ostree-push/ostree-push/internal/testrepo"
 	"github.com/ostree-push/ostree-push/pkg/object"
@@ -145,10 +147,21 @@ func TestUpdateSummaryDerives(t *testing.T) {
 				RefMove{Ref: mirror("org.example.Mirror", "b"), To: c[1]},
 				RefMove{Ref: mirror("org.example.Another", "x"), To: c[0]},
 			)
+			if m, ok, err := w.repo.CommitMetadataRef(time.Now(), nil); err != nil {
+				t.Fatal(err)
+			} else if ok != (tc.init != nil) {
+				t.Fatalf("CommitMetadataRef committed: %v, in a repository with a collection ID: %v", ok, tc.init != nil)
+			} else if ok {
+				moves = append(moves, m)
+			}
 			derived, why, err := w.repo.UpdateSummary(moves, true)
 			if err != nil || !derived {
 				t.Fatalf("UpdateSummary = %v (%s), %v; want derived", derived, why, err)
 			}
+			if tc.init != nil && !strings.Contains(view(t, w.path), "(org.example.Own, ostree-metadata)") {
+				t.Errorf("the summary does not list ostree-metadata:\n%s", view(t, w.path))
+			}
+			testrepo.Fsck(t, w.path)
 			got := w.summary(t)
 			want := w.regenerated(t, tc.init == nil)
 			if eq, err := summary.Equal(got, want); err != nil || !eq {
@@ -269,5 +282,42 @@ func TestSummaryCurrent(t *testing.T) {
 	testrepo.Ostree(t, "fsck", "--repo="+w.path) // reads only
 	if !w.repo.SummaryCurrent() {
 		t.Errorf("a read-only ostree fsck made the summary not current")
+	}
+}
+
+// TestMetadataCommit: the ostree-metadata commit pkg/summary makes is the
+// one `ostree summary -u` commits, given its parent and timestamp.
+func TestMetadataCommit(t *testing.T) {
+	testrepo.RequireTools(t)
+	w := newSummaryWorld(t, "--collection-id=org.example.Own")
+	for i := 0; i < 2; i++ { // without a parent, then with one
+		parent := testrepo.RevParse(t, w.path, summary.MetadataRef)
+		testrepo.Ostree(t, "summary", "-u", "--repo="+w.path)
+		c := object.MustParseChecksum(testrepo.RevParse(t, w.path, summary.MetadataRef))
+		data, err := w.repo.r.ReadMetadata(object.Name{Checksum: c, Type: object.Commit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := summary.CommitEntry(summary.MetadataRef, c, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p object.Checksum
+		if parent != "" {
+			p = object.MustParseChecksum(parent)
+		}
+		objs := summary.MetadataCommit("org.example.Own", p, e.Timestamp)
+		for _, o := range objs {
+			got, err := w.repo.r.ReadMetadata(o.Name)
+			if err != nil {
+				t.Errorf("#%d: %s: %v (the CLI's commit %s has other objects)", i, o.Name, err, c)
+			}
+			if !bytes.Equal(got, o.Data) {
+				t.Errorf("#%d: %s differs from the CLI's", i, o.Name)
+			}
+		}
+		if last := objs[len(objs)-1].Name; last.Checksum != c {
+			t.Errorf("#%d: commit %s, the CLI made %s", i, last.Checksum, c)
+		}
 	}
 }

@@ -15,6 +15,8 @@ var fuzzTypes = []Type{
 	MustParseType("(a{sv}aya(say)sstayay)"),
 	MustParseType("a{sv}"),
 	MustParseType("(msmuav)"),
+	MustParseType("a(s(taya{sv}))"), // a summary's refs
+	MustParseType("at"),
 }
 
 // fuzzSeeds are one valid value of each fuzz type.
@@ -162,5 +164,51 @@ func checkRead(t *testing.T, typ Type, data []byte, order binary.ByteOrder) {
 	}
 	if s := nv.String(); s != text {
 		t.Fatalf("%s %x: read %s, but its normal form %s", typ, data, text, s)
+	}
+	// A normal value copied by ValueNormal is what Value writes, at an
+	// offset that needs padding too.
+	wrap := MustParseType("(y" + typ.String() + ")")
+	var outs [2][]byte
+	for i, put := range []func(*Builder, Value){(*Builder).Value, (*Builder).ValueNormal} {
+		b := NewBuilder(wrap, order)
+		b.Open()
+		b.Byte(7)
+		put(b, nv)
+		b.Close()
+		out, err := b.Finish()
+		if err != nil {
+			t.Fatalf("%s %x: writing its normal form: %v", typ, data, err)
+		}
+		outs[i] = out
+	}
+	if !bytes.Equal(outs[0], outs[1]) {
+		t.Fatalf("%s %x: ValueNormal wrote %x, Value %x", typ, data, outs[1], outs[0])
+	}
+	// An array copied in two blocks by CopyElements is itself, and
+	// Elements.Index gives what Index does.
+	if typ.Code() != 'a' {
+		return
+	}
+	e, err := nv.Elements()
+	if err != nil {
+		t.Fatalf("%s %x: Elements of its normal form: %v", typ, data, err)
+	}
+	for i := 0; i < e.Len(); i++ {
+		c1, err1 := e.Index(i)
+		c2, err2 := nv.Index(i)
+		if (err1 == nil) != (err2 == nil) || (err1 == nil && !bytes.Equal(c1.Data(), c2.Data())) {
+			t.Fatalf("%s %x: element %d: Elements.Index %x %v, Index %x %v", typ, data, i, c1.Data(), err1, c2.Data(), err2)
+		}
+	}
+	for _, k := range []int{0, e.Len() / 2, e.Len()} {
+		b := NewBuilder(typ, order)
+		b.Open()
+		b.CopyElements(e, 0, k)
+		b.CopyElements(e, k, e.Len())
+		b.Close()
+		out, err := b.Finish()
+		if err != nil || !bytes.Equal(out, norm) {
+			t.Fatalf("%s %x: copied in blocks at %d: %x, %v; want %x", typ, data, k, out, err, norm)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package summary
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/ostree-push/ostree-push/pkg/gvariant"
@@ -115,13 +116,38 @@ func FuzzDerive(f *testing.F) {
 			if err != nil {
 				continue
 			}
-			v := gvariant.NewValue(summaryType, out, order)
-			if err := v.CheckNormal(); err != nil {
+			// Entries not touched are copied as they are: a summary in
+			// normal form (as libostree writes them) stays so.
+			v, was := gvariant.NewValue(summaryType, out, order), gvariant.NewValue(summaryType, old, order)
+			if err := v.CheckNormal(); err != nil && was.CheckNormal() == nil {
 				t.Fatalf("Derive wrote a summary not in normal form: %v", err)
+			}
+			if err := v.Validate(); err != nil && was.Validate() == nil {
+				t.Fatalf("Derive wrote a summary that cannot be read: %v", err)
 			}
 			if bytes.Equal(out, old) {
 				t.Fatalf("Derive changed nothing")
 			}
 		}
 	})
+}
+
+// BenchmarkDerive100k: one ref moved in a summary of 100,000 refs.
+func BenchmarkDerive100k(b *testing.B) {
+	var entries []Entry
+	for i := 0; i < 100_000; i++ {
+		entries = append(entries, Entry{Name: fmt.Sprintf("app/org.example.App%06d/x86_64/stable", i), CommitSize: 400,
+			Commit: csum(byte(i)), Timestamp: 1700000000, HasTimestamp: true})
+	}
+	old := testSummary(b, entries, false)
+	moved := entries[50_000]
+	moved.Commit = csum(7)
+	changes := []Change{{Name: moved.Name, From: entries[50_000].Commit, To: &moved}}
+	b.SetBytes(int64(len(old)))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Derive(old, testRepo, changes, 5); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

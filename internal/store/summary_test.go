@@ -279,6 +279,19 @@ func TestSummaryCurrent(t *testing.T) {
 		}
 	}
 	record()
+	walked := func() int {
+		t.Helper()
+		os.Remove(filepath.Join(w.path, SummaryStateFile))
+		defer record()
+		n, err := w.repo.CountRefs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}()
+	if n, err := w.repo.CountRefs(); err != nil || n != walked {
+		t.Errorf("CountRefs from the summary = %d, %v; counting the files: %d", n, err, walked)
+	}
 	testrepo.Ostree(t, "fsck", "--repo="+w.path) // reads only
 	if !w.repo.SummaryCurrent() {
 		t.Errorf("a read-only ostree fsck made the summary not current")

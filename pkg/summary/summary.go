@@ -159,3 +159,47 @@ func mustIndex(v gvariant.Value, i int) gvariant.Value {
 	c, _ := v.Index(i)
 	return c
 }
+
+// RefCount returns how many refs a summary lists: its main list and each
+// collection of its collection map. It reads only the framing of the
+// lists.
+func RefCount(data []byte) (int, error) {
+	sum := gvariant.NewValue(summaryType, data, order)
+	refs, err := sum.Index(0)
+	if err != nil {
+		return 0, err
+	}
+	n, err := refs.Len()
+	if err != nil {
+		return 0, err
+	}
+	meta, err := sum.Index(1)
+	if err != nil {
+		return 0, err
+	}
+	entries, err := meta.Entries()
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		if e.Key != KeyCollectionMap {
+			continue
+		}
+		if t, err := e.Value.VariantType(); err != nil || t.String() != mapType.String() {
+			return 0, fmt.Errorf("summary: the collection map is not an %s", mapType)
+		}
+		colls, err := mustIndex(e.Value, 0).Entries()
+		if err != nil {
+			return 0, err
+		}
+		for _, c := range colls {
+			k, err := c.Value.Len()
+			if err != nil {
+				return 0, err
+			}
+			n += k
+		}
+		break
+	}
+	return n, nil
+}

@@ -398,36 +398,6 @@ func (b *Builder) Value(v Value) {
 	}
 }
 
-// ValueNormal writes v by copying its bytes: what Value writes, without
-// reading v again. v must be in normal form (it passed CheckNormal, or is
-// part of a value that did): a serialized value in normal form is the same
-// bytes wherever it is placed at its alignment. In another byte order than
-// the Builder's, v is written as Value writes it.
-func (b *Builder) ValueNormal(v Value) {
-	if b.err != nil {
-		return
-	}
-	if v.be != b.be {
-		b.Value(v)
-		return
-	}
-	t := b.next()
-	if t == nil {
-		return
-	}
-	if v.t == nil || t.s != v.t.s {
-		b.fail("a value of type %s where a %s is expected", Type{v.t}, t.s)
-		return
-	}
-	if t.fixed != 0 && len(v.data) != t.fixed {
-		b.fail("a %s of %d bytes, not %d", t.s, len(v.data), t.fixed)
-		return
-	}
-	b.pad(t.align)
-	b.buf = append(b.buf, v.data...)
-	b.end()
-}
-
 func (b *Builder) value(v Value) error {
 	switch v.t.code {
 	case 'y':

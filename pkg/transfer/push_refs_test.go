@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"testing"
 
@@ -92,38 +91,6 @@ func TestPushDryRun(t *testing.T) {
 		if st := dst.counts(); st.Written != 0 || st.Commits != 0 {
 			t.Errorf("#%d: destination stats %+v", i, st)
 		}
-	}
-}
-
-// TestPushHistory pushes c3 to a remote at c1: c2 goes too.
-func TestPushHistory(t *testing.T) {
-	h := newHistory(t)
-	h.src.setRef("main", h.c3)
-	dst, before := h.destSnapshot(t, "main", h.c1)
-	ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}})
-	ex.checkNoErrors(t, "")
-	checkOutcomes(t, "", ex.push.Refs, []wantRef{{"main", h.c1, h.c3, wire.StatusOK, false}})
-	want := append(newObjects(t, h.src, h.c2), newObjects(t, h.src, h.c3)...)
-	if ex.push.ObjectsSent != 6 || len(want) != 6 {
-		t.Errorf("sent %d objects, want 6", ex.push.ObjectsSent)
-	}
-	if got := addedObjects(dst, before); !slices.Equal(got, nameStrings(want)) {
-		t.Errorf("new objects\n got %v\nwant %v", got, nameStrings(want))
-	}
-	var chain []object.Checksum
-	for c := dst.refValue("main"); !c.IsZero(); {
-		info, ok, err := dst.Commit(c)
-		if err != nil || !ok {
-			t.Fatalf("walking the destination's history: %s: ok %v, err %v", c, ok, err)
-		}
-		if err := dst.complete(c); err != nil {
-			t.Error(err)
-		}
-		chain = append(chain, c)
-		c = info.Parent
-	}
-	if !slices.Equal(chain, []object.Checksum{h.c3, h.c2, h.c1}) {
-		t.Errorf("destination history %v", chain)
 	}
 }
 

@@ -91,31 +91,55 @@ func TestPushFresh(t *testing.T) {
 	}
 }
 
+// TestPushIncremental pushes c2, then c3 (whose history holds c2), to a
+// remote at c1: what the remote lacks goes, history included, and
+// nothing else.
 func TestPushIncremental(t *testing.T) {
 	h := newHistory(t)
-	h.src.setRef("main", h.c2)
-	dst, before := h.destSnapshot(t, "main", h.c1)
-	ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}})
-	ex.checkNoErrors(t, "")
-	checkOutcomes(t, "", ex.push.Refs, []wantRef{{"main", h.c1, h.c2, wire.StatusOK, false}})
-	want := newObjects(t, h.src, h.c2)
-	if len(want) != 3 {
-		t.Fatalf("fixture: c2 has %d new objects %v, want 3", len(want), want)
-	}
-	if ex.push.ObjectsSent != 3 || ex.push.BytesSent != sumSizes(t, h.src, want) {
-		t.Errorf("sent %d objects, %d bytes; want 3, %d", ex.push.ObjectsSent, ex.push.BytesSent, sumSizes(t, h.src, want))
-	}
-	if got := addedObjects(dst, before); !slices.Equal(got, nameStrings(want)) {
-		t.Errorf("new objects in the destination\n got %v\nwant %v", got, nameStrings(want))
-	}
-	if dst.refValue("main") != h.c2 {
-		t.Errorf("main not moved")
-	}
-	if err := dst.complete(h.c2); err != nil {
-		t.Error(err)
-	}
-	if st := dst.counts(); st.Written != 3 || st.Commits != 1 {
-		t.Errorf("destination stats %+v", st)
+	for i, tc := range []struct {
+		tip   object.Checksum
+		new   []object.Checksum // the commits the push carries
+		chain []object.Checksum // the remote's history after it
+	}{
+		{h.c2, []object.Checksum{h.c2}, []object.Checksum{h.c2, h.c1}},
+		{h.c3, []object.Checksum{h.c2, h.c3}, []object.Checksum{h.c3, h.c2, h.c1}},
+	} {
+		h.src.setRef("main", tc.tip)
+		dst, before := h.destSnapshot(t, "main", h.c1)
+		ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}})
+		ex.checkNoErrors(t, fmt.Sprintf("#%d: ", i))
+		checkOutcomes(t, fmt.Sprintf("#%d: ", i), ex.push.Refs, []wantRef{{"main", h.c1, tc.tip, wire.StatusOK, false}})
+		var want []object.Name
+		for _, c := range tc.new {
+			want = append(want, newObjects(t, h.src, c)...)
+		}
+		if len(want) != 3*len(tc.new) {
+			t.Fatalf("#%d: fixture: %d new objects %v, want 3 a commit", i, len(want), want)
+		}
+		if ex.push.ObjectsSent != uint64(len(want)) || ex.push.BytesSent != sumSizes(t, h.src, want) {
+			t.Errorf("#%d: sent %d objects, %d bytes; want %d, %d", i, ex.push.ObjectsSent, ex.push.BytesSent, len(want), sumSizes(t, h.src, want))
+		}
+		if got := addedObjects(dst, before); !slices.Equal(got, nameStrings(want)) {
+			t.Errorf("#%d: new objects in the destination\n got %v\nwant %v", i, got, nameStrings(want))
+		}
+		var chain []object.Checksum
+		for c := dst.refValue("main"); !c.IsZero(); {
+			info, ok, err := dst.Commit(c)
+			if err != nil || !ok {
+				t.Fatalf("#%d: walking the destination's history: %s: ok %v, err %v", i, c, ok, err)
+			}
+			if err := dst.complete(c); err != nil {
+				t.Errorf("#%d: %v", i, err)
+			}
+			chain = append(chain, c)
+			c = info.Parent
+		}
+		if !slices.Equal(chain, tc.chain) {
+			t.Errorf("#%d: destination history %v", i, chain)
+		}
+		if st := dst.counts(); st.Written != len(want) || st.Commits != 1 {
+			t.Errorf("#%d: destination stats %+v", i, st)
+		}
 	}
 }
 

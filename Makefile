@@ -39,7 +39,7 @@ MANPAGES := build/man/ostree-push.1 build/man/ostree-receive.1 \
 	build/man/ostree-pull-ssh.1
 EXAMPLES := ostree-receive.conf systemd/ostree-receive-update@.service
 
-.PHONY: all man check demo install uninstall fmt vet test bench bench-fanout stress fuzz dist deb rpm clean $(BINARIES)
+.PHONY: all man check demo install uninstall fmt vet test bench bench-scale bench-fanout stress fuzz dist deb rpm clean $(BINARIES)
 
 all: $(BINARIES) man
 
@@ -59,6 +59,10 @@ build/man/%: man/%.scd
 check:
 	ci/setup
 	ci/check
+
+# What a push costs on remotes of 1,000 to 100,000 refs (see ci/bench-scale).
+bench-scale:
+	ci/bench-scale
 
 # One push to three mirrors against three pushes (see ci/bench-fanout).
 bench-fanout:

@@ -540,6 +540,12 @@ func RenderReport(resultsPath, metaPath string, info []string, mdPath string, w 
 
 // replaceBetweenMarkers puts body between the markers of the file at path.
 func replaceBetweenMarkers(path string, body []byte) error {
+	return replaceBetween(path, BeginMarker, EndMarker, body)
+}
+
+// replaceBetween puts body between the markers begin and end of the file
+// at path, or appends the block when the file has neither.
+func replaceBetween(path, BeginMarker, EndMarker string, body []byte) error {
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err

@@ -9,6 +9,14 @@
 //	benchgen report -results FILE [-meta FILE] [-info KEY=VALUE]... [-md FILE]
 //	                 print ci/bench's table of medians; with -md, also write
 //	                 it into FILE between the bench markers
+//	benchgen scale  -refs N -repo DIR -tree CSUM -meta CSUM
+//	                 write N commits and refs into the archive repository
+//	                 DIR, all of the root tree CSUM/CSUM (ci/bench-scale)
+//	benchgen scale-phases <LOG
+//	                 print the receiver's phases of a push's -v log
+//	benchgen scale-report -results FILE [-info KEY=VALUE]... [-md FILE]
+//	                 print ci/bench-scale's report; with -md, also write it
+//	                 into FILE between the bench-scale markers
 package main
 
 import (
@@ -20,6 +28,7 @@ import (
 	"time"
 
 	"github.com/ostree-push/ostree-push/internal/benchgen"
+	"github.com/ostree-push/ostree-push/pkg/object"
 )
 
 func usage() {
@@ -27,7 +36,9 @@ func usage() {
   benchgen tree   -files N -seed S -out DIR [-version 1|2]
   benchgen update -files N -seed S -dir DIR
   benchgen stats  -files N -seed S [-version 1|2]
-  benchgen report -results FILE [-meta FILE] [-info KEY=VALUE]... [-md FILE]`)
+  benchgen report -results FILE [-meta FILE] [-info KEY=VALUE]... [-md FILE]
+  benchgen scale  -refs N -repo DIR -tree CSUM -meta CSUM
+  benchgen scale-report -results FILE [-info KEY=VALUE]... [-md FILE]`)
 	os.Exit(2)
 }
 
@@ -48,8 +59,11 @@ func main() {
 	out := fs.String("out", "", "directory to write the tree into")
 	dir := fs.String("dir", "", "directory holding version 1")
 	results := fs.String("results", "", "ci/bench results (TSV)")
-	meta := fs.String("meta", "", "ci/bench per-size facts (TSV)")
 	md := fs.String("md", "", "markdown file to write the report into, between the markers")
+	refs := fs.Int("refs", 1000, "number of refs (scale)")
+	repo := fs.String("repo", "", "archive repository to write into (scale)")
+	treeSum := fs.String("tree", "", "root dirtree checksum (scale)")
+	metaSum := fs.String("meta", "", "root dirmeta checksum (scale); for report, ci/bench per-size facts (TSV)")
 	var info infoFlag
 	fs.Var(&info, "info", "KEY=VALUE for the report's header (repeatable)")
 	fs.Parse(os.Args[2:])
@@ -105,7 +119,33 @@ func main() {
 		if *results == "" {
 			usage()
 		}
-		err = benchgen.RenderReport(*results, *meta, info, *md, os.Stdout)
+		err = benchgen.RenderReport(*results, *metaSum, info, *md, os.Stdout)
+	case "scale":
+		if *repo == "" || *treeSum == "" || *metaSum == "" {
+			usage()
+		}
+		var tree, meta object.Checksum
+		if tree, err = object.ParseChecksum(*treeSum); err == nil {
+			meta, err = object.ParseChecksum(*metaSum)
+		}
+		if err == nil {
+			start := time.Now()
+			if _, err = benchgen.WriteScaleRepo(*repo, *refs, tree, meta); err == nil {
+				fmt.Fprintf(os.Stderr, "benchgen: wrote %d commits and refs in %.1fs\n", *refs, time.Since(start).Seconds())
+			}
+		}
+	case "scale-phases":
+		var phases []string
+		if phases, err = benchgen.ScalePhases(os.Stdin); err == nil {
+			for _, p := range phases {
+				fmt.Println(p)
+			}
+		}
+	case "scale-report":
+		if *results == "" {
+			usage()
+		}
+		err = benchgen.RenderScaleReport(*results, info, *md, os.Stdout)
 	default:
 		usage()
 	}

@@ -497,7 +497,14 @@ func (s *server) regenerateSummary(method string, moved []wire.RefUpdate) error 
 	if m, ok, err := s.repo.CommitMetadataRef(time.Now(), signMeta); err != nil {
 		return err
 	} else if ok {
-		moves = append(moves, m)
+		// The push may have moved that ref itself: one move, from where
+		// it was before the push to the commit just made on top.
+		i := slices.IndexFunc(moves, func(x store.RefMove) bool { return x.Ref == m.Ref })
+		if i >= 0 {
+			moves[i].To = m.To
+		} else {
+			moves = append(moves, m)
+		}
 	}
 	derived, why, err := s.repo.UpdateSummary(moves, s.summaryCurrent)
 	if err != nil {

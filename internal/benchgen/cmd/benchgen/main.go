@@ -12,6 +12,9 @@
 //	benchgen scale  -refs N -repo DIR -tree CSUM -meta CSUM
 //	                 write N commits and refs into the archive repository
 //	                 DIR, all of the root tree CSUM/CSUM (ci/bench-scale)
+//	benchgen summary-equal A B
+//	                 fail unless summary files A and B differ only in
+//	                 their last-modified times
 //	benchgen scale-phases <LOG
 //	                 print the receiver's phases of a push's -v log
 //	benchgen scale-report -results FILE [-info KEY=VALUE]... [-md FILE]
@@ -29,6 +32,7 @@ import (
 
 	"github.com/ostree-push/ostree-push/internal/benchgen"
 	"github.com/ostree-push/ostree-push/pkg/object"
+	"github.com/ostree-push/ostree-push/pkg/summary"
 )
 
 func usage() {
@@ -67,7 +71,7 @@ func main() {
 	var info infoFlag
 	fs.Var(&info, "info", "KEY=VALUE for the report's header (repeatable)")
 	fs.Parse(os.Args[2:])
-	if fs.NArg() != 0 {
+	if fs.NArg() != 0 && cmd != "summary-equal" {
 		usage()
 	}
 	cfg := benchgen.Config{Seed: *seed, Files: *files}
@@ -139,6 +143,22 @@ func main() {
 		if phases, err = benchgen.ScalePhases(os.Stdin); err == nil {
 			for _, p := range phases {
 				fmt.Println(p)
+			}
+		}
+	case "summary-equal":
+		// summary-equal A B: the two summary files are the same but for
+		// their last-modified times.
+		if fs.NArg() != 2 {
+			usage()
+		}
+		var a, b []byte
+		if a, err = os.ReadFile(fs.Arg(0)); err == nil {
+			b, err = os.ReadFile(fs.Arg(1))
+		}
+		if err == nil {
+			var eq bool
+			if eq, err = summary.Equal(a, b); err == nil && !eq {
+				err = fmt.Errorf("%s and %s differ", fs.Arg(0), fs.Arg(1))
 			}
 		}
 	case "scale-report":

@@ -76,7 +76,9 @@ func (s *Repo) deriveSummary(moves []RefMove) ([]byte, error) {
 		}
 		e, err := summary.CommitEntry(m.Ref.Name, m.To, commit)
 		if err != nil {
-			return nil, fmt.Errorf("summary: ref %s: %w", m.Ref, err)
+			// libostree reads what it can of such a commit (GLib is
+			// lenient): let it write the summary.
+			return nil, &summary.UnderivableError{Reason: fmt.Sprintf("commit %s of ref %s: %v", m.To.Short(), m.Ref, err)}
 		}
 		changes[i].To = &e
 	}

@@ -10,5 +10,11 @@
 //   - staging.go: libostree's staging directories kept safe (what a later
 //     push may take up, swept when stale);
 //   - filez.go, compress.go: .filez objects validated and written, or made
-//     from a bare repository's files to send.
+//     from a bare repository's files to send;
+//   - refs.go: the refs a push names read from their files, without listing
+//     every ref (LookupRefs), and the ref count (CountRefs);
+//   - summary.go: the summary after refs move, derived from the previous
+//     one (pkg/summary) when that is the one the last push wrote and nothing
+//     changed since (SummaryCurrent, RecordSummary), else regenerated; the
+//     ostree-metadata commit of a repository with a collection ID.
 package store

@@ -15,8 +15,7 @@
 //     Message, in one msg_*.go per message family: Hello, Advertise and
 //     Refs, RefFilter (with RefPattern), Query and Have, ObjectHeader,
 //     Update, Result and ResultFlags, Progress and ErrorMsg; DecodeMessage
-//     and NewMessage map a frame type
-//     to its message;
+//     and NewMessage map a frame type to its message;
 //   - negotiation helpers: Magic, Version, HighestCommonVersion,
 //     Capabilities and Intersect, and the capabilities (Cap*), each beside
 //     the messages it changes;

@@ -194,6 +194,14 @@ func interrupted(err error) bool {
 	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, errStreamEnded) || errors.As(err, &remote)
 }
 
+// clientEnded is a push its client ended before it was complete (the
+// original ostree-push gives up by closing the connection): said in plain
+// words, not as a protocol error, and an interrupted push.
+type clientEnded struct{ msg string }
+
+func (e *clientEnded) Error() string { return e.msg }
+func (e *clientEnded) Unwrap() error { return errStreamEnded }
+
 // errStreamEnded is wrapped by the errors of a client whose stream ended
 // between frames where more had to come.
 var errStreamEnded = errors.New("end of stream")

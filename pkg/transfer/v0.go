@@ -100,7 +100,7 @@ func (rv *receiver) runV0(r *bufio.Reader, w *bufio.Writer) (*ReceiveResult, err
 
 	m, err := wire.ReadV0(r)
 	if err == io.EOF {
-		return nil, wire.ProtocolErrorf("version 0: connection closed before UPDATE or DONE")
+		return nil, &clientEnded{"the client ended the push before sending UPDATE or DONE; nothing was changed"}
 	}
 	if err != nil {
 		return nil, err
@@ -141,7 +141,7 @@ func (rv *receiver) runV0(r *bufio.Reader, w *bufio.Writer) (*ReceiveResult, err
 	for {
 		m, err := wire.ReadV0(r)
 		if err == io.EOF {
-			return nil, wire.ProtocolErrorf("version 0: connection closed before DONE")
+			return nil, &clientEnded{fmt.Sprintf("the client ended the push before DONE, after %d objects; nothing was changed", res.ObjectsWritten)}
 		}
 		if err != nil {
 			return nil, err

@@ -56,3 +56,30 @@ func TestV0TooManyRefs(t *testing.T) {
 		t.Errorf("the receiver wrote %d bytes", out.Len())
 	}
 }
+
+// TestV0ClientEnds: a version-0 client that goes away before DONE is told
+// of in plain words (not as a protocol error), and counts as an
+// interrupted push.
+func TestV0ClientEnds(t *testing.T) {
+	dest := newMemStore()
+	var in, out bytes.Buffer
+	_, err := ReceiveV0(&in, &out, dest, ReceiveOptions{})
+	if err == nil || !strings.Contains(err.Error(), "the client ended the push before") || strings.Contains(err.Error(), "protocol error") {
+		t.Fatalf("ReceiveV0 of a client that sent nothing: %v", err)
+	}
+	if !interrupted(err) {
+		t.Errorf("%v does not count as an interrupted push", err)
+	}
+}
+
+// TestPhaseTimedFromStart: the first phase a receiver logs, version 0's
+// as version 1's, is timed from the receiver's start (version 0's used
+// to log 2562047h47m16.854775807s: from the zero time).
+func TestPhaseTimedFromStart(t *testing.T) {
+	var logged []string
+	rv := newReceiver(newMemStore(), ReceiveOptions{Logf: func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }})
+	rv.phase("first")
+	if len(logged) != 1 || !strings.HasPrefix(logged[0], "first: ") || strings.Contains(logged[0], "h") {
+		t.Errorf("logged %q, want a phase of under an hour", logged)
+	}
+}

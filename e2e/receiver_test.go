@@ -138,8 +138,12 @@ func TestReceiverSummaryAndHook(t *testing.T) {
 	e.commit("os/main", "fourth")
 	before := snap(t, remote)
 	r = e.pushEnv(e.config("dry_run: yes\n"), e.dest(remote), "os/main")
-	if !strings.Contains(r.stderr, "dry_run") {
+	if !strings.Contains(r.stderr, "dry_run") || !strings.Contains(r.stderr, "(dry run: the server's; nothing moved)") {
 		t.Fatalf("dry_run not reported:\n%s", r.stderr)
+	}
+	r = e.pushEnv(e.config("dry_run: yes\n"), "--json", e.dest(remote), "os/main")
+	if res := parseJSON(t, r); !res.DryRun {
+		t.Fatalf("--json of a push the server ran dry: dry_run false:\n%s", r.stdout)
 	}
 	unchanged(t, remote, before)
 	testrepo.Fsck(t, remote)

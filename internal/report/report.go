@@ -48,9 +48,12 @@ type Options struct {
 // Write prints the git-style report: the header line, then a line per ref
 // and a last line with the objects, bytes and time.
 func Write(w io.Writer, res *transfer.PushResult, o Options, elapsed time.Duration) {
-	header, dryRun, quiet := o.Header, o.DryRun, o.Quiet
-	if dryRun {
+	header, quiet := o.Header, o.Quiet
+	switch {
+	case o.DryRun:
 		header += " (dry run)"
+	case res.DryRun:
+		header += " (dry run: the server's; nothing moved)"
 	}
 	fmt.Fprintln(w, header)
 	for _, r := range res.Refs {
@@ -94,7 +97,7 @@ func Write(w io.Writer, res *transfer.PushResult, o Options, elapsed time.Durati
 		return
 	}
 	verb := o.Verb
-	if dryRun {
+	if o.DryRun { // in the server's dry run the objects did go
 		verb = map[string]string{"sent": "would send", "received": "would receive"}[verb]
 	}
 	fmt.Fprintf(w, "%s %d objects, %s in %.1fs\n", verb, res.ObjectsSent, HumanBytes(res.BytesSent), elapsed.Seconds())
@@ -126,7 +129,7 @@ type jsonResult struct {
 
 // WriteJSON prints the result as one JSON object.
 func WriteJSON(w io.Writer, res *transfer.PushResult, dryRun bool, elapsed time.Duration, remote []string) error {
-	out := jsonResult{ObjectsSent: res.ObjectsSent, BytesSent: res.BytesSent, Seconds: elapsed.Seconds(), DryRun: dryRun,
+	out := jsonResult{ObjectsSent: res.ObjectsSent, BytesSent: res.BytesSent, Seconds: elapsed.Seconds(), DryRun: dryRun || res.DryRun,
 		Refs: []jsonRef{}, Remote: append([]string{}, remote...)}
 	for _, o := range res.Refs {
 		status, reason := Outcome(o)
@@ -199,6 +202,7 @@ func WriteFanOutJSON(w io.Writer, dests []Destination, objectsRead, bytesRead ui
 			jd.Error = d.Err.Error()
 		}
 		if d.Result != nil {
+			jd.DryRun = dryRun || d.Result.DryRun
 			jd.OK = d.Err == nil && d.Result.OK()
 			jd.ObjectsSent, jd.BytesSent = d.Result.ObjectsSent, d.Result.BytesSent
 			for _, o := range d.Result.Refs {

@@ -226,3 +226,38 @@ func TestPushSourceReadError(t *testing.T) {
 		}
 	}
 }
+
+// TestPushServerDryRun: a push the server runs dry (its dry_run) is
+// reported as a dry run to the client (RESULT_FLAGS' DRY_RUN, with
+// result-dry-run), though the client did not ask for one; a real push is
+// not, and without the capability the client cannot tell.
+func TestPushServerDryRun(t *testing.T) {
+	h := newHistory(t)
+	h.src.setRef("main", h.c2)
+	for i, tc := range []struct {
+		serverDry, clientDry bool
+		off                  []string
+		want                 bool
+	}{
+		{false, false, nil, false},
+		{true, false, nil, true},
+		{false, true, nil, true},
+		{true, false, []string{wire.CapResultDryRun}, false},
+	} {
+		dst, before := h.destSnapshot(t, "main", h.c1)
+		ex := runPushRecord(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}, DryRun: tc.clientDry, NoCapabilities: tc.off},
+			ReceiveOptions{Agent: "test-receive/1", Policy: Policy{DryRun: tc.serverDry}}, nil)
+		ex.checkNoErrors(t, fmt.Sprintf("#%d: ", i))
+		if ex.push.DryRun != tc.want {
+			t.Errorf("#%d: PushResult.DryRun = %v, want %v", i, ex.push.DryRun, tc.want)
+		}
+		if !ex.recv.DryRun != !(tc.serverDry || tc.clientDry) {
+			t.Errorf("#%d: ReceiveResult.DryRun = %v", i, ex.recv.DryRun)
+		}
+		if tc.serverDry || tc.clientDry {
+			dst.assertUnchanged(t, before)
+		} else if dst.refValue("main") != h.c2 {
+			t.Errorf("#%d: main did not move", i)
+		}
+	}
+}

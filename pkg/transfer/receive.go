@@ -90,6 +90,9 @@ func (rv *v1Receiver) run() (*ReceiveResult, error) {
 			if r.Forced {
 				flags.Refs[i] |= wire.RefForced
 			}
+			if res.DryRun && r.Status == wire.StatusOK && rv.caps.Has(wire.CapResultDryRun) {
+				flags.Refs[i] |= wire.RefDryRun
+			}
 		}
 		if err := rv.fw.WriteMessage(flags); err != nil {
 			return nil, err
@@ -147,7 +150,7 @@ func (rv *v1Receiver) hello() (uint16, error) {
 	if resumable {
 		mine = append(mine, wire.CapResume)
 	}
-	mine = append(mine, wire.CapDeflateMetadata, wire.CapAdvertiseRefs, wire.CapResultFlags, wire.CapRefFilter)
+	mine = append(mine, wire.CapDeflateMetadata, wire.CapAdvertiseRefs, wire.CapResultFlags, wire.CapRefFilter, wire.CapResultDryRun)
 	rv.caps = wire.Intersect(hello.Capabilities, mine)
 	if resumable && rt.Resumed() {
 		rv.opts.Logf("the transaction took up an earlier one's staging; %s in effect: %v", wire.CapResume, rv.caps.Has(wire.CapResume))

@@ -159,7 +159,7 @@ func (rv *receiver) conclude(upd *wire.Update, res *ReceiveResult) error {
 	if err := rv.checkDetachedMetadata(); err != nil {
 		return err
 	}
-	res.DryRun = upd.DryRun
+	res.DryRun = upd.DryRun || rv.opts.Policy.DryRun // the client's or the server's
 	res.Updates = upd.Refs
 	if f, ok := rv.txn.(FlushTxn); ok && len(commits) > 0 && !upd.DryRun && !rv.opts.Policy.DryRun {
 		f.StartFlush()

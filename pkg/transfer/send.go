@@ -62,6 +62,9 @@ type PushResult struct {
 	BytesSent   uint64 // object bytes sent (dry run: that would be sent)
 	RemoteMode  string
 	RemoteAgent string
+	// DryRun: the receiver said nothing moved because the push was a dry
+	// run, the client's or its own (CapResultDryRun).
+	DryRun bool
 }
 
 // OK reports whether every ref was updated or already up to date.

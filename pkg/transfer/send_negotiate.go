@@ -94,6 +94,9 @@ func (l *lane) capabilities() []string {
 	if !off(wire.CapRefFilter) {
 		mine = append(mine, wire.CapRefFilter)
 	}
+	if !off(wire.CapResultDryRun) {
+		mine = append(mine, wire.CapResultDryRun)
+	}
 	return mine
 }
 

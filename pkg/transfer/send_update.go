@@ -31,6 +31,11 @@ func (l *lane) readResult(stats *sentStats) error {
 			return wire.ProtocolErrorf("RESULT_FLAGS has %d refs, the UPDATE %d", len(f.Refs), len(l.n.updates))
 		}
 		stats.flags = f.Refs
+		for _, fl := range f.Refs {
+			if fl&wire.RefDryRun != 0 && !l.caps.Has(wire.CapResultDryRun) {
+				return wire.ProtocolErrorf("RESULT_FLAGS sets DRY_RUN without %s in effect", wire.CapResultDryRun)
+			}
+		}
 		if m, err = l.readMessage("RESULT"); err != nil {
 			return err
 		}
@@ -65,6 +70,9 @@ func (l *lane) outcomes(n *negotiated, sent *sentStats) (*PushResult, error) {
 	forced := map[wire.RefName]bool{}
 	for i, f := range sent.flags {
 		forced[l.n.updates[i].Ref] = f&wire.RefForced != 0
+		if f&wire.RefDryRun != 0 {
+			res.DryRun = true // the server's dry run, or the client's
+		}
 	}
 	byRef := map[wire.RefName]wire.RefResult{}
 	for _, r := range sent.result.Refs {

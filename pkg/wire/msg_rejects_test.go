@@ -94,7 +94,7 @@ func TestUnmarshalRejects(t *testing.T) {
 
 		// RESULT_FLAGS
 		{FrameResultFlags, hexBytes("00000000"), "RESULT_FLAGS: refs: no refs"},
-		{FrameResultFlags, hexBytes("00000001 02"), "RESULT_FLAGS: refs[0].flags: got 0x02, which has reserved bits 0x02 set"},
+		{FrameResultFlags, hexBytes("00000001 04"), "RESULT_FLAGS: refs[0].flags: got 0x04, which has reserved bits 0x04 set"},
 		{FrameResultFlags, hexBytes("00000002 01"), "RESULT_FLAGS: refs: count 2 needs at least 2 bytes, only 1 left"},
 		{FrameResultFlags, hexBytes("00002711"), "RESULT_FLAGS: refs: count 10001 exceeds the limit of 10000"},
 

@@ -169,9 +169,18 @@ const (
 	// RefForced: the ref moved (or would, in a dry run) to a commit its
 	// old commit is not an ancestor of, as the update's FORCE or the
 	// server's configuration allowed.
-	RefForced     RefFlags = 0x01
-	refFlagsKnown          = RefForced
+	RefForced RefFlags = 0x01
+	// RefDryRun, with CapResultDryRun in effect: the ref was judged and
+	// would have moved (status OK), but nothing moved: the push was a dry
+	// run, the client's or the server's (its configuration's dry_run).
+	RefDryRun     RefFlags = 0x02
+	refFlagsKnown          = RefForced | RefDryRun
 )
+
+// CapResultDryRun, in effect with CapResultFlags, has the receiver set
+// RefDryRun on the refs of a dry run, so that a client learns that the
+// server ran the push dry even when it did not ask for it.
+const CapResultDryRun = "result-dry-run"
 
 // ResultFlags (FrameResultFlags) carries one RefFlags per ref of the
 // UPDATE it answers, in the same order, with CapResultFlags in effect.

@@ -78,6 +78,7 @@ func validMessages() []Message {
 		&Result{Refs: []RefResult{{Ref: ref("main")}}},
 		&ResultFlags{Refs: []RefFlags{0}},
 		&ResultFlags{Refs: []RefFlags{RefForced, 0, RefForced}},
+		&ResultFlags{Refs: []RefFlags{RefDryRun, RefForced | RefDryRun}},
 		&RefFilter{},
 		&RefFilter{All: true},
 		&RefFilter{Patterns: []RefPattern{

@@ -224,6 +224,36 @@ func TestReceiverDerivesSummary(t *testing.T) {
 	}
 }
 
+// TestReceiverForce: a server with force: yes takes a non-fast-forward
+// update from a client that did not ask to force it (the 1.x receiver's
+// behaviour), and the client says it was forced; without it, the update
+// is refused.
+func TestReceiverForce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 20)
+	remote := e.remote("archive")
+	wantCode(t, e.push(e.dest(remote), "os/main"), 0)
+	os.WriteFile(filepath.Join(e.tree, "remote-only"), []byte("x\n"), 0o644)
+	testrepo.Commit(t, remote, "os/main", e.tree, "work done on the server")
+	os.Remove(filepath.Join(e.tree, "remote-only"))
+	os.WriteFile(filepath.Join(e.tree, "local-only"), []byte("y\n"), 0o644)
+	e.commit("os/main", "local work")
+	before := snap(t, remote)
+	r := e.push(e.dest(remote), "os/main")
+	wantCode(t, r, 1)
+	if !strings.Contains(r.stderr, "non-fast-forward") {
+		t.Fatalf("without force: yes:\n%s", r.stderr)
+	}
+	unchanged(t, remote, before)
+	r = e.pushEnv(e.config("force: yes\n"), e.dest(remote), "os/main")
+	wantCode(t, r, 0)
+	if !strings.Contains(r.stderr, "(forced update)") {
+		t.Fatalf("with force: yes, the report does not say forced:\n%s", r.stderr)
+	}
+	sameRef(t, e.src, remote, "os/main")
+	testrepo.Fsck(t, remote)
+}
+
 func TestReceiverConfigErrors(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 20)

@@ -265,6 +265,35 @@ func TestPushNonFastForward(t *testing.T) {
 	}
 }
 
+// TestPushServerForce: a receiver that accepts non-fast-forward updates
+// from every client (its force: yes) says so (server-force), and the
+// client sends such an update without --force for it to judge: it moves,
+// forced. Without the capability, or when the receiver also denies
+// non-fast-forward updates, the client refuses it locally as before.
+func TestPushServerForce(t *testing.T) {
+	h := newHistory(t)
+	h.src.setRef("main", h.c2b)
+	for i, tc := range []struct {
+		pol  Policy
+		off  []string
+		want wantRef
+	}{
+		{Policy{ForceAll: true}, nil, wantRef{"main", h.c2, h.c2b, wire.StatusOK, true}},
+		{Policy{ForceAll: true}, []string{wire.CapServerForce}, wantRef{"main", h.c2, h.c2b, wire.StatusNonFastForward, false}},
+		{Policy{ForceAll: true, DenyNonFastForward: true}, nil, wantRef{"main", h.c2, h.c2b, wire.StatusNonFastForward, false}},
+		{Policy{}, nil, wantRef{"main", h.c2, h.c2b, wire.StatusNonFastForward, false}},
+	} {
+		dst := h.dest(t, "main", h.c2)
+		ex := runPushRecord(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}, NoCapabilities: tc.off},
+			ReceiveOptions{Agent: "test-receive/1", Policy: tc.pol}, nil)
+		ex.checkNoErrors(t, fmt.Sprintf("#%d: ", i))
+		checkOutcomes(t, fmt.Sprintf("#%d: ", i), ex.push.Refs, []wantRef{tc.want})
+		if moved := dst.refValue("main") == h.c2b; moved != (tc.want.status == wire.StatusOK) {
+			t.Errorf("#%d: main moved: %v", i, moved)
+		}
+	}
+}
+
 // TestPushStale moves the remote ref after the advertisement: the update
 // must be refused, and the staged objects dropped.
 func TestPushStale(t *testing.T) {

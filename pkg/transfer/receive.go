@@ -151,6 +151,9 @@ func (rv *v1Receiver) hello() (uint16, error) {
 		mine = append(mine, wire.CapResume)
 	}
 	mine = append(mine, wire.CapDeflateMetadata, wire.CapAdvertiseRefs, wire.CapResultFlags, wire.CapRefFilter, wire.CapResultDryRun)
+	if pol := rv.opts.Policy; pol.ForceAll && !pol.DenyNonFastForward {
+		mine = append(mine, wire.CapServerForce)
+	}
 	rv.caps = wire.Intersect(hello.Capabilities, mine)
 	if resumable && rt.Resumed() {
 		rv.opts.Logf("the transaction took up an earlier one's staging; %s in effect: %v", wire.CapResume, rv.caps.Has(wire.CapResume))

@@ -97,6 +97,9 @@ func (l *lane) capabilities() []string {
 	if !off(wire.CapResultDryRun) {
 		mine = append(mine, wire.CapResultDryRun)
 	}
+	if !off(wire.CapServerForce) {
+		mine = append(mine, wire.CapServerForce)
+	}
 	return mine
 }
 

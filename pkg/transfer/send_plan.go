@@ -120,7 +120,9 @@ func (l *lane) judge(plan []planned, adv *wire.Advertise, agent string) (*negoti
 			if err != nil {
 				return nil, err
 			}
-			if !ff && !pl.spec.Force {
+			// A receiver that accepts such updates from every client
+			// (CapServerForce) judges them itself.
+			if !ff && !pl.spec.Force && !l.caps.Has(wire.CapServerForce) {
 				out.Status, out.Message = wire.StatusNonFastForward, "the remote commit is not an ancestor of "+pl.spec.Src
 				n.localReject[u.Ref] = out
 			}

@@ -177,6 +177,13 @@ const (
 	refFlagsKnown          = RefForced | RefDryRun
 )
 
+// CapServerForce, listed by a receiver whose configuration accepts
+// non-fast-forward updates from every client (the 1.x receiver's force:
+// yes), lets the client send such an update without FORCE and leave the
+// judgement to the receiver, instead of refusing it locally: its exit
+// status then says what the server did.
+const CapServerForce = "server-force"
+
 // CapResultDryRun, in effect with CapResultFlags, has the receiver set
 // RefDryRun on the refs of a dry run, so that a client learns that the
 // server ran the push dry even when it did not ask for it.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -258,6 +259,80 @@ func TestPushServerDryRun(t *testing.T) {
 			dst.assertUnchanged(t, before)
 		} else if dst.refValue("main") != h.c2 {
 			t.Errorf("#%d: main did not move", i)
+		}
+	}
+}
+
+func TestPushNonFastForward(t *testing.T) {
+	h := newHistory(t)
+	h.src.setRef("main", h.c2b)
+	for i, force := range []bool{false, true} {
+		dst, before := h.destSnapshot(t, "main", h.c2) // c2b does not descend from c2
+		ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{{Src: "main", Dst: refName("main"), Force: force}}})
+		ex.checkNoErrors(t, fmt.Sprintf("#%d: ", i))
+		if !force {
+			checkOutcomes(t, "#0: ", ex.push.Refs, []wantRef{{"main", h.c2, h.c2b, wire.StatusNonFastForward, false}})
+			if ex.push.OK() {
+				t.Errorf("#0: OK() is true")
+			}
+			if ex.push.ObjectsSent != 0 {
+				t.Errorf("#0: sent %d objects", ex.push.ObjectsSent)
+			}
+			dst.assertUnchanged(t, before)
+			if st := dst.counts(); st.Written != 0 || st.Commits != 0 {
+				t.Errorf("#0: destination stats %+v", st)
+			}
+			continue
+		}
+		checkOutcomes(t, "#1: ", ex.push.Refs, []wantRef{{"main", h.c2, h.c2b, wire.StatusOK, true}})
+		want := newObjects(t, h.src, h.c2b)
+		if ex.push.ObjectsSent != uint64(len(want)) || len(want) != 3 {
+			t.Errorf("#1: sent %d objects, want %d", ex.push.ObjectsSent, len(want))
+		}
+		if got := addedObjects(dst, before); !slices.Equal(got, nameStrings(want)) {
+			t.Errorf("#1: new objects\n got %v\nwant %v", got, nameStrings(want))
+		}
+		if dst.refValue("main") != h.c2b {
+			t.Errorf("#1: main not moved")
+		}
+	}
+	// Forced is a fact that travels as a flag (RESULT_FLAGS), never read
+	// from the text: without result-flags the receiver's "forced update"
+	// message arrives, and the outcome is not marked forced.
+	dst := h.dest(t, "main", h.c2)
+	ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{{Src: "main", Dst: refName("main"), Force: true}}, NoCapabilities: []string{wire.CapResultFlags}})
+	ex.checkNoErrors(t, "#2: ")
+	checkOutcomes(t, "#2: ", ex.push.Refs, []wantRef{{"main", h.c2, h.c2b, wire.StatusOK, false}})
+	if !ex.recv.Refs[0].Forced || ex.push.Refs[0].Message != "forced update" {
+		t.Errorf("#2: the receiver's result %+v, the client's %+v", ex.recv.Refs[0], ex.push.Refs[0])
+	}
+}
+
+// TestPushServerForce: a receiver that accepts non-fast-forward updates
+// from every client (its force: yes) says so (server-force), and the
+// client sends such an update without --force for it to judge: it moves,
+// forced. Without the capability, or when the receiver also denies
+// non-fast-forward updates, the client refuses it locally as before.
+func TestPushServerForce(t *testing.T) {
+	h := newHistory(t)
+	h.src.setRef("main", h.c2b)
+	for i, tc := range []struct {
+		pol  Policy
+		off  []string
+		want wantRef
+	}{
+		{Policy{ForceAll: true}, nil, wantRef{"main", h.c2, h.c2b, wire.StatusOK, true}},
+		{Policy{ForceAll: true}, []string{wire.CapServerForce}, wantRef{"main", h.c2, h.c2b, wire.StatusNonFastForward, false}},
+		{Policy{ForceAll: true, DenyNonFastForward: true}, nil, wantRef{"main", h.c2, h.c2b, wire.StatusNonFastForward, false}},
+		{Policy{}, nil, wantRef{"main", h.c2, h.c2b, wire.StatusNonFastForward, false}},
+	} {
+		dst := h.dest(t, "main", h.c2)
+		ex := runPushRecord(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main")}, NoCapabilities: tc.off},
+			ReceiveOptions{Agent: "test-receive/1", Policy: tc.pol}, nil)
+		ex.checkNoErrors(t, fmt.Sprintf("#%d: ", i))
+		checkOutcomes(t, fmt.Sprintf("#%d: ", i), ex.push.Refs, []wantRef{tc.want})
+		if moved := dst.refValue("main") == h.c2b; moved != (tc.want.status == wire.StatusOK) {
+			t.Errorf("#%d: main moved: %v", i, moved)
 		}
 	}
 }

@@ -85,6 +85,8 @@ demo:
 install: all
 	install -D -m 0755 bin/ostree-push $(DESTDIR)$(BINDIR)/ostree-push
 	install -D -m 0755 bin/ostree-receive $(DESTDIR)$(BINDIR)/ostree-receive
+	ln -sf ostree-receive $(DESTDIR)$(BINDIR)/ostree-receive-1
+	ln -sf ostree-receive $(DESTDIR)$(BINDIR)/ostree-receive-0
 	install -D -m 0755 bin/ostree-receive-shell $(DESTDIR)$(BINDIR)/ostree-receive-shell
 	install -D -m 0755 bin/ostree-pull-ssh $(DESTDIR)$(BINDIR)/ostree-pull-ssh
 	install -D -m 0644 build/man/ostree-push.1 $(DESTDIR)$(MANDIR)/man1/ostree-push.1
@@ -99,6 +101,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ostree-push $(DESTDIR)$(BINDIR)/ostree-receive \
+		$(DESTDIR)$(BINDIR)/ostree-receive-1 $(DESTDIR)$(BINDIR)/ostree-receive-0 \
 		$(DESTDIR)$(BINDIR)/ostree-receive-shell $(DESTDIR)$(BINDIR)/ostree-pull-ssh \
 		$(DESTDIR)$(MANDIR)/man1/ostree-pull-ssh.1 \
 		$(DESTDIR)$(MANDIR)/man1/ostree-push.1 $(DESTDIR)$(MANDIR)/man1/ostree-receive.1 \

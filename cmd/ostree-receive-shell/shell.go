@@ -44,9 +44,16 @@ or, from a client of the original ostree-push (protocol version 0),
 
     ostree-receive --repo=REPO [-v|--verbose|--debug]...
 
-(the first word may be any path ending in /ostree-receive; a leading "~/" in
-REPO means $HOME). It then runs the ostree-receive installed beside this
-program, else the one in /usr/local/bin:/usr/bin:/bin, with those arguments,
+or, from a client of ostree-push 1.x (which serves its repository through
+an ssh tunnel; 1.2 runs ostree-receive-1, and ostree-receive-0 for the
+original protocol),
+
+    ostree-receive[-1] [-n|-f|-q|-v]... REPO http://127.0.0.1:PORT [REF]...
+    ostree-receive-0 --repo=REPO [-v|--verbose|--debug]...
+
+(the first word may be any path ending in /ostree-receive, -1 or -0, which
+all run ostree-receive; a leading "~/" in REPO means $HOME). It then runs
+the ostree-receive installed beside this program, else the one in /usr/local/bin:/usr/bin:/bin, with those arguments,
 no shell, and only these environment variables: HOME, USER, LOGNAME, PATH,
 SHELL, SSH_CLIENT, SSH_CONNECTION, and LANG, LANGUAGE and LC_* when their
 value is a locale name.
@@ -54,6 +61,9 @@ value is a locale name.
 Use as a forced command:
 
     command="/usr/local/bin/ostree-receive-shell",no-pty,no-port-forwarding ssh-ed25519 AAAA...
+
+(an ostree-push 1.x client needs remote port forwarding, which
+no-port-forwarding forbids: for its keys, see ostree-receive-shell(1).)
 
 Exit status (once ostree-receive runs, its own):
     0    --help or --version
@@ -104,8 +114,28 @@ func parseCommand(cmd, home string) ([]string, error) {
 	if len(words) == 0 {
 		return nil, errInteractive
 	}
-	if !isProgram(words[0], receiveName) {
+	program := ""
+	for _, name := range []string{receiveName, receiveName + "-1", receiveName + "-0"} {
+		if isProgram(words[0], name) {
+			program = name
+		}
+	}
+	if program == "" {
 		return nil, fail(exitNotAllowed, "command not allowed: %q; this account only accepts ostree-push (%s [-v] REPO)", cmd, receiveName)
+	}
+	positional := 0
+	for _, w := range words[1:] {
+		if !strings.HasPrefix(w, "-") {
+			positional++
+		}
+	}
+	switch {
+	case program == receiveName+"-1" || program == receiveName && positional >= 2:
+		return parseURLCommand(words, home)
+	case program == receiveName+"-0":
+		if len(words) < 2 || !slices.ContainsFunc(words[1:], func(w string) bool { return strings.HasPrefix(w, "--repo=") }) {
+			return nil, fail(exitUsage, "%s serves clients of the original ostree-push: %s --repo=REPO", program, program)
+		}
 	}
 	var args []string
 	rest := words[1:]
@@ -153,6 +183,57 @@ func parseCommand(cmd, home string) ([]string, error) {
 		return nil, err
 	}
 	return append(args, path), nil
+}
+
+// urlOptions are the options of ostree-push 1.x's receiver a client may
+// pass (its own sends -n; --no-update, which would leave the summary stale,
+// is not among them).
+var urlOptions = map[string]bool{
+	"-n": true, "--dry-run": true, "-f": true, "--force": true,
+	"-q": true, "--quiet": true, "-v": true, "--verbose": true,
+}
+
+// parseURLCommand checks the receiver command of an ostree-push 1.x client,
+//
+//	PROGRAM [OPTION]... REPO URL [REF]...
+//
+// with options anywhere (as 1.x parsed them), and returns the options,
+// "--", then REPO, URL and the refs: nothing after "--" is read as an
+// option.
+func parseURLCommand(words []string, home string) ([]string, error) {
+	var opts, pos []string
+	dashes := false
+	for _, w := range words[1:] {
+		switch {
+		case dashes || !strings.HasPrefix(w, "-"):
+			pos = append(pos, w)
+		case w == "--":
+			dashes = true
+		case urlOptions[w]:
+			opts = append(opts, w)
+		default:
+			return nil, fail(exitUsage, "%s option not allowed: %q", receiveName, w)
+		}
+	}
+	if len(pos) < 2 {
+		return nil, fail(exitUsage, "want REPO URL [REF...], as ostree-push 1.x sends")
+	}
+	if pos[0] == "" {
+		return nil, fail(exitUsage, "empty repository path")
+	}
+	repo, err := expandHome(pos[0], home)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(pos[1], "http://") {
+		return nil, fail(exitUsage, "extra argument %q after the repository path (only the URL of an ostree-push 1.x client's tunnel, http://127.0.0.1:PORT, may follow it)", pos[1])
+	}
+	for _, r := range pos[2:] {
+		if r == "" || strings.HasPrefix(r, "-") {
+			return nil, fail(exitUsage, "ref %q: not a ref name", r)
+		}
+	}
+	return append(append(opts, "--", repo, pos[1]), pos[2:]...), nil
 }
 
 // expandHome replaces a leading "~/" of a repository path by home; the

@@ -91,6 +91,24 @@ func TestParseCommand(t *testing.T) {
 		{"only options", "ostree-receive -v", nil, exitUsage},
 		{"empty path", "ostree-receive ''", nil, exitUsage},
 		{"extra argument", "ostree-receive a b", nil, exitUsage},
+		// ostree-push 1.x: REPO URL [REF...], options anywhere; 1.2 runs
+		// ostree-receive-1 first.
+		{"1.x", "ostree-receive /srv/repo http://127.0.0.1:4000", []string{"--", "/srv/repo", "http://127.0.0.1:4000"}, 0},
+		{"1.x refs", "ostree-receive -n r http://127.0.0.1:4000 a b/c", []string{"-n", "--", "r", "http://127.0.0.1:4000", "a", "b/c"}, 0},
+		{"1.x options after", "ostree-receive r http://127.0.0.1:1 a -f -q", []string{"-f", "-q", "--", "r", "http://127.0.0.1:1", "a"}, 0},
+		{"1.x home", "ostree-receive ~/r http://127.0.0.1:1", []string{"--", testHome + "/r", "http://127.0.0.1:1"}, 0},
+		{"1.2", "ostree-receive-1 -v r http://127.0.0.1:1", []string{"-v", "--", "r", "http://127.0.0.1:1"}, 0},
+		{"1.2 path", "/usr/bin/ostree-receive-1 r http://127.0.0.1:1 x", []string{"--", "r", "http://127.0.0.1:1", "x"}, 0},
+		{"1.2 legacy", "ostree-receive-0 --repo=/srv/repo", []string{"--repo=/srv/repo"}, 0},
+		{"1.x no-update", "ostree-receive --no-update r http://127.0.0.1:1", nil, exitUsage},
+		{"1.x config", "ostree-receive r http://127.0.0.1:1 --config=/etc/passwd", nil, exitUsage},
+		{"1.x file url", "ostree-receive r file:///etc", nil, exitUsage},
+		{"1.x dash ref", "ostree-receive r http://127.0.0.1:1 -- -x", nil, exitUsage},
+		{"1.x empty ref", "ostree-receive r http://127.0.0.1:1 ''", nil, exitUsage},
+		{"1.x dash repo", "ostree-receive -- -r http://127.0.0.1:1", nil, exitUsage},
+		{"1.2 one argument", "ostree-receive-1 /srv/repo", nil, exitUsage},
+		{"1.2 legacy plain", "ostree-receive-0 /srv/repo", nil, exitUsage},
+		{"1.2 other", "ostree-receive-2 /srv/repo", nil, exitNotAllowed},
 		{"substitution split", "ostree-receive $(touch /tmp/x)", nil, exitUsage},
 		{"option after path", "ostree-receive repo -v", nil, exitUsage},
 		{"config", "ostree-receive --config=/etc/shadow x", nil, exitUsage},
@@ -182,6 +200,7 @@ func FuzzParseCommand(f *testing.F) {
 	for _, s := range []string{
 		"ostree-receive /srv/repo", "ostree-receive -v '/a b'", "ostree-receive ~/x",
 		"ostree-receive --config=/etc/shadow x", "ostree-receive -- -x", "sh -c id",
+		"ostree-receive -n r http://127.0.0.1:1 a", "ostree-receive-1 r http://x -- b", "ostree-receive-0 --repo=r",
 		`"ostree-receive" "-v" "x"`, `ostree-receive\ -v x`, "",
 	} {
 		f.Add(s)
@@ -197,17 +216,37 @@ func FuzzParseCommand(f *testing.F) {
 		if len(args) == 0 {
 			t.Fatalf("%q: no arguments", cmd)
 		}
+		if i := slices.Index(args, "--"); i >= 0 {
+			// The URL form: allowed options, then REPO URL [REF...].
+			for _, a := range args[:i] {
+				if !urlOptions[a] {
+					t.Fatalf("%q: option %q passed on", cmd, a)
+				}
+			}
+			pos := args[i+1:]
+			if len(pos) < 2 || !strings.HasPrefix(pos[1], "http://") {
+				t.Fatalf("%q: positional arguments %q", cmd, pos)
+			}
+			for _, a := range append([]string{pos[0]}, pos[2:]...) {
+				if a == "" || strings.HasPrefix(a, "-") || strings.IndexByte(a, 0) >= 0 {
+					t.Fatalf("%q: argument %q passed on", cmd, a)
+				}
+			}
+			return
+		}
+		path := args[len(args)-1]
+		legacy := strings.HasPrefix(path, "--repo=")
+		path = strings.TrimPrefix(path, "--repo=")
 		for _, a := range args[:len(args)-1] {
-			if a != "-v" && a != "--verbose" {
+			if a != "-v" && a != "--verbose" && !(legacy && a == "--debug") {
 				t.Fatalf("%q: option %q passed on", cmd, a)
 			}
 		}
-		path := args[len(args)-1]
 		if path == "" || strings.HasPrefix(path, "-") || strings.IndexByte(path, 0) >= 0 {
 			t.Fatalf("%q: path %q passed on", cmd, path)
 		}
 		words, _ := transfer.SplitCommand(cmd)
-		if !isProgram(words[0], receiveName) {
+		if !isProgram(words[0], receiveName) && !isProgram(words[0], receiveName+"-1") && !isProgram(words[0], receiveName+"-0") {
 			t.Fatalf("%q: program %q accepted", cmd, words[0])
 		}
 	})

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -48,6 +49,7 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 }
 
 const usage = `Usage: ostree-receive [OPTIONS] REPO
+       ostree-receive [OPTIONS] REPO URL [REF...]
 
 Receive a push from ostree-push into the OSTree repository REPO, speaking
 the ostree-push protocol on standard input and output. ostree-push runs it
@@ -56,6 +58,14 @@ over ssh; it is not meant to be run by hand.
 Every object is verified against its checksum while it is staged in a
 libostree transaction; refs move only after all objects are in, each one a
 compare-and-swap against the value the client saw, all together or none.
+
+With a URL, it serves a client of ostree-push 1.x, which serves its
+repository on its own 127.0.0.1 and tunnels it to the server: the refs
+named (else every ref of the client's summary but appstream/*, appstream2/*
+and ostree-metadata) are pulled from URL, which must be a loopback address,
+through the same checks as a push, and keep their checksums (1.x made new
+commits on the server). -f forces them. The commands ostree-receive-1 and
+ostree-receive-0 are this program under the names ostree-push 1.2 runs.
 Diagnostics go to the systemd journal when there is one, else to standard
 error.
 
@@ -79,13 +89,15 @@ func main() {
 	// to take up.
 	signal.Ignore(syscall.SIGPIPE)
 	stop := testhooks.Profile("ostree-receive")
-	code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	code := run(filepath.Base(os.Args[0]), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
 }
 
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	err := serve(args, stdin, stdout, stderr)
+// run serves under the name the program was run by (ostree-receive, or
+// ostree-receive-1 and ostree-receive-0, the names ostree-push 1.2 runs).
+func run(name string, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	err := serve(name, args, stdin, stdout, stderr)
 	var u errUsage
 	switch {
 	case err == nil:
@@ -99,7 +111,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 }
 
-func serve(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func serve(name string, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var o options
 	fs := pflag.NewFlagSet("ostree-receive", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -120,16 +132,35 @@ func serve(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return nil
 	}
 	repo := fs.Arg(0)
+	pullURL := ""
 	switch {
 	case o.legacyRepo != "" && fs.NArg() == 0:
 		o.Legacy, repo = true, o.legacyRepo
 		o.Verbose = o.Verbose || o.debug
 	case o.legacyRepo != "":
 		return errUsage{errors.New("--repo (a version-0 client) takes no other argument")}
-	case fs.NArg() != 1:
-		return errUsage{errors.New("want exactly one argument: the repository path")}
+	case fs.NArg() == 0:
+		return errUsage{errors.New("missing the repository path")}
+	case fs.NArg() >= 2:
+		pullURL = fs.Arg(1)
+	}
+	switch name {
+	case "ostree-receive-1":
+		if pullURL == "" {
+			return errUsage{errors.New("ostree-receive-1 serves ostree-push 1.x clients: REPO URL [REF...]")}
+		}
+	case "ostree-receive-0":
+		if !o.Legacy {
+			return errUsage{errors.New("ostree-receive-0 serves clients of the original ostree-push: --repo=REPO")}
+		}
 	}
 	o.Version = version
+	if pullURL != "" {
+		if err := receive.CheckPullURL(pullURL); err != nil {
+			return errUsage{err}
+		}
+		return receive.ServeURL(o.Options, repo, pullURL, fs.Args()[2:], stdout, stderr)
+	}
 	o.BeforeRefLock = testhooks.BeforeRefLock(stderr)
 	fault, err := testhooks.Fault()
 	if err != nil {

@@ -151,3 +151,18 @@ func BenchmarkDerive100k(b *testing.B) {
 		}
 	}
 }
+
+func TestRefs(t *testing.T) {
+	entries := []Entry{{Name: "a", Commit: csum(1), CommitSize: 10}, {Name: "b/c", Commit: csum(2), CommitSize: 20, HasTimestamp: true, Timestamp: 7}}
+	got, err := Refs(testSummary(t, entries, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Ref{{"a", csum(1)}, {"b/c", csum(2)}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("Refs = %v, want %v (the collection map's refs left out)", got, want)
+	}
+	if _, err := Refs([]byte("not a summary at all")); err == nil {
+		t.Fatal("garbage read as a summary")
+	}
+}

@@ -56,6 +56,24 @@ func Root(commit []byte) (tree, meta object.Checksum, err error) {
 	return tree, meta, nil
 }
 
+// Parent returns the parent of a serialized commit, object.Zero when it
+// has none.
+func Parent(commit []byte) (object.Checksum, error) {
+	v := gvariant.NewValue(commitType, commit, binary.LittleEndian)
+	m, err := v.Index(1)
+	if err != nil {
+		return object.Zero, fmt.Errorf("commit: %w", err)
+	}
+	if len(m.Data()) == 0 {
+		return object.Zero, nil
+	}
+	c, err := checksumAt(v, 1)
+	if err != nil {
+		return object.Zero, fmt.Errorf("commit: parent: %w", err)
+	}
+	return c, nil
+}
+
 // checksumAt reads member i of v, an ay that must be a checksum.
 func checksumAt(v gvariant.Value, i int) (object.Checksum, error) {
 	var c object.Checksum

@@ -98,3 +98,38 @@ func TestCheckCompleteMissing(t *testing.T) {
 		m[n] = saved
 	}
 }
+
+// TestParent reads a commit's parent: none, one, and a malformed one.
+func TestParent(t *testing.T) {
+	commit := func(parent []byte) []byte {
+		b := gvariant.NewBuilder(commitType, binary.LittleEndian)
+		b.Open()
+		b.Open()
+		b.Close()
+		b.Bytes(parent)
+		b.Open()
+		b.Close()
+		b.Str("s")
+		b.Str("")
+		b.Uint64(0)
+		b.Bytes(make([]byte, 32))
+		b.Bytes(make([]byte, 32))
+		b.Close()
+		data, err := b.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	var p object.Checksum
+	p[0], p[31] = 7, 9
+	if got, err := Parent(commit(nil)); err != nil || got != object.Zero {
+		t.Errorf("no parent: %v, %v", got, err)
+	}
+	if got, err := Parent(commit(p[:])); err != nil || got != p {
+		t.Errorf("parent: %v, %v; want %v", got, err, p)
+	}
+	if _, err := Parent(commit(p[:5])); err == nil {
+		t.Error("a 5-byte parent accepted")
+	}
+}

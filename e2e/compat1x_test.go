@@ -1,0 +1,192 @@
+package e2e
+
+// Mixed versions with ostree-push 1.x, the Python line distributions ship:
+// Debian's package (unpacked by ci/setup into build/ostree-push-1.x, never
+// installed, never on PATH) run with Debian's python3 against our receiver
+// through the test sshd, directly and through ostree-receive-shell as the
+// key's forced command. The ostree command is the oracle: the refs keep the
+// builder's checksums (1.x re-committed them), fsck is clean.
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ostree-push/ostree-push/internal/sshtest"
+	"github.com/ostree-push/ostree-push/internal/testrepo"
+)
+
+// python1x returns where ci/setup unpacked Debian's ostree-push 1.x, and
+// its version; it skips the test (fails it under CI=true) when that is
+// missing or cannot run.
+func python1x(t *testing.T) (dir, version string) {
+	t.Helper()
+	root, err := sshtest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = filepath.Join(root, "build", "ostree-push-1.x")
+	v, err := os.ReadFile(filepath.Join(dir, "VERSION"))
+	if err == nil {
+		probe := exec.Command("/usr/bin/python3", "-c", "import gi, yaml; gi.require_version('OSTree', '1.0'); from gi.repository import OSTree")
+		if out, perr := probe.CombinedOutput(); perr != nil {
+			err = &exec.Error{Name: "python3 with gi, yaml and OSTree 1.0", Err: perr}
+			t.Logf("%s", out)
+		}
+	}
+	if err != nil {
+		msg := "Debian's ostree-push 1.x is not usable here (run ci/setup): " + err.Error()
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return dir, strings.TrimSpace(string(v))
+}
+
+// run1x runs a program of ostree-push 1.x with Debian's python3, with an
+// ssh on PATH that reaches the test sshd (1.x runs plain `ssh`).
+func (e *env) run1x(program string, args ...string) run {
+	e.t.Helper()
+	dir, version := python1x(e.t)
+	wrap := filepath.Join(e.dir, "ssh-for-1x")
+	if err := os.MkdirAll(wrap, 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	script := "#!/bin/sh\nexec /usr/bin/ssh -F " + shellQuote(e.ssh.ConfigFile) + ` "$@"` + "\n"
+	if err := os.WriteFile(filepath.Join(wrap, "ssh"), []byte(script), 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	cmd := exec.Command("/usr/bin/python3", append([]string{filepath.Join(dir, "usr", "bin", program)}, args...)...)
+	cmd.Env = append(os.Environ(), "PATH="+wrap+":/usr/bin:/bin",
+		"PYTHONPATH="+filepath.Join(dir, "usr", "lib", "python3", "dist-packages"))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	r := run{stdout: stdout.String(), stderr: stderr.String()}
+	if exit, ok := err.(*exec.ExitError); ok {
+		r.code = exit.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("running %s %s: %v", program, version, err)
+	}
+	e.t.Logf("%s %s %s: exit %d\n%s%s", program, version, strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	return r
+}
+
+// sameRefs checks that dst's refs are src's, checksum for checksum.
+func sameRefs(t *testing.T, src, dst string, refs ...string) {
+	t.Helper()
+	for _, r := range refs {
+		if s, d := testrepo.RevParse(t, src, r), testrepo.RevParse(t, dst, r); s != d {
+			t.Errorf("%s: remote %s, local %s: the checksum was not kept", r, d, s)
+		}
+	}
+}
+
+// TestClient1xToOurReceiver: Debian's ostree-push 1.x pushes to our
+// ostree-receive, run directly by the key.
+func TestClient1xToOurReceiver(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 30)
+	python1x(t)
+	e.commit("app/one", "first")
+	dst := filepath.Join(e.dir, "dst")
+	testrepo.Init(t, dst, "archive")
+	conf := filepath.Join(e.dir, "receive.conf")
+	if err := os.WriteFile(conf, []byte("update: ostree\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	receive := "env OSTREE_RECEIVE_CONF=" + conf + " " + filepath.Join(binDir, "ostree-receive")
+	push := func(args ...string) run {
+		return e.run1x("ostree-push", append([]string{"--repo=" + e.src, "--command=" + receive}, args...)...)
+	}
+
+	// Every ref, fresh.
+	if r := push(e.dest(dst)); r.code != 0 || !strings.Contains(r.stderr, "[new ref]") {
+		t.Fatalf("1.x push of every ref: exit %d", r.code)
+	}
+	sameRefs(t, e.src, dst, "os/main", "app/one")
+	testrepo.Fsck(t, dst)
+	if out := testrepo.Ostree(t, "--repo="+dst, "summary", "--view"); !strings.Contains(out, "os/main") || !strings.Contains(out, "app/one") {
+		t.Errorf("the summary does not list the refs:\n%s", out)
+	}
+
+	// One ref, a fast-forward.
+	testrepo.ChangeTree(t, e.tree, 3, 10)
+	e.commit("os/main", "second")
+	if r := push(e.dest(dst), "os/main"); r.code != 0 {
+		t.Fatalf("1.x push of a new commit: exit %d", r.code)
+	}
+	sameRefs(t, e.src, dst, "os/main")
+
+	// A dry run (1.x's -n) moves nothing and says so.
+	before := testrepo.RevParse(t, dst, "os/main")
+	testrepo.ChangeTree(t, e.tree, 4, 10)
+	e.commit("os/main", "third")
+	if r := push("-n", e.dest(dst), "os/main"); r.code != 0 || !strings.Contains(r.stderr, "dry run") {
+		t.Fatalf("1.x dry run: exit %d", r.code)
+	}
+	if got := testrepo.RevParse(t, dst, "os/main"); got != before {
+		t.Fatalf("a dry run moved os/main to %s", got)
+	}
+
+	// Back to an older commit: not a fast-forward, refused, and said.
+	testrepo.Ostree(t, "--repo="+e.src, "reset", "os/main", before+"^")
+	r := push(e.dest(dst), "os/main")
+	if r.code == 0 || !strings.Contains(r.stderr, "non-fast-forward") {
+		t.Fatalf("a non-fast-forward from 1.x: exit %d", r.code)
+	}
+	if got := testrepo.RevParse(t, dst, "os/main"); got != before {
+		t.Fatalf("a refused push moved os/main to %s", got)
+	}
+
+	// A ref the client lacks.
+	if r := push(e.dest(dst), "no/such"); r.code == 0 {
+		t.Fatal("a ref the client lacks: exit 0")
+	}
+	testrepo.Fsck(t, dst)
+}
+
+// TestClient1xThroughShell: the same through ostree-receive-shell as the
+// key's forced command, with 1.0's command (ostree-receive) and 1.2's
+// (ostree-receive-1); and the no-port-forwarding trade-off.
+func TestClient1xThroughShell(t *testing.T) {
+	t.Parallel()
+	e := newShellEnv(t, ",no-pty")
+	python1x(t)
+	dst := filepath.Join(e.dir, "dst")
+	testrepo.Init(t, dst, "archive")
+	for i, command := range []string{"ostree-receive", "ostree-receive-1"} {
+		if i > 0 {
+			testrepo.ChangeTree(t, e.tree, int64(i), 10)
+			e.commit("os/main", command)
+		}
+		r := e.run1x("ostree-push", "--repo="+e.src, "--command="+command, e.dest(dst), "os/main")
+		if r.code != 0 {
+			t.Fatalf("1.x push through the shell with %s: exit %d", command, r.code)
+		}
+		sameRefs(t, e.src, dst, "os/main")
+	}
+	testrepo.Fsck(t, dst)
+}
+
+// TestClient1xNoPortForwarding: a key with no-port-forwarding (what the
+// README recommends for our own clients) refuses 1.x's tunnel before
+// anything runs; the README says so.
+func TestClient1xNoPortForwarding(t *testing.T) {
+	t.Parallel()
+	e := newShellEnv(t, ",no-pty,no-port-forwarding")
+	python1x(t)
+	dst := filepath.Join(e.dir, "dst")
+	testrepo.Init(t, dst, "archive")
+	r := e.run1x("ostree-push", "--repo="+e.src, e.dest(dst), "os/main")
+	if r.code == 0 || !strings.Contains(r.stderr, "port forwarding failed") {
+		t.Fatalf("1.x through a no-port-forwarding key: exit %d", r.code)
+	}
+	if out := testrepo.Ostree(t, "--repo="+dst, "refs"); strings.TrimSpace(out) != "" {
+		t.Fatalf("refs appeared: %q", out)
+	}
+}

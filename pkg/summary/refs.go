@@ -2,6 +2,9 @@ package summary
 
 import (
 	"fmt"
+	"math/bits"
+	"slices"
+	"strings"
 
 	"github.com/ostree-push/ostree-push/pkg/gvariant"
 	"github.com/ostree-push/ostree-push/pkg/object"
@@ -42,4 +45,41 @@ func Refs(data []byte) ([]Ref, error) {
 		refs = append(refs, Ref{Name: name, Commit: c})
 	}
 	return refs, nil
+}
+
+// Write returns a summary listing entries (in any order; they are sorted
+// as libostree sorts them) with the metadata a puller reads: the
+// repository's mode and the modification time. It is for a repository
+// served for one pull, not a replacement for the one libostree writes.
+func Write(entries []Entry, mode string, lastModified uint64) ([]byte, error) {
+	sorted := slices.Clone(entries)
+	slices.SortFunc(sorted, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i].Name == sorted[i-1].Name {
+			return nil, fmt.Errorf("summary: ref %q twice", sorted[i].Name)
+		}
+	}
+	b := gvariant.NewBuilder(summaryType, order)
+	b.Open()
+	b.Open()
+	for _, e := range sorted {
+		e.encode(b)
+	}
+	b.Close()
+	b.Open()
+	b.Open()
+	b.Str(KeyLastModified)
+	b.OpenVariant(typeT)
+	b.Uint64(bits.ReverseBytes64(lastModified))
+	b.Close()
+	b.Close()
+	b.Open()
+	b.Str(KeyMode)
+	b.OpenVariant(typeS)
+	b.Str(mode)
+	b.Close()
+	b.Close()
+	b.Close()
+	b.Close()
+	return b.Finish()
 }

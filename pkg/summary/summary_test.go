@@ -166,3 +166,24 @@ func TestRefs(t *testing.T) {
 		t.Fatal("garbage read as a summary")
 	}
 }
+
+func TestWrite(t *testing.T) {
+	entries := []Entry{{Name: "b", Commit: csum(2), CommitSize: 5}, {Name: "a", Commit: csum(1), CommitSize: 9, HasTimestamp: true, Timestamp: 3}}
+	data, err := Write(entries, "archive-z2", 42)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Refs(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint([]Ref{{"a", csum(1)}, {"b", csum(2)}}) {
+		t.Fatalf("Refs(Write) = %v", got)
+	}
+	if n, err := RefCount(data); err != nil || n != 2 {
+		t.Fatalf("RefCount = %d, %v", n, err)
+	}
+	if _, err := Write([]Entry{entries[0], entries[0]}, "archive-z2", 0); err == nil {
+		t.Fatal("a ref twice accepted")
+	}
+}

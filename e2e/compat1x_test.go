@@ -9,6 +9,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -189,4 +190,118 @@ func TestClient1xNoPortForwarding(t *testing.T) {
 	if out := testrepo.Ostree(t, "--repo="+dst, "refs"); strings.TrimSpace(out) != "" {
 		t.Fatalf("refs appeared: %q", out)
 	}
+}
+
+// receive1x is a --receive-command that runs Debian's ostree-receive 1.x
+// on the test sshd's side, with conf as its configuration.
+func receive1x(t *testing.T, conf string) string {
+	dir, _ := python1x(t)
+	return "env OSTREE_RECEIVE_CONF=" + shellQuote(conf) +
+		" PYTHONPATH=" + shellQuote(filepath.Join(dir, "usr", "lib", "python3", "dist-packages")) +
+		" /usr/bin/python3 " + shellQuote(filepath.Join(dir, "usr", "bin", "ostree-receive"))
+}
+
+// sameTree checks that the remote ref's tree is the local one's, file for
+// file (1.x re-commits: the commits differ, the trees must not).
+func sameTree(t *testing.T, src, dst, ref string) {
+	t.Helper()
+	a := testrepo.Ostree(t, "ls", "--repo="+src, "-R", "-C", ref)
+	b := testrepo.Ostree(t, "ls", "--repo="+dst, "-R", "-C", ref)
+	if a != b {
+		t.Errorf("%s: the remote tree differs from the local one", ref)
+	}
+}
+
+// TestOurClientTo1xServer: our ostree-push against Debian's ostree-receive
+// 1.x: the native push is refused by 1.x's command line, and the push is
+// made again the 1.x way (HTTP on 127.0.0.1, an ssh tunnel), with an
+// honest report per ref.
+func TestOurClientTo1xServer(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 30)
+	python1x(t)
+	e.commit("app/one", "first")
+	dst := filepath.Join(e.dir, "dst")
+	testrepo.Init(t, dst, "archive")
+	conf := filepath.Join(e.dir, "receive1x.conf")
+	if err := os.WriteFile(conf, []byte("log_level: INFO\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	push := func(args ...string) run {
+		t.Helper()
+		cmd := exec.Command(filepath.Join(binDir, "ostree-push"),
+			append([]string{"--repo=" + e.src, "--receive-command=" + receive1x(t, conf)}, args...)...)
+		cmd.Env = append(os.Environ(), "OSTREE_PUSH_SSH=ssh -F "+e.ssh.ConfigFile)
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		r := run{stdout: stdout.String(), stderr: stderr.String(), code: exitCode(err)}
+		t.Logf("ostree-push %s: exit %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+		return r
+	}
+
+	// --server-1x=never: one clear sentence, nothing moved.
+	r := push("--server-1x=never", e.dest(dst))
+	if r.code != 1 || !strings.Contains(r.stderr, "runs the receiver of ostree-push 1.x") || strings.Contains(r.stderr, "usage:") {
+		t.Fatalf("--server-1x=never: exit %d", r.code)
+	}
+
+	// Every ref, fresh: the 1.x way, re-committed, the same trees.
+	r = push(e.dest(dst))
+	if r.code != 0 || !strings.Contains(r.stderr, "runs ostree-push 1.x") || !strings.Contains(r.stderr, "[new ref]") ||
+		!strings.Contains(r.stderr, "re-committed app/one") || strings.Contains(r.stderr, "usage:") {
+		t.Fatalf("push to a 1.x server: exit %d", r.code)
+	}
+	// 1.x adds Flatpak's metadata to an app/ ref's commit; os/main's
+	// copy can come out the same, byte for byte.
+	if testrepo.RevParse(t, dst, "app/one") == testrepo.RevParse(t, e.src, "app/one") {
+		t.Errorf("app/one: the same checksum: 1.x did not re-commit?")
+	}
+	for _, ref := range []string{"os/main", "app/one"} {
+		sameTree(t, e.src, dst, ref)
+	}
+	testrepo.Fsck(t, dst)
+
+	// Nothing new: up to date.
+	r = push(e.dest(dst), "os/main")
+	if r.code != 0 || !strings.Contains(r.stderr, "[up to date]") {
+		t.Fatalf("a second push of the same commit: exit %d", r.code)
+	}
+
+	// A new commit, with --json.
+	// (1.x compares timestamps: each commit a day later.)
+	testrepo.ChangeTree(t, e.tree, 5, 10)
+	e.commit("os/main", "second", "--timestamp=2024-01-02T00:00:00Z")
+	r = push("--json", e.dest(dst), "os/main")
+	var res jsonResult
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &res) != nil || len(res.Refs) != 1 || res.Refs[0].Status != "updated" {
+		t.Fatalf("--json push of a new commit: exit %d, %+v", r.code, res)
+	}
+	sameTree(t, e.src, dst, "os/main")
+
+	// A dry run moves nothing.
+	before := testrepo.RevParse(t, dst, "os/main")
+	testrepo.ChangeTree(t, e.tree, 6, 10)
+	e.commit("os/main", "third", "--timestamp=2024-01-03T00:00:00Z")
+	if r = push("-n", e.dest(dst), "os/main"); r.code != 0 || !strings.Contains(r.stderr, "dry run") {
+		t.Fatalf("dry run: exit %d", r.code)
+	}
+	if got := testrepo.RevParse(t, dst, "os/main"); got != before {
+		t.Fatalf("a dry run moved os/main")
+	}
+
+	// An older commit: 1.x skips it, and the exit status says so; --force
+	// makes 1.x take it.
+	testrepo.Ostree(t, "--repo="+e.src, "reset", "os/main", "os/main^^")
+	if r = push(e.dest(dst), "os/main"); r.code != 1 || !strings.Contains(r.stderr, "skipped by the ostree-push 1.x server") {
+		t.Fatalf("an older commit: exit %d", r.code)
+	}
+	if got := testrepo.RevParse(t, dst, "os/main"); got != before {
+		t.Fatalf("a skipped ref moved")
+	}
+	if r = push("--force", e.dest(dst), "os/main"); r.code != 0 {
+		t.Fatalf("--force: exit %d", r.code)
+	}
+	sameTree(t, e.src, dst, "os/main")
+	testrepo.Fsck(t, dst)
 }

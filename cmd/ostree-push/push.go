@@ -104,6 +104,11 @@ func connection(o *options, dest transfer.Destination, stderr io.Writer) (*trans
 }
 
 func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) error {
+	switch o.server1x {
+	case server1xAuto, server1xNever, server1xAlways:
+	default:
+		return cli.Usage(fmt.Errorf("--server-1x: want auto, never or always, not %q", o.server1x))
+	}
 	if len(o.to) > 0 {
 		return pushMany(o, args, stdout, stderr, sigs)
 	}
@@ -124,10 +129,15 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	defer repo.Close()
 
 	start := time.Now()
-	conn, argv, err := connection(o, dest, stderr)
+	if o.server1x == server1xAlways {
+		return push1xTo(o, dest, specs, repo, stdout, stderr, start)
+	}
+	held := &heldStderr{w: stderr}
+	conn, argv, err := connection(o, dest, held)
 	if err != nil {
 		return err
 	}
+	held.live = func() bool { return conn.Received() > 0 }
 	if o.Verbose && !o.JSON {
 		fmt.Fprintf(stderr, "running: %s\n", cli.Quoted(argv))
 	}
@@ -147,6 +157,13 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	res, perr := transfer.Push(conn, conn, repo, popts)
 	prog.done()
 	cerr := conn.Close(30 * time.Second)
+	if perr != nil && !dest.Local && is1x(conn, cerr, held) {
+		if o.server1x == server1xNever {
+			return errServer1x{dest.Host}
+		}
+		return push1xTo(o, dest, specs, repo, stdout, stderr, start)
+	}
+	held.release()
 	if perr != nil {
 		return cli.SSHFailed(perr, cerr, dest, conn)
 	}

@@ -148,6 +148,21 @@ func (f *SSHFlags) Args(dest transfer.Destination, remote string) ([]string, err
 	}), nil
 }
 
+// Base is the ssh program and its options for dest, without the host and
+// a command (see transfer.SSHBase).
+func (f *SSHFlags) Base(dest transfer.Destination) ([]string, error) {
+	command, err := SSHCommand(f.Command)
+	if err != nil {
+		return nil, Usage(err)
+	}
+	return transfer.SSHBase(dest, transfer.SSHOptions{
+		Command:  command,
+		Port:     f.Port,
+		Identity: f.Identity,
+		Options:  f.Options,
+	}), nil
+}
+
 // Signals is the channel a program's interrupts (SIGINT, SIGTERM) arrive
 // on, for OnSignal: caught, so that the program ends its child in order.
 func Signals() <-chan os.Signal {

@@ -114,6 +114,12 @@ type SSHOptions struct {
 // receive command is passed to the remote shell as written (so it may
 // carry its own arguments); the repository path is appended shell-quoted.
 func SSHArgs(d Destination, o SSHOptions) []string {
+	return append(SSHBase(d, o), "--", d.Host, RemoteCommand(o.ReceiveCommand, d.Path))
+}
+
+// SSHBase is the ssh program and its options for d, without the host and
+// the remote command: SSHArgs appends "--", the host and the command.
+func SSHBase(d Destination, o SSHOptions) []string {
 	argv := append([]string{}, o.Command...)
 	if len(argv) == 0 {
 		argv = []string{"ssh"}
@@ -134,7 +140,7 @@ func SSHArgs(d Destination, o SSHOptions) []string {
 	if d.User != "" {
 		argv = append(argv, "-l", d.User)
 	}
-	return append(argv, "--", d.Host, RemoteCommand(o.ReceiveCommand, d.Path))
+	return argv
 }
 
 // RemoteCommand is the command line the remote shell runs.

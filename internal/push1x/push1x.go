@@ -1,0 +1,256 @@
+package push1x
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ostree-push/ostree-push/internal/httprepo"
+	"github.com/ostree-push/ostree-push/pkg/object"
+	"github.com/ostree-push/ostree-push/pkg/transfer"
+	"github.com/ostree-push/ostree-push/pkg/walk"
+	"github.com/ostree-push/ostree-push/pkg/wire"
+)
+
+// Options configure Push.
+type Options struct {
+	SSH            []string // the ssh program and its options (transfer.SSHBase)
+	Host           string
+	Path           string // the remote repository
+	ReceiveCommand string // run on the server; default "ostree-receive"
+	Refs           []httprepo.ServedRef
+	Force          bool // 1.x's -f: every ref, even one not newer than the server's
+	DryRun         bool // 1.x's -n: the server pulls, and makes no commit
+	// Stderr gets the receiver's messages, escaped, a line at a time:
+	// those above DEBUG, and all with Verbose.
+	Stderr  io.Writer
+	Verbose bool
+}
+
+// Result is what the 1.x server did with each ref.
+type Result struct {
+	Push transfer.PushResult // as a native push reports it: Old, New (pushed), Status
+	// Made maps the refs the server moved to the commits it made of the
+	// pushed ones (1.x re-commits); empty in a dry run.
+	Made map[string]object.Checksum
+}
+
+// masterWait bounds the wait for the ssh master's control socket.
+const masterWait = time.Minute
+
+// Push pushes refs to a 1.x server: see the package documentation.
+func Push(src transfer.Source, meta walk.Loader, o Options) (*Result, error) {
+	for _, r := range o.Refs {
+		if r.Commit.IsZero() {
+			return nil, fmt.Errorf("ref %s: ostree-push 1.x cannot delete refs", r.Name)
+		}
+	}
+	srv, err := httprepo.Serve(src, meta, o.Refs)
+	if err != nil {
+		return nil, err
+	}
+	defer srv.Close()
+	dir, err := os.MkdirTemp("", "ostree-push-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "ssh")
+
+	master, err := startMaster(o, sock)
+	if err != nil {
+		return nil, err
+	}
+	defer master.stop(o, sock)
+
+	port := strings.TrimPrefix(srv.URL, "http://127.0.0.1:")
+	fwd := exec.Command(o.SSH[0], append(append(o.SSH[1:], "-S", sock, "-O", "forward", "-R", "0:127.0.0.1:"+port), "--", o.Host)...)
+	var fwdErr bytes.Buffer
+	fwd.Stderr = &fwdErr
+	out, err := fwd.Output()
+	remotePort, perr := strconv.Atoi(strings.TrimSpace(string(out)))
+	if err != nil || perr != nil || remotePort <= 0 || remotePort > 65535 {
+		return nil, fmt.Errorf("the ssh tunnel for ostree-push 1.x's protocol was refused (%s): a key with no-port-forwarding, or sshd's AllowTcpForwarding, forbids it", wire.Printable(strings.TrimSpace(fwdErr.String())))
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d", remotePort)
+
+	receive := o.ReceiveCommand
+	if receive == "" {
+		receive = "ostree-receive"
+	}
+	cmd := receive + " -v"
+	if o.DryRun {
+		cmd += " -n"
+	}
+	if o.Force {
+		cmd += " -f"
+	}
+	cmd += " " + transfer.ShellQuote(o.Path) + " " + url
+	for _, r := range o.Refs {
+		cmd += " " + transfer.ShellQuote(r.Name)
+	}
+	run := exec.Command(o.SSH[0], append(append(o.SSH[1:], "-S", sock), "--", o.Host, cmd)...)
+	log := newReceiveLog()
+	var tail lastLines
+	lines := &lineWriter{f: func(s string) {
+		log.line(s)
+		tail.add(s)
+		if o.Stderr != nil && (o.Verbose || !strings.HasPrefix(s, "DEBUG:")) {
+			fmt.Fprintf(o.Stderr, "remote: %s\n", wire.Printable(s))
+		}
+	}}
+	run.Stderr = lines
+	if o.Verbose && o.Stderr != nil {
+		run.Stdout = &lineWriter{f: func(s string) { fmt.Fprintf(o.Stderr, "remote: %s\n", wire.Printable(s)) }}
+	}
+	err = run.Run()
+	lines.flush()
+	if err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return nil, fmt.Errorf("the ostree-push 1.x receiver on %s failed (exit status %d): %s", o.Host, exit.ExitCode(), wire.Printable(tail.last()))
+		}
+		return nil, err
+	}
+	res := &Result{Made: log.made}
+	res.Push.RemoteMode = wire.ModeArchive
+	res.Push.RemoteAgent = "ostree-push 1.x"
+	res.Push.ObjectsSent, res.Push.BytesSent = srv.Served()
+	res.Push.DryRun = o.DryRun
+	for _, r := range o.Refs {
+		out := transfer.RefOutcome{Ref: wire.RefName{Name: r.Name}, Old: log.current[r.Name], New: r.Commit, Forced: log.forced[r.Name]}
+		made, moved := log.made[r.Name]
+		why, skipped := log.skipped[r.Name]
+		switch {
+		case moved:
+			out.Status = wire.StatusOK
+			if made != r.Commit {
+				out.Message = "re-committed by the server as " + made.String()
+			}
+		case log.current[r.Name] == r.Commit:
+			out.Status = wire.StatusUpToDate
+		case skipped && log.current[r.Name] != object.Zero && strings.Contains(why, "same content"):
+			out.Status = wire.StatusUpToDate
+			out.Message = why
+		case skipped:
+			out.Status = wire.StatusRejected
+			out.Message = "skipped by the ostree-push 1.x server: " + why + "; --force pushes it"
+		case o.DryRun:
+			out.Status = wire.StatusOK
+		default:
+			out.Status = wire.StatusRejected
+			out.Message = "the ostree-push 1.x server did not say what it did with this ref"
+		}
+		res.Push.Refs = append(res.Push.Refs, out)
+	}
+	return res, nil
+}
+
+// master is the ssh control master the tunnel and the receiver go through.
+type master struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func startMaster(o Options, sock string) (*master, error) {
+	args := append(append([]string{}, o.SSH[1:]...), "-N", "-M", "-S", sock,
+		"-o", "ControlPersist=no", "-o", "ExitOnForwardFailure=no", "--", o.Host)
+	m := &master{cmd: exec.Command(o.SSH[0], args...), done: make(chan error, 1)}
+	var stderr bytes.Buffer
+	m.cmd.Stderr = &stderr
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := m.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting ssh: %w", err)
+	}
+	go func() { m.done <- m.cmd.Wait() }()
+	deadline := time.Now().Add(masterWait)
+	for {
+		if _, err := os.Stat(sock); err == nil {
+			return m, nil
+		}
+		select {
+		case err := <-m.done:
+			return nil, fmt.Errorf("ssh to %s failed (%v): %s", o.Host, err, wire.Printable(strings.TrimSpace(stderr.String())))
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			m.cmd.Process.Kill()
+			<-m.done
+			return nil, fmt.Errorf("ssh to %s: no control socket after %s", o.Host, masterWait)
+		}
+	}
+}
+
+// stop asks the master to exit, and ends it if it does not.
+func (m *master) stop(o Options, sock string) {
+	exit := exec.Command(o.SSH[0], append(append(o.SSH[1:], "-S", sock, "-O", "exit"), "--", o.Host)...)
+	exit.Run()
+	select {
+	case <-m.done:
+	case <-time.After(5 * time.Second):
+		m.cmd.Process.Signal(syscall.SIGTERM)
+		<-m.done
+	}
+}
+
+// lineWriter calls f with each line written to it.
+type lineWriter struct {
+	mu  sync.Mutex
+	buf []byte
+	f   func(string)
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	for {
+		i := bytes.IndexAny(w.buf, "\n\r")
+		if i < 0 {
+			break
+		}
+		if i > 0 {
+			w.f(string(w.buf[:i]))
+		}
+		w.buf = w.buf[i+1:]
+	}
+	if len(w.buf) > 64<<10 {
+		w.f(string(w.buf))
+		w.buf = nil
+	}
+	return len(p), nil
+}
+
+func (w *lineWriter) flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.buf) > 0 {
+		w.f(string(w.buf))
+		w.buf = nil
+	}
+}
+
+// lastLines keeps the last few lines that are not DEBUG, for an error.
+type lastLines struct{ lines []string }
+
+func (l *lastLines) add(s string) {
+	if strings.HasPrefix(s, "DEBUG:") {
+		return
+	}
+	l.lines = append(l.lines, s)
+	if len(l.lines) > 3 {
+		l.lines = l.lines[1:]
+	}
+}
+
+func (l *lastLines) last() string { return strings.Join(l.lines, " / ") }
+

@@ -253,4 +253,3 @@ func (l *lastLines) add(s string) {
 }
 
 func (l *lastLines) last() string { return strings.Join(l.lines, " / ") }
-

@@ -305,3 +305,28 @@ func TestOurClientTo1xServer(t *testing.T) {
 	sameTree(t, e.src, dst, "os/main")
 	testrepo.Fsck(t, dst)
 }
+
+// TestPullFrom1xHost: ostree-pull-ssh against a host whose ostree-push is
+// 1.x's (which has no --stdio) fails with one sentence, not 1.x's
+// traceback, and changes nothing here.
+func TestPullFrom1xHost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 10)
+	dir, _ := python1x(t)
+	local := filepath.Join(e.dir, "local")
+	testrepo.Init(t, local, "archive")
+	send := "env PYTHONPATH=" + shellQuote(filepath.Join(dir, "usr", "lib", "python3", "dist-packages")) +
+		" /usr/bin/python3 " + shellQuote(filepath.Join(dir, "usr", "bin", "ostree-push"))
+	cmd := exec.Command(filepath.Join(binDir, "ostree-pull-ssh"), "--repo="+local, "--send-command="+send,
+		"--ssh-command=ssh -F "+shellQuote(e.ssh.ConfigFile), e.dest(e.src), "os/main")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	code := exitCode(cmd.Run())
+	t.Logf("ostree-pull-ssh from a 1.x host: exit %d\n%s", code, stderr.String())
+	if code != 1 || !strings.Contains(stderr.String(), "runs ostree-push 1.x, which cannot serve a pull") || strings.Contains(stderr.String(), "Traceback") {
+		t.Fatalf("exit %d, want 1 and one sentence", code)
+	}
+	if out := testrepo.Ostree(t, "refs", "--repo="+local); strings.TrimSpace(out) != "" {
+		t.Fatalf("refs appeared: %q", out)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/ostree-push/ostree-push/internal/cli"
+	"github.com/ostree-push/ostree-push/internal/push1x"
 	"github.com/ostree-push/ostree-push/internal/report"
 	"github.com/ostree-push/ostree-push/internal/store"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
@@ -132,13 +133,19 @@ func pull(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 		fmt.Fprintf(stderr, "running: %s\n", cli.Quoted(argv))
 	}
 	start := time.Now()
-	conn, err := transfer.StartCommand(argv, stderr)
+	held := &cli.HeldStderr{W: stderr}
+	conn, err := transfer.StartCommand(argv, held)
 	if err != nil {
 		return err
 	}
+	held.SetLive(func() bool { return conn.Received() > 0 })
 	defer cli.OnSignal(sigs, conn.Kill)() // the transaction is abandoned: nothing changes here
 	res, rerr := transfer.Receive(conn, conn, repo, transfer.ReceiveOptions{Agent: "ostree-pull-ssh/" + version})
 	cerr := conn.Close(30 * time.Second)
+	if rerr != nil && !src.Local && push1x.IsSender1x(conn.Received(), held.Text()) {
+		return fmt.Errorf("%s runs ostree-push 1.x, which cannot serve a pull (ostree-pull-ssh runs ostree-push --stdio there): install this ostree-push on %s, or pull from it with ostree pull over HTTP", src.Host, src.Host)
+	}
+	held.Release()
 	if rerr != nil {
 		return cli.SSHFailed(rerr, cerr, src, conn)
 	}

@@ -132,12 +132,12 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	if o.server1x == server1xAlways {
 		return push1xTo(o, dest, specs, repo, stdout, stderr, start)
 	}
-	held := &heldStderr{w: stderr}
+	held := &cli.HeldStderr{W: stderr}
 	conn, argv, err := connection(o, dest, held)
 	if err != nil {
 		return err
 	}
-	held.live = func() bool { return conn.Received() > 0 }
+	held.SetLive(func() bool { return conn.Received() > 0 })
 	if o.Verbose && !o.JSON {
 		fmt.Fprintf(stderr, "running: %s\n", cli.Quoted(argv))
 	}
@@ -163,7 +163,7 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 		}
 		return push1xTo(o, dest, specs, repo, stdout, stderr, start)
 	}
-	held.release()
+	held.Release()
 	if perr != nil {
 		return cli.SSHFailed(perr, cerr, dest, conn)
 	}

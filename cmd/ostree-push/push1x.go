@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/ostree-push/ostree-push/internal/cli"
@@ -35,57 +34,14 @@ func (e errServer1x) Error() string {
 	return fmt.Sprintf("%s runs the receiver of ostree-push 1.x, which does not speak this protocol; --server-1x=auto (the default) pushes to it the 1.x way", e.host)
 }
 
-// heldStderr holds what the receiver writes to stderr until the receiver
-// has spoken the protocol (live): 1.x's usage message, which is how a 1.x
-// receiver is recognized, is then dropped rather than shown.
-type heldStderr struct {
-	mu       sync.Mutex
-	w        io.Writer
-	held     bytes.Buffer
-	live     func() bool
-	released bool
-}
-
-func (h *heldStderr) Write(p []byte) (int, error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if !h.released && (h.live != nil && h.live() || h.held.Len()+len(p) > 64<<10) {
-		h.w.Write(h.held.Bytes())
-		h.held.Reset()
-		h.released = true
-	}
-	if h.released {
-		return h.w.Write(p)
-	}
-	return h.held.Write(p)
-}
-
-// release shows what was held.
-func (h *heldStderr) release() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if !h.released {
-		h.w.Write(h.held.Bytes())
-		h.held.Reset()
-		h.released = true
-	}
-}
-
-// text is what is held.
-func (h *heldStderr) text() string {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.held.String()
-}
-
 // is1x reports whether a native push that failed (perr) met a 1.x
 // receiver.
-func is1x(conn *transfer.CommandConn, closeErr error, held *heldStderr) bool {
+func is1x(conn *transfer.CommandConn, closeErr error, held *cli.HeldStderr) bool {
 	var exit interface{ ExitCode() int }
 	if !errors.As(closeErr, &exit) {
 		return false
 	}
-	return push1x.IsReceiver1x(conn.Received(), exit.ExitCode(), held.text())
+	return push1x.IsReceiver1x(conn.Received(), exit.ExitCode(), held.Text())
 }
 
 // push1xTo pushes specs to dest, whose server runs ostree-push 1.x.

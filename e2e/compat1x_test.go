@@ -246,6 +246,12 @@ func TestOurClientTo1xServer(t *testing.T) {
 		t.Fatalf("--server-1x=never: exit %d", r.code)
 	}
 
+	// --to cannot include a 1.x server: said in one sentence.
+	r = push("--to", e.dest(dst), "os/main")
+	if r.code != 1 || !strings.Contains(r.stderr, "cannot include: push to it on its own") || strings.Contains(r.stderr, "usage:") {
+		t.Fatalf("--to a 1.x server: exit %d", r.code)
+	}
+
 	// Every ref, fresh: the 1.x way, re-committed, the same trees.
 	r = push(e.dest(dst))
 	if r.code != 0 || !strings.Contains(r.stderr, "runs ostree-push 1.x") || !strings.Contains(r.stderr, "[new ref]") ||

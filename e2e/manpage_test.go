@@ -25,7 +25,7 @@ func helpOptions(t *testing.T, cmd string) (opts []string, help string) {
 	if err != nil {
 		t.Fatalf("%s --help: %v", cmd, err)
 	}
-	re := regexp.MustCompile(`^\s+(-[a-z]|--[a-z-]+)(?:, (--[a-z-]+))?\b`)
+	re := regexp.MustCompile(`^\s+(-[a-z]|--[a-z0-9-]+)(?:, (--[a-z0-9-]+))?\b`)
 	seen := map[string]bool{}
 	for _, line := range strings.Split(string(out), "\n") {
 		if m := re.FindStringSubmatch(line); m != nil {
@@ -71,7 +71,7 @@ func section(page, name string) string {
 // manOptions returns the options an OPTIONS section defines: the bold
 // -x / --xxx words of its unindented term lines.
 func manOptions(opts string) []string {
-	re := regexp.MustCompile(`\*(-[a-z]|--[a-z-]+)\*`)
+	re := regexp.MustCompile(`\*(-[a-z]|--[a-z0-9-]+)\*`)
 	seen := map[string]bool{}
 	var out []string
 	for _, line := range strings.Split(opts, "\n") {

@@ -55,13 +55,16 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 	}
 	mirrors := make([]transfer.Mirror, len(dests))
 	remote := make([][]string, len(dests))
+	held := make([]*cli.HeldStderr, len(dests))
 	for i, d := range dests {
 		// What ssh and the receiver print is marked with the destination.
-		conn, argv, err := connection(o, d, &cli.LinePrefixer{W: prog, Prefix: d.String() + ": "})
+		held[i] = &cli.HeldStderr{W: &cli.LinePrefixer{W: prog, Prefix: d.String() + ": "}}
+		conn, argv, err := connection(o, d, held[i])
 		if err != nil {
 			closeAll()
 			return err
 		}
+		held[i].SetLive(func() bool { return conn.Received() > 0 })
 		conns[i] = conn
 		if o.Verbose && !o.JSON {
 			prog.println(fmt.Sprintf("%s: running: %s", d, cli.Quoted(argv)))
@@ -88,8 +91,14 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 		cerr := conns[i].Close(30 * time.Second)
 		d := report.Destination{Dest: dests[i].String(), Result: r.Result, Err: r.Err, LeftBehind: r.LeftBehind,
 			Remote: remote[i], Elapsed: time.Since(start)}
-		if d.Err != nil {
+		switch {
+		case d.Err != nil && !dests[i].Local && is1x(conns[i], cerr, held[i]):
+			d.Err = fmt.Errorf("%s runs the receiver of ostree-push 1.x, which a push to several destinations (--to) cannot include: push to it on its own", dests[i].Host)
+		case d.Err != nil:
+			held[i].Release()
 			d.Err = cli.SSHFailed(d.Err, cerr, dests[i], conns[i])
+		default:
+			held[i].Release()
 		}
 		mu.Lock()
 		defer mu.Unlock()

@@ -336,3 +336,62 @@ func TestPullFrom1xHost(t *testing.T) {
 		t.Fatalf("refs appeared: %q", out)
 	}
 }
+
+// TestMigrateServerFirst: a site with 1.x everywhere replaces the server's
+// receiver by ours and keeps its 1.x clients. A ref whose commits 1.x
+// copied byte for byte (a plain ref, no collection ID) goes on as
+// fast-forwards; a Flatpak ref, whose copies 1.x changed (xa.ref,
+// xa.from_commit), is not a fast-forward of the server's commit once, and
+// the server's force: yes lets it through (the README's migration steps).
+func TestMigrateServerFirst(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 20)
+	python1x(t)
+	e.commit("app/org.example.App/x86_64/stable", "app")
+	dst := filepath.Join(e.dir, "dst")
+	testrepo.Init(t, dst, "archive")
+	conf := filepath.Join(e.dir, "receive.conf")
+	writeConf := func(s string) {
+		if err := os.WriteFile(conf, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeConf("update: yes\n") // 1.x and ours read the same file
+	ours := "env OSTREE_RECEIVE_CONF=" + conf + " " + filepath.Join(binDir, "ostree-receive")
+	const app = "app/org.example.App/x86_64/stable"
+
+	// 1.x on both sides.
+	if r := e.run1x("ostree-push", "--repo="+e.src, "--command="+receive1x(t, conf), e.dest(dst)); r.code != 0 {
+		t.Fatalf("1.x to 1.x: exit %d", r.code)
+	}
+	recommitted := testrepo.RevParse(t, dst, app)
+	if recommitted == testrepo.RevParse(t, e.src, app) {
+		t.Fatal("1.x did not change the app's commit")
+	}
+
+	// The server now runs ours; the builder's new commits.
+	testrepo.ChangeTree(t, e.tree, 8, 10)
+	e.commit("os/main", "second", "--timestamp=2024-01-02T00:00:00Z")
+	e.commit(app, "app 2", "--timestamp=2024-01-02T00:00:00Z")
+	r := e.run1x("ostree-push", "--repo="+e.src, "--command="+ours, e.dest(dst))
+	if r.code == 0 || !strings.Contains(r.stderr, "non-fast-forward") || !strings.Contains(r.stderr, "force: yes") {
+		t.Fatalf("the app after the switch: exit %d, want a non-fast-forward refusal with the hint", r.code)
+	}
+	if got := testrepo.RevParse(t, dst, app); got != recommitted {
+		t.Fatal("a refused push moved the app")
+	}
+	// os/main alone is a fast-forward: 1.x's copies were the builder's
+	// commits, byte for byte.
+	if r := e.run1x("ostree-push", "--repo="+e.src, "--command="+ours, e.dest(dst), "os/main"); r.code != 0 {
+		t.Fatalf("os/main after the switch: exit %d", r.code)
+	}
+	sameRefs(t, e.src, dst, "os/main")
+
+	// For the transition: force: yes on the server.
+	writeConf("update: yes\nforce: yes\n")
+	if r := e.run1x("ostree-push", "--repo="+e.src, "--command="+ours, e.dest(dst)); r.code != 0 || !strings.Contains(r.stderr, "forced update") {
+		t.Fatalf("with force: yes: exit %d", r.code)
+	}
+	sameRefs(t, e.src, dst, "os/main", app)
+	testrepo.Fsck(t, dst)
+}

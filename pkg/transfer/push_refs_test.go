@@ -263,6 +263,27 @@ func TestPushServerDryRun(t *testing.T) {
 	}
 }
 
+// TestPushLocalRejectNotServerDryRun: a ref the client refuses (not a
+// fast-forward) beside one it would push makes the UPDATE a dry run (all
+// or none); the RESULT's DRY_RUN flags that answers it are the client's
+// own doing, not the server's dry run.
+func TestPushLocalRejectNotServerDryRun(t *testing.T) {
+	h := newHistory(t)
+	h.src.setRef("main", h.c2b)
+	h.src.setRef("other", h.c2)
+	dst, before := h.destSnapshot(t, "main", h.c2, "other", h.c1)
+	ex := runPush(t, h.src, dst, PushOptions{Specs: []PushSpec{spec("main", "main"), spec("other", "other")}})
+	ex.checkNoErrors(t, "")
+	checkOutcomes(t, "", ex.push.Refs, []wantRef{
+		{"main", h.c2, h.c2b, wire.StatusNonFastForward, false},
+		{"other", h.c1, h.c2, wire.StatusAtomic, false},
+	})
+	if ex.push.DryRun {
+		t.Error("PushResult.DryRun is set: the report would call it the server's dry run")
+	}
+	dst.assertUnchanged(t, before)
+}
+
 func TestPushNonFastForward(t *testing.T) {
 	h := newHistory(t)
 	h.src.setRef("main", h.c2b)

@@ -68,9 +68,12 @@ func (l *lane) outcomes(n *negotiated, sent *sentStats) (*PushResult, error) {
 	res.ObjectsSent, res.BytesSent = sent.objects, sent.bytes
 	// RESULT_FLAGS follows the UPDATE's order (its count was checked).
 	forced := map[wire.RefName]bool{}
+	// An UPDATE made a dry run by a local rejection (all or none) is
+	// answered with DRY_RUN flags that say nothing of the server.
+	ownDryRun := len(n.localReject) > 0 && !l.opts.DryRun
 	for i, f := range sent.flags {
 		forced[l.n.updates[i].Ref] = f&wire.RefForced != 0
-		if f&wire.RefDryRun != 0 {
+		if f&wire.RefDryRun != 0 && !ownDryRun {
 			res.DryRun = true // the server's dry run, or the client's
 		}
 	}

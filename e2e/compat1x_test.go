@@ -115,11 +115,20 @@ func TestClient1xToOurReceiver(t *testing.T) {
 		t.Errorf("the summary does not list the refs:\n%s", out)
 	}
 
-	// One ref, a fast-forward.
+	// One ref, a fast-forward, through ostree-receive-1 (what 1.2 runs
+	// first), installed as make install does: a symlink.
+	link := filepath.Join(e.dir, "bin", "ostree-receive-1")
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(binDir, "ostree-receive"), link); err != nil {
+		t.Fatal(err)
+	}
 	testrepo.ChangeTree(t, e.tree, 3, 10)
 	e.commit("os/main", "second")
-	if r := push(e.dest(dst), "os/main"); r.code != 0 {
-		t.Fatalf("1.x push of a new commit: exit %d", r.code)
+	r := e.run1x("ostree-push", "--repo="+e.src, "--command=env OSTREE_RECEIVE_CONF="+conf+" "+link, e.dest(dst), "os/main")
+	if r.code != 0 {
+		t.Fatalf("1.x push of a new commit through ostree-receive-1: exit %d", r.code)
 	}
 	sameRefs(t, e.src, dst, "os/main")
 
@@ -136,7 +145,7 @@ func TestClient1xToOurReceiver(t *testing.T) {
 
 	// Back to an older commit: not a fast-forward, refused, and said.
 	testrepo.Ostree(t, "--repo="+e.src, "reset", "os/main", before+"^")
-	r := push(e.dest(dst), "os/main")
+	r = push(e.dest(dst), "os/main")
 	if r.code == 0 || !strings.Contains(r.stderr, "non-fast-forward") {
 		t.Fatalf("a non-fast-forward from 1.x: exit %d", r.code)
 	}
@@ -151,12 +160,18 @@ func TestClient1xToOurReceiver(t *testing.T) {
 	testrepo.Fsck(t, dst)
 }
 
+// key1x is the README's authorized_keys options (after command=...) for a
+// key that ostree-push 1.x clients use: remote forwarding, listening only
+// on the server's loopback, and no other forwarding worth the name.
+const key1x = `,restrict,port-forwarding,permitlisten="localhost:*",permitopen="localhost:1"`
+
 // TestClient1xThroughShell: the same through ostree-receive-shell as the
 // key's forced command, with 1.0's command (ostree-receive) and 1.2's
-// (ostree-receive-1); and the no-port-forwarding trade-off.
+// (ostree-receive-1), with the README's key options for 1.x clients; and
+// our own client through the same key.
 func TestClient1xThroughShell(t *testing.T) {
 	t.Parallel()
-	e := newShellEnv(t, ",no-pty")
+	e := newShellEnv(t, key1x)
 	python1x(t)
 	dst := filepath.Join(e.dir, "dst")
 	testrepo.Init(t, dst, "archive")
@@ -171,6 +186,12 @@ func TestClient1xThroughShell(t *testing.T) {
 		}
 		sameRefs(t, e.src, dst, "os/main")
 	}
+	testrepo.ChangeTree(t, e.tree, 9, 10)
+	e.commit("os/main", "ours")
+	if r := e.shellPush("", e.dest(dst), "os/main"); r.code != 0 {
+		t.Fatalf("our client through the same key: exit %d", r.code)
+	}
+	sameRefs(t, e.src, dst, "os/main")
 	testrepo.Fsck(t, dst)
 }
 

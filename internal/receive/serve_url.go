@@ -82,7 +82,7 @@ func ServeURL(opts Options, repoArg, rawURL string, refs []string, stdout, stder
 			Header: "From the ostree-push 1.x client into " + repoArg,
 			Verb:   "received",
 			Quiet:  opts.Quiet,
-			Hint:   "is not a fast-forward of the server's ref; ostree-push 1.x cannot force it (the server's force: yes can, or a newer ostree-push's --force)",
+			Hint:   "is not a fast-forward of the server's ref; ostree-push 1.x cannot force it (the server's force: yes can, or --force of this ostree-push, the Go one)",
 		}, time.Since(start))
 	}
 	switch {

@@ -10,10 +10,13 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ostree-push/ostree-push/internal/sshtest"
@@ -415,4 +418,39 @@ func TestMigrateServerFirst(t *testing.T) {
 	}
 	sameRefs(t, e.src, dst, "os/main", app)
 	testrepo.Fsck(t, dst)
+}
+
+// TestHostile1xURL: a client with a push-only key names, as its URL,
+// another service on the server's loopback (here a web server of another
+// repository) or an address elsewhere: refused before anything is read,
+// nothing lands.
+func TestHostile1xURL(t *testing.T) {
+	t.Parallel()
+	e := newShellEnv(t, key1x)
+	dst := filepath.Join(e.dir, "dst")
+	testrepo.Init(t, dst, "archive")
+	other := httptest.NewServer(http.FileServer(http.Dir(e.src))) // not the session's tunnel
+	defer other.Close()
+	var asked atomic.Int64
+	other.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		http.FileServer(http.Dir(e.src)).ServeHTTP(w, r)
+	})
+	for _, tt := range []struct{ url, want string }{
+		{other.URL, "not the client's tunnel"},
+		{"http://127.0.0.1:1", "nothing listens"},
+		{"http://192.0.2.1:80", "only a loopback address"},
+		{"file:///etc", "extra argument"},
+	} {
+		r := e.sshExec(e.ssh.Host(), "ostree-receive "+shellQuote(dst)+" "+shellQuote(tt.url)+" os/main")
+		if r.code == 0 || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("URL %s: exit %d; want a refusal with %q", tt.url, r.code, tt.want)
+		}
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("the other service was asked %d times", n)
+	}
+	if out := testrepo.Ostree(t, "refs", "--repo="+dst); strings.TrimSpace(out) != "" {
+		t.Fatalf("refs appeared: %q", out)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +50,9 @@ func ServeURL(opts Options, repoArg, rawURL string, refs []string, stdout, stder
 	start := time.Now()
 	if err := CheckPullURL(rawURL); err != nil {
 		return err
+	}
+	if err := checkOwnTunnel(urlPort(rawURL)); err != nil {
+		return fmt.Errorf("URL %s: %w", wire.Printable(rawURL), err)
 	}
 	src, err := httprepo.Open(rawURL, httprepo.Options{})
 	if err != nil {
@@ -96,6 +100,18 @@ func ServeURL(opts Options, repoArg, rawURL string, refs []string, stdout, stder
 		return errors.New("not every ref was updated")
 	}
 	return nil
+}
+
+// urlPort is the port of a URL CheckPullURL accepted (80 when it has none).
+func urlPort(raw string) int {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return 0
+	}
+	if p, err := strconv.Atoi(u.Port()); err == nil {
+		return p
+	}
+	return 80
 }
 
 var errReceiverEnded = errors.New("the receiver ended")

@@ -2,9 +2,11 @@ package receive
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -78,5 +80,37 @@ func TestServeURL(t *testing.T) {
 	}
 	if err := ServeURL(opts, dst, "http://10.0.0.1:1", nil, &bytes.Buffer{}, &stderr); err == nil {
 		t.Fatal("a URL off the loopback was pulled from")
+	}
+}
+
+// TestCheckOwnTunnel: a port this process (or an ancestor) listens on is
+// the client's tunnel; one another process listens on is not, nor one
+// nothing listens on.
+func TestCheckOwnTunnel(t *testing.T) {
+	own := httptest.NewServer(http.NotFoundHandler())
+	defer own.Close()
+	if err := checkOwnTunnel(urlPort(own.URL)); err != nil {
+		t.Fatalf("this process's listener: %v", err)
+	}
+	// A listener of another process: a child that is not an ancestor.
+	other := exec.Command("python3", "-c", "import socket,sys,time; s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(60)")
+	out, err := other.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Start(); err != nil {
+		t.Skipf("python3: %v", err)
+	}
+	defer func() { other.Process.Kill(); other.Wait() }()
+	var port int
+	if _, err := fmt.Fscan(out, &port); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkOwnTunnel(port); err == nil || !strings.Contains(err.Error(), "not the client's tunnel") {
+		t.Fatalf("another process's listener: %v", err)
+	}
+	own.Close()
+	if err := checkOwnTunnel(urlPort(own.URL)); err == nil || !strings.Contains(err.Error(), "nothing listens") {
+		t.Fatalf("a closed port: %v", err)
 	}
 }

@@ -68,9 +68,14 @@ type Source struct {
 	byName      map[string]object.Checksum
 	haveSummary bool
 
-	mu      sync.Mutex
-	commits map[object.Checksum][]byte // commits read, for the send after the walk
+	mu          sync.Mutex
+	commits     map[object.Checksum][]byte // commits read, for the send after the walk
+	commitBytes int                        // their size, at most maxCommitCache
 }
+
+// maxCommitCache bounds the commits a Source keeps after reading them: a
+// long history is read again when it is sent rather than held.
+const maxCommitCache = 16 << 20
 
 var (
 	_ transfer.Source      = (*Source)(nil)
@@ -289,7 +294,10 @@ func (s *Source) Metadata(n object.Name) ([]byte, bool, error) {
 	}
 	if n.Type == object.Commit {
 		s.mu.Lock()
-		s.commits[n.Checksum] = data
+		if s.commitBytes+len(data) <= maxCommitCache {
+			s.commits[n.Checksum] = data
+			s.commitBytes += len(data)
+		}
 		s.mu.Unlock()
 	}
 	return data, true, nil

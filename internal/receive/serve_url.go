@@ -63,7 +63,8 @@ func ServeURL(opts Options, repoArg, rawURL string, refs []string, stdout, stder
 		return err
 	}
 	serveOpts := opts
-	serveOpts.Force = false // the client's -f forces its refs: specs
+	serveOpts.Force = false  // the client's -f forces its refs: specs
+	serveOpts.DryRun = false // the client's -n is its push's dry run
 	c2sR, c2sW := io.Pipe()
 	s2cR, s2cW := io.Pipe()
 	served := make(chan error, 1)
@@ -75,6 +76,7 @@ func ServeURL(opts Options, repoArg, rawURL string, refs []string, stdout, stder
 	}()
 	res, perr := transfer.Push(s2cR, c2sW, src, transfer.PushOptions{
 		Specs:  specs,
+		DryRun: opts.DryRun,
 		Agent:  "ostree-receive/" + opts.Version + " (for an ostree-push 1.x client)",
 		Remote: func(msg string) { fmt.Fprintf(stderr, "remote: %s\n", wire.Printable(msg)) },
 	})
@@ -86,6 +88,7 @@ func ServeURL(opts Options, repoArg, rawURL string, refs []string, stdout, stder
 			Header: "From the ostree-push 1.x client into " + repoArg,
 			Verb:   "received",
 			Quiet:  opts.Quiet,
+			DryRun: opts.DryRun,
 			Hint:   "is not a fast-forward of the server's ref; ostree-push 1.x cannot force it (the server's force: yes can, or --force of this ostree-push, the Go one)",
 		}, time.Since(start))
 	}

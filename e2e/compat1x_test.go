@@ -454,3 +454,29 @@ func TestHostile1xURL(t *testing.T) {
 		t.Fatalf("refs appeared: %q", out)
 	}
 }
+
+// TestOurClientThrough1xShell: our client against a 1.x server whose key
+// runs 1.x's ostree-receive-shell as sshd runs a login shell (`SHELL -c
+// COMMAND`; 1.x's shell cannot be a forced command by itself): the native
+// try is refused by 1.x's receiver, and the 1.x way goes through its shell.
+func TestOurClientThrough1xShell(t *testing.T) {
+	t.Parallel()
+	testrepo.RequireTools(t)
+	dir, _ := python1x(t)
+	conf := filepath.Join(t.TempDir(), "receive1x.conf")
+	if err := os.WriteFile(conf, []byte("log_level: INFO\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shell := "env OSTREE_RECEIVE_CONF=" + shellQuote(conf) +
+		" PYTHONPATH=" + shellQuote(filepath.Join(dir, "usr", "lib", "python3", "dist-packages")) +
+		" /usr/bin/python3 " + shellQuote(filepath.Join(dir, "usr", "bin", "ostree-receive-shell")) + ` -c "$SSH_ORIGINAL_COMMAND"`
+	e := newShellEnvWith(t, sshtest.Options{KeyOptions: `command="` + strings.ReplaceAll(shell, `"`, `\"`) + `",no-pty`})
+	dst := filepath.Join(e.dir, "dst")
+	testrepo.Init(t, dst, "archive")
+	r := e.shellPush("", e.dest(dst), "os/main")
+	if r.code != 0 || !strings.Contains(r.stderr, "runs ostree-push 1.x") {
+		t.Fatalf("through 1.x's shell: exit %d", r.code)
+	}
+	sameTree(t, e.src, dst, "os/main")
+	testrepo.Fsck(t, dst)
+}

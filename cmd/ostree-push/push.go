@@ -130,7 +130,7 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 
 	start := time.Now()
 	if o.server1x == server1xAlways {
-		return push1xTo(o, dest, specs, repo, stdout, stderr, start)
+		return push1xTo(o, dest, specs, repo, stdout, stderr, sigs, start)
 	}
 	held := &cli.HeldStderr{W: stderr}
 	conn, argv, err := connection(o, dest, held)
@@ -161,7 +161,7 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 		if o.server1x == server1xNever {
 			return errServer1x{dest.Host}
 		}
-		return push1xTo(o, dest, specs, repo, stdout, stderr, start)
+		return push1xTo(o, dest, specs, repo, stdout, stderr, sigs, start)
 	}
 	held.Release()
 	if perr != nil {

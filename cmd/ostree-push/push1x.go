@@ -1,10 +1,11 @@
 package main
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/ostree-push/ostree-push/internal/cli"
@@ -45,7 +46,7 @@ func is1x(conn *transfer.CommandConn, closeErr error, held *cli.HeldStderr) bool
 }
 
 // push1xTo pushes specs to dest, whose server runs ostree-push 1.x.
-func push1xTo(o *options, dest transfer.Destination, specs []transfer.PushSpec, repo *store.Repo, stdout, stderr io.Writer, start time.Time) error {
+func push1xTo(o *options, dest transfer.Destination, specs []transfer.PushSpec, repo *store.Repo, stdout, stderr io.Writer, sigs <-chan os.Signal, start time.Time) error {
 	if dest.Local {
 		return errors.New("a local destination has no ostree-push 1.x server")
 	}
@@ -60,12 +61,16 @@ func push1xTo(o *options, dest transfer.Destination, specs []transfer.PushSpec, 
 	if !o.Quiet && !o.JSON {
 		fmt.Fprintf(stderr, "%s runs ostree-push 1.x: pushing the 1.x way (it pulls from this machine through an ssh tunnel and makes its own commits)\n", dest.Host)
 	}
-	var msgs bytes.Buffer
 	relay := io.Writer(stderr)
 	if o.Quiet || o.JSON {
-		relay = &msgs
+		relay = nil
 	}
-	res, err := push1x.Push(repo, store.Loader(repo.Lib()), push1x.Options{
+	// An interrupt ends the ssh commands: the server's receiver sees its
+	// session end.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	defer cli.OnSignal(sigs, cancel)()
+	res, err := push1x.Push(ctx, repo, store.Loader(repo.Lib()), push1x.Options{
 		SSH: base, Host: dest.Host, Path: dest.Path, ReceiveCommand: o.receiveCommand,
 		Refs: refs, Force: force, DryRun: o.DryRun, Stderr: relay, Verbose: o.Verbose,
 	})
@@ -74,7 +79,7 @@ func push1xTo(o *options, dest transfer.Destination, specs []transfer.PushSpec, 
 	}
 	elapsed := time.Since(start)
 	if o.JSON {
-		if err := report.WriteJSON(stdout, &res.Push, o.DryRun, elapsed, nil); err != nil {
+		if err := report.WriteJSON(stdout, &res.Push, o.DryRun, elapsed, res.Remote); err != nil {
 			return err
 		}
 	} else if !o.Quiet || !res.Push.OK() {

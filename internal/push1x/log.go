@@ -26,6 +26,9 @@ func newReceiveLog() *receiveLog {
 
 const logPrefix = ":otpush.receive:"
 
+// sameContent is why 1.x skips a commit whose tree is the server's.
+const sameContent = "the server's commit has the same content"
+
 // line reads one line of the log.
 func (l *receiveLog) line(s string) {
 	i := strings.Index(s, logPrefix)
@@ -58,10 +61,11 @@ func (l *receiveLog) line(s string) {
 	case len(f) == 5 && f[0] == "Forcing" && f[1] == "merge" && f[2] == "of" && f[3] == "ref":
 		l.forced[f[4]] = true
 	case len(f) >= 4 && f[0] == "ref" && strings.Contains(msg, " is not newer than current rev "):
-		l.skipped[f[1]] = "the server's commit is not older (1.x compares timestamps)"
-	case len(f) >= 4 && f[0] == "ref" && strings.Contains(msg, " root equals "):
-		if _, ok := l.skipped[f[1]]; !ok {
-			l.skipped[f[1]] = "the server's commit has the same content"
+		if l.skipped[f[1]] != sameContent {
+			l.skipped[f[1]] = "the server's commit is not older (1.x compares timestamps)"
 		}
+	case len(f) >= 4 && f[0] == "ref" && strings.Contains(msg, " root equals "):
+		// Same content says more than the timestamps (1.x logs both).
+		l.skipped[f[1]] = sameContent
 	}
 }

@@ -46,3 +46,21 @@ func TestReceiveLog(t *testing.T) {
 		t.Error("No refs need updating not read")
 	}
 }
+
+// TestReceiveLogSameContent: 1.x warns twice about a commit it already has
+// a copy of (not newer, same root); the same content wins: up to date.
+func TestReceiveLogSameContent(t *testing.T) {
+	for _, order := range [][]string{{"not newer", "root"}, {"root", "not newer"}} {
+		l := newReceiveLog()
+		for _, w := range order {
+			if w == "root" {
+				l.line("WARNING:otpush.receive:ref app/x remote commit 1111111111111111111111111111111111111111111111111111111111111111 root equals 2222222222222222222222222222222222222222222222222222222222222222")
+			} else {
+				l.line("WARNING:otpush.receive:ref app/x remote rev 1111111111111111111111111111111111111111111111111111111111111111 is not newer than current rev 2222222222222222222222222222222222222222222222222222222222222222")
+			}
+		}
+		if l.skipped["app/x"] != sameContent {
+			t.Errorf("%v: skipped %q", order, l.skipped["app/x"])
+		}
+	}
+}

@@ -2,6 +2,7 @@ package push1x
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +32,8 @@ type Options struct {
 	Force          bool // 1.x's -f: every ref, even one not newer than the server's
 	DryRun         bool // 1.x's -n: the server pulls, and makes no commit
 	// Stderr gets the receiver's messages, escaped, a line at a time:
-	// those above DEBUG, and all with Verbose.
+	// those above DEBUG, and all with Verbose; nil: none (Result.Remote
+	// has them all the same).
 	Stderr  io.Writer
 	Verbose bool
 }
@@ -42,13 +44,22 @@ type Result struct {
 	// Made maps the refs the server moved to the commits it made of the
 	// pushed ones (1.x re-commits); empty in a dry run.
 	Made map[string]object.Checksum
+	// Remote holds the receiver's messages above DEBUG, escaped.
+	Remote []string
 }
 
 // masterWait bounds the wait for the ssh master's control socket.
 const masterWait = time.Minute
 
-// Push pushes refs to a 1.x server: see the package documentation.
-func Push(src transfer.Source, meta walk.Loader, o Options) (*Result, error) {
+// ssh is the argv of ssh with o's options, then args.
+func (o *Options) ssh(args ...string) []string {
+	return append(append([]string{}, o.SSH...), args...)
+}
+
+// Push pushes refs to a 1.x server: see the package documentation. When
+// ctx ends, the ssh commands are ended: the server's receiver sees its
+// session end, and nothing moves unless it had already committed.
+func Push(ctx context.Context, src transfer.Source, meta walk.Loader, o Options) (*Result, error) {
 	for _, r := range o.Refs {
 		if r.Commit.IsZero() {
 			return nil, fmt.Errorf("ref %s: ostree-push 1.x cannot delete refs", r.Name)
@@ -66,14 +77,15 @@ func Push(src transfer.Source, meta walk.Loader, o Options) (*Result, error) {
 	defer os.RemoveAll(dir)
 	sock := filepath.Join(dir, "ssh")
 
-	master, err := startMaster(o, sock)
+	master, err := startMaster(ctx, o, sock)
 	if err != nil {
 		return nil, err
 	}
 	defer master.stop(o, sock)
 
 	port := strings.TrimPrefix(srv.URL, "http://127.0.0.1:")
-	fwd := exec.Command(o.SSH[0], append(append(o.SSH[1:], "-S", sock, "-O", "forward", "-R", "0:127.0.0.1:"+port), "--", o.Host)...)
+	argv := o.ssh("-S", sock, "-O", "forward", "-R", "0:127.0.0.1:"+port, "--", o.Host)
+	fwd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	var fwdErr bytes.Buffer
 	fwd.Stderr = &fwdErr
 	out, err := fwd.Output()
@@ -98,13 +110,19 @@ func Push(src transfer.Source, meta walk.Loader, o Options) (*Result, error) {
 	for _, r := range o.Refs {
 		cmd += " " + transfer.ShellQuote(r.Name)
 	}
-	run := exec.Command(o.SSH[0], append(append(o.SSH[1:], "-S", sock), "--", o.Host, cmd)...)
+	argv = o.ssh("-S", sock, "--", o.Host, cmd)
+	run := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	log := newReceiveLog()
 	var tail lastLines
+	var remote []string
 	lines := &lineWriter{f: func(s string) {
 		log.line(s)
 		tail.add(s)
-		if o.Stderr != nil && (o.Verbose || !strings.HasPrefix(s, "DEBUG:")) {
+		debug := strings.HasPrefix(s, "DEBUG:")
+		if !debug {
+			remote = append(remote, wire.Printable(s))
+		}
+		if o.Stderr != nil && (o.Verbose || !debug) {
 			fmt.Fprintf(o.Stderr, "remote: %s\n", wire.Printable(s))
 		}
 	}}
@@ -121,7 +139,7 @@ func Push(src transfer.Source, meta walk.Loader, o Options) (*Result, error) {
 		}
 		return nil, err
 	}
-	res := &Result{Made: log.made}
+	res := &Result{Made: log.made, Remote: remote}
 	res.Push.RemoteMode = wire.ModeArchive
 	res.Push.RemoteAgent = "ostree-push 1.x"
 	res.Push.ObjectsSent, res.Push.BytesSent = srv.Served()
@@ -138,7 +156,7 @@ func Push(src transfer.Source, meta walk.Loader, o Options) (*Result, error) {
 			}
 		case log.current[r.Name] == r.Commit:
 			out.Status = wire.StatusUpToDate
-		case skipped && log.current[r.Name] != object.Zero && strings.Contains(why, "same content"):
+		case skipped && why == sameContent:
 			out.Status = wire.StatusUpToDate
 			out.Message = why
 		case skipped:
@@ -161,10 +179,9 @@ type master struct {
 	done chan error
 }
 
-func startMaster(o Options, sock string) (*master, error) {
-	args := append(append([]string{}, o.SSH[1:]...), "-N", "-M", "-S", sock,
-		"-o", "ControlPersist=no", "-o", "ExitOnForwardFailure=no", "--", o.Host)
-	m := &master{cmd: exec.Command(o.SSH[0], args...), done: make(chan error, 1)}
+func startMaster(ctx context.Context, o Options, sock string) (*master, error) {
+	argv := o.ssh("-N", "-M", "-S", sock, "-o", "ControlPersist=no", "--", o.Host)
+	m := &master{cmd: exec.Command(argv[0], argv[1:]...), done: make(chan error, 1)}
 	var stderr bytes.Buffer
 	m.cmd.Stderr = &stderr
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -181,10 +198,14 @@ func startMaster(o Options, sock string) (*master, error) {
 		case err := <-m.done:
 			return nil, fmt.Errorf("ssh to %s failed (%v): %s", o.Host, err, wire.Printable(strings.TrimSpace(stderr.String())))
 		case <-time.After(20 * time.Millisecond):
+		case <-ctx.Done():
 		}
-		if time.Now().After(deadline) {
+		if time.Now().After(deadline) || ctx.Err() != nil {
 			m.cmd.Process.Kill()
 			<-m.done
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
 			return nil, fmt.Errorf("ssh to %s: no control socket after %s", o.Host, masterWait)
 		}
 	}
@@ -192,7 +213,8 @@ func startMaster(o Options, sock string) (*master, error) {
 
 // stop asks the master to exit, and ends it if it does not.
 func (m *master) stop(o Options, sock string) {
-	exit := exec.Command(o.SSH[0], append(append(o.SSH[1:], "-S", sock, "-O", "exit"), "--", o.Host)...)
+	argv := o.ssh("-S", sock, "-O", "exit", "--", o.Host)
+	exit := exec.Command(argv[0], argv[1:]...)
 	exit.Run()
 	select {
 	case <-m.done:

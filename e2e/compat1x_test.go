@@ -67,17 +67,7 @@ func (e *env) run1x(program string, args ...string) run {
 	cmd := exec.Command("/usr/bin/python3", append([]string{filepath.Join(dir, "usr", "bin", program)}, args...)...)
 	cmd.Env = append(os.Environ(), "PATH="+wrap+":/usr/bin:/bin",
 		"PYTHONPATH="+filepath.Join(dir, "usr", "lib", "python3", "dist-packages"))
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := run{stdout: stdout.String(), stderr: stderr.String()}
-	if exit, ok := err.(*exec.ExitError); ok {
-		r.code = exit.ExitCode()
-	} else if err != nil {
-		e.t.Fatalf("running %s %s: %v", program, version, err)
-	}
-	e.t.Logf("%s %s %s: exit %d\n%s%s", program, version, strings.Join(args, " "), r.code, r.stdout, r.stderr)
-	return r
+	return runCmd(e.t, cmd, program+" "+version+" "+strings.Join(args, " "))
 }
 
 // sameRefs checks that dst's refs are src's, checksum for checksum.
@@ -256,12 +246,7 @@ func TestOurClientTo1xServer(t *testing.T) {
 		cmd := exec.Command(filepath.Join(binDir, "ostree-push"),
 			append([]string{"--repo=" + e.src, "--receive-command=" + receive1x(t, conf)}, args...)...)
 		cmd.Env = append(os.Environ(), "OSTREE_PUSH_SSH=ssh -F "+e.ssh.ConfigFile)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		r := run{stdout: stdout.String(), stderr: stderr.String(), code: exitCode(err)}
-		t.Logf("ostree-push %s: exit %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
-		return r
+		return runCmd(t, cmd, "ostree-push "+strings.Join(args, " "))
 	}
 
 	// --server-1x=never: one clear sentence, nothing moved.

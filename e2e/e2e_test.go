@@ -9,7 +9,6 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -121,17 +120,7 @@ func (e *env) pushEnv(receiveEnv map[string]string, args ...string) run {
 	cmd := exec.Command(filepath.Join(binDir, "ostree-push"),
 		append([]string{"--repo=" + e.src, "--receive-command=" + receive}, args...)...)
 	cmd.Env = append(os.Environ(), "OSTREE_PUSH_SSH=ssh -F "+e.ssh.ConfigFile)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := run{stdout: stdout.String(), stderr: stderr.String()}
-	if exit, ok := err.(*exec.ExitError); ok {
-		r.code = exit.ExitCode()
-	} else if err != nil {
-		e.t.Fatalf("running ostree-push: %v", err)
-	}
-	e.t.Logf("ostree-push %s: exit %d\n%s%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
-	return r
+	return runCmd(e.t, cmd, "ostree-push "+strings.Join(args, " "))
 }
 
 func (e *env) push(args ...string) run {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,17 +54,7 @@ func (e *env) shellPush(receive string, args ...string) run {
 	}
 	cmd := exec.Command(filepath.Join(binDir, "ostree-push"), append(argv, args...)...)
 	cmd.Env = append(os.Environ(), "OSTREE_PUSH_SSH=ssh -F "+e.ssh.ConfigFile)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	r := run{stdout: stdout.String(), stderr: stderr.String()}
-	if exit, ok := err.(*exec.ExitError); ok {
-		r.code = exit.ExitCode()
-	} else if err != nil {
-		e.t.Fatalf("running ostree-push: %v", err)
-	}
-	e.t.Logf("ostree-push --receive-command=%q %s: exit %d\n%s%s", receive, strings.Join(args, " "), r.code, r.stdout, r.stderr)
-	return r
+	return runCmd(e.t, cmd, fmt.Sprintf("ostree-push --receive-command=%q %s", receive, strings.Join(args, " ")))
 }
 
 // ssh runs ssh to the test server with sshArgs (options, then the remote

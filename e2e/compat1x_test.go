@@ -51,6 +51,31 @@ func python1x(t *testing.T) (dir, version string) {
 	return dir, strings.TrimSpace(string(v))
 }
 
+// env1x is a test world for mixed versions: a source with os/main and the
+// ref app, an empty archive repository dst, and a receiver configuration
+// holding conf.
+func env1x(t *testing.T, files int, app, conf string) (e *env, dst, confPath string) {
+	t.Helper()
+	e = newEnv(t, files)
+	python1x(t)
+	e.commit(app, "first")
+	dst = filepath.Join(e.dir, "dst")
+	testrepo.Init(t, dst, "archive")
+	confPath = filepath.Join(e.dir, "receive.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return e, dst, confPath
+}
+
+// python1xCommand is a remote command line that runs program of 1.x with
+// Debian's python3.
+func python1xCommand(t *testing.T, program string) string {
+	dir, _ := python1x(t)
+	return "env PYTHONPATH=" + shellQuote(filepath.Join(dir, "usr", "lib", "python3", "dist-packages")) +
+		" /usr/bin/python3 " + shellQuote(filepath.Join(dir, "usr", "bin", program))
+}
+
 // run1x runs a program of ostree-push 1.x with Debian's python3, with an
 // ssh on PATH that reaches the test sshd (1.x runs plain `ssh`).
 func (e *env) run1x(program string, args ...string) run {
@@ -84,15 +109,7 @@ func sameRefs(t *testing.T, src, dst string, refs ...string) {
 // ostree-receive, run directly by the key.
 func TestClient1xToOurReceiver(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, 30)
-	python1x(t)
-	e.commit("app/one", "first")
-	dst := filepath.Join(e.dir, "dst")
-	testrepo.Init(t, dst, "archive")
-	conf := filepath.Join(e.dir, "receive.conf")
-	if err := os.WriteFile(conf, []byte("update: ostree\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e, dst, conf := env1x(t, 30, "app/one", "update: ostree\n")
 	receive := "env OSTREE_RECEIVE_CONF=" + conf + " " + filepath.Join(binDir, "ostree-receive")
 	push := func(args ...string) run {
 		return e.run1x("ostree-push", append([]string{"--repo=" + e.src, "--command=" + receive}, args...)...)
@@ -209,10 +226,7 @@ func TestClient1xNoPortForwarding(t *testing.T) {
 // receive1x is a --receive-command that runs Debian's ostree-receive 1.x
 // on the test sshd's side, with conf as its configuration.
 func receive1x(t *testing.T, conf string) string {
-	dir, _ := python1x(t)
-	return "env OSTREE_RECEIVE_CONF=" + shellQuote(conf) +
-		" PYTHONPATH=" + shellQuote(filepath.Join(dir, "usr", "lib", "python3", "dist-packages")) +
-		" /usr/bin/python3 " + shellQuote(filepath.Join(dir, "usr", "bin", "ostree-receive"))
+	return "env OSTREE_RECEIVE_CONF=" + shellQuote(conf) + " " + python1xCommand(t, "ostree-receive")
 }
 
 // sameTree checks that the remote ref's tree is the local one's, file for
@@ -232,15 +246,7 @@ func sameTree(t *testing.T, src, dst, ref string) {
 // honest report per ref.
 func TestOurClientTo1xServer(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, 30)
-	python1x(t)
-	e.commit("app/one", "first")
-	dst := filepath.Join(e.dir, "dst")
-	testrepo.Init(t, dst, "archive")
-	conf := filepath.Join(e.dir, "receive1x.conf")
-	if err := os.WriteFile(conf, []byte("log_level: INFO\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e, dst, conf := env1x(t, 30, "app/one", "log_level: INFO\n")
 	push := func(args ...string) run {
 		t.Helper()
 		cmd := exec.Command(filepath.Join(binDir, "ostree-push"),
@@ -328,11 +334,9 @@ func TestOurClientTo1xServer(t *testing.T) {
 func TestPullFrom1xHost(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 10)
-	dir, _ := python1x(t)
 	local := filepath.Join(e.dir, "local")
 	testrepo.Init(t, local, "archive")
-	send := "env PYTHONPATH=" + shellQuote(filepath.Join(dir, "usr", "lib", "python3", "dist-packages")) +
-		" /usr/bin/python3 " + shellQuote(filepath.Join(dir, "usr", "bin", "ostree-push"))
+	send := python1xCommand(t, "ostree-push")
 	cmd := exec.Command(filepath.Join(binDir, "ostree-pull-ssh"), "--repo="+local, "--send-command="+send,
 		"--ssh-command=ssh -F "+shellQuote(e.ssh.ConfigFile), e.dest(e.src), "os/main")
 	var stderr bytes.Buffer
@@ -355,20 +359,14 @@ func TestPullFrom1xHost(t *testing.T) {
 // the server's force: yes lets it through (the README's migration steps).
 func TestMigrateServerFirst(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, 20)
-	python1x(t)
-	e.commit("app/org.example.App/x86_64/stable", "app")
-	dst := filepath.Join(e.dir, "dst")
-	testrepo.Init(t, dst, "archive")
-	conf := filepath.Join(e.dir, "receive.conf")
+	const app = "app/org.example.App/x86_64/stable"
+	e, dst, conf := env1x(t, 20, app, "update: yes\n") // 1.x and ours read the same file
 	writeConf := func(s string) {
 		if err := os.WriteFile(conf, []byte(s), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	writeConf("update: yes\n") // 1.x and ours read the same file
 	ours := "env OSTREE_RECEIVE_CONF=" + conf + " " + filepath.Join(binDir, "ostree-receive")
-	const app = "app/org.example.App/x86_64/stable"
 
 	// 1.x on both sides.
 	if r := e.run1x("ostree-push", "--repo="+e.src, "--command="+receive1x(t, conf), e.dest(dst)); r.code != 0 {
@@ -448,14 +446,12 @@ func TestHostile1xURL(t *testing.T) {
 func TestOurClientThrough1xShell(t *testing.T) {
 	t.Parallel()
 	testrepo.RequireTools(t)
-	dir, _ := python1x(t)
+	python1x(t)
 	conf := filepath.Join(t.TempDir(), "receive1x.conf")
 	if err := os.WriteFile(conf, []byte("log_level: INFO\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	shell := "env OSTREE_RECEIVE_CONF=" + shellQuote(conf) +
-		" PYTHONPATH=" + shellQuote(filepath.Join(dir, "usr", "lib", "python3", "dist-packages")) +
-		" /usr/bin/python3 " + shellQuote(filepath.Join(dir, "usr", "bin", "ostree-receive-shell")) + ` -c "$SSH_ORIGINAL_COMMAND"`
+	shell := "env OSTREE_RECEIVE_CONF=" + shellQuote(conf) + " " + python1xCommand(t, "ostree-receive-shell") + ` -c "$SSH_ORIGINAL_COMMAND"`
 	e := newShellEnvWith(t, sshtest.Options{KeyOptions: `command="` + strings.ReplaceAll(shell, `"`, `\"`) + `",no-pty`})
 	dst := filepath.Join(e.dir, "dst")
 	testrepo.Init(t, dst, "archive")

@@ -8,7 +8,7 @@
 
 _ostree_push_options='--repo --to --port --identity --ssh-option --ssh-command
 --receive-command --force --dry-run --quiet --verbose --progress --no-progress
---no-compress --json --stdio --server-1x --version --help -p -i -o -f -n -q -v -h'
+--no-compress --json --stdio --server-1x --retry --version --help -p -i -o -f -n -q -v -h'
 
 # _ostree_push_hosts prints the host names that ssh knows of.
 _ostree_push_hosts() {

@@ -86,7 +86,7 @@ printf '%s\n' "${COMPREPLY[@]}"
 		line string
 		want []string // exactly these (in any order), or with a "..." last: at least these
 	}{
-		{"ostree-push --re", []string{"--repo", "--receive-command"}},
+		{"ostree-push --re", []string{"--repo", "--receive-command", "--retry"}},
 		{"ostree-push --dry", []string{"--dry-run"}},
 		{"ostree-push -", []string{"--repo", "--force", "--json", "-n", "..."}},
 		// Destinations: hosts from ~/.ssh/config and known_hosts, as host:.

@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand"
@@ -23,6 +24,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -115,7 +117,13 @@ func (e *env) pushRun(c pushCall) run {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	args := append([]string{"--repo=" + e.src, "--receive-command=" + strings.Join(words, " "), "--ssh-command=" + ssh}, c.args...)
+	args := []string{"--repo=" + e.src, "--receive-command=" + strings.Join(words, " "), "--ssh-command=" + ssh}
+	// One try, unless the call asks for retries: the faults here end a
+	// push, which a retry would otherwise complete.
+	if !slices.ContainsFunc(c.args, func(a string) bool { return strings.HasPrefix(a, "--retry") }) {
+		args = append(args, "--retry=0")
+	}
+	args = append(args, c.args...)
 	argv := append(append(append([]string{}, c.clientWrap...), filepath.Join(bin, "ostree-push")), args...)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(append(os.Environ(), goraceEnv()), c.clientEnv...)
@@ -921,4 +929,77 @@ func TestFaultResume(t *testing.T) {
 		fmt.Sprintf("killed_after=%d", at), fmt.Sprintf("resent_objects=%d", second.ObjectsSent),
 		fmt.Sprintf("resent_bytes=%d", second.BytesSent), fmt.Sprintf("resent_pct=%.1f", pctObj),
 		fmt.Sprintf("without_resume_objects=%d", without.ObjectsSent))
+}
+
+// TestRetry: a connection cut (the receiver killed) at 30%, 60% and 95% of
+// the objects: ostree-push --retry reconnects, the receiver takes up what
+// the cut push staged, and the one command lands, resending no more than
+// 5% of the bytes sent before the cut; the JSON lists the failed try.
+func TestRetry(t *testing.T) {
+	e := newEnv(t, 1000)
+	// What a cut loses in flight (ssh's window, the pipes: about 2 MiB)
+	// is resent whatever the push's size: files of a few MiB make the push
+	// big enough (about 150 MiB) for it to be a small part, as it is in a
+	// real publisher's push.
+	big := filepath.Join(e.tree, "big")
+	if err := os.MkdirAll(big, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(5))
+	for i := 0; i < 50; i++ {
+		data := make([]byte, 3<<20)
+		rng.Read(data)
+		if err := os.WriteFile(filepath.Join(big, fmt.Sprintf("f%02d", i)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.commit("os/main", "with big files")
+	// A refusal is never retried: here the receiver's ERROR (no such
+	// repository).
+	r := e.pushRun(pushCall{args: []string{"--retry=3", e.dest(filepath.Join(e.dir, "no such repo")), "os/main"}})
+	if r.code != 1 || strings.Contains(r.stderr, "retrying") {
+		t.Fatalf("a refusal: exit %d, want 1 without a retry", r.code)
+	}
+	r = e.pushRun(pushCall{args: []string{"--dry-run", "--json", e.dest(e.remote("archive")), "os/main"}})
+	wantCode(t, r, 0)
+	full := parseJSON(t, r)
+	for _, pct := range []int{30, 60, 95} {
+		t.Run(fmt.Sprintf("%d%%", pct), func(t *testing.T) {
+			remote := filepath.Join(e.dir, fmt.Sprintf("remote-%d", pct))
+			testrepo.Init(t, remote, "archive")
+			at := full.ObjectsSent * pct / 100
+			r := e.pushRun(pushCall{
+				args: []string{"--retry=3", "--json", e.dest(remote), "os/main"},
+				receiveEnv: map[string]string{"OSTREE_PUSH_FAULT": fmt.Sprintf("receive:object@%d", at),
+					"OSTREE_PUSH_FAULT_ONCE": filepath.Join(e.dir, fmt.Sprintf("fault-%d", pct))},
+			})
+			wantCode(t, r, 0)
+			var res struct {
+				BytesSent int64 `json:"bytes_sent"`
+				Retries   []struct {
+					Error       string `json:"error"`
+					ObjectsSent int    `json:"objects_sent"`
+					BytesSent   int64  `json:"bytes_sent"`
+				} `json:"retries"`
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Retries) != 1 {
+				t.Fatalf("retries %+v, want the one cut try", res.Retries)
+			}
+			sameRef(t, e.src, remote, "os/main")
+			testrepo.Fsck(t, remote)
+			before := res.Retries[0].BytesSent
+			resent := before + res.BytesSent - full.BytesSent
+			pctResent := 100 * float64(resent) / float64(before)
+			t.Logf("cut at object %d of %d: %d bytes sent before the cut, %d after, %d resent (%.2f%% of those before)",
+				at, full.ObjectsSent, before, res.BytesSent, resent, pctResent)
+			reliability(t, fmt.Sprintf("retry-%d", pct), 1, map[bool]int{true: 1}[pctResent > 5],
+				fmt.Sprintf("bytes_before_cut=%d", before), fmt.Sprintf("resent_bytes=%d", resent), fmt.Sprintf("resent_pct=%.2f", pctResent))
+			if pctResent > 5 {
+				t.Errorf("resent %.2f%% of the bytes sent before the cut, more than 5%%", pctResent)
+			}
+		})
+	}
 }

@@ -20,6 +20,7 @@ type options struct {
 	noCompress bool
 	stdio      bool
 	server1x   string
+	retry      int
 }
 
 func (o *options) addFlags(fs *pflag.FlagSet) {
@@ -33,6 +34,7 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.noCompress, "no-compress", false, "send objects as stored (default over ssh, never to a local path: the file objects of a bare or bare-user repository deflated, as an archive repository stores them, and metadata deflated when smaller)")
 	o.AddJSON(fs)
 	fs.StringVar(&o.server1x, "server-1x", server1xAuto, "a server that runs ostree-push 1.x: auto (push to it the 1.x way when its receiver turns out to be 1.x's), never (fail), always (push the 1.x way without trying this protocol first)")
+	fs.IntVar(&o.retry, "retry", 3, "when the connection is lost during a push, reconnect and send what is still missing, up to N times, waiting 1, 2, 4… seconds between tries; a refusal is never retried (0: do not retry)")
 	fs.BoolVar(&o.stdio, "stdio", false, "send to the receiver on standard input and output (what ostree-pull-ssh runs on the remote host); the arguments are only REFSPECs")
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ostree-push/ostree-push/internal/cli"
@@ -132,44 +134,42 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	if o.server1x == server1xAlways {
 		return push1xTo(o, dest, specs, repo, stdout, stderr, sigs, start)
 	}
-	held := &cli.HeldStderr{W: stderr}
-	conn, argv, err := connection(o, dest, held)
-	if err != nil {
-		return err
-	}
-	held.SetLive(func() bool { return conn.Received() > 0 })
-	if o.Verbose && !o.JSON {
-		fmt.Fprintf(stderr, "running: %s\n", cli.Quoted(argv))
-	}
-	// An interrupt ends the receiver (over ssh: ends ssh, so the remote
-	// receiver sees its input end and aborts): the remote stays as it was.
-	defer cli.OnSignal(sigs, conn.Kill)()
-
-	prog := newProgress(stderr, o.showProgress())
-	var remoteMsgs []string
-	popts := o.pushOptions(specs, fault, prog, dest)
-	popts.Remote = func(msg string) {
-		remoteMsgs = append(remoteMsgs, msg)
+	var (
+		res        *transfer.PushResult
+		remoteMsgs []string
+		attempts   []report.Attempt
+	)
+	for attempt := 1; ; attempt++ {
+		a, err := pushOnce(o, dest, specs, fault, repo, stderr, sigs)
+		if err == nil {
+			res, remoteMsgs = a.res, a.remote
+			break
+		}
+		if a.is1x {
+			if o.server1x == server1xNever {
+				return errServer1x{dest.Host}
+			}
+			return push1xTo(o, dest, specs, repo, stdout, stderr, sigs, start)
+		}
+		if !a.lost || attempt > o.retry {
+			return err
+		}
+		// The connection was lost: the receiver keeps what it staged
+		// (an interrupted push's), and the next attempt, with the resume
+		// capability, sends only what is still missing.
+		wait := retryDelay(attempt)
+		attempts = append(attempts, report.Attempt{Error: err.Error(), ObjectsSent: a.sent.ObjectsSent, BytesSent: a.sent.BytesSent})
 		if !o.Quiet && !o.JSON {
-			prog.println("remote: " + msg)
+			fmt.Fprintf(stderr, "ostree-push: %s\nostree-push: the connection was lost after %d objects, %s; retrying in %s (attempt %d of %d)\n",
+				wire.Printable(err.Error()), a.sent.ObjectsSent, report.HumanBytes(a.sent.BytesSent), wait, attempt+1, o.retry+1)
 		}
-	}
-	res, perr := transfer.Push(conn, conn, repo, popts)
-	prog.done()
-	cerr := conn.Close(30 * time.Second)
-	if perr != nil && !dest.Local && is1x(conn, cerr, held) {
-		if o.server1x == server1xNever {
-			return errServer1x{dest.Host}
+		if !sleepUnlessSignalled(wait, sigs) {
+			return err
 		}
-		return push1xTo(o, dest, specs, repo, stdout, stderr, sigs, start)
-	}
-	held.Release()
-	if perr != nil {
-		return cli.SSHFailed(perr, cerr, dest, conn)
 	}
 	elapsed := time.Since(start)
 	if o.JSON {
-		if err := report.WriteJSON(stdout, res, o.DryRun, elapsed, remoteMsgs); err != nil {
+		if err := report.WriteJSON(stdout, res, o.DryRun, elapsed, remoteMsgs, attempts...); err != nil {
 			return err
 		}
 	} else if !o.Quiet || !res.OK() {
@@ -179,6 +179,89 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 		return cli.ErrRejected
 	}
 	return nil
+}
+
+// attempt is one try of a push to one destination.
+type attempt struct {
+	res    *transfer.PushResult
+	remote []string
+	sent   transfer.PushProgress // how far it got
+	is1x   bool                  // the receiver is ostree-push 1.x's
+	lost   bool                  // it failed because the connection was lost
+}
+
+// pushOnce starts the receiver for dest and pushes to it once.
+func pushOnce(o *options, dest transfer.Destination, specs []transfer.PushSpec, fault transfer.FaultFunc, repo *store.Repo, stderr io.Writer, sigs <-chan os.Signal) (*attempt, error) {
+	a := &attempt{}
+	held := &cli.HeldStderr{W: stderr}
+	conn, argv, err := connection(o, dest, held)
+	if err != nil {
+		return a, err
+	}
+	held.SetLive(func() bool { return conn.Received() > 0 })
+	if o.Verbose && !o.JSON {
+		fmt.Fprintf(stderr, "running: %s\n", cli.Quoted(argv))
+	}
+	// An interrupt ends the receiver (over ssh: ends ssh, so the remote
+	// receiver sees its input end and aborts): the remote stays as it was.
+	var interrupted atomic.Bool
+	defer cli.OnSignal(sigs, func() { interrupted.Store(true); conn.Kill() })()
+
+	prog := newProgress(stderr, o.showProgress())
+	popts := o.pushOptions(specs, fault, prog, dest)
+	var mu sync.Mutex
+	popts.Progress = func(p transfer.PushProgress) {
+		mu.Lock()
+		a.sent = p
+		mu.Unlock()
+		prog.update(p)
+	}
+	popts.Remote = func(msg string) {
+		a.remote = append(a.remote, msg)
+		if !o.Quiet && !o.JSON {
+			prog.println("remote: " + msg)
+		}
+	}
+	res, perr := transfer.Push(conn, conn, repo, popts)
+	prog.done()
+	cerr := conn.Close(30 * time.Second)
+	if perr != nil && !dest.Local && is1x(conn, cerr, held) {
+		a.is1x = true
+		return a, perr
+	}
+	held.Release()
+	if perr != nil {
+		a.lost = !interrupted.Load() && conn.Received() > 0 && connectionLost(perr, cerr, dest)
+		return a, cli.SSHFailed(perr, cerr, dest, conn)
+	}
+	a.res = res
+	return a, nil
+}
+
+// connectionLost reports whether a push whose receiver had spoken failed
+// because ssh lost the connection (or the remote receiver was killed): ssh
+// exited with 255, and the receiver said nothing of why (an ERROR is a refusal or the server's
+// failure, which a retry would meet again).
+func connectionLost(perr, closeErr error, dest transfer.Destination) bool {
+	var remote *wire.RemoteError
+	var exit interface{ ExitCode() int }
+	return !dest.Local && !errors.As(perr, &remote) && errors.As(closeErr, &exit) && exit.ExitCode() == 255
+}
+
+// retryDelay is the wait before attempt+1: 1, 2, 4… seconds, at most 60.
+func retryDelay(attempt int) time.Duration {
+	d := time.Second << min(attempt-1, 6)
+	return min(d, time.Minute)
+}
+
+// sleepUnlessSignalled waits for d; false when an interrupt came first.
+func sleepUnlessSignalled(d time.Duration, sigs <-chan os.Signal) bool {
+	select {
+	case <-time.After(d):
+		return true
+	case <-sigs:
+		return false
+	}
 }
 
 // pushOptions are the options a push to dests takes from the command

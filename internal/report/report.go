@@ -125,12 +125,22 @@ type jsonResult struct {
 	Seconds     float64   `json:"seconds"`
 	DryRun      bool      `json:"dry_run"`
 	Remote      []string  `json:"remote_messages"`
+	Retries     []Attempt `json:"retries,omitempty"`
 }
 
-// WriteJSON prints the result as one JSON object.
-func WriteJSON(w io.Writer, res *transfer.PushResult, dryRun bool, elapsed time.Duration, remote []string) error {
+// Attempt is a try of a push that lost its connection, before the one
+// the result is of.
+type Attempt struct {
+	Error       string `json:"error"`
+	ObjectsSent uint64 `json:"objects_sent"`
+	BytesSent   uint64 `json:"bytes_sent"`
+}
+
+// WriteJSON prints the result as one JSON object; retries are the earlier
+// tries that lost their connection ("retries", left out when none).
+func WriteJSON(w io.Writer, res *transfer.PushResult, dryRun bool, elapsed time.Duration, remote []string, retries ...Attempt) error {
 	out := jsonResult{ObjectsSent: res.ObjectsSent, BytesSent: res.BytesSent, Seconds: elapsed.Seconds(), DryRun: dryRun || res.DryRun,
-		Refs: []jsonRef{}, Remote: append([]string{}, remote...)}
+		Refs: []jsonRef{}, Remote: append([]string{}, remote...), Retries: retries}
 	for _, o := range res.Refs {
 		status, reason := Outcome(o)
 		out.Refs = append(out.Refs, jsonRef{Ref: o.Ref.String(), Old: hexOrEmpty(o.Old), New: hexOrEmpty(o.New),

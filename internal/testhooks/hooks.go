@@ -19,6 +19,16 @@ const Enabled = true
 // Fault is the fault injection $OSTREE_PUSH_FAULT asks for (see
 // transfer.ParseFault), or nil.
 func Fault() (transfer.FaultFunc, error) {
+	// With $OSTREE_PUSH_FAULT_ONCE naming a file, only the first process
+	// to create it gets the fault: a retried push's next receiver runs
+	// without it.
+	if once := os.Getenv("OSTREE_PUSH_FAULT_ONCE"); once != "" {
+		f, err := os.OpenFile(once, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+		if err != nil {
+			return nil, nil
+		}
+		f.Close()
+	}
 	f, err := transfer.ParseFault(os.Getenv("OSTREE_PUSH_FAULT"))
 	if err != nil {
 		return nil, fmt.Errorf("OSTREE_PUSH_FAULT: %w", err)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -65,13 +66,23 @@ func ServeURL(opts Options, repoArg, rawURL string, refs []string, stdout, stder
 	serveOpts := opts
 	serveOpts.Force = false  // the client's -f forces its refs: specs
 	serveOpts.DryRun = false // the client's -n is its push's dry run
-	c2sR, c2sW := io.Pipe()
-	s2cR, s2cW := io.Pipe()
+	// Kernel pipes, as between ssh and a receiver: each side can write a
+	// message (an ERROR, say) while the other is busy writing its own.
+	c2sR, c2sW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	s2cR, s2cW, err := os.Pipe()
+	if err != nil {
+		c2sR.Close()
+		c2sW.Close()
+		return err
+	}
 	served := make(chan error, 1)
 	go func() {
 		err := Serve(serveOpts, repoArg, c2sR, s2cW, stderr)
-		s2cW.CloseWithError(errReceiverEnded)
-		c2sR.CloseWithError(errReceiverEnded)
+		s2cW.Close()
+		c2sR.Close()
 		served <- err
 	}()
 	res, perr := transfer.Push(s2cR, c2sW, src, transfer.PushOptions{
@@ -81,7 +92,7 @@ func ServeURL(opts Options, repoArg, rawURL string, refs []string, stdout, stder
 		Remote: func(msg string) { fmt.Fprintf(stderr, "remote: %s\n", wire.Printable(msg)) },
 	})
 	c2sW.Close()
-	s2cR.CloseWithError(errReceiverEnded)
+	s2cR.Close()
 	serr := <-served
 	if res != nil {
 		report.Write(stderr, res, report.Options{
@@ -116,8 +127,6 @@ func urlPort(raw string) int {
 	}
 	return 80
 }
-
-var errReceiverEnded = errors.New("the receiver ended")
 
 // pullSpecs is what to pull: the refs named, or every ref the client's
 // summary lists but those its server generates (appstream/*, appstream2/*,

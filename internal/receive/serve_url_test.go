@@ -78,6 +78,11 @@ func TestServeURL(t *testing.T) {
 	if !strings.Contains(stderr.String(), "[new ref]") {
 		t.Errorf("no report:\n%s", stderr.String())
 	}
+	// A repository that cannot be opened: the receiver's refusal, said
+	// once, and no hang between the two halves.
+	if err := ServeURL(opts, filepath.Join(dir, "no such repo"), url, nil, &bytes.Buffer{}, &stderr); err == nil || !strings.Contains(err.Error(), "no such repo") {
+		t.Fatalf("a missing repository: %v", err)
+	}
 	if err := ServeURL(opts, dst, "http://10.0.0.1:1", nil, &bytes.Buffer{}, &stderr); err == nil {
 		t.Fatal("a URL off the loopback was pulled from")
 	}

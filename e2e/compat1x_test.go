@@ -163,6 +163,11 @@ func TestClient1xToOurReceiver(t *testing.T) {
 		t.Fatalf("a refused push moved os/main to %s", got)
 	}
 
+	// A repository the receiver cannot open: refused, said, no hang.
+	if r := push(e.dest(filepath.Join(e.dir, "no-such-repo"))); r.code == 0 || !strings.Contains(r.stderr, "no-such-repo") {
+		t.Fatalf("a missing repository: exit %d", r.code)
+	}
+
 	// A ref the client lacks.
 	if r := push(e.dest(dst), "no/such"); r.code == 0 {
 		t.Fatal("a ref the client lacks: exit 0")

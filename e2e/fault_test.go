@@ -1003,3 +1003,34 @@ func TestRetry(t *testing.T) {
 		})
 	}
 }
+
+// TestFanOutRetry: with --to, a destination whose connection is cut is
+// retried on its own; both land in one command.
+func TestFanOutRetry(t *testing.T) {
+	e := newEnv(t, 300)
+	a, b := filepath.Join(e.dir, "a"), filepath.Join(e.dir, "b")
+	testrepo.Init(t, a, "archive")
+	testrepo.Init(t, b, "archive")
+	r := e.pushRun(pushCall{
+		args: []string{"--retry=3", "--json", "--to", e.dest(a), "--to", e.dest(b), "os/main"},
+		// The first receiver to start is cut after 50 objects.
+		receiveEnv: map[string]string{"OSTREE_PUSH_FAULT": "receive:object@50", "OSTREE_PUSH_FAULT_ONCE": filepath.Join(e.dir, "fault")},
+	})
+	wantCode(t, r, 0)
+	var res struct {
+		OK           bool `json:"ok"`
+		Destinations []struct {
+			OK bool `json:"ok"`
+		} `json:"destinations"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || !res.OK || len(res.Destinations) != 2 {
+		t.Fatalf("--json: %+v, %v", res, err)
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "fault")); err != nil {
+		t.Fatal("no receiver was cut")
+	}
+	for _, d := range []string{a, b} {
+		sameRef(t, e.src, d, "os/main")
+		testrepo.Fsck(t, d)
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ostree-push/ostree-push/internal/cli"
 	"github.com/ostree-push/ostree-push/internal/report"
+	"github.com/ostree-push/ostree-push/internal/store"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
@@ -44,6 +45,69 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 	defer repo.Close()
 
 	start := time.Now()
+	results := make([]report.Destination, len(dests))
+	var objectsRead, bytesRead uint64
+	pending := make([]int, len(dests)) // indexes into dests still to push
+	for i := range dests {
+		pending[i] = i
+	}
+	for round := 1; len(pending) > 0; round++ {
+		var sub []transfer.Destination
+		for _, i := range pending {
+			sub = append(sub, dests[i])
+		}
+		out, err := fanOutOnce(o, sub, specs, fault, repo, stderr, sigs, start, round <= o.retry)
+		if err != nil {
+			return err
+		}
+		objectsRead += out.objectsRead
+		bytesRead += out.bytesRead
+		var next []int
+		for k, i := range pending {
+			results[i] = out.results[k]
+			if out.lost[k] {
+				next = append(next, i)
+			}
+		}
+		if len(next) > 0 && !sleepUnlessSignalled(retryDelay(round), sigs) {
+			return errors.New("interrupted")
+		}
+		pending = next
+	}
+	var failed []string
+	for _, d := range results {
+		if d.Err != nil || !d.Result.OK() {
+			failed = append(failed, d.Dest)
+		}
+	}
+	elapsed := time.Since(start)
+	if o.JSON {
+		if err := report.WriteFanOutJSON(stdout, results, objectsRead, bytesRead, o.DryRun, elapsed); err != nil {
+			return err
+		}
+	} else if len(failed) > 0 {
+		fmt.Fprintf(stderr, "ostree-push: %d of %d destinations not updated: %s\n", len(failed), len(dests), strings.Join(failed, ", "))
+	} else if !o.Quiet && len(dests) > 1 {
+		fmt.Fprintf(stderr, "%d destinations updated in %.1fs; read %d objects, %s from the local repository\n",
+			len(dests), elapsed.Seconds(), objectsRead, report.HumanBytes(bytesRead))
+	}
+	if len(failed) > 0 {
+		return cli.ErrRejected
+	}
+	return nil
+}
+
+// fanOutRound is what one round of a push to several destinations did.
+type fanOutRound struct {
+	results                []report.Destination
+	lost                   []bool // the connection was lost: to be retried
+	objectsRead, bytesRead uint64
+}
+
+// fanOutOnce pushes to dests at once (transfer.PushMany), reporting each
+// destination as it is done; with retry, a destination whose connection
+// was lost is marked lost instead of reported.
+func fanOutOnce(o *options, dests []transfer.Destination, specs []transfer.PushSpec, fault transfer.FaultFunc, repo *store.Repo, stderr io.Writer, sigs <-chan os.Signal, start time.Time, retry bool) (*fanOutRound, error) {
 	prog := newProgress(stderr, o.showProgress())
 	conns := make([]*transfer.CommandConn, len(dests))
 	closeAll := func() {
@@ -62,7 +126,7 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 		conn, argv, err := connection(o, d, held[i])
 		if err != nil {
 			closeAll()
-			return err
+			return nil, err
 		}
 		held[i].SetLive(func() bool { return conn.Received() > 0 })
 		conns[i] = conn
@@ -83,8 +147,7 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 		}
 	})()
 
-	results := make([]report.Destination, len(dests))
-	var failed []string
+	out := &fanOutRound{results: make([]report.Destination, len(dests)), lost: make([]bool, len(dests))}
 	var mu sync.Mutex
 	finished := func(i int, r transfer.MirrorResult) {
 		// Done with this destination: end its ssh now, then report it.
@@ -96,16 +159,24 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 			d.Err = fmt.Errorf("%s runs the receiver of ostree-push 1.x, which a push to several destinations (--to) cannot include: push to it on its own", dests[i].Host)
 		case d.Err != nil:
 			held[i].Release()
+			var remoteErr *wire.RemoteError
+			lost := retry && conns[i].Received() > 0 && !errors.As(d.Err, &remoteErr) && connectionLost(d.Err, cerr, dests[i])
 			d.Err = cli.SSHFailed(d.Err, cerr, dests[i], conns[i])
+			if lost {
+				mu.Lock()
+				out.results[i], out.lost[i] = d, true
+				mu.Unlock()
+				if !o.Quiet && !o.JSON {
+					prog.println(fmt.Sprintf("ostree-push: %s: %s; the connection was lost: retrying", d.Dest, wire.Printable(d.Err.Error())))
+				}
+				return
+			}
 		default:
 			held[i].Release()
 		}
 		mu.Lock()
 		defer mu.Unlock()
-		results[i] = d
-		if d.Err != nil || !d.Result.OK() {
-			failed = append(failed, d.Dest)
-		}
+		out.results[i] = d
 		if o.JSON {
 			return
 		}
@@ -124,21 +195,8 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 	prog.done()
 	closeAll()
 	if perr != nil {
-		return perr
+		return nil, perr
 	}
-	elapsed := time.Since(start)
-	if o.JSON {
-		if err := report.WriteFanOutJSON(stdout, results, res.ObjectsRead, res.BytesRead, o.DryRun, elapsed); err != nil {
-			return err
-		}
-	} else if len(failed) > 0 {
-		fmt.Fprintf(stderr, "ostree-push: %d of %d destinations not updated: %s\n", len(failed), len(dests), strings.Join(failed, ", "))
-	} else if !o.Quiet && len(dests) > 1 {
-		fmt.Fprintf(stderr, "%d destinations updated in %.1fs; read %d objects, %s from the local repository\n",
-			len(dests), elapsed.Seconds(), res.ObjectsRead, report.HumanBytes(res.BytesRead))
-	}
-	if len(failed) > 0 {
-		return cli.ErrRejected
-	}
-	return nil
+	out.objectsRead, out.bytesRead = res.ObjectsRead, res.BytesRead
+	return out, nil
 }

@@ -155,12 +155,11 @@ func fanOutOnce(o *options, dests []transfer.Destination, specs []transfer.PushS
 		d := report.Destination{Dest: dests[i].String(), Result: r.Result, Err: r.Err, LeftBehind: r.LeftBehind,
 			Remote: remote[i], Elapsed: time.Since(start)}
 		switch {
-		case d.Err != nil && !dests[i].Local && is1x(conns[i], cerr, held[i]):
+		case d.Err != nil && is1x(dests[i], conns[i], cerr, held[i]):
 			d.Err = fmt.Errorf("%s runs the receiver of ostree-push 1.x, which a push to several destinations (--to) cannot include: push to it on its own", dests[i].Host)
 		case d.Err != nil:
 			held[i].Release()
-			var remoteErr *wire.RemoteError
-			lost := retry && conns[i].Received() > 0 && !errors.As(d.Err, &remoteErr) && connectionLost(d.Err, cerr, dests[i])
+			lost := retry && connectionLost(dests[i], conns[i], d.Err, cerr)
 			d.Err = cli.SSHFailed(d.Err, cerr, dests[i], conns[i])
 			if lost {
 				mu.Lock()

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/ostree-push/ostree-push/internal/cli"
@@ -204,8 +203,9 @@ func pushOnce(o *options, dest transfer.Destination, specs []transfer.PushSpec, 
 	}
 	// An interrupt ends the receiver (over ssh: ends ssh, so the remote
 	// receiver sees its input end and aborts): the remote stays as it was.
-	var interrupted atomic.Bool
-	defer cli.OnSignal(sigs, func() { interrupted.Store(true); conn.Kill() })()
+	// (Kill's SIGKILL ends ssh with no exit status: not a lost
+	// connection, never retried.)
+	defer cli.OnSignal(sigs, conn.Kill)()
 
 	prog := newProgress(stderr, o.showProgress())
 	popts := o.pushOptions(specs, fault, prog, dest)
@@ -225,27 +225,30 @@ func pushOnce(o *options, dest transfer.Destination, specs []transfer.PushSpec, 
 	res, perr := transfer.Push(conn, conn, repo, popts)
 	prog.done()
 	cerr := conn.Close(30 * time.Second)
-	if perr != nil && !dest.Local && is1x(conn, cerr, held) {
+	if perr != nil && is1x(dest, conn, cerr, held) {
 		a.is1x = true
 		return a, perr
 	}
 	held.Release()
 	if perr != nil {
-		a.lost = !interrupted.Load() && conn.Received() > 0 && connectionLost(perr, cerr, dest)
+		a.lost = connectionLost(dest, conn, perr, cerr)
 		return a, cli.SSHFailed(perr, cerr, dest, conn)
 	}
 	a.res = res
 	return a, nil
 }
 
-// connectionLost reports whether a push whose receiver had spoken failed
-// because ssh lost the connection (or the remote receiver was killed): ssh
-// exited with 255, and the receiver said nothing of why (an ERROR is a refusal or the server's
-// failure, which a retry would meet again).
-func connectionLost(perr, closeErr error, dest transfer.Destination) bool {
+// connectionLost reports whether a push failed (perr) because ssh lost the
+// connection after the receiver had spoken (or the remote receiver was
+// killed): ssh exited with 255, and the receiver said nothing of why (an
+// ERROR is a refusal or the server's failure, which a retry would meet
+// again). A connection that never worked, or that an interrupt ended
+// (SIGKILL: no exit status), is not lost.
+func connectionLost(dest transfer.Destination, conn *transfer.CommandConn, perr, closeErr error) bool {
 	var remote *wire.RemoteError
 	var exit interface{ ExitCode() int }
-	return !dest.Local && !errors.As(perr, &remote) && errors.As(closeErr, &exit) && exit.ExitCode() == 255
+	return !dest.Local && conn.Received() > 0 && !errors.As(perr, &remote) &&
+		errors.As(closeErr, &exit) && exit.ExitCode() == 255
 }
 
 // retryDelay is the wait before attempt+1: 1, 2, 4… seconds, at most 60.

@@ -35,11 +35,11 @@ func (e errServer1x) Error() string {
 	return fmt.Sprintf("%s runs the receiver of ostree-push 1.x, which does not speak this protocol; --server-1x=auto (the default) pushes to it the 1.x way", e.host)
 }
 
-// is1x reports whether a native push that failed (perr) met a 1.x
+// is1x reports whether a native push to dest that failed met a 1.x
 // receiver.
-func is1x(conn *transfer.CommandConn, closeErr error, held *cli.HeldStderr) bool {
+func is1x(dest transfer.Destination, conn *transfer.CommandConn, closeErr error, held *cli.HeldStderr) bool {
 	var exit interface{ ExitCode() int }
-	if !errors.As(closeErr, &exit) {
+	if dest.Local || !errors.As(closeErr, &exit) {
 		return false
 	}
 	return push1x.IsReceiver1x(conn.Received(), exit.ExitCode(), held.Text())

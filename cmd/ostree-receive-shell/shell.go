@@ -53,10 +53,11 @@ original protocol),
 
 (the first word may be any path ending in /ostree-receive, -1 or -0, which
 all run ostree-receive; a leading "~/" in REPO means $HOME). It then runs
-the ostree-receive installed beside this program, else the one in /usr/local/bin:/usr/bin:/bin, with those arguments,
-no shell, and only these environment variables: HOME, USER, LOGNAME, PATH,
-SHELL, SSH_CLIENT, SSH_CONNECTION, and LANG, LANGUAGE and LC_* when their
-value is a locale name.
+the ostree-receive installed beside this program, else the one in
+/usr/local/bin:/usr/bin:/bin, with those arguments, no shell, and only
+these environment variables: HOME, USER, LOGNAME, PATH, SHELL, SSH_CLIENT,
+SSH_CONNECTION, and LANG, LANGUAGE and LC_* when their value is a locale
+name.
 
 Use as a forced command:
 

@@ -135,17 +135,11 @@ func (f *SSHFlags) Add(fs *pflag.FlagSet) {
 
 // Args is the argv of ssh to dest running remote (a shell command line).
 func (f *SSHFlags) Args(dest transfer.Destination, remote string) ([]string, error) {
-	command, err := SSHCommand(f.Command)
+	base, err := f.Base(dest)
 	if err != nil {
-		return nil, Usage(err)
+		return nil, err
 	}
-	return transfer.SSHArgs(dest, transfer.SSHOptions{
-		Command:        command,
-		Port:           f.Port,
-		Identity:       f.Identity,
-		Options:        f.Options,
-		ReceiveCommand: remote,
-	}), nil
+	return append(base, "--", dest.Host, transfer.RemoteCommand(remote, dest.Path)), nil
 }
 
 // Base is the ssh program and its options for dest, without the host and

@@ -16,6 +16,7 @@ import (
 	"github.com/ostree-push/ostree-push/pkg/summary"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
 	"github.com/ostree-push/ostree-push/pkg/walk"
+	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
 // ServedRef is a ref a Server lists, under the name the puller gives it.
@@ -244,5 +245,5 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 
 func isArchive(src transfer.Source) bool {
 	m, ok := src.(interface{ Mode() string })
-	return ok && m.Mode() == "archive"
+	return ok && m.Mode() == wire.ModeArchive
 }

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -115,27 +114,33 @@ func Push(ctx context.Context, src transfer.Source, meta walk.Loader, o Options)
 	log := newReceiveLog()
 	var tail lastLines
 	var remote []string
-	lines := &lineWriter{f: func(s string) {
+	// The receiver's lines arrive escaped (EscapedLines).
+	stderrLines := &transfer.EscapedLines{W: lineFunc(func(s string) {
 		log.line(s)
 		tail.add(s)
 		debug := strings.HasPrefix(s, "DEBUG:")
 		if !debug {
-			remote = append(remote, wire.Printable(s))
+			remote = append(remote, s)
 		}
 		if o.Stderr != nil && (o.Verbose || !debug) {
-			fmt.Fprintf(o.Stderr, "remote: %s\n", wire.Printable(s))
+			fmt.Fprintf(o.Stderr, "remote: %s\n", s)
 		}
-	}}
-	run.Stderr = lines
+	})}
+	run.Stderr = stderrLines
+	var stdoutLines *transfer.EscapedLines
 	if o.Verbose && o.Stderr != nil {
-		run.Stdout = &lineWriter{f: func(s string) { fmt.Fprintf(o.Stderr, "remote: %s\n", wire.Printable(s)) }}
+		stdoutLines = &transfer.EscapedLines{W: lineFunc(func(s string) { fmt.Fprintf(o.Stderr, "remote: %s\n", s) })}
+		run.Stdout = stdoutLines
 	}
 	err = run.Run()
-	lines.flush()
+	stderrLines.Flush()
+	if stdoutLines != nil {
+		stdoutLines.Flush()
+	}
 	if err != nil {
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
-			return nil, fmt.Errorf("the ostree-push 1.x receiver on %s failed (exit status %d): %s", o.Host, exit.ExitCode(), wire.Printable(tail.last()))
+			return nil, fmt.Errorf("the ostree-push 1.x receiver on %s failed (exit status %d): %s", o.Host, exit.ExitCode(), tail.last())
 		}
 		return nil, err
 	}
@@ -224,41 +229,15 @@ func (m *master) stop(o Options, sock string) {
 	}
 }
 
-// lineWriter calls f with each line written to it.
-type lineWriter struct {
-	mu  sync.Mutex
-	buf []byte
-	f   func(string)
-}
+// lineFunc takes the lines transfer.EscapedLines writes, one per Write
+// ending in a newline, and calls itself with each non-empty one.
+type lineFunc func(string)
 
-func (w *lineWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	for {
-		i := bytes.IndexAny(w.buf, "\n\r")
-		if i < 0 {
-			break
-		}
-		if i > 0 {
-			w.f(string(w.buf[:i]))
-		}
-		w.buf = w.buf[i+1:]
-	}
-	if len(w.buf) > 64<<10 {
-		w.f(string(w.buf))
-		w.buf = nil
+func (f lineFunc) Write(p []byte) (int, error) {
+	if line := strings.TrimSuffix(string(p), "\n"); line != "" {
+		f(line)
 	}
 	return len(p), nil
-}
-
-func (w *lineWriter) flush() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.buf) > 0 {
-		w.f(string(w.buf))
-		w.buf = nil
-	}
 }
 
 // lastLines keeps the last few lines that are not DEBUG, for an error.

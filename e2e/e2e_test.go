@@ -136,6 +136,7 @@ func (e *env) dest(path string) string { return e.ssh.Host() + ":" + path }
 type jsonResult struct {
 	Refs []struct {
 		Ref, Old, New, Status, Reason, Message string
+		Signed                                 bool `json:"signatures_updated"`
 	} `json:"refs"`
 	ObjectsSent int     `json:"objects_sent"`
 	BytesSent   int64   `json:"bytes_sent"`

@@ -1020,11 +1020,30 @@ func TestFanOutRetry(t *testing.T) {
 	var res struct {
 		OK           bool `json:"ok"`
 		Destinations []struct {
-			OK bool `json:"ok"`
+			OK      bool `json:"ok"`
+			Retries []struct {
+				Error       string `json:"error"`
+				ObjectsSent int    `json:"objects_sent"`
+			} `json:"retries"`
 		} `json:"destinations"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil || !res.OK || len(res.Destinations) != 2 {
 		t.Fatalf("--json: %+v, %v", res, err)
+	}
+	// The cut destination lists its lost try, with what it had sent (50
+	// objects reached the receiver, more may have been on their way);
+	// the other none.
+	var tries []int
+	for _, d := range res.Destinations {
+		tries = append(tries, len(d.Retries))
+		for _, a := range d.Retries {
+			if a.Error == "" || a.ObjectsSent < 50 {
+				t.Errorf("a retried try in --json: %+v", a)
+			}
+		}
+	}
+	if slices.Sort(tries); !slices.Equal(tries, []int{0, 1}) {
+		t.Errorf("retries per destination: %v, want one destination with one", tries)
 	}
 	if _, err := os.Stat(filepath.Join(e.dir, "fault")); err != nil {
 		t.Fatal("no receiver was cut")

@@ -225,3 +225,76 @@ func TestReceiverEd25519(t *testing.T) {
 		t.Fatalf("summary signature: %v", err)
 	}
 }
+
+// TestLateSignatures: a commit signed after it was published (a second
+// signer) is pushed again: the ref is up to date and only the detached
+// metadata travels; the server merges the new signature into what it has
+// (its own signature and the first signer's stay, even when the client's
+// copy lacks them), checks the result under gpg_verify, regenerates the
+// summary, and the report says "signatures updated", in a dry run too
+// (which changes nothing).
+func TestLateSignatures(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 30)
+	remote := e.remote("archive")
+	homeA, idA, keyringA := gpgKey(t, e.dir, "builder")
+	homeB, idB, keyringB := gpgKey(t, e.dir, "releaser")
+	homeS, idS, keyringS := gpgKey(t, e.dir, "server")
+	trusted := filepath.Join(e.dir, "trusted.gpg")
+	a, _ := os.ReadFile(keyringA)
+	b, _ := os.ReadFile(keyringB)
+	os.WriteFile(trusted, append(a, b...), 0o644)
+	conf := e.config("gpg_verify: yes\ngpg_trustedkeys: " + trusted + "\ngpg_sign: ['" + idS + "']\ngpg_homedir: " + homeS + "\n")
+	e.commit("os/main", "signed by the builder", "--gpg-sign="+idA, "--gpg-homedir="+homeA)
+	wantCode(t, e.pushEnv(conf, e.dest(remote), "os/main"), 0)
+	goodSignature(t, e.dir, remote, "os/main", keyringA)
+	goodSignature(t, e.dir, remote, "os/main", keyringS)
+
+	// The release manager signs the published commit.
+	testrepo.Ostree(t, "gpg-sign", "--repo="+e.src, "--gpg-homedir="+homeB, "os/main", idB)
+
+	before := snap(t, remote)
+	r := e.pushEnv(conf, "--dry-run", "--json", e.dest(remote), "os/main")
+	wantCode(t, r, 0)
+	if res := parseJSON(t, r); len(res.Refs) != 1 || res.Refs[0].Status != "up-to-date" || !res.Refs[0].Signed || !res.DryRun {
+		t.Fatalf("dry run: %+v", res)
+	}
+	unchanged(t, remote, before)
+
+	summary := filepath.Join(remote, "summary")
+	st, err := os.Stat(summary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = e.pushEnv(conf, e.dest(remote), "os/main")
+	wantCode(t, r, 0)
+	if !strings.Contains(r.stderr, "= [up to date, signatures updated] os/main") || !strings.Contains(r.stderr, "sent 1 objects") {
+		t.Fatalf("push of a new signature:\n%s", r.stderr)
+	}
+	for _, k := range []string{keyringA, keyringB, keyringS} {
+		goodSignature(t, e.dir, remote, "os/main", k)
+	}
+	if st2, err := os.Stat(summary); err != nil || !st2.ModTime().After(st.ModTime()) {
+		t.Errorf("the summary was not regenerated (%v)", err)
+	}
+	testrepo.Ostree(t, "fsck", "--repo="+remote)
+
+	// Pushed again: nothing to send.
+	r = e.pushEnv(conf, "--json", e.dest(remote), "os/main")
+	wantCode(t, r, 0)
+	if res := parseJSON(t, r); res.Refs[0].Status != "up-to-date" || res.Refs[0].Signed || res.ObjectsSent != 0 {
+		t.Fatalf("pushed again: %+v", res)
+	}
+
+	// The builder's signature removed locally: the push cannot remove it
+	// on the server, where nothing changes.
+	testrepo.Ostree(t, "gpg-sign", "--delete", "--repo="+e.src, "--gpg-homedir="+homeA, "os/main", idA)
+	before = snap(t, remote)
+	r = e.pushEnv(conf, "--json", e.dest(remote), "os/main")
+	wantCode(t, r, 0)
+	if res := parseJSON(t, r); res.Refs[0].Status != "up-to-date" || res.Refs[0].Signed {
+		t.Fatalf("a signature removed locally: %+v", res)
+	}
+	goodSignature(t, e.dir, remote, "os/main", keyringA)
+	unchanged(t, remote, before)
+}

@@ -46,6 +46,7 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 
 	start := time.Now()
 	results := make([]report.Destination, len(dests))
+	retries := make([][]report.Attempt, len(dests))
 	var objectsRead, bytesRead uint64
 	pending := make([]int, len(dests)) // indexes into dests still to push
 	for i := range dests {
@@ -65,8 +66,10 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 		var next []int
 		for k, i := range pending {
 			results[i] = out.results[k]
+			results[i].Retries = retries[i]
 			if out.lost[k] {
 				next = append(next, i)
+				retries[i] = append(retries[i], out.attempts[k])
 			}
 		}
 		if len(next) > 0 && !sleepUnlessSignalled(retryDelay(round), sigs) {
@@ -100,7 +103,8 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 // fanOutRound is what one round of a push to several destinations did.
 type fanOutRound struct {
 	results                []report.Destination
-	lost                   []bool // the connection was lost: to be retried
+	lost                   []bool           // the connection was lost: to be retried
+	attempts               []report.Attempt // what a lost destination's try did
 	objectsRead, bytesRead uint64
 }
 
@@ -147,7 +151,7 @@ func fanOutOnce(o *options, dests []transfer.Destination, specs []transfer.PushS
 		}
 	})()
 
-	out := &fanOutRound{results: make([]report.Destination, len(dests)), lost: make([]bool, len(dests))}
+	out := &fanOutRound{results: make([]report.Destination, len(dests)), lost: make([]bool, len(dests)), attempts: make([]report.Attempt, len(dests))}
 	var mu sync.Mutex
 	finished := func(i int, r transfer.MirrorResult) {
 		// Done with this destination: end its ssh now, then report it.
@@ -164,6 +168,7 @@ func fanOutOnce(o *options, dests []transfer.Destination, specs []transfer.PushS
 			if lost {
 				mu.Lock()
 				out.results[i], out.lost[i] = d, true
+				out.attempts[i] = report.Attempt{Error: d.Err.Error(), ObjectsSent: r.ObjectsSent, BytesSent: r.BytesSent}
 				mu.Unlock()
 				if !o.Quiet && !o.JSON {
 					prog.println(fmt.Sprintf("ostree-push: %s: %s; the connection was lost: retrying", d.Dest, wire.Printable(d.Err.Error())))

@@ -101,9 +101,8 @@ func (s *server) policy() (transfer.Policy, error) {
 	if c.GPGVerify || c.SignVerify {
 		p.VerifyCommit = s.verifyCommit
 	}
-	if !c.AllowMetadataRewrite {
-		p.CheckDetachedMetadata = s.checkDetachedMetadata
-	}
+	p.DetachedMetadata = s.detachedMetadata
+	p.MetadataReplaces = c.AllowMetadataRewrite
 	summaryOn := c.UpdateOn() && c.UpdateHook == ""
 	signing := len(c.GPGSign) > 0 || len(s.signKeys) > 0
 	if summaryOn || signing {
@@ -132,35 +131,59 @@ func (s *server) policy() (transfer.Policy, error) {
 // ed25519SignatureSize is the size of an ed25519 signature.
 const ed25519SignatureSize = 64
 
-// checkDetachedMetadata judges new detached metadata for commit c. When
-// the repository had c before the push (sent again or not), it may only
-// add signatures (under the keys libostree signs under) after the old
-// ones, keeping every old signature, in its place, and every other entry
-// as it was; an added ed25519 signature must be 64 bytes; with a
-// signature policy the commit must still verify with it. A new commit's
-// metadata is not judged here.
-func (s *server) checkDetachedMetadata(c object.Checksum) error {
-	hex := c.String()
-	// A commit the repository had before this push is in objects/ (what
-	// the push staged is not, until it commits), whether the push sent it
+// detachedMetadata judges the detached metadata a push sent for commit c
+// (Policy.DetachedMetadata) and says whether the repository's changes.
+// Metadata of a commit new to the repository is its own. For a commit
+// the repository had before the push (sent again or not), the push may
+// only add signatures: every other entry must be as it was, and the
+// staged metadata becomes the old one with the signatures it lacked
+// appended, under the keys libostree signs under, in the client's order
+// (so no signature is ever dropped, the server's own included, however
+// the client's copy is ordered); an added ed25519 signature must be 64
+// bytes; with a signature policy the result must verify. With
+// allow_metadata_rewrite, the client's metadata replaces the old as it
+// is.
+func (s *server) detachedMetadata(c object.Checksum) (bool, error) {
+	// What the repository had before this push (the push's own objects
+	// are staged until it commits), whether the push sent the commit
 	// again or not; a new commit's metadata is its own.
-	if _, err := os.Stat(filepath.Join(s.path, "objects", hex[:2], hex[2:]+".commit")); os.IsNotExist(err) {
-		return nil
-	} else if err != nil {
-		return err
-	}
-	old, err := os.ReadFile(filepath.Join(s.path, "objects", hex[:2], hex[2:]+".commitmeta"))
-	if err != nil && !os.IsNotExist(err) {
-		return err
+	old, had, err := s.repo.CommittedMetadata(c)
+	if err != nil || !had {
+		return false, err
 	}
 	updated, _, err := s.repo.Lib().ReadCommitMeta(c) // the staged one
 	if err != nil {
-		return err
+		return false, err
 	}
-	keys := []string{libostree.MetadataKeyGPG, libostree.MetadataKeyEd25519}
+	merged := updated
+	if !s.settings.AllowMetadataRewrite {
+		if merged, err = mergeSignatures(old, updated); err != nil {
+			return false, err
+		}
+		if !bytes.Equal(merged, updated) {
+			name := object.Name{Checksum: c, Type: object.CommitMeta}
+			if err := s.repo.Txn().WriteMetadata(name, merged); err != nil {
+				return false, fmt.Errorf("writing the merged detached metadata: %w", err)
+			}
+		}
+	}
+	if s.settings.GPGVerify || s.settings.SignVerify {
+		if err := s.signaturesOnce(c); err != nil {
+			return false, err
+		}
+	}
+	return !bytes.Equal(merged, old), nil
+}
+
+// signatureKeys are the detached metadata keys libostree signs under.
+var signatureKeys = []string{libostree.MetadataKeyGPG, libostree.MetadataKeyEd25519}
+
+// mergeSignatures returns old with the signatures of updated it lacks
+// appended: updated may differ from old in its signatures only.
+func mergeSignatures(old, updated []byte) ([]byte, error) {
 	strip := func(meta []byte) ([]byte, error) {
 		var err error
-		for _, k := range keys {
+		for _, k := range signatureKeys {
 			if meta, err = sign.RemoveDetachedMetadataKey(meta, k); err != nil {
 				return nil, err
 			}
@@ -169,43 +192,39 @@ func (s *server) checkDetachedMetadata(c object.Checksum) error {
 	}
 	a, err := strip(old)
 	if err != nil {
-		return fmt.Errorf("the old detached metadata: %w", err)
+		return nil, fmt.Errorf("the old detached metadata: %w", err)
 	}
 	b, err := strip(updated)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !bytes.Equal(a, b) {
-		return errors.New("it changes entries other than signatures (allow_metadata_rewrite is off)")
+		return nil, errors.New("it changes entries other than signatures (allow_metadata_rewrite is off)")
 	}
-	for _, k := range keys {
+	merged := old
+	for _, k := range signatureKeys {
 		was, err := sign.DetachedSignatures(old, k)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		now, err := sign.DetachedSignatures(updated, k)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		// The old signatures first, as they were: a client verifying
-		// stops at the first signature that fails.
-		if len(now) < len(was) || !slices.EqualFunc(was, now[:len(was)], bytes.Equal) {
-			return fmt.Errorf("it drops, changes or reorders a signature at %s (allow_metadata_rewrite is off)", k)
-		}
-		if k == libostree.MetadataKeyEd25519 {
-			for _, sig := range now[len(was):] {
-				if len(sig) != ed25519SignatureSize {
-					return fmt.Errorf("it adds a malformed signature at %s (%d bytes, not %d)", k, len(sig), ed25519SignatureSize)
-				}
+		for _, sig := range now {
+			if slices.ContainsFunc(was, func(w []byte) bool { return bytes.Equal(w, sig) }) {
+				continue
 			}
+			if k == libostree.MetadataKeyEd25519 && len(sig) != ed25519SignatureSize {
+				return nil, fmt.Errorf("it adds a malformed signature at %s (%d bytes, not %d)", k, len(sig), ed25519SignatureSize)
+			}
+			if merged, err = sign.AppendDetachedSignature(merged, k, sig); err != nil {
+				return nil, err
+			}
+			was = append(was, sig)
 		}
 	}
-	if s.settings.GPGVerify || s.settings.SignVerify {
-		if err := s.signaturesOnce(c); err != nil {
-			return err
-		}
-	}
-	return nil
+	return merged, nil
 }
 
 // trustedFile returns the configured file, or the first of the 1.x

@@ -75,7 +75,7 @@ func TestPolicySettings(t *testing.T) {
 		// before: notes whether the summary was current (SummaryCurrent).
 		{"defaults", receiveconfig.Repo{Update: receiveconfig.UpdateAuto}, parts{detached: true, before: true, after: true}, ""},
 		{"update off", receiveconfig.Repo{Update: receiveconfig.UpdateNo}, parts{detached: true}, ""},
-		{"metadata rewrite allowed", receiveconfig.Repo{Update: receiveconfig.UpdateNo, AllowMetadataRewrite: true}, parts{}, ""},
+		{"metadata rewrite allowed", receiveconfig.Repo{Update: receiveconfig.UpdateNo, AllowMetadataRewrite: true}, parts{detached: true}, ""},
 		{"static deltas without update", receiveconfig.Repo{Update: receiveconfig.UpdateNo, StaticDeltas: true}, parts{detached: true, after: true}, ""},
 		{"hook instead of the summary", receiveconfig.Repo{Update: receiveconfig.UpdateAuto, UpdateHook: "/bin/true"}, parts{detached: true, unlock: true}, ""},
 		{"hook with update off is not run", receiveconfig.Repo{Update: receiveconfig.UpdateNo, UpdateHook: "/bin/true"}, parts{detached: true}, ""},
@@ -100,7 +100,7 @@ func TestPolicySettings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := parts{p.VerifyCommit != nil, p.CheckDetachedMetadata != nil, p.BeforeCommit != nil, p.AfterCommit != nil, p.AfterUnlock != nil}
+			got := parts{p.VerifyCommit != nil, p.DetachedMetadata != nil, p.BeforeCommit != nil, p.AfterCommit != nil, p.AfterUnlock != nil}
 			if got != tc.want {
 				t.Errorf("policy parts %+v, want %+v", got, tc.want)
 			}
@@ -384,10 +384,11 @@ func TestCheckBindings(t *testing.T) {
 	}
 }
 
-// TestCheckDetachedMetadata: without allow_metadata_rewrite, a push may
-// only add well-formed signatures to the detached metadata of a commit
-// the repository has; a new commit's metadata is its own.
-func TestCheckDetachedMetadata(t *testing.T) {
+// TestDetachedMetadata: without allow_metadata_rewrite, a push may only
+// add well-formed signatures to the detached metadata of a commit the
+// repository has, and they are merged into the old metadata, so that no
+// signature is dropped; a new commit's metadata is its own.
+func TestDetachedMetadata(t *testing.T) {
 	sr := newSigRepo(t)
 	_, priv := newKey(t)
 	c := sr.commit(t, "main", "existing")
@@ -401,19 +402,27 @@ func TestCheckDetachedMetadata(t *testing.T) {
 		return m
 	}
 	old := withOther(signatures(t, sig1), "kept")
+	added := withOther(signatures(t, sig1, sig2), "kept")
 	sr.setMeta(t, c, old)
 	s := &server{settings: receiveconfig.Repo{}, repo: sr.repo, log: pushlog.New(io.Discard, pushlog.Error, true), path: sr.path}
+	rewrite := &server{settings: receiveconfig.Repo{AllowMetadataRewrite: true}, repo: sr.repo, log: pushlog.New(io.Discard, pushlog.Error, true), path: sr.path}
 	for _, tc := range []struct {
-		name    string
-		meta    []byte
-		wantErr string
+		name        string
+		s           *server
+		meta        []byte
+		wantErr     string
+		wantChanged bool
+		wantStaged  []byte
 	}{
-		{"unchanged", old, ""},
-		{"a signature added", withOther(signatures(t, sig1, sig2), "kept"), ""},
-		{"a signature dropped", withOther(signatures(t), "kept"), "drops, changes or reorders a signature"},
-		{"signatures reordered", withOther(signatures(t, sig2, sig1), "kept"), "drops, changes or reorders"},
-		{"a malformed signature added", withOther(signatures(t, sig1, []byte("short")), "kept"), "malformed signature"},
-		{"another entry changed", withOther(signatures(t, sig1), "changed"), "changes entries other than signatures"},
+		{"unchanged", s, old, "", false, old},
+		{"a signature added", s, added, "", true, added},
+		{"a signature dropped: kept", s, withOther(signatures(t), "kept"), "", false, old},
+		{"signatures reordered: the new one after the old", s, withOther(signatures(t, sig2, sig1), "kept"), "", true, added},
+		{"only the new signature: merged", s, withOther(signatures(t, sig2), "kept"), "", true, added},
+		{"a malformed signature added", s, withOther(signatures(t, sig1, []byte("short")), "kept"), "malformed signature", false, nil},
+		{"another entry changed", s, withOther(signatures(t, sig1), "changed"), "changes entries other than signatures", false, nil},
+		{"rewrite allowed: replaced", rewrite, withOther(signatures(t), "changed"), "", true, withOther(signatures(t), "changed")},
+		{"rewrite allowed: unchanged", rewrite, old, "", false, old},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			txn, err := sr.repo.Begin()
@@ -424,20 +433,32 @@ func TestCheckDetachedMetadata(t *testing.T) {
 			if err := txn.WriteMetadata(object.Name{Checksum: c, Type: object.CommitMeta}, tc.meta); err != nil {
 				t.Fatal(err)
 			}
-			err = s.checkDetachedMetadata(c)
+			changed, err := tc.s.detachedMetadata(c)
 			switch {
 			case tc.wantErr == "" && err != nil:
-				t.Errorf("checkDetachedMetadata: %v", err)
+				t.Fatalf("detachedMetadata: %v", err)
 			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
-				t.Errorf("checkDetachedMetadata = %v, want an error with %q", err, tc.wantErr)
+				t.Fatalf("detachedMetadata = %v, want an error with %q", err, tc.wantErr)
+			case tc.wantErr != "":
+				return
+			}
+			if changed != tc.wantChanged {
+				t.Errorf("changed = %v, want %v", changed, tc.wantChanged)
+			}
+			staged, _, err := sr.repo.Lib().ReadCommitMeta(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(staged, tc.wantStaged) {
+				t.Errorf("staged metadata is not what was wanted")
 			}
 		})
 	}
 	t.Run("a new commit", func(t *testing.T) {
 		var fresh object.Checksum
 		fresh[0] = 0x42
-		if err := s.checkDetachedMetadata(fresh); err != nil {
-			t.Errorf("checkDetachedMetadata(a commit the repository lacks): %v", err)
+		if changed, err := s.detachedMetadata(fresh); err != nil || changed {
+			t.Errorf("detachedMetadata(a commit the repository lacks) = %v, %v", changed, err)
 		}
 	})
 }

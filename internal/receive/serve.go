@@ -188,8 +188,12 @@ func record(path string, res *transfer.ReceiveResult, err error, d time.Duration
 	rec.Objects, rec.Bytes = res.ObjectsWritten, res.BytesWritten
 	for i, r := range res.Refs {
 		u := res.Updates[i]
+		status := r.Status.String()
+		if r.Metadata {
+			status += ", signatures updated"
+		}
 		rec.Refs = append(rec.Refs, pushlog.RefRecord{Ref: r.Ref.String(), Old: u.Old.Short(), New: u.New.Short(),
-			Status: r.Status.String(), Message: r.Message})
+			Status: status, Message: r.Message})
 		if !r.Status.Success() {
 			rec.Result = "rejected"
 		}

@@ -160,7 +160,7 @@ var keys = []*key{
 		help: "reject updates that are not fast-forwards, even from a client that asks to force them, and even with force.",
 		repo: func(r *Repo) any { return &r.DenyNonFastForward }},
 	{name: "allow_metadata_rewrite", kind: kBool, def: "no",
-		help: "let a push replace the detached metadata of a commit the repository already has with anything; by default it may only add signatures, keeping every other entry and every signature as it was (and with gpg_verify or sign_verify the commit must still verify).",
+		help: "let a push replace the detached metadata of a commit the repository already has with anything; by default it may only add signatures: every other entry must be as it was, and the signatures it lacked are appended to those there, none of which is ever removed (with gpg_verify or sign_verify the commit must still verify).",
 		repo: func(r *Repo) any { return &r.AllowMetadataRewrite }},
 	{name: "deny_deletes", kind: kBool, def: "no",
 		help: "reject ref deletions.",

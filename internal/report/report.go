@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
@@ -73,6 +74,9 @@ func Write(w io.Writer, res *transfer.PushResult, o Options, elapsed time.Durati
 			flag, summary, note = "+", r.Old.Short()+"..."+r.New.Short(), "(forced update)"
 		case "up-to-date":
 			flag, summary = "=", "[up to date]"
+			if r.Signed {
+				summary = "[up to date, signatures updated]"
+			}
 		default:
 			flag, summary = "!", "[rejected]"
 			switch reason {
@@ -88,6 +92,9 @@ func Write(w io.Writer, res *transfer.PushResult, o Options, elapsed time.Durati
 		}
 		// The remote's words, and its ref names (a pull's), escaped.
 		line := fmt.Sprintf(" %s %-22s %s", flag, summary, wire.Printable(r.Ref.String()))
+		if r.Signed && status != "up-to-date" {
+			note = strings.TrimSpace(note + " (signatures updated)")
+		}
 		if note != "" {
 			line += " " + note
 		}
@@ -116,6 +123,15 @@ type jsonRef struct {
 	Status  string `json:"status"`
 	Reason  string `json:"reason"`
 	Message string `json:"message,omitempty"`
+	// Signed: the push brought the remote signatures of the commit that
+	// it lacked (in a dry run: would have).
+	Signed bool `json:"signatures_updated"`
+}
+
+func newJSONRef(o transfer.RefOutcome) jsonRef {
+	status, reason := Outcome(o)
+	return jsonRef{Ref: o.Ref.String(), Old: hexOrEmpty(o.Old), New: hexOrEmpty(o.New),
+		Status: status, Reason: reason, Message: o.Message, Signed: o.Signed}
 }
 
 type jsonResult struct {
@@ -142,9 +158,7 @@ func WriteJSON(w io.Writer, res *transfer.PushResult, dryRun bool, elapsed time.
 	out := jsonResult{ObjectsSent: res.ObjectsSent, BytesSent: res.BytesSent, Seconds: elapsed.Seconds(), DryRun: dryRun || res.DryRun,
 		Refs: []jsonRef{}, Remote: append([]string{}, remote...), Retries: retries}
 	for _, o := range res.Refs {
-		status, reason := Outcome(o)
-		out.Refs = append(out.Refs, jsonRef{Ref: o.Ref.String(), Old: hexOrEmpty(o.Old), New: hexOrEmpty(o.New),
-			Status: status, Reason: reason, Message: o.Message})
+		out.Refs = append(out.Refs, newJSONRef(o))
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -179,6 +193,7 @@ type Destination struct {
 	LeftBehind bool
 	Remote     []string      // its receiver's messages
 	Elapsed    time.Duration // from the start until this destination was done
+	Retries    []Attempt     // the earlier tries that lost their connection
 }
 
 type jsonDestination struct {
@@ -207,7 +222,7 @@ func WriteFanOutJSON(w io.Writer, dests []Destination, objectsRead, bytesRead ui
 		Seconds: elapsed.Seconds(), DryRun: dryRun}
 	for _, d := range dests {
 		jd := jsonDestination{Destination: d.Dest, LeftBehind: d.LeftBehind,
-			jsonResult: jsonResult{Refs: []jsonRef{}, Remote: append([]string{}, d.Remote...), DryRun: dryRun, Seconds: d.Elapsed.Seconds()}}
+			jsonResult: jsonResult{Refs: []jsonRef{}, Remote: append([]string{}, d.Remote...), DryRun: dryRun, Seconds: d.Elapsed.Seconds(), Retries: d.Retries}}
 		if d.Err != nil {
 			jd.Error = d.Err.Error()
 		}
@@ -216,9 +231,7 @@ func WriteFanOutJSON(w io.Writer, dests []Destination, objectsRead, bytesRead ui
 			jd.OK = d.Err == nil && d.Result.OK()
 			jd.ObjectsSent, jd.BytesSent = d.Result.ObjectsSent, d.Result.BytesSent
 			for _, o := range d.Result.Refs {
-				status, reason := Outcome(o)
-				jd.Refs = append(jd.Refs, jsonRef{Ref: o.Ref.String(), Old: hexOrEmpty(o.Old), New: hexOrEmpty(o.New),
-					Status: status, Reason: reason, Message: o.Message})
+				jd.Refs = append(jd.Refs, newJSONRef(o))
 			}
 		}
 		out.OK = out.OK && jd.OK

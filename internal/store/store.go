@@ -166,6 +166,33 @@ func (s *Repo) ReachableSince(base object.Checksum, commits []object.Checksum) (
 // ReadMetadata implements transfer.Source.
 func (s *Repo) ReadMetadata(n object.Name) ([]byte, error) { return s.r.ReadMetadata(n) }
 
+// CommitMeta implements transfer.CommitMetaSource.
+func (s *Repo) CommitMeta(c object.Checksum) ([]byte, bool, error) { return s.r.ReadCommitMeta(c) }
+
+// CommittedMetadata implements transfer.MetadataDest. It reads objects/,
+// where what an open transaction staged is not, until it commits.
+func (s *Repo) CommittedMetadata(c object.Checksum) ([]byte, bool, error) {
+	hex := c.String()
+	dir := filepath.Join(s.r.Path(), "objects", hex[:2])
+	if _, err := os.Stat(filepath.Join(dir, hex[2:]+".commit")); os.IsNotExist(err) {
+		return nil, false, nil
+	} else if err != nil {
+		return nil, false, err
+	}
+	f, err := os.Open(filepath.Join(dir, hex[2:]+".commitmeta"))
+	if os.IsNotExist(err) {
+		return nil, true, nil
+	} else if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	meta, err := io.ReadAll(io.LimitReader(f, transfer.MaxMetadataSize+1))
+	if err == nil && len(meta) > transfer.MaxMetadataSize {
+		err = fmt.Errorf("the detached metadata of %s is over %d bytes", c, transfer.MaxMetadataSize)
+	}
+	return meta, true, err
+}
+
 // OpenFilez implements transfer.FilezSource: the stored .filez file of an
 // archive repository, as it is.
 func (s *Repo) OpenFilez(c object.Checksum) (io.ReadCloser, uint64, error) {

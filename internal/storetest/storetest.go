@@ -1215,12 +1215,22 @@ func testFilez(t *testing.T, s *suite) {
 }
 
 // testDetachedMetadata: a commit's detached metadata travels as a
-// metadata object of its own; Reachable lists it, ReadMetadata gives it
-// back as written, and a later transaction replaces it.
+// metadata object of its own; Reachable lists it, ReadMetadata and
+// CommitMeta give it back as written, and a later transaction replaces it.
+// CommittedMetadata sees it only once its transaction commits.
 func testDetachedMetadata(t *testing.T, s *suite) {
 	h := s.history(t)
 	dst := s.repo(t)
 	cm := object.Name{Checksum: h.c1, Type: object.CommitMeta}
+	committed := func(want []byte, wantHas bool) {
+		t.Helper()
+		got, has, err := dst.(transfer.MetadataDest).CommittedMetadata(h.c1)
+		if err != nil || has != wantHas || !bytes.Equal(got, want) {
+			t.Errorf("CommittedMetadata(c1) = %x, %v, %v; want %x, %v", got, has, err, want, wantHas)
+		}
+	}
+	committed(nil, false)
+	var last []byte
 	for i, sig := range []string{"first signature", "second signature"} {
 		meta, err := sign.AppendDetachedSignature(nil, "ostree.sign.test", []byte(sig))
 		if err != nil {
@@ -1236,9 +1246,15 @@ func testDetachedMetadata(t *testing.T, s *suite) {
 		if err := txn.WriteMetadata(cm, meta); err != nil {
 			t.Fatalf("#%d: WriteMetadata(%s): %v", i, cm, err)
 		}
+		committed(last, i > 0) // staged: not seen yet
 		commitTxn(t, txn)
+		last = meta
+		committed(meta, true)
 		if got := read(t, dst, cm); !bytes.Equal(got, meta) {
 			t.Errorf("#%d: ReadMetadata(%s) = %x, want %x", i, cm, got, meta)
+		}
+		if got, ok, err := dst.(transfer.CommitMetaSource).CommitMeta(h.c1); err != nil || !ok || !bytes.Equal(got, meta) {
+			t.Errorf("#%d: CommitMeta(c1) = %x, %v, %v; want %x", i, got, ok, err, meta)
 		}
 		if !slices.Contains(reachable(t, dst, h.c1), cm) {
 			t.Errorf("#%d: Reachable(c1) lacks its detached metadata", i)
@@ -1246,6 +1262,12 @@ func testDetachedMetadata(t *testing.T, s *suite) {
 	}
 	if slices.Contains(reachable(t, h.src, h.c1), cm) {
 		t.Errorf("Reachable lists detached metadata for a commit that has none")
+	}
+	if got, ok, err := h.src.(transfer.CommitMetaSource).CommitMeta(h.c1); err != nil || ok || got != nil {
+		t.Errorf("CommitMeta(a commit without detached metadata) = %x, %v, %v", got, ok, err)
+	}
+	if got, has, err := h.src.(transfer.MetadataDest).CommittedMetadata(h.c1); err != nil || !has || got != nil {
+		t.Errorf("CommittedMetadata(a commit without detached metadata) = %x, %v, %v", got, has, err)
 	}
 }
 

@@ -7,8 +7,10 @@ package sign
 // GLib writes on the machines this runs on), never through GLib.
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"github.com/ostree-push/ostree-push/pkg/gvariant"
 )
@@ -244,4 +246,73 @@ func CommitBindings(commit []byte) (Bindings, error) {
 		}
 	}
 	return b, nil
+}
+
+// MetadataKeyGPG is where libostree stores GPG signatures in a commit's
+// detached metadata and in summary.sig (an aay of binary signatures).
+const MetadataKeyGPG = "ostree.gpgsigs"
+
+// SignatureKeys are the keys of detached metadata that hold signatures,
+// of either engine.
+var SignatureKeys = []string{MetadataKeyGPG, MetadataKeyEd25519}
+
+// Fingerprint describes detached metadata without its bytes, so that two
+// sides can tell whether one's adds anything to the other's: Rest is the
+// SHA-256 of the metadata with every SignatureKeys entry removed (in
+// normal form), and Signatures the SHA-256 of each signature, of the key
+// it is under, a NUL and its bytes, in order.
+type Fingerprint struct {
+	Rest       [32]byte
+	Signatures [][32]byte
+}
+
+// FingerprintOf returns meta's Fingerprint; an error when meta is not an
+// a{sv} in normal form, or holds something other than an aay at a
+// signature key.
+func FingerprintOf(meta []byte) (Fingerprint, error) {
+	var f Fingerprint
+	rest := meta
+	for _, k := range SignatureKeys {
+		sigs, err := DetachedSignatures(meta, k)
+		if err != nil {
+			return f, err
+		}
+		for _, s := range sigs {
+			h := sha256.New()
+			h.Write([]byte(k))
+			h.Write([]byte{0})
+			h.Write(s)
+			f.Signatures = append(f.Signatures, [32]byte(h.Sum(nil)))
+		}
+		if rest, err = RemoveDetachedMetadataKey(rest, k); err != nil {
+			return f, err
+		}
+	}
+	f.Rest = sha256.Sum256(rest)
+	return f, nil
+}
+
+// Covers reports whether metadata fingerprinted f already holds all that
+// metadata fingerprinted g would bring to it by adding signatures: the
+// same other entries, and every signature of g.
+func (f Fingerprint) Covers(g Fingerprint) bool {
+	if f.Rest != g.Rest {
+		return false
+	}
+	have := make(map[[32]byte]bool, len(f.Signatures))
+	for _, s := range f.Signatures {
+		have[s] = true
+	}
+	for _, s := range g.Signatures {
+		if !have[s] {
+			return false
+		}
+	}
+	return true
+}
+
+// Same reports whether f and g have the same other entries and the same
+// signatures, in the same order.
+func (f Fingerprint) Same(g Fingerprint) bool {
+	return f.Rest == g.Rest && slices.Equal(f.Signatures, g.Signatures)
 }

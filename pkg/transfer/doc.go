@@ -9,8 +9,8 @@
 //
 // The state machines. The receiver is one core, by step (receive_core.go
 // has the outline): receive_stage.go stages the objects within the limits,
-// receive_check.go checks the detached metadata and that every commit sent
-// is complete, receive_decide.go decides each ref's fate under the ref lock
+// receive_check.go checks the detached metadata (and which commits the
+// repository had gain signatures) and that every commit sent is complete, receive_decide.go decides each ref's fate under the ref lock
 // and moves them all or none; Receive (receive.go) reads version 1 around
 // it, ReceiveV0 (v0.go) version 0, whose messages are pkg/wire's.
 //
@@ -25,7 +25,8 @@
 //     objects to offer (walk.go walks the history, speculatively ahead of
 //     the receiver's answer) and the order they are sent in;
 //   - send_negotiate.go: HELLO, ADVERTISE and REFS, reading the receiver;
-//   - send_query.go: the QUERYs and, as they arrive, the HAVEs;
+//   - send_query.go: the METADATA_QUERY and QUERYs and, as they arrive,
+//     their METADATA_HAVE and HAVEs;
 //   - send_load.go: which encoding each object goes in, loading objects,
 //     and reading ahead of the writer within a memory budget;
 //   - send_share.go: with several receivers, the shared reader that loads

@@ -325,6 +325,24 @@ func (s *memStore) ReadMetadata(n object.Name) ([]byte, error) {
 	return bytes.Clone(d), nil
 }
 
+// CommitMeta implements CommitMetaSource.
+func (s *memStore) CommitMeta(c object.Checksum) ([]byte, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.objects[object.Name{Checksum: c, Type: object.CommitMeta}]
+	return bytes.Clone(d), ok, nil
+}
+
+// CommittedMetadata implements MetadataDest: committed objects only.
+func (s *memStore) CommittedMetadata(c object.Checksum) ([]byte, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.objects[object.Name{Checksum: c, Type: object.Commit}]; !ok {
+		return nil, false, nil
+	}
+	return bytes.Clone(s.objects[object.Name{Checksum: c, Type: object.CommitMeta}]), true, nil
+}
+
 func (s *memStore) OpenContent(c object.Checksum) (io.ReadCloser, uint64, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
+	"github.com/ostree-push/ostree-push/pkg/sign"
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
@@ -47,6 +48,8 @@ type v1Receiver struct {
 	fr   *wire.FrameReader
 	fw   *wire.FrameWriter
 	caps wire.Capabilities // in effect for this exchange
+	// metaQueried: the client's METADATA_QUERY was answered.
+	metaQueried bool
 }
 
 func (rv *v1Receiver) run() (*ReceiveResult, error) {
@@ -92,6 +95,9 @@ func (rv *v1Receiver) run() (*ReceiveResult, error) {
 			}
 			if res.DryRun && r.Status == wire.StatusOK && rv.caps.Has(wire.CapResultDryRun) {
 				flags.Refs[i] |= wire.RefDryRun
+			}
+			if r.Metadata && rv.caps.Has(wire.CapCommitmetaUpdate) {
+				flags.Refs[i] |= wire.RefMetadata
 			}
 		}
 		if err := rv.fw.WriteMessage(flags); err != nil {
@@ -153,6 +159,9 @@ func (rv *v1Receiver) hello() (uint16, error) {
 	mine = append(mine, wire.CapDeflateMetadata, wire.CapAdvertiseRefs, wire.CapResultFlags, wire.CapRefFilter, wire.CapResultDryRun)
 	if pol := rv.opts.Policy; pol.ForceAll && !pol.DenyNonFastForward {
 		mine = append(mine, wire.CapServerForce)
+	}
+	if _, ok := rv.dest.(MetadataDest); ok {
+		mine = append(mine, wire.CapCommitmetaUpdate)
 	}
 	rv.caps = wire.Intersect(hello.Capabilities, mine)
 	if resumable && rt.Resumed() {
@@ -259,6 +268,7 @@ func (rv *v1Receiver) writeAdvertise(adv *wire.Advertise) error {
 // ends the client's stream, and returns it.
 func (rv *v1Receiver) receiveObjects(res *ReceiveResult) (*wire.Update, error) {
 	pool := newWritePool(rv.txn, rv.opts.Workers)
+	sawObjects := false // a QUERY or an OBJECT came: METADATA_QUERY no more
 	upd, err := func() (*wire.Update, error) {
 		for {
 			if err := pool.failure(); err != nil {
@@ -273,6 +283,7 @@ func (rv *v1Receiver) receiveObjects(res *ReceiveResult) (*wire.Update, error) {
 			}
 			switch t {
 			case wire.FrameQuery:
+				sawObjects = true
 				var q wire.Query
 				if err := q.UnmarshalBinary(p); err != nil {
 					return nil, err
@@ -287,7 +298,16 @@ func (rv *v1Receiver) receiveObjects(res *ReceiveResult) (*wire.Update, error) {
 				if err := rv.fw.Flush(); err != nil {
 					return nil, err
 				}
+			case wire.FrameMetadataQuery:
+				var q wire.MetadataQuery
+				if err := q.UnmarshalBinary(p); err != nil {
+					return nil, err
+				}
+				if err := rv.answerMetadata(&q, sawObjects); err != nil {
+					return nil, err
+				}
 			case wire.FrameObject:
+				sawObjects = true
 				var h wire.ObjectHeader
 				if err := h.UnmarshalBinary(p); err != nil {
 					return nil, err
@@ -329,6 +349,59 @@ func (rv *v1Receiver) receiveObjects(res *ReceiveResult) (*wire.Update, error) {
 		err = werr
 	}
 	return upd, err
+}
+
+// maxMetadataAnswered bounds the detached metadata one METADATA_QUERY
+// makes the receiver read: 10,000 commits of 25 KiB.
+const maxMetadataAnswered = 256 << 20
+
+// answerMetadata answers the client's METADATA_QUERY (one at most, before
+// any QUERY or OBJECT, with CapCommitmetaUpdate in effect): for each
+// commit, whether the client's detached metadata, by its fingerprint,
+// would add nothing to what the repository has committed (or, where it
+// would replace it, is the same), or the repository lacks the commit.
+func (rv *v1Receiver) answerMetadata(q *wire.MetadataQuery, late bool) error {
+	switch {
+	case !rv.caps.Has(wire.CapCommitmetaUpdate):
+		return wire.ProtocolErrorf("METADATA_QUERY without %s in effect", wire.CapCommitmetaUpdate)
+	case rv.metaQueried:
+		return wire.ProtocolErrorf("a second METADATA_QUERY")
+	case late:
+		return wire.ProtocolErrorf("METADATA_QUERY after a QUERY or an OBJECT")
+	}
+	rv.metaQueried = true
+	md := rv.dest.(MetadataDest) // the capability says it is one
+	pol := rv.opts.Policy
+	replaces := pol.DetachedMetadata == nil || pol.MetadataReplaces
+	current := make([]bool, len(q.Commits))
+	read := 0
+	for i, c := range q.Commits {
+		meta, has, err := md.CommittedMetadata(c.Commit)
+		if err != nil {
+			return err
+		}
+		if read += len(meta); read > maxMetadataAnswered {
+			return fmt.Errorf("METADATA_QUERY asks about more than %d bytes of detached metadata", maxMetadataAnswered)
+		}
+		if !has {
+			current[i] = true // metadata for it would be refused
+			continue
+		}
+		mine, err := sign.FingerprintOf(meta)
+		if err != nil {
+			continue // not current: let the policy judge what comes
+		}
+		theirs := sign.Fingerprint{Rest: c.Rest, Signatures: c.Signatures}
+		if replaces {
+			current[i] = mine.Same(theirs)
+		} else {
+			current[i] = mine.Covers(theirs)
+		}
+	}
+	if err := rv.fw.WriteMessage(&wire.MetadataHave{Current: current}); err != nil {
+		return err
+	}
+	return rv.fw.Flush()
 }
 
 // receiveObject reads one object's content and writes it (or has the

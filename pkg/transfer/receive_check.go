@@ -14,7 +14,8 @@ import (
 // judges it for every commit, sent again or not (it tells a commit the
 // repository had before this push from a new one). It runs once the
 // objects are in, and again under the ref lock, where no other push can
-// change the metadata it compares with.
+// change the metadata it compares with; rv.metaChanged is what the last
+// run found.
 func (rv *receiver) checkDetachedMetadata() error {
 	if len(rv.metas) == 0 {
 		return nil
@@ -27,16 +28,27 @@ func (rv *receiver) checkDetachedMetadata() error {
 	if err != nil {
 		return err
 	}
+	changed := map[object.Checksum]bool{}
 	for i, h := range have {
+		c := rv.metas[i]
 		if !h {
-			return fmt.Errorf("detached metadata sent for commit %s, which is neither in the repository nor in this push", rv.metas[i])
+			return fmt.Errorf("detached metadata sent for commit %s, which is neither in the repository nor in this push", c)
 		}
-		if check := rv.opts.Policy.CheckDetachedMetadata; check != nil {
-			if err := check(rv.metas[i]); err != nil {
-				return fmt.Errorf("detached metadata sent for commit %s, which the repository has: %w", rv.metas[i], err)
+		if judge := rv.opts.Policy.DetachedMetadata; judge != nil {
+			ch, err := judge(c)
+			if err != nil {
+				return fmt.Errorf("detached metadata sent for commit %s, which the repository has: %w", c, err)
 			}
+			changed[c] = ch
+		} else if md, ok := rv.dest.(MetadataDest); ok {
+			_, had, err := md.CommittedMetadata(c)
+			if err != nil {
+				return err
+			}
+			changed[c] = had
 		}
 	}
+	rv.metaChanged = changed
 	return nil
 }
 

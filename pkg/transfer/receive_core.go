@@ -60,12 +60,21 @@ type Policy struct {
 	// CheckRef, when set, judges an update by its name and kind (a
 	// deletion has a zero New): an error rejects that ref.
 	CheckRef func(u wire.RefUpdate) error
-	// CheckDetachedMetadata, when set, judges the detached metadata a
-	// push sends for commit c (staged; what the repository had before
-	// the push is still committed), for every commit the push sends
-	// metadata for, new or not: an error fails the push. Without it, such
-	// metadata replaces the old.
-	CheckDetachedMetadata func(c object.Checksum) error
+	// DetachedMetadata, when set, judges the detached metadata a push
+	// sends for commit c (staged; what the repository had before the push
+	// is still committed), for every commit the push sends metadata for,
+	// new or not: an error fails the push. It may rewrite the staged
+	// metadata (merge it with the old, say), and reports whether the
+	// repository's detached metadata of c changes with the push (never
+	// for a commit new to the repository). It runs once the objects are
+	// in and again under the ref lock. Without it, such metadata replaces
+	// the old, and counts as a change for a commit the repository had.
+	DetachedMetadata func(c object.Checksum) (changed bool, err error)
+	// MetadataReplaces says that DetachedMetadata lets detached metadata
+	// replace the old as it is (allow_metadata_rewrite), rather than add
+	// signatures to it: METADATA_HAVE then spares a client only metadata
+	// with the very same signatures.
+	MetadataReplaces bool
 	// VerifyCommit, when set, checks the commit ref would move to, once
 	// it is known to be complete (a signature check, say): an error
 	// rejects that ref.
@@ -109,6 +118,9 @@ type receiver struct {
 	// commits are the commit objects the push sent; metas the commits it
 	// sent detached metadata for.
 	commits, metas []object.Checksum
+	// metaChanged holds the commits the repository had whose detached
+	// metadata the push changes (checkDetachedMetadata).
+	metaChanged map[object.Checksum]bool
 	// notes are for the client once the push is decided (a dry run,
 	// what the hooks said): version 1 sends them as PROGRESS.
 	notes []string

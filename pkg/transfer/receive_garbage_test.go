@@ -143,6 +143,7 @@ func TestReceiveGarbage(t *testing.T) {
 	zTree := deflate(h.src.object(dirtree))
 	zBomb := deflate(make([]byte, MaxMetadataSize+1))
 	zOther := deflate(append(bytes.Clone(h.src.object(dirtree)), 0))
+	mq := &wire.MetadataQuery{Commits: []wire.MetadataDigest{{Commit: h.c1}}}
 
 	tests := []struct {
 		name   string
@@ -166,7 +167,20 @@ func TestReceiveGarbage(t *testing.T) {
 		{name: "ADVERTISE from the client", input: s().hello().msg(&wire.Advertise{Mode: wire.ModeArchive}).update(false, upd).bytes()},
 		{name: "HAVE from the client", input: s().hello().msg(&wire.Have{Present: []bool{true}}).update(false, upd).bytes()},
 		{name: "RESULT from the client", input: s().hello().msg(&wire.Result{Refs: []wire.RefResult{{Ref: refName("main")}}}).update(false, upd).bytes()},
-		{name: "unknown frame type", input: s().hello().raw(frameHeader(14, 0)).update(false, upd).bytes(), errIs: wire.ErrUnknownFrame},
+		{name: "unknown frame type", input: s().hello().raw(frameHeader(16, 0)).update(false, upd).bytes(), errIs: wire.ErrUnknownFrame},
+		{name: "METADATA_QUERY without commitmeta-update",
+			input: s().hello().msg(mq).update(false, upd).bytes(), errHas: "without commitmeta-update in effect"},
+		{name: "a second METADATA_QUERY",
+			input: s().hello(wire.CapCommitmetaUpdate).msg(mq).msg(mq).update(false, upd).bytes(), errHas: "a second METADATA_QUERY"},
+		{name: "METADATA_QUERY after a QUERY",
+			input: s().hello(wire.CapCommitmetaUpdate).msg(&wire.Query{Objects: newObjs}).msg(mq).update(false, upd).bytes(), errHas: "after a QUERY"},
+		{name: "METADATA_QUERY after an OBJECT",
+			input: s().hello(wire.CapCommitmetaUpdate).objects(h.src, newObjs).msg(mq).update(false, upd).bytes(), errHas: "after a QUERY or an OBJECT"},
+		{name: "METADATA_HAVE from the client",
+			input: s().hello(wire.CapCommitmetaUpdate).msg(&wire.MetadataHave{Current: []bool{true}}).update(false, upd).bytes()},
+		{name: "signatures for a commit the repository has that no ref of the push points to",
+			input:  s().hello(wire.CapCommitmetaUpdate).object(object.Name{Checksum: h.c1, Type: object.CommitMeta}, []byte("signatures")).objects(h.src, newObjs).update(false, upd).bytes(),
+			errHas: "which no ref of this push points to"},
 		{name: "frame over MaxPayload before HELLO", input: frameHeader(wire.FrameHello, wire.MaxPayload+1), errIs: wire.ErrFrameTooLarge},
 		{name: "frame over MaxPayload", input: s().hello().raw(frameHeader(wire.FrameQuery, wire.MaxPayload+1)).bytes(), errIs: wire.ErrFrameTooLarge},
 		{name: "DATA frame over MaxPayload in an object",

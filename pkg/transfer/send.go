@@ -53,6 +53,9 @@ type RefOutcome struct {
 	Status   wire.RefStatus
 	Message  string
 	Forced   bool // a non-fast-forward update that --force allowed
+	// Signed: the push brought the remote signatures (detached
+	// metadata) of New that it lacked (in a dry run: would have).
+	Signed bool
 }
 
 // PushResult is what a push did (or, in a dry run, would do).
@@ -117,6 +120,9 @@ type MirrorResult struct {
 	// LeftBehind is set when the mirror fell behind the shared reader and
 	// read the rest of its objects itself.
 	LeftBehind bool
+	// ObjectsSent and BytesSent count what was sent to the mirror, also
+	// when its push failed (Result is then nil).
+	ObjectsSent, BytesSent uint64
 }
 
 // OK reports whether the push to this mirror succeeded with every ref

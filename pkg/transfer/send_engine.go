@@ -66,6 +66,7 @@ type lane struct {
 	dead     chan struct{}      // closed when this lane's push failed
 	once     sync.Once
 	err      error
+	sent     *sentStats // what the writer sent, once it is done
 	causeMu  sync.Mutex
 	cause    error // set by giveUp
 	result   *PushResult
@@ -151,7 +152,11 @@ func (e *engine) finished(i int, l *lane) {
 }
 
 func (l *lane) mirrorResult() MirrorResult {
-	return MirrorResult{Name: l.name, Result: l.result, Err: l.err, LeftBehind: l.leftBehind.Load()}
+	m := MirrorResult{Name: l.name, Result: l.result, Err: l.err, LeftBehind: l.leftBehind.Load()}
+	if l.sent != nil && !l.n.dryRun {
+		m.ObjectsSent, m.BytesSent = l.sent.objects, l.sent.bytes
+	}
+	return m
 }
 
 // run is the lane's whole push: negotiation (negotiated is called when it
@@ -192,6 +197,7 @@ func (l *lane) run(plan []planned, negotiated func()) {
 // receiver said why in an ERROR, and the shared reader's reason for
 // giving up on the lane (giveUp) comes before both.
 func (l *lane) settle(werr, readErr error, stats *sentStats) {
+	l.sent = stats
 	var err error
 	var remote *wire.RemoteError
 	switch {

@@ -100,6 +100,9 @@ func (l *lane) capabilities() []string {
 	if !off(wire.CapServerForce) {
 		mine = append(mine, wire.CapServerForce)
 	}
+	if _, ok := l.e.src.(CommitMetaSource); ok && !off(wire.CapCommitmetaUpdate) {
+		mine = append(mine, wire.CapCommitmetaUpdate)
+	}
 	return mine
 }
 

@@ -47,13 +47,19 @@ func (l *lane) write(stats *sentStats) error {
 // counts it: the detached metadata first, then each batch as its HAVE
 // arrives.
 func (l *lane) sendOwn(stats *sentStats) error {
-	total := uint64(len(l.n.always) + len(l.n.offer))
+	total := uint64(len(l.n.always) + len(l.n.offer) + len(l.n.metaAsk))
 	if err := l.sendOrCount(l.n.always, stats, total); err != nil {
 		return err
 	}
 	for a := range l.answers {
 		total -= uint64(a.asked - len(a.missing))
-		if err := l.sendOrCount(a.missing, stats, total); err != nil {
+		send := l.sendOrCount
+		if a.meta {
+			// Sent in a dry run too: only the receiver, merging them
+			// with its own, can tell whether they would change it.
+			send = l.sendObjects
+		}
+		if err := send(a.missing, stats, total); err != nil {
 			return err
 		}
 	}

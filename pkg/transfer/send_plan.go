@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
+	"github.com/ostree-push/ostree-push/pkg/sign"
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
@@ -85,7 +86,11 @@ type negotiated struct {
 	localReject map[wire.RefName]RefOutcome
 	offer       []object.Name // to ask about in QUERYs
 	always      []object.Name // sent without asking (detached metadata)
-	dryRun      bool          // asked for, or forced by a local rejection
+	// metaAsk asks about the detached metadata of the commits the refs
+	// go to that the remote has (METADATA_QUERY), metaNames names them.
+	metaAsk   []wire.MetadataDigest
+	metaNames []object.Name
+	dryRun    bool // asked for, or forced by a local rejection
 }
 
 // judge judges each ref of the plan against the advertised refs, as git
@@ -139,7 +144,47 @@ func (l *lane) judge(plan []planned, adv *wire.Advertise, agent string) (*negoti
 			return nil, err
 		}
 	}
+	if len(n.localReject) == 0 && l.caps.Has(wire.CapCommitmetaUpdate) {
+		if err := l.askMetadata(n, remoteComplete); err != nil {
+			return nil, err
+		}
+	}
 	return n, nil
+}
+
+// askMetadata works out the METADATA_QUERY: the commits the refs go to
+// that the remote already has (up to date, or complete there), which the
+// walk does not send, each with the fingerprint of its local detached
+// metadata; none for a commit without any here.
+func (l *lane) askMetadata(n *negotiated, remoteComplete map[object.Checksum]bool) error {
+	src := l.e.src.(CommitMetaSource) // the capability says it is one
+	seen := map[object.Checksum]bool{}
+	for _, u := range n.updates {
+		c := u.New
+		if c.IsZero() || seen[c] || (c != u.Old && !remoteComplete[c]) {
+			continue
+		}
+		seen[c] = true
+		meta, ok, err := src.CommitMeta(c)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		f, err := sign.FingerprintOf(meta)
+		if err == nil && len(f.Signatures) > wire.MaxMetadataSignatures {
+			err = fmt.Errorf("%d signatures, more than %d", len(f.Signatures), wire.MaxMetadataSignatures)
+		}
+		if err != nil {
+			// What libostree would not take either: not sent.
+			l.opts.Logf("not bringing the detached metadata of %s up to date: %v", c, err)
+			continue
+		}
+		n.metaAsk = append(n.metaAsk, wire.MetadataDigest{Commit: c, Rest: f.Rest, Signatures: f.Signatures})
+		n.metaNames = append(n.metaNames, object.Name{Checksum: c, Type: object.CommitMeta})
+	}
+	return nil
 }
 
 // offer works out which objects to offer: those reachable from the new

@@ -14,11 +14,12 @@ import (
 // queryBatch is how many objects one QUERY asks about.
 const queryBatch = 8192
 
-// answer is what one HAVE said: the objects of its QUERY the receiver
-// lacks, in order, out of asked.
+// answer is what one HAVE (or the METADATA_HAVE) said: the objects of
+// its QUERY the receiver lacks, in order, out of asked.
 type answer struct {
 	missing []object.Name
 	asked   int
+	meta    bool // the METADATA_HAVE's: detached metadata to send
 }
 
 // startQueries splits the offer into QUERY batches, to be written by the
@@ -29,11 +30,17 @@ func (l *lane) startQueries() {
 		l.batches = append(l.batches, offer[i:min(i+queryBatch, len(offer))])
 	}
 	// Room for every answer: the reader never waits for their consumer.
-	l.answers = make(chan answer, len(l.batches))
+	l.answers = make(chan answer, len(l.batches)+1)
 }
 
-// writeQueries sends every QUERY, first thing of the writer.
+// writeQueries sends the METADATA_QUERY and every QUERY, first thing of
+// the writer.
 func (l *lane) writeQueries() error {
+	if len(l.n.metaAsk) > 0 {
+		if err := l.fw.WriteMessage(&wire.MetadataQuery{Commits: l.n.metaAsk}); err != nil {
+			return err
+		}
+	}
 	for _, b := range l.batches {
 		if err := l.fw.WriteMessage(&wire.Query{Objects: b}); err != nil {
 			return err
@@ -60,6 +67,10 @@ func (l *lane) read(stats *sentStats) error {
 // that whoever sees l.answers closed can tell the two apart by l.dead.
 func (l *lane) readAnswers() error {
 	defer close(l.answers)
+	if err := l.readMetadataAnswer(); err != nil {
+		l.fail(err)
+		return err
+	}
 	lacks := 0
 	for _, b := range l.batches {
 		m, err := l.readMessage("HAVE")
@@ -87,5 +98,34 @@ func (l *lane) readAnswers() error {
 		l.answers <- answer{missing: missing, asked: len(b)}
 	}
 	l.opts.Logf("lacks %d of %d objects offered", lacks, len(l.n.offer))
+	return nil
+}
+
+// readMetadataAnswer reads the METADATA_HAVE that answers the lane's
+// METADATA_QUERY, if it sent one, and passes on the detached metadata the
+// receiver does not have as the lane's.
+func (l *lane) readMetadataAnswer() error {
+	if len(l.n.metaAsk) == 0 {
+		return nil
+	}
+	m, err := l.readMessage("METADATA_HAVE")
+	if err != nil {
+		return err
+	}
+	h, ok := m.(*wire.MetadataHave)
+	if !ok {
+		return unexpected("METADATA_HAVE", m)
+	}
+	if len(h.Current) != len(l.n.metaAsk) {
+		return wire.ProtocolErrorf("METADATA_HAVE answers %d commits, METADATA_QUERY asked about %d", len(h.Current), len(l.n.metaAsk))
+	}
+	var differ []object.Name
+	for i, n := range l.n.metaNames {
+		if !h.Current[i] {
+			differ = append(differ, n)
+		}
+	}
+	l.opts.Logf("the detached metadata of %d of %d commits the remote has differs", len(differ), len(l.n.metaAsk))
+	l.answers <- answer{missing: differ, asked: len(l.n.metaAsk), meta: true}
 	return nil
 }

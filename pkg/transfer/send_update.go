@@ -35,6 +35,9 @@ func (l *lane) readResult(stats *sentStats) error {
 			if fl&wire.RefDryRun != 0 && !l.caps.Has(wire.CapResultDryRun) {
 				return wire.ProtocolErrorf("RESULT_FLAGS sets DRY_RUN without %s in effect", wire.CapResultDryRun)
 			}
+			if fl&wire.RefMetadata != 0 && !l.caps.Has(wire.CapCommitmetaUpdate) {
+				return wire.ProtocolErrorf("RESULT_FLAGS sets METADATA without %s in effect", wire.CapCommitmetaUpdate)
+			}
 		}
 		if m, err = l.readMessage("RESULT"); err != nil {
 			return err
@@ -67,12 +70,13 @@ func (l *lane) outcomes(n *negotiated, sent *sentStats) (*PushResult, error) {
 	res := n.res
 	res.ObjectsSent, res.BytesSent = sent.objects, sent.bytes
 	// RESULT_FLAGS follows the UPDATE's order (its count was checked).
-	forced := map[wire.RefName]bool{}
+	forced, signed := map[wire.RefName]bool{}, map[wire.RefName]bool{}
 	// An UPDATE made a dry run by a local rejection (all or none) is
 	// answered with DRY_RUN flags that say nothing of the server.
 	ownDryRun := len(n.localReject) > 0 && !l.opts.DryRun
 	for i, f := range sent.flags {
 		forced[l.n.updates[i].Ref] = f&wire.RefForced != 0
+		signed[l.n.updates[i].Ref] = f&wire.RefMetadata != 0
 		if f&wire.RefDryRun != 0 && !ownDryRun {
 			res.DryRun = true // the server's dry run, or the client's
 		}
@@ -96,6 +100,7 @@ func (l *lane) outcomes(n *negotiated, sent *sentStats) (*PushResult, error) {
 			out.Status, out.Message = wire.StatusAtomic, "not applied: another ref of this push was rejected"
 		}
 		out.Forced = rr.Forced && out.Status == wire.StatusOK
+		out.Signed = signed[pl.spec.Dst] && out.Status.Success()
 		res.Refs = append(res.Refs, out)
 	}
 	return res, nil

@@ -109,6 +109,26 @@ type SinceTxn interface {
 	CheckCompleteSince(c, base object.Checksum) error
 }
 
+// CommitMetaSource is a Source that can tell whether a commit has
+// detached metadata without walking its tree: a client lists
+// CapCommitmetaUpdate when its Source is one.
+type CommitMetaSource interface {
+	// CommitMeta returns commit c's detached metadata; ok is false when
+	// it has none.
+	CommitMeta(c object.Checksum) (meta []byte, ok bool, err error)
+}
+
+// MetadataDest is a Dest that can read the detached metadata of its
+// commits as committed, outside the open transaction: a receiver lists
+// CapCommitmetaUpdate when its Dest is one, and answers METADATA_QUERY
+// from it.
+type MetadataDest interface {
+	// CommittedMetadata returns commit c's committed detached metadata
+	// (nil when it has none); has is false when the repository does not
+	// hold commit c itself, committed.
+	CommittedMetadata(c object.Checksum) (meta []byte, has bool, err error)
+}
+
 // FilezSource is a Source in archive mode that can hand out a file
 // object's stored .filez bytes as they are (for CapArchiveFilez).
 type FilezSource interface {

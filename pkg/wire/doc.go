@@ -13,8 +13,9 @@
 //     (WriteFrame, WriteMessage, WriteObject, Flush);
 //   - messages, one type per frame type but DATA, each implementing
 //     Message, in one msg_*.go per message family: Hello, Advertise and
-//     Refs, RefFilter (with RefPattern), Query and Have, ObjectHeader,
-//     Update, Result and ResultFlags, Progress and ErrorMsg; DecodeMessage
+//     Refs, RefFilter (with RefPattern), Query and Have, MetadataQuery
+//     and MetadataHave, ObjectHeader, Update, Result and ResultFlags,
+//     Progress and ErrorMsg; DecodeMessage
 //     and NewMessage map a frame type to its message;
 //   - negotiation helpers: Magic, Version, HighestCommonVersion,
 //     Capabilities and Intersect, and the capabilities (Cap*), each beside

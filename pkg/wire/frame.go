@@ -38,26 +38,31 @@ const (
 	FrameRefs        FrameType = 11 // Refs: more of the receiver's refs (CapAdvertiseRefs)
 	FrameResultFlags FrameType = 12 // ResultFlags: facts of each ref's result (CapResultFlags)
 	FrameRefFilter   FrameType = 13 // RefFilter: the refs the client wants advertised (CapRefFilter)
+	// MetadataQuery: is your detached metadata of these commits mine? (CapCommitmetaUpdate)
+	FrameMetadataQuery FrameType = 14
+	FrameMetadataHave  FrameType = 15 // MetadataHave: the answer to a MetadataQuery
 )
 
 var frameNames = [...]string{
-	FrameHello:       "HELLO",
-	FrameAdvertise:   "ADVERTISE",
-	FrameQuery:       "QUERY",
-	FrameHave:        "HAVE",
-	FrameObject:      "OBJECT",
-	FrameData:        "DATA",
-	FrameUpdate:      "UPDATE",
-	FrameResult:      "RESULT",
-	FrameProgress:    "PROGRESS",
-	FrameError:       "ERROR",
-	FrameRefs:        "REFS",
-	FrameResultFlags: "RESULT_FLAGS",
-	FrameRefFilter:   "REF_FILTER",
+	FrameHello:         "HELLO",
+	FrameAdvertise:     "ADVERTISE",
+	FrameQuery:         "QUERY",
+	FrameHave:          "HAVE",
+	FrameObject:        "OBJECT",
+	FrameData:          "DATA",
+	FrameUpdate:        "UPDATE",
+	FrameResult:        "RESULT",
+	FrameProgress:      "PROGRESS",
+	FrameError:         "ERROR",
+	FrameRefs:          "REFS",
+	FrameResultFlags:   "RESULT_FLAGS",
+	FrameRefFilter:     "REF_FILTER",
+	FrameMetadataQuery: "METADATA_QUERY",
+	FrameMetadataHave:  "METADATA_HAVE",
 }
 
 // Valid reports whether t is a frame type of protocol version 1.
-func (t FrameType) Valid() bool { return t >= FrameHello && t <= FrameRefFilter }
+func (t FrameType) Valid() bool { return t >= FrameHello && t <= FrameMetadataHave }
 
 // String returns the frame type's name as protocol.md spells it ("HELLO",
 // "DATA", ...), or "FrameType(N)" for an unknown type.
@@ -367,6 +372,10 @@ func NewMessage(t FrameType) Message {
 		return new(ResultFlags)
 	case FrameRefFilter:
 		return new(RefFilter)
+	case FrameMetadataQuery:
+		return new(MetadataQuery)
+	case FrameMetadataHave:
+		return new(MetadataHave)
 	}
 	return nil
 }

@@ -89,7 +89,7 @@ func TestFrameReaderErrors(t *testing.T) {
 		{"\x01\x00\x00\x00\x03ab", io.ErrUnexpectedEOF, "stream ends inside a HELLO frame: got 2 of 3 payload bytes"},
 		{"\x06\x00\x00\x00\x01", io.ErrUnexpectedEOF, "inside a DATA frame: got 0 of 1"},
 		{"\x00\x00\x00\x00\x00", ErrUnknownFrame, "frame header 00 00 00 00 00: type 0: unknown frame type"},
-		{"\x0e\x00\x00\x00\x00", ErrUnknownFrame, "type 14"},
+		{"\x10\x00\x00\x00\x00", ErrUnknownFrame, "type 16"},
 		{"\xff\xff\xff\xff\xff", ErrUnknownFrame, "type 255"},
 		{"Welcome to the server\n", ErrUnknownFrame, "frame header 57 65 6c 63 6f: type 87"},
 		{"\x06\x00\x10\x00\x01", ErrFrameTooLarge, "DATA frame announces 1048577 payload bytes, more than the 1048576 allowed"},
@@ -160,7 +160,7 @@ func TestFrameWriterRefuses(t *testing.T) {
 		want error
 	}{
 		{0, nil, ErrUnknownFrame},
-		{14, []byte{1}, ErrUnknownFrame},
+		{16, []byte{1}, ErrUnknownFrame},
 		{FrameData, make([]byte, MaxPayload+1), ErrFrameTooLarge},
 		{FrameHello, make([]byte, MaxPayload+1), ErrFrameTooLarge},
 		{FrameData, nil, nil},
@@ -292,7 +292,7 @@ func TestObjectReaderErrors(t *testing.T) {
 		{5, []frame{data("abc")}, true, "stream ends with 2 bytes of an object still to come", io.ErrUnexpectedEOF},
 		{5, []frame{{FrameError, errMsg}}, false, "remote: disk full", nil},
 		{5, []frame{{FrameError, []byte{0}}}, false, "ERROR: message length", nil},
-		{5, []frame{{FrameType(14), nil}}, false, "unknown frame type", ErrUnknownFrame},
+		{5, []frame{{FrameType(16), nil}}, false, "unknown frame type", ErrUnknownFrame},
 	}
 	for i, tt := range tests {
 		var buf bytes.Buffer

@@ -114,15 +114,17 @@ func fuzzMessage(f *testing.F, newMsg func() Message) {
 	})
 }
 
-func FuzzHello(f *testing.F)        { fuzzMessage(f, func() Message { return new(Hello) }) }
-func FuzzAdvertise(f *testing.F)    { fuzzMessage(f, func() Message { return new(Advertise) }) }
-func FuzzRefs(f *testing.F)         { fuzzMessage(f, func() Message { return new(Refs) }) }
-func FuzzQuery(f *testing.F)        { fuzzMessage(f, func() Message { return new(Query) }) }
-func FuzzHave(f *testing.F)         { fuzzMessage(f, func() Message { return new(Have) }) }
-func FuzzObjectHeader(f *testing.F) { fuzzMessage(f, func() Message { return new(ObjectHeader) }) }
-func FuzzUpdate(f *testing.F)       { fuzzMessage(f, func() Message { return new(Update) }) }
-func FuzzResult(f *testing.F)       { fuzzMessage(f, func() Message { return new(Result) }) }
-func FuzzResultFlags(f *testing.F)  { fuzzMessage(f, func() Message { return new(ResultFlags) }) }
-func FuzzRefFilter(f *testing.F)    { fuzzMessage(f, func() Message { return new(RefFilter) }) }
-func FuzzProgress(f *testing.F)     { fuzzMessage(f, func() Message { return new(Progress) }) }
-func FuzzErrorMsg(f *testing.F)     { fuzzMessage(f, func() Message { return new(ErrorMsg) }) }
+func FuzzHello(f *testing.F)         { fuzzMessage(f, func() Message { return new(Hello) }) }
+func FuzzAdvertise(f *testing.F)     { fuzzMessage(f, func() Message { return new(Advertise) }) }
+func FuzzRefs(f *testing.F)          { fuzzMessage(f, func() Message { return new(Refs) }) }
+func FuzzQuery(f *testing.F)         { fuzzMessage(f, func() Message { return new(Query) }) }
+func FuzzHave(f *testing.F)          { fuzzMessage(f, func() Message { return new(Have) }) }
+func FuzzObjectHeader(f *testing.F)  { fuzzMessage(f, func() Message { return new(ObjectHeader) }) }
+func FuzzUpdate(f *testing.F)        { fuzzMessage(f, func() Message { return new(Update) }) }
+func FuzzResult(f *testing.F)        { fuzzMessage(f, func() Message { return new(Result) }) }
+func FuzzResultFlags(f *testing.F)   { fuzzMessage(f, func() Message { return new(ResultFlags) }) }
+func FuzzRefFilter(f *testing.F)     { fuzzMessage(f, func() Message { return new(RefFilter) }) }
+func FuzzMetadataQuery(f *testing.F) { fuzzMessage(f, func() Message { return new(MetadataQuery) }) }
+func FuzzMetadataHave(f *testing.F)  { fuzzMessage(f, func() Message { return new(MetadataHave) }) }
+func FuzzProgress(f *testing.F)      { fuzzMessage(f, func() Message { return new(Progress) }) }
+func FuzzErrorMsg(f *testing.F)      { fuzzMessage(f, func() Message { return new(ErrorMsg) }) }

@@ -109,19 +109,12 @@ func (m *Have) MarshalBinary() ([]byte, error) {
 	if err := m.validate(); err != nil {
 		return nil, encodeError(FrameHave, err)
 	}
-	nbytes := (len(m.Present) + 7) / 8
-	e, err := newEncoder(FrameHave, sizeU32+nbytes)
+	e, err := newEncoder(FrameHave, sizeU32+(len(m.Present)+7)/8)
 	if err != nil {
 		return nil, err
 	}
 	e.count(len(m.Present))
-	bits := make([]byte, nbytes)
-	for i, ok := range m.Present {
-		if ok {
-			bits[i/8] |= 1 << (i % 8)
-		}
-	}
-	e.b = append(e.b, bits...)
+	e.b = append(e.b, packBits(m.Present)...)
 	return e.b, nil
 }
 
@@ -133,30 +126,52 @@ func (m *Have) UnmarshalBinary(p []byte) error {
 	if err != nil {
 		return err
 	}
-	n, err := d.u32("count")
+	present, err := d.bitmap("count", MaxQueryObjects)
 	if err != nil {
 		return err
-	}
-	if n == 0 || n > MaxQueryObjects {
-		return d.errorf("count", "got %d, want 1 to %d", n, MaxQueryObjects)
-	}
-	nbytes := int(n+7) / 8
-	bits, err := d.take("bits", fmt.Sprintf("bitmap of %d objects", n), nbytes)
-	if err != nil {
-		return err
-	}
-	if extra := int(n) % 8; extra != 0 {
-		if unused := bits[nbytes-1] >> extra; unused != 0 {
-			return d.errorf("bits", "last byte 0x%02x has bits set beyond object %d", bits[nbytes-1], n-1)
-		}
 	}
 	if err := d.finish(); err != nil {
 		return err
 	}
-	v := Have{Present: make([]bool, n)}
-	for i := range v.Present {
-		v.Present[i] = bits[i/8]&(1<<(i%8)) != 0
-	}
-	*m = v
+	*m = Have{Present: present}
 	return nil
+}
+
+// packBits packs one bit per item, least significant bit first: item 0
+// is 0x01 of the first byte, item 8 0x01 of the second.
+func packBits(v []bool) []byte {
+	bits := make([]byte, (len(v)+7)/8)
+	for i, ok := range v {
+		if ok {
+			bits[i/8] |= 1 << (i % 8)
+		}
+	}
+	return bits
+}
+
+// bitmap reads a u32 count (1 to max) and that many bits, packed as
+// packBits packs them, with the unused high bits of the last byte zero.
+func (d *decoder) bitmap(countField string, max int) ([]bool, error) {
+	n, err := d.u32(countField)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 || uint64(n) > uint64(max) {
+		return nil, d.errorf(countField, "got %d, want 1 to %d", n, max)
+	}
+	nbytes := int(n+7) / 8
+	bits, err := d.take("bits", fmt.Sprintf("bitmap of %d objects", n), nbytes)
+	if err != nil {
+		return nil, err
+	}
+	if extra := int(n) % 8; extra != 0 {
+		if unused := bits[nbytes-1] >> extra; unused != 0 {
+			return nil, d.errorf("bits", "last byte 0x%02x has bits set beyond object %d", bits[nbytes-1], n-1)
+		}
+	}
+	v := make([]bool, n)
+	for i := range v {
+		v[i] = bits[i/8]&(1<<(i%8)) != 0
+	}
+	return v, nil
 }

@@ -94,9 +94,21 @@ func TestUnmarshalRejects(t *testing.T) {
 
 		// RESULT_FLAGS
 		{FrameResultFlags, hexBytes("00000000"), "RESULT_FLAGS: refs: no refs"},
-		{FrameResultFlags, hexBytes("00000001 04"), "RESULT_FLAGS: refs[0].flags: got 0x04, which has reserved bits 0x04 set"},
+		{FrameResultFlags, hexBytes("00000001 08"), "RESULT_FLAGS: refs[0].flags: got 0x08, which has reserved bits 0x08 set"},
 		{FrameResultFlags, hexBytes("00000002 01"), "RESULT_FLAGS: refs: count 2 needs at least 2 bytes, only 1 left"},
 		{FrameResultFlags, hexBytes("00002711"), "RESULT_FLAGS: refs: count 10001 exceeds the limit of 10000"},
+
+		// METADATA_QUERY, METADATA_HAVE
+		{FrameMetadataQuery, hexBytes("00000000"), "METADATA_QUERY: commits: must not be empty"},
+		{FrameMetadataQuery, hexBytes("00000001 z:32 " + csumAHex + " 00000000"), "METADATA_QUERY: commits[0]: all-zero commit"},
+		{FrameMetadataQuery, hexBytes("00000002 " + csumAHex + " z:32 00000000 " + csumAHex + " " + csumAHex + " 00000000"), "METADATA_QUERY: commits[1]: commit " + csumAHex + " asked about twice"},
+		{FrameMetadataQuery, hexBytes("00002711"), "METADATA_QUERY: commits: count 10001 exceeds the limit of 10000"},
+		{FrameMetadataQuery, hexBytes("00000001 " + csumAHex), "METADATA_QUERY: commits: count 1 needs at least 68 bytes, only 32 left"},
+		{FrameMetadataQuery, hexBytes("00000001 " + csumAHex + " z:32 00000002 " + csumAHex), "METADATA_QUERY: commits[0].signatures: count 2 needs at least 64 bytes, only 32 left"},
+		{FrameMetadataQuery, hexBytes("00000001 " + csumAHex + " z:32 00001001"), "METADATA_QUERY: commits[0].signatures: count 4097 exceeds the limit of 4096"},
+		{FrameMetadataHave, hexBytes("00000000"), "METADATA_HAVE: count: got 0, want 1 to 10000"},
+		{FrameMetadataHave, hexBytes("00000001 02"), "METADATA_HAVE: bits: last byte 0x02 has bits set beyond object 0"},
+		{FrameMetadataHave, hexBytes("00000001 01 00"), "METADATA_HAVE: 1 unexpected bytes after the message"},
 
 		// REF_FILTER
 		{FrameRefFilter, hexBytes("02 00000000"), "REF_FILTER: flags: got 0x02, which has reserved bits 0x02 set"},
@@ -227,7 +239,7 @@ func TestDecodeMessageBadTypes(t *testing.T) {
 	}{
 		{FrameData, false, "protocol error: unexpected DATA frame (3 bytes) outside an object"},
 		{0, true, "protocol error: frame type 0: unknown frame type"},
-		{14, true, "protocol error: frame type 14: unknown frame type"},
+		{16, true, "protocol error: frame type 16: unknown frame type"},
 	}
 	for i, tt := range tests {
 		m, err := DecodeMessage(tt.t, []byte{1, 2, 3})
@@ -331,7 +343,7 @@ func TestStrings(t *testing.T) {
 		{FrameProgress, "PROGRESS"},
 		{FrameError, "ERROR"},
 		{FrameType(0), "FrameType(0)"},
-		{FrameType(14), "FrameType(14)"},
+		{FrameType(16), "FrameType(16)"},
 		{StatusOK, "ok"},
 		{StatusUpToDate, "up to date"},
 		{StatusNonFastForward, "non-fast-forward"},

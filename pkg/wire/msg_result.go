@@ -50,6 +50,10 @@ type RefResult struct {
 	Status  RefStatus
 	Message string
 	Forced  bool // moved (StatusOK) to a commit that is not a descendant of the old one
+	// Metadata: the detached metadata of the ref's commit changed (in a
+	// dry run, would have). Not in RESULT either: it travels in
+	// RESULT_FLAGS (RefMetadata), with CapCommitmetaUpdate in effect.
+	Metadata bool
 }
 
 // Result answers the client's UPDATE (FrameResult) and is the receiver's
@@ -173,8 +177,13 @@ const (
 	// RefDryRun, with CapResultDryRun in effect: the ref was judged and
 	// would have moved (status OK), but nothing moved: the push was a dry
 	// run, the client's or the server's (its configuration's dry_run).
-	RefDryRun     RefFlags = 0x02
-	refFlagsKnown          = RefForced | RefDryRun
+	RefDryRun RefFlags = 0x02
+	// RefMetadata, with CapCommitmetaUpdate in effect: the detached
+	// metadata of the ref's commit changed in this push (in a dry run,
+	// would have): the push brought signatures the receiver lacked for a
+	// commit it had. For a ref whose status is OK or UP_TO_DATE.
+	RefMetadata   RefFlags = 0x04
+	refFlagsKnown          = RefForced | RefDryRun | RefMetadata
 )
 
 // CapServerForce, listed by a receiver whose configuration accepts

@@ -79,6 +79,12 @@ func validMessages() []Message {
 		&ResultFlags{Refs: []RefFlags{0}},
 		&ResultFlags{Refs: []RefFlags{RefForced, 0, RefForced}},
 		&ResultFlags{Refs: []RefFlags{RefDryRun, RefForced | RefDryRun}},
+		&ResultFlags{Refs: []RefFlags{RefMetadata, RefForced | RefDryRun | RefMetadata}},
+		&MetadataQuery{Commits: []MetadataDigest{{Commit: csumA}}},
+		&MetadataQuery{Commits: []MetadataDigest{{Commit: csumA, Rest: csumB, Signatures: [][32]byte{csumC, csumA}},
+			{Commit: csumB, Rest: csumB}, {Commit: csumC, Rest: csumA, Signatures: [][32]byte{csumB}}}},
+		&MetadataHave{Current: []bool{true}},
+		&MetadataHave{Current: []bool{false, false, false, false, false, false, false, false, true}},
 		&RefFilter{},
 		&RefFilter{All: true},
 		&RefFilter{Patterns: []RefPattern{

@@ -215,11 +215,17 @@ func TestHostilePusher(t *testing.T) {
 		if c1Commit.name != (object.Name{Type: object.Commit, Checksum: w.c1}) {
 			t.Fatal("c1's objects do not start with its commit")
 		}
-		pushWith := func(meta []byte, conf string, extra ...wireObject) receiverRun {
+		// Each push creates a new ref at c1: a change of a commit's
+		// detached metadata is taken only for a commit a ref of the push
+		// points to (so that the rules on refs cover it).
+		pushTo := func(at object.Checksum, meta []byte, conf string, extra ...wireObject) receiverRun {
 			m := wireObject{name: object.Name{Type: object.CommitMeta, Checksum: w.c1}, data: meta}
 			n++ // a new ref each time, so that the push moves one
-			other := wire.RefUpdate{Ref: wire.RefName{Name: fmt.Sprintf("os/other%d", n)}, New: w.c2}
+			other := wire.RefUpdate{Ref: wire.RefName{Name: fmt.Sprintf("os/other%d", n)}, New: at}
 			return w.receive(t, repo, hostileInput{data: newStream(t).hello().objects(extra).object(m).objects(w.objs).update(other).bytes(), conf: attackConf(t, conf)})
+		}
+		pushWith := func(meta []byte, conf string, extra ...wireObject) receiverRun {
+			return pushTo(w.c1, meta, conf, extra...)
 		}
 		push := func(meta []byte, conf string) receiverRun { return pushWith(meta, conf) }
 		before := snap(t, repo)
@@ -234,6 +240,9 @@ func TestHostilePusher(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// ... not with a push whose refs go elsewhere.
+		failed(t, pushTo(w.c2, signed, ""), "which no ref of this push points to")
+		unchanged(t, repo, before)
 		if r := push(signed, ""); r.code != 0 {
 			t.Fatalf("a push adding a signature to c1's detached metadata: exit %d", r.code)
 		}
@@ -247,12 +256,18 @@ func TestHostilePusher(t *testing.T) {
 			t.Fatal(err)
 		}
 		failed(t, push(junkFirst, ""), "detached metadata")
-		// Dropping it again is not, unless allow_metadata_rewrite.
+		// Dropping it again is not: the signatures are merged, and the
+		// one there stays; unless allow_metadata_rewrite.
 		empty, err := sign.SetDetachedSignatures(signed, libostree.MetadataKeyEd25519, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		failed(t, push(empty, ""), "detached metadata")
+		if r := push(empty, ""); r.code != 0 {
+			t.Fatalf("a push of c1's detached metadata without its signature: exit %d", r.code)
+		}
+		if got, err := os.ReadFile(c1meta); err != nil || !bytes.Equal(got, signed) {
+			t.Errorf("c1's signature did not stay: %v", err)
+		}
 		if r := push(evil, "allow_metadata_rewrite: yes\n"); r.code != 0 {
 			t.Fatalf("with allow_metadata_rewrite: exit %d", r.code)
 		}

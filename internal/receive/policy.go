@@ -140,9 +140,9 @@ const ed25519SignatureSize = 64
 // appended, under the keys libostree signs under, in the client's order
 // (so no signature is ever dropped, the server's own included, however
 // the client's copy is ordered); an added ed25519 signature must be 64
-// bytes; with a signature policy the result must verify. With
-// allow_metadata_rewrite, the client's metadata replaces the old as it
-// is.
+// bytes, an added GPG one OpenPGP signature packets; with a signature
+// policy the result must verify. With allow_metadata_rewrite, the
+// client's metadata replaces the old as it is.
 func (s *server) detachedMetadata(c object.Checksum) (bool, error) {
 	// What the repository had before this push (the push's own objects
 	// are staged until it commits), whether the push sent the commit
@@ -217,6 +217,14 @@ func mergeSignatures(old, updated []byte) ([]byte, error) {
 			}
 			if k == libostree.MetadataKeyEd25519 && len(sig) != ed25519SignatureSize {
 				return nil, fmt.Errorf("it adds a malformed signature at %s (%d bytes, not %d)", k, len(sig), ed25519SignatureSize)
+			}
+			// libostree hands gpg every entry at once: one that is not
+			// signature packets would break the verification of the
+			// commit for every client, whatever else it carries.
+			if k == libostree.MetadataKeyGPG {
+				if n, err := openPGPSignatures(sig); err != nil || n == 0 {
+					return nil, fmt.Errorf("it adds a malformed signature at %s (not OpenPGP signature packets)", k)
+				}
 			}
 			if merged, err = sign.AppendDetachedSignature(merged, k, sig); err != nil {
 				return nil, err

@@ -403,6 +403,13 @@ func TestDetachedMetadata(t *testing.T) {
 	}
 	old := withOther(signatures(t, sig1), "kept")
 	added := withOther(signatures(t, sig1, sig2), "kept")
+	withGPG := func(meta, sig []byte) []byte {
+		m, err := sign.AppendDetachedSignature(meta, sign.MetadataKeyGPG, sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
 	sr.setMeta(t, c, old)
 	s := &server{settings: receiveconfig.Repo{}, repo: sr.repo, log: pushlog.New(io.Discard, pushlog.Error, true), path: sr.path}
 	rewrite := &server{settings: receiveconfig.Repo{AllowMetadataRewrite: true}, repo: sr.repo, log: pushlog.New(io.Discard, pushlog.Error, true), path: sr.path}
@@ -421,6 +428,11 @@ func TestDetachedMetadata(t *testing.T) {
 		{"only the new signature: merged", s, withOther(signatures(t, sig2), "kept"), "", true, added},
 		{"a malformed signature added", s, withOther(signatures(t, sig1, []byte("short")), "kept"), "malformed signature", false, nil},
 		{"another entry changed", s, withOther(signatures(t, sig1), "changed"), "changes entries other than signatures", false, nil},
+		// Without gpg_verify nothing verifies them: junk where libostree
+		// concatenates GPG signatures for gpg would break every client's
+		// verification of a published commit.
+		{"junk added as a GPG signature", s, withGPG(old, []byte("not an OpenPGP packet")), "malformed signature at ostree.gpgsigs", false, nil},
+		{"a GPG packet that is no signature", s, withGPG(old, []byte{0x99, 0x00, 0x01, 0x04}), "malformed signature at ostree.gpgsigs", false, nil},
 		{"rewrite allowed: replaced", rewrite, withOther(signatures(t), "changed"), "", true, withOther(signatures(t), "changed")},
 		{"rewrite allowed: unchanged", rewrite, old, "", false, old},
 	} {

@@ -76,6 +76,20 @@ func TestPullOverSSH(t *testing.T) {
 	}
 	sameRef(t, e.src, local, "os/main")
 
+	// Signed at the source since: the pull brings the signature alone.
+	key, _, _ := edKey(t, e.dir, "pulled", 9)
+	signEd25519(t, e.src, "os/main", key)
+	r = e.pullRun(local, nil, "--json", source, "os/main")
+	wantCode(t, r, 0)
+	if j := parseJSON(t, r); j.ObjectsSent != 1 || j.Refs[0].Status != "up-to-date" || !j.Refs[0].Signed {
+		t.Errorf("pull of a signature: %+v", j)
+	}
+	c := testrepo.RevParse(t, e.src, "os/main")
+	want, _ := os.ReadFile(filepath.Join(e.src, "objects", c[:2], c[2:]+".commitmeta"))
+	if got, _ := os.ReadFile(filepath.Join(local, "objects", c[:2], c[2:]+".commitmeta")); len(want) == 0 || string(got) != string(want) {
+		t.Errorf("the pulled detached metadata differs from the source's")
+	}
+
 	// SRC:DST into another local ref; a dry run changes nothing.
 	before := snap(t, local)
 	wantCode(t, e.pullRun(local, nil, "--dry-run", source, "os/main:mirror/main"), 0)

@@ -153,7 +153,7 @@ func pull(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	for i, r := range res.Refs {
 		u := res.Updates[i]
 		out.Refs = append(out.Refs, transfer.RefOutcome{Ref: r.Ref, Old: u.Old, New: u.New, Status: r.Status, Message: r.Message,
-			Forced: r.Forced && r.Status == wire.StatusOK})
+			Forced: r.Forced && r.Status == wire.StatusOK, Signed: r.Metadata})
 	}
 	elapsed := time.Since(start)
 	if o.JSON {

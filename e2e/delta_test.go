@@ -103,3 +103,37 @@ func TestStaticDeltasOnReceive(t *testing.T) {
 		t.Errorf("a pull with --disable-static-deltas reports delta parts: %q", out)
 	}
 }
+
+// TestStaticDeltasResigned: a commit signed after it was published gets
+// its static deltas regenerated, since libostree copies the commit's
+// detached metadata into each delta's superblock and a client pulling
+// through the delta verifies what it finds there: a client that trusts
+// only the late signer's key pulls through the delta.
+func TestStaticDeltasResigned(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 30)
+	remote := e.remote("archive")
+	homeA, idA, _ := gpgKey(t, e.dir, "builder")
+	homeB, idB, keyringB := gpgKey(t, e.dir, "releaser")
+	conf := e.config("static_deltas_from_scratch: yes\n")
+	e.commit("os/main", "signed by the builder", "--gpg-sign="+idA, "--gpg-homedir="+homeA)
+	wantCode(t, e.pushEnv(conf, e.dest(remote), "os/main"), 0)
+
+	testrepo.Ostree(t, "gpg-sign", "--repo="+e.src, "--gpg-homedir="+homeB, "os/main", idB)
+	r := e.pushEnv(conf, e.dest(remote), "os/main")
+	wantCode(t, r, 0)
+	if !strings.Contains(r.stderr, "signatures updated") || !strings.Contains(r.stderr, "static delta (scratch)-") {
+		t.Fatalf("the push of the release signature did not regenerate the delta:\n%s", r.stderr)
+	}
+
+	client := filepath.Join(e.dir, "client")
+	testrepo.Init(t, client, "bare-user")
+	testrepo.Ostree(t, "remote", "add", "--repo="+client, "--gpg-import="+keyringB, "--set=gpg-verify=true", "origin", serveHTTP(t, remote))
+	out, err := testrepo.OstreeErr("pull", "--repo="+client, "--require-static-deltas", "origin", "os/main")
+	if err != nil {
+		t.Fatalf("a pull through the delta, trusting the late signer only: %v\n%s", err, out)
+	}
+	if parts, _ := pullStats(t, out); parts == "0" {
+		t.Errorf("the pull did not go through the delta: %s", out)
+	}
+}

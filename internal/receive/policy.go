@@ -103,6 +103,7 @@ func (s *server) policy() (transfer.Policy, error) {
 	}
 	p.DetachedMetadata = s.detachedMetadata
 	p.MetadataReplaces = c.AllowMetadataRewrite
+	p.Resigned = s.resigned
 	summaryOn := c.UpdateOn() && c.UpdateHook == ""
 	signing := len(c.GPGSign) > 0 || len(s.signKeys) > 0
 	if summaryOn || signing {
@@ -475,18 +476,7 @@ func (s *server) staticDeltas(moved []wire.RefUpdate) []string {
 			return
 		}
 		done[[2]object.Checksum{from, to}] = true
-		start := time.Now()
-		if err := s.repo.Lib().GenerateStaticDelta(from, to); err != nil {
-			s.log.Logf(pushlog.Error, "%v", err)
-			notes = append(notes, "warning: the refs moved, but "+err.Error())
-			return
-		}
-		name := from.Short() + "-" + to.Short()
-		if from.IsZero() {
-			name = "(scratch)-" + to.Short()
-		}
-		s.log.Logf(pushlog.Info, "static delta %s generated in %s", name, time.Since(start).Round(time.Millisecond))
-		notes = append(notes, "static delta "+name+" generated")
+		notes = append(notes, s.generateDelta(from, to))
 	}
 	for _, u := range moved {
 		if u.New.IsZero() {
@@ -497,6 +487,59 @@ func (s *server) staticDeltas(moved []wire.RefUpdate) []string {
 		}
 		if s.settings.StaticDeltasFull {
 			gen(object.Zero, u.New)
+		}
+	}
+	return notes
+}
+
+// generateDelta generates the static delta from..to (from scratch when
+// from is zero) and says what happened, for the client.
+func (s *server) generateDelta(from, to object.Checksum) string {
+	// A delta made again keeps its name but not its superblock's
+	// checksum, which a summary derived from the previous one would
+	// still give: regenerate the summary whole.
+	s.summaryCurrent = false
+	start := time.Now()
+	if err := s.repo.Lib().GenerateStaticDelta(from, to); err != nil {
+		s.log.Logf(pushlog.Error, "%v", err)
+		return "warning: the push landed, but " + err.Error()
+	}
+	name := deltaName(from, to)
+	s.log.Logf(pushlog.Info, "static delta %s generated in %s", name, time.Since(start).Round(time.Millisecond))
+	return "static delta " + name + " generated"
+}
+
+// deltaName names a static delta for people: FROM-TO, short.
+func deltaName(from, to object.Checksum) string {
+	if from.IsZero() {
+		return "(scratch)-" + to.Short()
+	}
+	return from.Short() + "-" + to.Short()
+}
+
+// resigned (Policy.Resigned) regenerates the static deltas to commits
+// whose detached metadata the push changed: libostree copies a commit's
+// detached metadata into the superblock of each delta to it, and a client
+// pulling through the delta verifies what it finds there. Without
+// static_deltas or static_deltas_from_scratch (deltas made outside the
+// push), it only says which deltas still carry the old signatures.
+func (s *server) resigned(commits []object.Checksum) []string {
+	names, err := s.repo.Lib().StaticDeltaNames()
+	if err != nil {
+		s.log.Logf(pushlog.Error, "%v", err)
+		return []string{"warning: the signatures landed, but " + err.Error()}
+	}
+	regenerate := s.settings.StaticDeltas || s.settings.StaticDeltasFull
+	var notes []string
+	for _, name := range names {
+		from, to, err := libostree.ParseDeltaName(name)
+		if err != nil || !slices.Contains(commits, to) {
+			continue
+		}
+		if regenerate {
+			notes = append(notes, s.generateDelta(from, to))
+		} else {
+			notes = append(notes, fmt.Sprintf("warning: static delta %s still carries the old signatures of %s: regenerate it (ostree static-delta generate)", deltaName(from, to), to.Short()))
 		}
 	}
 	return notes

@@ -6,7 +6,9 @@ package libostree
 import "C"
 
 import (
+	"fmt"
 	"runtime"
+	"strings"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
 )
@@ -43,8 +45,8 @@ func (r *Repo) GenerateStaticDelta(from, to object.Checksum) error {
 }
 
 // StaticDeltaNames lists the repository's static deltas by name, as
-// ostree_repo_list_static_delta_names gives them ("FROM-TO", or "TO" for a
-// delta from scratch, in libostree's modified base64 of the checksums).
+// ostree_repo_list_static_delta_names gives them: "FROM-TO", or "TO" for a
+// delta from scratch, each a hex checksum (see ParseDeltaName).
 func (r *Repo) StaticDeltaNames() ([]string, error) {
 	if err := r.checkOpen(); err != nil {
 		return nil, err
@@ -57,4 +59,22 @@ func (r *Repo) StaticDeltaNames() ([]string, error) {
 		return nil, wrap(gerr, "listing the static deltas of %s", r.path)
 	}
 	return goStrv(names), nil
+}
+
+// ParseDeltaName splits a name of StaticDeltaNames into its commits; from
+// is zero for a delta from scratch.
+func ParseDeltaName(name string) (from, to object.Checksum, err error) {
+	f, t, ok := strings.Cut(name, "-")
+	if !ok {
+		f, t = "", f
+	}
+	if ok {
+		if from, err = object.ParseChecksum(f); err != nil {
+			return object.Zero, object.Zero, fmt.Errorf("static delta %q: %w", name, err)
+		}
+	}
+	if to, err = object.ParseChecksum(t); err != nil {
+		return object.Zero, object.Zero, fmt.Errorf("static delta %q: %w", name, err)
+	}
+	return from, to, nil
 }

@@ -83,6 +83,12 @@ type Policy struct {
 	// passed, before the transaction commits: it may still write into
 	// the transaction (sign the commits, say). An error aborts the push.
 	BeforeCommit func(moving []wire.RefUpdate) error
+	// Resigned, when set, runs under the ref lock once a push that
+	// changed the detached metadata of commits the repository had (see
+	// DetachedMetadata) has committed, before AfterCommit: for what
+	// copies that metadata (static deltas). Its messages reach the client
+	// as AfterCommit's do.
+	Resigned func(commits []object.Checksum) []string
 	// AfterCommit, when set, runs under the ref lock after the refs have
 	// moved (regenerate the summary, say). Its messages, and those of
 	// AfterUnlock, which runs once the lock is released (hooks, say),

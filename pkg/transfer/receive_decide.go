@@ -77,7 +77,7 @@ func (rv *receiver) updateRefs(upd *wire.Update, sent []object.Checksum) ([]wire
 			moves++
 		}
 	}
-	signed := false
+	var signed []object.Checksum
 	if failed == nil {
 		if signed, err = rv.metadataUpdates(upd, results); err != nil {
 			return nil, err
@@ -95,7 +95,7 @@ func (rv *receiver) updateRefs(upd *wire.Update, sent []object.Checksum) ([]wire
 	if dryRun && !upd.DryRun && failed == nil {
 		rv.notes = append(rv.notes, "dry run: the server is configured with dry_run, nothing was changed")
 	}
-	if failed != nil || dryRun || (moves == 0 && !signed) {
+	if failed != nil || dryRun || (moves == 0 && len(signed) == 0) {
 		// Nothing moves. A refused push's staging is discarded; a dry
 		// run's (or one with every ref up to date) is kept, as an
 		// interrupted push's is, with what it may have taken up.
@@ -127,6 +127,9 @@ func (rv *receiver) updateRefs(upd *wire.Update, sent []object.Checksum) ([]wire
 	rv.phase("ref decisions and transaction commit")
 	rv.opts.Fault.at("receive:committed", 0)
 	// The refs have moved: what follows reports, it cannot fail the push.
+	if pol.Resigned != nil && len(signed) > 0 {
+		rv.notes = append(rv.notes, pol.Resigned(signed)...)
+	}
 	if pol.AfterCommit != nil {
 		rv.notes = append(rv.notes, pol.AfterCommit(moving)...)
 		rv.phase("after commit (summary, static deltas)")
@@ -140,28 +143,32 @@ func (rv *receiver) updateRefs(upd *wire.Update, sent []object.Checksum) ([]wire
 }
 
 // metadataUpdates marks the refs whose commit's detached metadata the
-// push changes (rv.metaChanged) and reports whether there is any: such a
-// push commits even when no ref moves. A change is taken only for the
+// push changes (rv.metaChanged) and returns those commits: such a push
+// commits even when no ref moves. A change is taken only for the
 // commit of a ref of the push that passed (OK or UP_TO_DATE), which is
 // how the server's rules on refs cover it: detached metadata changed for
 // a commit the repository had and no such ref points to fails the push.
-func (rv *receiver) metadataUpdates(upd *wire.Update, results []wire.RefResult) (bool, error) {
+func (rv *receiver) metadataUpdates(upd *wire.Update, results []wire.RefResult) ([]object.Checksum, error) {
 	if len(rv.metaChanged) == 0 {
-		return false, nil
+		return nil, nil
 	}
 	named := map[object.Checksum]bool{}
+	var signed []object.Checksum
 	for i, u := range upd.Refs {
 		if results[i].Status.Success() && rv.metaChanged[u.New] {
 			results[i].Metadata = true
-			named[u.New] = true
+			if !named[u.New] {
+				named[u.New] = true
+				signed = append(signed, u.New)
+			}
 		}
 	}
 	for _, c := range rv.metas {
 		if rv.metaChanged[c] && !named[c] {
-			return false, fmt.Errorf("detached metadata sent for commit %s changes the signatures of a commit the repository has, which no ref of this push points to", c)
+			return nil, fmt.Errorf("detached metadata sent for commit %s changes the signatures of a commit the repository has, which no ref of this push points to", c)
 		}
 	}
-	return len(named) > 0, nil
+	return signed, nil
 }
 
 // currentRefs reads the current commit of each ref of upd (absent refs

@@ -147,7 +147,7 @@ var keys = []*key{
 		help: "after refs move, regenerate the summary (signed with gpg_sign / sign_keyfiles when set), or run update_hook when set: ostree (libostree's summary), flatpak (flatpak build-update-repo), auto (flatpak for a repository holding app/, runtime/ or appstream refs, else ostree; yes means auto), or no. A failed update is marked (ostree-push-summary-stale in the repository), said on every push while marked, and retried by the next push that moves a ref.",
 		repo: func(r *Repo) any { return &r.Update }},
 	{name: "update_hook", kind: kString, def: "none",
-		help: "command run after refs move, instead of the summary update (when update is on), split like a shell command line and run without a shell, with OSTREE_RECEIVE_REPO, OSTREE_RECEIVE_REFS and OSTREE_RECEIVE_UPDATES in its environment; its failure is reported to the pusher and does not undo the refs.",
+		help: "command run after refs move, instead of the summary update (when update is on), split like a shell command line and run without a shell, with OSTREE_RECEIVE_REPO, OSTREE_RECEIVE_REFS, OSTREE_RECEIVE_UPDATES and OSTREE_RECEIVE_USER (the pusher's identity, see users) in its environment; its failure is reported to the pusher and does not undo the refs.",
 		repo: func(r *Repo) any { return &r.UpdateHook }},
 	{name: "force", kind: kBool, def: "no",
 		help: "accept updates that are not fast-forwards from every client (unless deny_non_fast_forward).",

@@ -171,7 +171,8 @@ func (l *Logger) Push(p PushRecord) {
 }
 
 // fields are the OSTREE_RECEIVE_* journal fields of a push, in the
-// order the stderr line shows them.
+// order the stderr line shows them (OSTREE_RECEIVE_USER only with an
+// identity).
 func (p PushRecord) fields() []field {
 	refs := make([]string, len(p.Refs))
 	for i, r := range p.Refs {
@@ -199,7 +200,8 @@ func (p PushRecord) fields() []field {
 const userField = "OSTREE_RECEIVE_USER"
 
 // summary is the one-line MESSAGE of a push, such as
-// "push from 192.0.2.7 to /srv/repo: ok; main 0123456789→abcdef0123 ok; 12 objects, 3456 bytes in 1.2s".
+// "push from 192.0.2.7 to /srv/repo: ok; main 0123456789→abcdef0123 ok; 12 objects, 3456 bytes in 1.2s"
+// ("push from 192.0.2.7 as alice to ..." with an identity).
 func (p PushRecord) summary() string {
 	client := p.Client
 	if client == "" {

@@ -206,3 +206,49 @@ users:
 	pushRefused(t, r, `invalid identity "bob;x"`)
 	unchanged(t, remote, before)
 }
+
+// TestClient1xPerUser: an ostree-push 1.x client through a key with an
+// identity (its forced command ostree-receive-shell --user alice, with the
+// README's options for 1.x keys) is held to alice's rules as our client
+// is: its refs pulled through the tunnel pass users.alice.allow_refs or
+// are refused, named; the hook gets the identity.
+func TestClient1xPerUser(t *testing.T) {
+	t.Parallel()
+	testrepo.RequireTools(t)
+	e := &env{t: t, dir: t.TempDir()}
+	home := filepath.Join(e.dir, "home")
+	cmd := "env HOME=" + shellQuote(home) + " " + shellQuote(filepath.Join(binDir, "ostree-receive-shell")) + " --user alice"
+	e.ssh = sshtest.StartWithOptions(t, sshtest.Options{KeyOptions: `command="` + strings.ReplaceAll(cmd, `"`, `\"`) + `"` + key1x})
+	python1x(t)
+	e.src = filepath.Join(e.dir, "src")
+	e.tree = filepath.Join(e.dir, "tree")
+	testrepo.GenerateTree(t, e.tree, testrepo.TreeOptions{Files: 10, Seed: 23})
+	testrepo.Init(t, e.src, "archive")
+	e.commit("os/main", "os")
+	e.commit("app/x", "app")
+	dst := filepath.Join(e.dir, "dst")
+	testrepo.Init(t, dst, "archive")
+	hookOut := filepath.Join(e.dir, "hook.log")
+	hook := filepath.Join(e.dir, "hook")
+	if err := os.WriteFile(hook, []byte("#!/bin/sh\necho \"user=$OSTREE_RECEIVE_USER\" >\"$1\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := fmt.Sprintf("update_hook: %s\nusers:\n  alice:\n    allow_refs: ['os/*']\n", strconv.Quote(shellQuote(hook)+" "+shellQuote(hookOut)))
+	if err := os.MkdirAll(filepath.Join(home, ".config", "ostree"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(home, ".config", "ostree", "ostree-receive.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	r := e.run1x("ostree-push", "--repo="+e.src, "--command=ostree-receive-1", e.dest(dst), "os/main")
+	wantCode(t, r, 0)
+	sameRefs(t, e.src, dst, "os/main")
+	if data, _ := os.ReadFile(hookOut); strings.TrimSpace(string(data)) != "user=alice" {
+		t.Fatalf("the hook got %q", data)
+	}
+	before := snap(t, dst)
+	r = e.run1x("ostree-push", "--repo="+e.src, "--command=ostree-receive-1", e.dest(dst), "app/x")
+	pushRefused(t, r, "refused by users.alice.allow_refs (os/*)")
+	unchanged(t, dst, before)
+}

@@ -58,19 +58,10 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 	if err != nil {
 		return refuse(stdout, err)
 	}
-	level := cfg.LogLevel
-	switch {
-	case opts.Verbose:
-		level = "DEBUG"
-	case opts.Quiet:
-		level = "WARNING"
-	}
-	lvl, err := pushlog.ParseLevel(level)
+	log, err := newLogger(cfg, opts, stderr)
 	if err != nil {
 		return refuse(stdout, err)
 	}
-	log := pushlog.New(stderr, lvl, os.Getenv("OSTREE_RECEIVE_LOG_STDERR") != "")
-	log.SetUser(opts.User)
 	for _, w := range cfg.Warnings {
 		log.Logf(pushlog.Warning, "%s", w)
 	}
@@ -83,15 +74,9 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 		return refuse(stdout, err)
 	}
 	// The identity's rights, before anything is read from the client.
-	user, err := cfg.ForUser(opts.User, path)
+	user, err := forUser(cfg, log, opts, path, start)
 	if err != nil {
-		rec := record(path, nil, err, time.Since(start))
-		rec.User = opts.User
-		log.Push(rec)
 		return refuse(stdout, err)
-	}
-	if user != nil {
-		log.Logf(pushlog.Debug, "identity %s: the rules of users.%s", identityName(opts.User), user.Entry)
 	}
 	settings := cfg.ForRepo(path)
 	if opts.NoUpdate {
@@ -225,30 +210,68 @@ func record(path string, res *transfer.ReceiveResult, err error, d time.Duration
 	return rec
 }
 
-// identityName is how messages show an identity: itself, or "(none)".
-func identityName(user string) string {
-	if user == "" {
-		return "(none)"
+// newLogger is the log of one push: at cfg's level, or opts', with the
+// pusher's identity on every entry.
+func newLogger(cfg *receiveconfig.Config, opts Options, stderr io.Writer) (*pushlog.Logger, error) {
+	level := cfg.LogLevel
+	switch {
+	case opts.Verbose:
+		level = "DEBUG"
+	case opts.Quiet:
+		level = "WARNING"
 	}
-	return user
+	lvl, err := pushlog.ParseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	log := pushlog.New(stderr, lvl, os.Getenv("OSTREE_RECEIVE_LOG_STDERR") != "")
+	log.SetUser(opts.User)
+	return log, nil
 }
 
-// checkUser refuses, as Serve would, an identity that may not push to
-// repoArg: for a 1.x client, before the receiver reads the client's
-// repository.
-func checkUser(opts Options, repoArg string) error {
+// forUser returns the rules of the pusher's identity for the repository
+// at path (nil without users:), or its refusal, logged as the push's
+// record.
+func forUser(cfg *receiveconfig.Config, log *pushlog.Logger, opts Options, path string, start time.Time) (*receiveconfig.User, error) {
+	user, err := cfg.ForUser(opts.User, path)
+	if err != nil {
+		rec := record(path, nil, err, time.Since(start))
+		rec.User = opts.User
+		log.Push(rec)
+		return nil, err
+	}
+	if user != nil {
+		name := opts.User
+		if name == "" {
+			name = "(none)"
+		}
+		log.Logf(pushlog.Debug, "identity %s: the rules of users.%s", name, user.Entry)
+	}
+	return user, nil
+}
+
+// checkUser refuses, as Serve would and logged as Serve logs it, an
+// identity that may not push to repoArg: for a 1.x client, before the
+// receiver reads the client's repository. Other errors are left to Serve
+// to report.
+func checkUser(opts Options, repoArg string, stderr io.Writer) error {
 	if opts.User != "" && !receiveconfig.ValidUser(opts.User) {
 		return fmt.Errorf("invalid identity %q (--user)", opts.User)
 	}
+	start := time.Now()
 	cfg, err := receiveconfig.Load(opts.ConfigFile)
-	if err != nil {
-		return err
+	if err != nil || !cfg.UsersSet {
+		return nil
 	}
 	path, err := cfg.ResolveRepo(repoArg)
 	if err != nil {
-		return err
+		return nil
 	}
-	_, err = cfg.ForUser(opts.User, path)
+	log, err := newLogger(cfg, opts, stderr)
+	if err != nil {
+		return nil
+	}
+	_, err = forUser(cfg, log, opts, path, start)
 	return err
 }
 

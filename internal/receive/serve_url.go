@@ -52,7 +52,7 @@ func ServeURL(opts Options, repoArg, rawURL string, refs []string, stdout, stder
 	if err := CheckPullURL(rawURL); err != nil {
 		return err
 	}
-	if err := checkUser(opts, repoArg); err != nil {
+	if err := checkUser(opts, repoArg, stderr); err != nil {
 		return err
 	}
 	if err := checkOwnTunnel(urlPort(rawURL)); err != nil {

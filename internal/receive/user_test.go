@@ -110,6 +110,7 @@ func TestServeRefusesUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("OSTREE_RECEIVE_LOG_STDERR", "1")
+	t.Setenv("SSH_CLIENT", "")
 	for _, tc := range []struct{ user, want string }{
 		{"alice", "refused by users.alice.repos: identity alice may not push to " + repo},
 		{"bob", "identity bob has no entry in users:"},
@@ -132,10 +133,14 @@ func TestServeRefusesUser(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "invalid identity") {
 		t.Errorf("invalid identity: %v", err)
 	}
-	// The same for a 1.x client, before its repository is read.
-	err = ServeURL(Options{ConfigFile: conf, User: "alice"}, repo, "http://127.0.0.1:1/", nil, io.Discard, io.Discard)
+	// The same for a 1.x client, before its repository is read; logged.
+	var stderr bytes.Buffer
+	err = ServeURL(Options{ConfigFile: conf, User: "alice"}, repo, "http://127.0.0.1:1/", nil, io.Discard, &stderr)
 	if err == nil || !strings.Contains(err.Error(), "refused by users.alice.repos") {
 		t.Errorf("1.x client: %v", err)
+	}
+	if !strings.Contains(stderr.String(), "push from local as alice to "+repo+": error: refused by users.alice.repos") {
+		t.Errorf("1.x client: log %q", stderr.String())
 	}
 }
 

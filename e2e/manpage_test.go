@@ -95,9 +95,9 @@ func TestManPagesMatchHelp(t *testing.T) {
 		t.Run(cmd, func(t *testing.T) {
 			help, _ := helpOptions(t, cmd)
 			if cmd == "ostree-receive-shell" {
-				// Its usage lines name -c and --help/--version
-				// rather than an option table.
-				help = []string{"--help", "--version", "-c", "-h"}
+				// Its usage lines name -c, --user and
+				// --help/--version rather than an option table.
+				help = []string{"--help", "--user", "--version", "-c", "-h"}
 			}
 			page := manPage(t, cmd+".1")
 			man := manOptions(section(page, "OPTIONS"))
@@ -114,7 +114,7 @@ func TestShellHelpNamesItsOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range []string{"-c COMMAND", "--help", "--version"} {
+	for _, o := range []string{"-c COMMAND", "--user NAME", "--help", "--version"} {
 		if !strings.Contains(string(out), o) {
 			t.Errorf("ostree-receive-shell --help does not mention %s", o)
 		}

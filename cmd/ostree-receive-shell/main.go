@@ -12,6 +12,17 @@
 // apply, sshd runs `ostree-receive-shell -c ostree-receive-shell` and the
 // client's command is again taken from $SSH_ORIGINAL_COMMAND.
 //
+// The forced command may give the key an identity,
+//
+//	command="/usr/local/bin/ostree-receive-shell --user alice",no-pty,... ssh-ed25519 AAAA...
+//
+// (through a login shell: `ostree-receive-shell -c 'ostree-receive-shell
+// --user alice'`), which ostree-receive gets as its first argument,
+// --user=alice, and applies the configuration's users: entry for. The
+// client's command cannot set or change it: --user is not among the
+// options it may pass. NAME is [A-Za-z0-9][A-Za-z0-9._@-]{0,63}; any other
+// refuses every command (exit status 2).
+//
 // The command is split into words like a POSIX shell does, without any
 // expansion, and no shell ever sees it. The only command allowed is
 //
@@ -44,7 +55,8 @@
 //	0    --help or --version
 //	1    interactive use refused: no command was given
 //	2    malformed command or usage: unterminated quote, an option that is
-//	     not allowed, a missing, empty or extra argument
+//	     not allowed, a missing, empty or extra argument; an invalid --user
+//	     in the forced command
 //	126  ostree-receive was found but cannot be executed
 //	127  command not allowed, or ostree-receive not found
 package main

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ostree-push/ostree-push/internal/receiveconfig"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
@@ -31,7 +32,7 @@ const (
 )
 
 const usage = `Usage: ostree-receive-shell -c COMMAND
-       ostree-receive-shell            (COMMAND in $SSH_ORIGINAL_COMMAND)
+       ostree-receive-shell [--user NAME]   (COMMAND in $SSH_ORIGINAL_COMMAND)
        ostree-receive-shell --help | --version
 
 A restricted login shell, or authorized_keys forced command, for an account
@@ -66,11 +67,19 @@ Use as a forced command:
 (an ostree-push 1.x client needs remote port forwarding, which
 no-port-forwarding forbids: for its keys, see ostree-receive-shell(1).)
 
+--user NAME, in the forced command only, gives the key an identity, which
+ostree-receive gets as its own --user (the client's command can never set
+it): the configuration's users: entry NAME says what the key may push
+(see ostree-receive.conf(5)). NAME is a letter or digit, then at most 63
+letters, digits, '.', '_', '@' or '-'; any other refuses every command.
+
+    command="/usr/local/bin/ostree-receive-shell --user alice",no-pty,no-port-forwarding ssh-ed25519 AAAA...
+
 Exit status (once ostree-receive runs, its own):
     0    --help or --version
     1    interactive login refused (no command)
     2    malformed command: unterminated quote, an option that is not
-         allowed, a missing, empty or extra argument
+         allowed, a missing, empty or extra argument; an invalid --user
     126  ostree-receive cannot be executed
     127  command not allowed, or ostree-receive not found
 `
@@ -258,41 +267,77 @@ func isProgram(word, name string) bool {
 	return word == name || strings.HasSuffix(word, "/"+name)
 }
 
-// clientCommand picks the client's command from the shell's arguments and
-// environment: `-c COMMAND` (a login shell), or $SSH_ORIGINAL_COMMAND (a
-// forced command, possibly run through this shell as `-c
-// ostree-receive-shell`). It returns "" with ok false for --help or
-// --version, which it prints to stdout.
-func clientCommand(args []string, sys system) (cmd string, ok bool, err error) {
+// clientCommand picks the client's command, and the identity of the key,
+// from the shell's arguments and environment: `-c COMMAND` (a login
+// shell), or $SSH_ORIGINAL_COMMAND (a forced command, `ostree-receive-shell
+// [--user NAME]`, possibly run through this shell as `-c
+// 'ostree-receive-shell [--user NAME]'`). The identity comes only from the
+// forced command, never from the client's command. It returns "" with ok
+// false for --help or --version, which it prints to stdout.
+func clientCommand(args []string, sys system) (cmd, user string, ok bool, err error) {
 	original, hasOriginal := sys.lookupEnv("SSH_ORIGINAL_COMMAND")
-	fromOriginal := func() (string, bool, error) {
+	fromOriginal := func(user string) (string, string, bool, error) {
 		if !hasOriginal || strings.TrimSpace(original) == "" {
-			return "", false, errInteractive
+			return "", "", false, errInteractive
 		}
-		return original, true, nil
+		return original, user, true, nil
 	}
 	switch {
 	case len(args) == 0:
 		// A forced command, or an interactive login (argv[0] "-..." and no
 		// arguments).
-		return fromOriginal()
+		return fromOriginal("")
+	case args[0] == "--user" || strings.HasPrefix(args[0], "--user="):
+		// A forced command with an identity.
+		user, err := parseUser(args)
+		if err != nil {
+			return "", "", false, err
+		}
+		return fromOriginal(user)
 	case args[0] == "-c":
 		if len(args) != 2 {
-			return "", false, fail(exitUsage, "usage: %s -c COMMAND", selfName)
+			return "", "", false, fail(exitUsage, "usage: %s -c COMMAND", selfName)
 		}
-		if words, err := transfer.SplitCommand(args[1]); err == nil && len(words) == 1 && isProgram(words[0], selfName) {
-			return fromOriginal()
+		if words, err := transfer.SplitCommand(args[1]); err == nil && len(words) >= 1 && isProgram(words[0], selfName) {
+			// The forced command, run by the login shell: its own
+			// arguments are those of the forced command.
+			user := ""
+			if len(words) > 1 {
+				if user, err = parseUser(words[1:]); err != nil {
+					return "", "", false, err
+				}
+			}
+			return fromOriginal(user)
 		}
-		return args[1], true, nil
+		return args[1], "", true, nil
 	case len(args) == 1 && (args[0] == "-h" || args[0] == "--help"):
 		fmt.Fprint(sys.stdout, usage)
-		return "", false, nil
+		return "", "", false, nil
 	case len(args) == 1 && args[0] == "--version":
 		fmt.Fprintf(sys.stdout, "%s %s\n", selfName, version)
-		return "", false, nil
+		return "", "", false, nil
 	default:
-		return "", false, fail(exitUsage, "unexpected arguments %q; usage: %s -c COMMAND (try --help)", args, selfName)
+		return "", "", false, fail(exitUsage, "unexpected arguments %q; usage: %s -c COMMAND (try --help)", args, selfName)
 	}
+}
+
+// parseUser reads the arguments of a forced command that names the key's
+// identity: `--user NAME` or `--user=NAME`, nothing else, NAME a valid
+// identity (receiveconfig.ValidUser).
+func parseUser(args []string) (string, error) {
+	var name string
+	switch {
+	case len(args) == 2 && args[0] == "--user":
+		name = args[1]
+	case len(args) == 1 && strings.HasPrefix(args[0], "--user="):
+		name = strings.TrimPrefix(args[0], "--user=")
+	default:
+		return "", fail(exitUsage, "forced command arguments %q: want --user NAME, once and alone; refusing every command (fix authorized_keys)", args)
+	}
+	if !receiveconfig.ValidUser(name) {
+		return "", fail(exitUsage, "invalid identity %q in the forced command's --user: want a letter or digit, then at most %d letters, digits, '.', '_', '@' or '-'; refusing every command (fix authorized_keys)", name, receiveconfig.MaxUserLen-1)
+	}
+	return name, nil
 }
 
 // findReceiver returns the ostree-receive to run: the one beside this
@@ -404,7 +449,7 @@ func home(sys system) string {
 // status; on success sys.exec does not return.
 func run(args []string, sys system) int {
 	err := func() error {
-		cmd, ok, err := clientCommand(args, sys)
+		cmd, user, ok, err := clientCommand(args, sys)
 		if err != nil || !ok {
 			return err
 		}
@@ -416,7 +461,13 @@ func run(args []string, sys system) int {
 		if err != nil {
 			return err
 		}
-		argv := append([]string{receiver}, receiveArgs...)
+		argv := []string{receiver}
+		if user != "" {
+			// First, as one word: parseCommand never passes on a --user
+			// of the client's.
+			argv = append(argv, "--user="+user)
+		}
+		argv = append(argv, receiveArgs...)
 		if err := sys.exec(receiver, argv, receiverEnv(sys.environ(), sys.extraEnv)); err != nil {
 			code := exitCannotExec
 			if errors.Is(err, fs.ErrNotExist) {

@@ -33,6 +33,7 @@ type options struct {
 
 func (o *options) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.ConfigFile, "config", "", "read only this configuration file (default: $OSTREE_RECEIVE_CONF, else the files below)")
+	fs.StringVar(&o.User, "user", "", "the pusher's identity, whose users: entry applies (ostree-receive-shell --user NAME, in the key's forced command, sets it)")
 	fs.BoolVar(&o.NoUpdate, "no-update", false, "do not update the summary or run update_hook (config: update: no)")
 	fs.BoolVarP(&o.DryRun, "dry-run", "n", false, "report what the push would do; change nothing (config: dry_run)")
 	fs.BoolVarP(&o.Force, "force", "f", false, "accept non-fast-forward updates (config: force)")
@@ -153,6 +154,9 @@ func serve(name string, args []string, stdin io.Reader, stdout, stderr io.Writer
 		if !o.Legacy {
 			return errUsage{errors.New("ostree-receive-0 serves clients of the original ostree-push: --repo=REPO")}
 		}
+	}
+	if o.User != "" && !receiveconfig.ValidUser(o.User) {
+		return errUsage{fmt.Errorf("--user %q: an identity is a letter or digit, then at most %d letters, digits, '.', '_', '@' or '-'", o.User, receiveconfig.MaxUserLen-1)}
 	}
 	o.Version = version
 	if pullURL != "" {

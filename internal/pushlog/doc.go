@@ -4,4 +4,6 @@
 // how it ended). Entries go to the systemd journal when journald is there,
 // with the push's details as journal fields (OSTREE_RECEIVE_*), else to
 // standard error as "ostree-receive: LEVEL: message key=value ..." lines.
+// The pusher's identity (Logger.SetUser, PushRecord.User), when it has
+// one, is on every entry: OSTREE_RECEIVE_USER, user=.
 package pushlog

@@ -3,6 +3,7 @@ package pushlog
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,6 +93,16 @@ type Logger struct {
 	stderr  io.Writer
 	level   Level
 	journal sender // nil: standard error
+	user    string // the pusher's identity (SetUser); "" for none
+}
+
+// SetUser gives every entry logged from now on the pusher's identity
+// (ostree-receive --user): the journal field OSTREE_RECEIVE_USER, user= on
+// standard error. A push record carries its own (PushRecord.User).
+func (l *Logger) SetUser(name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.user = name
 }
 
 // New returns a Logger that drops entries below level. It logs to the
@@ -127,6 +138,7 @@ func (l *Logger) Logf(level Level, format string, args ...any) {
 // PushRecord is what one push did.
 type PushRecord struct {
 	Client   string // the pusher's address (first field of $SSH_CLIENT), or "local"
+	User     string // the pusher's identity (ostree-receive --user), "" for none
 	Repo     string // the repository path
 	Refs     []RefRecord
 	Objects  uint64        // objects received
@@ -159,7 +171,8 @@ func (l *Logger) Push(p PushRecord) {
 }
 
 // fields are the OSTREE_RECEIVE_* journal fields of a push, in the
-// order the stderr line shows them.
+// order the stderr line shows them (OSTREE_RECEIVE_USER only with an
+// identity).
 func (p PushRecord) fields() []field {
 	refs := make([]string, len(p.Refs))
 	for i, r := range p.Refs {
@@ -169,26 +182,37 @@ func (p PushRecord) fields() []field {
 	if client == "" {
 		client = "local"
 	}
-	return []field{
-		{"OSTREE_RECEIVE_CLIENT", client},
+	fields := []field{{"OSTREE_RECEIVE_CLIENT", client}}
+	if p.User != "" {
+		fields = append(fields, field{userField, p.User})
+	}
+	return append(fields, []field{
 		{"OSTREE_RECEIVE_REPO", p.Repo},
 		{"OSTREE_RECEIVE_REFS", strings.Join(refs, " ")},
 		{"OSTREE_RECEIVE_OBJECTS", strconv.FormatUint(p.Objects, 10)},
 		{"OSTREE_RECEIVE_BYTES", strconv.FormatUint(p.Bytes, 10)},
 		{"OSTREE_RECEIVE_DURATION_MS", strconv.FormatInt(p.Duration.Milliseconds(), 10)},
 		{"OSTREE_RECEIVE_RESULT", p.Result},
-	}
+	}...)
 }
 
+// userField is the journal field of the pusher's identity.
+const userField = "OSTREE_RECEIVE_USER"
+
 // summary is the one-line MESSAGE of a push, such as
-// "push from 192.0.2.7 to /srv/repo: ok; main 0123456789→abcdef0123 ok; 12 objects, 3456 bytes in 1.2s".
+// "push from 192.0.2.7 to /srv/repo: ok; main 0123456789→abcdef0123 ok; 12 objects, 3456 bytes in 1.2s"
+// ("push from 192.0.2.7 as alice to ..." with an identity).
 func (p PushRecord) summary() string {
 	client := p.Client
 	if client == "" {
 		client = "local"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "push from %s to %s: %s; ", client, p.Repo, p.Result)
+	fmt.Fprintf(&b, "push from %s", client)
+	if p.User != "" {
+		fmt.Fprintf(&b, " as %s", p.User)
+	}
+	fmt.Fprintf(&b, " to %s: %s; ", p.Repo, p.Result)
 	if len(p.Refs) == 0 {
 		b.WriteString("no refs")
 	}
@@ -237,6 +261,9 @@ func (l *Logger) emit(level Level, msg string, fields []field) {
 	msg = strings.Join(lines, "\n")
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.user != "" && !slices.ContainsFunc(fields, func(f field) bool { return f.key == userField }) {
+		fields = append(fields, field{userField, l.user})
+	}
 	if l.journal != nil {
 		vars := map[string]string{"SYSLOG_IDENTIFIER": Identifier}
 		for _, f := range fields {

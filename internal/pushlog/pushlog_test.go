@@ -336,3 +336,47 @@ func TestConcurrent(t *testing.T) {
 		t.Errorf("%d lines, want %d", n, 8*50*2)
 	}
 }
+
+// TestUser: with an identity (SetUser), every entry carries it: the push
+// record in its summary and as OSTREE_RECEIVE_USER (user= on stderr), and
+// every other entry as that field too. Escaped like any peer text.
+func TestUser(t *testing.T) {
+	l, c, _ := journalLogger(Info)
+	l.SetUser("alice")
+	l.Logf(Info, "hello")
+	p := push
+	p.User = "alice"
+	l.Push(p)
+	if len(c.entries) != 2 {
+		t.Fatalf("entries %q", c.entries)
+	}
+	for _, e := range c.entries {
+		if e["OSTREE_RECEIVE_USER"] != "alice" {
+			t.Errorf("entry without OSTREE_RECEIVE_USER=alice: %q", e)
+		}
+	}
+	if got, want := c.entries[1]["MESSAGE"], strings.Replace(pushSummary, "192.0.2.7 to", "192.0.2.7 as alice to", 1); got != want {
+		t.Errorf("push summary %q, want %q", got, want)
+	}
+
+	var buf bytes.Buffer
+	l = New(&buf, Info, true)
+	l.SetUser("bob")
+	l.Logf(Info, "hello")
+	l.Push(PushRecord{Client: "192.0.2.7", User: "bob", Repo: "/srv/r", Result: "ok", Duration: 5 * time.Millisecond})
+	want := `ostree-receive: INFO: hello user=bob
+ostree-receive: INFO: push from 192.0.2.7 as bob to /srv/r: ok; no refs; 0 objects, 0 bytes in 5ms client=192.0.2.7 user=bob repo=/srv/r refs="" objects=0 bytes=0 duration_ms=5 result=ok
+`
+	if buf.String() != want {
+		t.Errorf("stderr:\n%s\nwant:\n%s", buf.String(), want)
+	}
+
+	// Escaped, though ostree-receive only ever sets a valid identity.
+	buf.Reset()
+	l = New(&buf, Info, true)
+	l.SetUser("x\n\x1b[2Ky")
+	l.Logf(Info, "hello")
+	if strings.ContainsAny(buf.String(), "\x1b") || strings.Count(buf.String(), "\n") != 1 {
+		t.Errorf("identity not escaped: %q", buf.String())
+	}
+}

@@ -29,8 +29,9 @@ var waitDelay = 5 * time.Second
 // runHook runs update_hook, split like a shell command line and without a
 // shell (as the 1.x receiver did), with OSTREE_RECEIVE_REPO (the absolute
 // repository path), OSTREE_RECEIVE_REFS (the refs that moved, separated by
-// spaces) and OSTREE_RECEIVE_UPDATES (one "REF OLD NEW" line per ref, with
-// 64 zeros for a ref that did not exist or was deleted). Its failure is
+// spaces), OSTREE_RECEIVE_UPDATES (one "REF OLD NEW" line per ref, with
+// 64 zeros for a ref that did not exist or was deleted) and
+// OSTREE_RECEIVE_USER (the pusher's identity, empty for none). Its failure is
 // reported, not undone. It is killed when ctx is done, or after
 // hookTimeout.
 func (s *server) runHook(ctx context.Context, moved []wire.RefUpdate) []string {
@@ -50,6 +51,9 @@ func (s *server) runHook(ctx context.Context, moved []wire.RefUpdate) []string {
 		"OSTREE_RECEIVE_REPO=" + s.path,
 		"OSTREE_RECEIVE_REFS=" + strings.Join(refs, " "),
 		"OSTREE_RECEIVE_UPDATES=" + strings.Join(updates, "\n"),
+		// Always set: an empty one for a key without identity, not one
+		// the receiver's own environment may hold.
+		"OSTREE_RECEIVE_USER=" + s.identity,
 	}
 	s.log.Logf(pushlog.Info, "running update_hook %s", s.settings.UpdateHook)
 	ctx, cancel := context.WithTimeoutCause(ctx, hookTimeout, fmt.Errorf("timed out after %v", hookTimeout))

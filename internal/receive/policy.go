@@ -26,6 +26,10 @@ import (
 // server holds one push's settings and what was loaded for them.
 type server struct {
 	settings receiveconfig.Repo
+	// user is the identity's rules (nil without users:), on top of
+	// settings; identity the identity ("" for none).
+	user     *receiveconfig.User
+	identity string
 	repo     *store.Repo
 	log      *pushlog.Logger
 	path     string
@@ -45,7 +49,7 @@ func (s *server) close() {}
 // policy turns the settings into the receiver's policy. Key files are
 // read now, so that a missing one is an error before anything is written.
 func (s *server) policy() (transfer.Policy, error) {
-	c := s.settings
+	c, user := s.settings, s.user
 	p := transfer.Policy{
 		MaxPushSize:        c.MaxPushSize,
 		MaxRefs:            c.MaxRefs,
@@ -56,8 +60,26 @@ func (s *server) policy() (transfer.Policy, error) {
 			if c.DenyDeletes && u.New.IsZero() {
 				return fmt.Errorf("the server denies deleting refs")
 			}
-			return c.CheckRef(u.Ref.CollectionID, u.Ref.Name)
+			if user != nil && user.DenyDeletes && u.New.IsZero() {
+				return fmt.Errorf("deleting refs is refused by %s", user.Rule("deny_deletes"))
+			}
+			if err := c.CheckRef(u.Ref.CollectionID, u.Ref.Name); err != nil {
+				return err
+			}
+			if user != nil {
+				return user.CheckRef(u.Ref.CollectionID, u.Ref.Name)
+			}
+			return nil
 		},
+	}
+	// The identity's rules on top: the stricter wins, and is named.
+	if user != nil {
+		if user.DenyNonFastForward && !p.DenyNonFastForward {
+			p.DenyNonFastForward, p.DenyNonFastForwardRule = true, user.Rule("deny_non_fast_forward")
+		}
+		if n := user.MaxPushSize; n > 0 && (p.MaxPushSize == 0 || n < p.MaxPushSize) {
+			p.MaxPushSize, p.MaxPushSizeRule = n, user.Rule("max_push_size")
+		}
 	}
 	if c.GPGVerify {
 		keyring, err := trustedFile(c.GPGTrustedKeys, "gpg_trustedkeys", "ostree-receive-trustedkeys.gpg")
@@ -127,6 +149,17 @@ func (s *server) policy() (transfer.Policy, error) {
 		p.AfterUnlock = s.afterPush
 	}
 	return p, nil
+}
+
+// maxObjectSize is the largest content object the push may write, and
+// the rule that sets it when it is the identity's: the smaller of the
+// repository's max_object_size and the identity's.
+func (s *server) maxObjectSize() (uint64, string) {
+	n := s.settings.MaxObjectSize
+	if s.user != nil && s.user.MaxObjectSize > 0 && (n == 0 || s.user.MaxObjectSize < n) {
+		return s.user.MaxObjectSize, s.user.Rule("max_object_size")
+	}
+	return n, ""
 }
 
 // ed25519SignatureSize is the size of an ed25519 signature.

@@ -24,6 +24,12 @@ type Options struct {
 	DryRun     bool   // -n
 	Force      bool   // -f
 	Version    string // for HELLO's agent
+	// User is the pusher's identity (--user, which ostree-receive-shell
+	// sets from the key's forced command), "" for none: the
+	// configuration's users: entry for it applies (see
+	// receiveconfig.Config.ForUser), and it is in every log entry and the
+	// update_hook's environment.
+	User string
 	// Legacy: the client speaks version 0, the protocol of the original
 	// ostree-push (it ran `ostree-receive --repo=PATH`).
 	Legacy bool
@@ -45,22 +51,17 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 		}
 		return err
 	}
+	if opts.User != "" && !receiveconfig.ValidUser(opts.User) {
+		return refuse(stdout, fmt.Errorf("invalid identity %q (--user)", opts.User))
+	}
 	cfg, err := receiveconfig.Load(opts.ConfigFile)
 	if err != nil {
 		return refuse(stdout, err)
 	}
-	level := cfg.LogLevel
-	switch {
-	case opts.Verbose:
-		level = "DEBUG"
-	case opts.Quiet:
-		level = "WARNING"
-	}
-	lvl, err := pushlog.ParseLevel(level)
+	log, err := newLogger(cfg, opts, stderr)
 	if err != nil {
 		return refuse(stdout, err)
 	}
-	log := pushlog.New(stderr, lvl, os.Getenv("OSTREE_RECEIVE_LOG_STDERR") != "")
 	for _, w := range cfg.Warnings {
 		log.Logf(pushlog.Warning, "%s", w)
 	}
@@ -69,6 +70,11 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 	}
 
 	path, err := cfg.ResolveRepo(repoArg)
+	if err != nil {
+		return refuse(stdout, err)
+	}
+	// The identity's rights, before anything is read from the client.
+	user, err := forUser(cfg, log, opts, path, start)
 	if err != nil {
 		return refuse(stdout, err)
 	}
@@ -92,7 +98,7 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 	repo.Fault = opts.Fault
 	repo.Logf = func(format string, args ...any) { log.Logf(pushlog.Warning, format, args...) }
 
-	srv := &server{settings: settings, repo: repo, log: log, path: path}
+	srv := &server{settings: settings, user: user, identity: opts.User, repo: repo, log: log, path: path}
 	policy, err := srv.policy()
 	if err != nil {
 		return refuse(stdout, err)
@@ -143,14 +149,16 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 		log.Logf(pushlog.Warning, "%s", msg)
 		notices = append(notices, msg)
 	}
+	maxObject, maxObjectRule := srv.maxObjectSize()
 	ropts := transfer.ReceiveOptions{
-		Notices:       notices,
-		Agent:         "ostree-receive/" + opts.Version,
-		MaxObjectSize: settings.MaxObjectSize,
-		Logf:          func(f string, a ...any) { log.Logf(pushlog.Debug, f, a...) },
-		BeforeRefLock: opts.BeforeRefLock,
-		Policy:        policy,
-		Fault:         opts.Fault,
+		Notices:           notices,
+		Agent:             "ostree-receive/" + opts.Version,
+		MaxObjectSize:     maxObject,
+		MaxObjectSizeRule: maxObjectRule,
+		Logf:              func(f string, a ...any) { log.Logf(pushlog.Debug, f, a...) },
+		BeforeRefLock:     opts.BeforeRefLock,
+		Policy:            policy,
+		Fault:             opts.Fault,
 	}
 	receive := transfer.Receive
 	if opts.Legacy {
@@ -162,7 +170,9 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 			log.Logf(pushlog.Info, "%s", n)
 		}
 	}
-	log.Push(record(path, res, rerr, time.Since(start)))
+	rec := record(path, res, rerr, time.Since(start))
+	rec.User = opts.User
+	log.Push(rec)
 	if rerr == nil {
 		// A refused ref fails the push (nothing moved): the client has
 		// been told in RESULT, and the exit status says it too, for the
@@ -202,6 +212,71 @@ func record(path string, res *transfer.ReceiveResult, err error, d time.Duration
 		rec.Result = "ok (dry run)"
 	}
 	return rec
+}
+
+// newLogger is the log of one push: at cfg's level, or opts', with the
+// pusher's identity on every entry.
+func newLogger(cfg *receiveconfig.Config, opts Options, stderr io.Writer) (*pushlog.Logger, error) {
+	level := cfg.LogLevel
+	switch {
+	case opts.Verbose:
+		level = "DEBUG"
+	case opts.Quiet:
+		level = "WARNING"
+	}
+	lvl, err := pushlog.ParseLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	log := pushlog.New(stderr, lvl, os.Getenv("OSTREE_RECEIVE_LOG_STDERR") != "")
+	log.SetUser(opts.User)
+	return log, nil
+}
+
+// forUser returns the rules of the pusher's identity for the repository
+// at path (nil without users:), or its refusal, logged as the push's
+// record.
+func forUser(cfg *receiveconfig.Config, log *pushlog.Logger, opts Options, path string, start time.Time) (*receiveconfig.User, error) {
+	user, err := cfg.ForUser(opts.User, path)
+	if err != nil {
+		rec := record(path, nil, err, time.Since(start))
+		rec.User = opts.User
+		log.Push(rec)
+		return nil, err
+	}
+	if user != nil {
+		name := opts.User
+		if name == "" {
+			name = "(none)"
+		}
+		log.Logf(pushlog.Debug, "identity %s: the rules of users.%s", name, user.Entry)
+	}
+	return user, nil
+}
+
+// checkUser refuses, as Serve would and logged as Serve logs it, an
+// identity that may not push to repoArg: for a 1.x client, before the
+// receiver reads the client's repository. Other errors are left to Serve
+// to report.
+func checkUser(opts Options, repoArg string, stderr io.Writer) error {
+	if opts.User != "" && !receiveconfig.ValidUser(opts.User) {
+		return fmt.Errorf("invalid identity %q (--user)", opts.User)
+	}
+	start := time.Now()
+	cfg, err := receiveconfig.Load(opts.ConfigFile)
+	if err != nil || !cfg.UsersSet {
+		return nil
+	}
+	path, err := cfg.ResolveRepo(repoArg)
+	if err != nil {
+		return nil
+	}
+	log, err := newLogger(cfg, opts, stderr)
+	if err != nil {
+		return nil
+	}
+	_, err = forUser(cfg, log, opts, path, start)
+	return err
 }
 
 // client names the pusher from $SSH_CLIENT ("ADDRESS PORT LOCALPORT").

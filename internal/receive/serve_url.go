@@ -52,6 +52,9 @@ func ServeURL(opts Options, repoArg, rawURL string, refs []string, stdout, stder
 	if err := CheckPullURL(rawURL); err != nil {
 		return err
 	}
+	if err := checkUser(opts, repoArg, stderr); err != nil {
+		return err
+	}
 	if err := checkOwnTunnel(urlPort(rawURL)); err != nil {
 		return fmt.Errorf("URL %s: %w", wire.Printable(rawURL), err)
 	}

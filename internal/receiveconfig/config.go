@@ -54,6 +54,11 @@ type Config struct {
 	LogLevel string
 	Repo     // the global settings
 	Repos    []RepoOverride
+	// UsersSet: the configuration has users: (see ForUser), which users
+	// and userOrder hold, in the order first met.
+	UsersSet  bool
+	users     map[string]*userEntry
+	userOrder []string
 	// Files lists the files read, in order; Warnings the unknown keys met.
 	Files    []string
 	Warnings []string
@@ -142,7 +147,7 @@ var keys = []*key{
 		help: "after refs move, regenerate the summary (signed with gpg_sign / sign_keyfiles when set), or run update_hook when set: ostree (libostree's summary), flatpak (flatpak build-update-repo), auto (flatpak for a repository holding app/, runtime/ or appstream refs, else ostree; yes means auto), or no. A failed update is marked (ostree-push-summary-stale in the repository), said on every push while marked, and retried by the next push that moves a ref.",
 		repo: func(r *Repo) any { return &r.Update }},
 	{name: "update_hook", kind: kString, def: "none",
-		help: "command run after refs move, instead of the summary update (when update is on), split like a shell command line and run without a shell, with OSTREE_RECEIVE_REPO, OSTREE_RECEIVE_REFS and OSTREE_RECEIVE_UPDATES in its environment; its failure is reported to the pusher and does not undo the refs.",
+		help: "command run after refs move, instead of the summary update (when update is on), split like a shell command line and run without a shell, with OSTREE_RECEIVE_REPO, OSTREE_RECEIVE_REFS, OSTREE_RECEIVE_UPDATES and OSTREE_RECEIVE_USER (the pusher's identity, see users) in its environment; its failure is reported to the pusher and does not undo the refs.",
 		repo: func(r *Repo) any { return &r.UpdateHook }},
 	{name: "force", kind: kBool, def: "no",
 		help: "accept updates that are not fast-forwards from every client (unless deny_non_fast_forward).",
@@ -283,6 +288,12 @@ func (c *Config) parse(path string, data []byte) error {
 		name, value := root.Content[i].Value, root.Content[i+1]
 		if name == "repos" {
 			if err := c.parseRepos(path, value); err != nil {
+				return err
+			}
+			continue
+		}
+		if name == "users" {
+			if err := c.parseUsers(path, value); err != nil {
 				return err
 			}
 			continue
@@ -546,7 +557,7 @@ func (c *Config) check() error {
 			return err
 		}
 	}
-	return nil
+	return c.checkUsers()
 }
 
 // ParseLevel accepts the Python logging level names the 1.x receiver used.
@@ -630,6 +641,7 @@ func Help() string {
 		fmt.Fprintf(&b, "  %s (default %s)%s\n%s", k.name, k.def, scope, wrapText(k.help, "      ", 76))
 	}
 	b.WriteString("  repos\n" + wrapText("per-repository settings: a mapping of repository path (relative paths under root) to any of the keys above but root and log_level.", "      ", 76))
+	b.WriteString("  users (default none: every key has the repository's rules)\n" + wrapText("per-key rights: a mapping of identity (ostree-receive-shell --user NAME in a key's forced command) to rules applied on top of the repository's: repos (the repositories it may push to, paths as in repos, globs allowed; unset: all), allow_refs, deny_refs, deny_deletes, deny_non_fast_forward, max_push_size and max_object_size. A ref must pass both allow lists, either deny list denies, the stricter yes/no and the smaller size win. The entry \"*\" is for identities without an entry and keys without an identity; when users is set and there is no \"*\", they are refused.", "      ", 76))
 	return b.String()
 }
 
@@ -639,7 +651,7 @@ func KeyNames() []string {
 	for _, k := range keys {
 		names = append(names, k.name)
 	}
-	names = append(names, "repos")
+	names = append(names, "repos", "users")
 	sort.Strings(names)
 	return names
 }

@@ -345,6 +345,9 @@ func TestExampleFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("uncommented example: %v", err)
 	}
+	if u, err := c.ForUser("bob", filepath.Join(t.TempDir(), "x")); err == nil || !strings.Contains(err.Error(), "users.bob.repos") {
+		t.Fatalf("uncommented example: users: bob: %+v, %v", u, err)
+	}
 	if len(c.Warnings) != 0 || len(c.Repos) != 2 || !c.UpdateOn() || c.MaxObjectSize != 64<<30 || c.IdleTimeout != DefaultIdleTimeout {
 		t.Fatalf("uncommented example: %+v", c)
 	}

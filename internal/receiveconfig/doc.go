@@ -9,4 +9,8 @@
 // file that does not exist is skipped; one named explicitly must exist.
 // Unknown keys warn; a value of the wrong type, or a file that cannot be
 // read or parsed, is an error before anything is written.
+//
+// users: gives keys rights of their own (see ForUser and users.go): the
+// identity a key's forced command names (ostree-receive-shell --user
+// NAME) maps to rules applied on top of the repository's.
 package receiveconfig

@@ -12,24 +12,37 @@ import (
 // only; in deny_refs it matches the name in any collection too, so that
 // a deny-only configuration keeps its names out everywhere.
 func (r *Repo) CheckRef(collection, name string) error {
+	return checkRef(r.AllowRefs, r.DenyRefs, collection, name,
+		func(shown, p string) error {
+			return fmt.Errorf("ref %s is denied by the server (deny_refs %q)", shown, p)
+		},
+		func(shown string) error {
+			return fmt.Errorf("ref %s is not in the server's allow_refs", shown)
+		})
+}
+
+// checkRef applies allow and deny lists to a ref (see Repo.CheckRef);
+// denied and notAllowed make the error, from the ref as shown and the
+// deny pattern it matched.
+func checkRef(allow, deny []string, collection, name string, denied func(shown, pattern string) error, notAllowed func(shown string) error) error {
 	shown := name
 	if collection != "" {
 		shown = "(" + collection + ", " + name + ")"
 	}
-	for _, p := range r.DenyRefs {
+	for _, p := range deny {
 		if MatchRef(p, collection, name) || MatchRef(p, "", name) {
-			return fmt.Errorf("ref %s is denied by the server (deny_refs %q)", shown, p)
+			return denied(shown, p)
 		}
 	}
-	if len(r.AllowRefs) == 0 {
+	if len(allow) == 0 {
 		return nil
 	}
-	for _, p := range r.AllowRefs {
+	for _, p := range allow {
 		if MatchRef(p, collection, name) {
 			return nil
 		}
 	}
-	return fmt.Errorf("ref %s is not in the server's allow_refs", shown)
+	return notAllowed(shown)
 }
 
 // MatchRef reports whether a ref matches an allow_refs or deny_refs

@@ -142,6 +142,63 @@ func StartWithOptions(t testing.TB, opts Options) *Server {
 	}
 }
 
+// AddKey authorizes one more client key, a new ed25519 key named name
+// (letters, digits, '-' and '_') in Dir, with the authorized_keys options
+// (a forced command, say; one line, may be empty), and returns an ssh
+// client configuration (ssh -F) in which Host() logs in with that key
+// alone. sshd reads authorized_keys at each login: the key works at once.
+func (s *Server) AddKey(t testing.TB, name, options string) string {
+	t.Helper()
+	if name == "" || strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != "" {
+		t.Fatalf("sshtest: AddKey: bad key name %q", name)
+	}
+	if strings.ContainsAny(options, "\r\n") {
+		t.Fatalf("sshtest: AddKey: options must be one line: %q", options)
+	}
+	key := filepath.Join(s.Dir, "client_key_"+name)
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "test-sshd "+name, "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("sshtest: ssh-keygen: %v\n%s", err, out)
+	}
+	pub, err := os.ReadFile(key + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.TrimSpace(string(pub)) + "\n"
+	if options != "" {
+		line = options + " " + line
+	}
+	f, err := os.OpenFile(filepath.Join(s.Dir, "authorized_keys"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(line); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	config, err := os.ReadFile(s.ConfigFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(config), "\n")
+	replaced := false
+	for i, l := range lines {
+		if strings.HasPrefix(strings.TrimSpace(l), "IdentityFile ") {
+			lines[i], replaced = "    IdentityFile "+key, true
+		}
+	}
+	if !replaced {
+		t.Fatalf("sshtest: AddKey: no IdentityFile in %s", s.ConfigFile)
+	}
+	configFile := filepath.Join(s.Dir, "ssh_config_"+name)
+	if err := os.WriteFile(configFile, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return configFile
+}
+
 // keyOptionsEnv is how ci/test-sshd start takes Options.KeyOptions.
 const keyOptionsEnv = "TEST_SSHD_KEY_OPTIONS"
 

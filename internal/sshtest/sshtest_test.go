@@ -135,3 +135,15 @@ func TestStartIgnoresKeyOptionsEnv(t *testing.T) {
 		t.Fatalf("echo hello: %q, %v", out, err)
 	}
 }
+
+// TestAddKey: each key logs in as its own, with its own forced command.
+func TestAddKey(t *testing.T) {
+	s := sshtest.StartWithOptions(t, sshtest.Options{KeyOptions: `command="echo first"`})
+	second := s.AddKey(t, "second", `command="echo second",no-pty`)
+	for config, want := range map[string]string{s.ConfigFile: "first\n", second: "second\n"} {
+		out, err := exec.Command("ssh", "-F", config, s.Host(), "true").Output()
+		if err != nil || string(out) != want {
+			t.Errorf("ssh -F %s: %q, %v; want %q", config, out, err, want)
+		}
+	}
+}

@@ -357,3 +357,39 @@ func TestPushServerForce(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyRuleNames: a receiver that names the rules behind its limits
+// (a per-identity rule, say) has the refusals say them; without names,
+// the messages are as they were.
+func TestPolicyRuleNames(t *testing.T) {
+	h := newHistory(t)
+	h.src.setRef("main", h.c2b)
+	for i, tc := range []struct {
+		pol  Policy
+		want string
+	}{
+		{Policy{DenyNonFastForward: true}, "and the server denies non-fast-forward updates"},
+		{Policy{DenyNonFastForward: true, DenyNonFastForwardRule: "users.alice.deny_non_fast_forward"}, "and users.alice.deny_non_fast_forward denies non-fast-forward updates"},
+	} {
+		dst := h.dest(t, "main", h.c2)
+		ex := runPushRecord(t, h.src, dst, PushOptions{Specs: []PushSpec{{Src: "main", Dst: refName("main"), Force: true}}},
+			ReceiveOptions{Agent: "test-receive/1", Policy: tc.pol}, nil)
+		if len(ex.recv.Refs) != 1 || !strings.Contains(ex.recv.Refs[0].Message, tc.want) {
+			t.Errorf("#%d: %+v, want %q", i, ex.recv.Refs, tc.want)
+		}
+	}
+	h.src.setRef("main", h.c3)
+	for i, tc := range []struct {
+		ropts ReceiveOptions
+		want  string
+	}{
+		{ReceiveOptions{Policy: Policy{MaxPushSize: 10}}, "push exceeds the server's limit of 10 bytes"},
+		{ReceiveOptions{Policy: Policy{MaxPushSize: 10, MaxPushSizeRule: "users.bob.max_push_size"}}, "push exceeds the limit of 10 bytes (users.bob.max_push_size)"},
+		{ReceiveOptions{MaxObjectSize: 1, MaxObjectSizeRule: "users.bob.max_object_size"}, "over the limit of 1 (users.bob.max_object_size)"},
+	} {
+		ex := runPushRecord(t, h.src, newMemStore(), PushOptions{Specs: []PushSpec{spec("main", "main")}}, tc.ropts, nil)
+		if ex.recvErr == nil || !strings.Contains(ex.recvErr.Error(), tc.want) {
+			t.Errorf("#%d: %v, want %q", i, ex.recvErr, tc.want)
+		}
+	}
+}

@@ -37,6 +37,10 @@ type ReceiveOptions struct {
 	// (a stale summary, say).
 	Notices []string
 
+	// MaxObjectSizeRule, when set, names the configuration rule behind
+	// MaxObjectSize in the refusals it causes ("users.alice.max_object_size").
+	MaxObjectSizeRule string
+
 	Policy Policy    // the server's rules; the zero value accepts what the protocol allows
 	Fault  FaultFunc // fault injection for tests (see fault.go); may be nil
 }
@@ -46,6 +50,9 @@ type ReceiveOptions struct {
 type Policy struct {
 	// MaxPushSize bounds the object bytes of one push; 0: no bound.
 	MaxPushSize uint64
+	// MaxPushSizeRule, when set, names the configuration rule behind
+	// MaxPushSize in the refusal it causes (default: "the server's").
+	MaxPushSizeRule string
 	// MaxRefs bounds the refs of the repository: a push that would
 	// create refs past it is refused; 0: no bound.
 	MaxRefs int
@@ -57,6 +64,10 @@ type Policy struct {
 	// DenyNonFastForward rejects non-fast-forward updates even when
 	// forced (by the client or by ForceAll).
 	DenyNonFastForward bool
+	// DenyNonFastForwardRule, when set, names the configuration rule
+	// behind DenyNonFastForward in the rejections it causes (default:
+	// "the server").
+	DenyNonFastForwardRule string
 	// CheckRef, when set, judges an update by its name and kind (a
 	// deletion has a zero New): an error rejects that ref.
 	CheckRef func(u wire.RefUpdate) error

@@ -398,7 +398,11 @@ func (rv *receiver) decide(u wire.RefUpdate, cur object.Checksum, dryRun bool, s
 		if !ff {
 			switch {
 			case pol.DenyNonFastForward:
-				return reject(wire.StatusNonFastForward, "%s is not an ancestor of %s, and the server denies non-fast-forward updates", u.Old.Short(), u.New.Short())
+				rule := pol.DenyNonFastForwardRule
+				if rule == "" {
+					rule = "the server"
+				}
+				return reject(wire.StatusNonFastForward, "%s is not an ancestor of %s, and %s denies non-fast-forward updates", u.Old.Short(), u.New.Short(), rule)
 			case !u.Force && !pol.ForceAll:
 				return reject(wire.StatusNonFastForward, "%s is not an ancestor of %s", u.Old.Short(), u.New.Short())
 			}

@@ -34,7 +34,7 @@ func (rv *receiver) checkDeclaredSize(n object.Name, size uint64) error {
 		limit = MaxMetadataSize
 	}
 	if size > limit {
-		return fmt.Errorf("object %s declares %d bytes, over the limit of %d", n, size, limit)
+		return fmt.Errorf("object %s declares %d bytes, over the limit of %d%s", n, size, limit, rv.objectRule(n.Type.IsMeta()))
 	}
 	return nil
 }
@@ -53,9 +53,21 @@ func (rv *receiver) staged(n object.Name, size uint64, res *ReceiveResult) error
 	res.BytesWritten += size
 	rv.opts.Fault.at("receive:object", res.ObjectsWritten)
 	if max := rv.opts.Policy.MaxPushSize; max > 0 && res.BytesWritten > max {
+		if rule := rv.opts.Policy.MaxPushSizeRule; rule != "" {
+			return fmt.Errorf("push exceeds the limit of %d bytes (%s)", max, rule)
+		}
 		return fmt.Errorf("push exceeds the server's limit of %d bytes", max)
 	}
 	return nil
+}
+
+// objectRule is what an object size refusal adds: the rule behind
+// MaxObjectSize, when named, for a content object.
+func (rv *receiver) objectRule(meta bool) string {
+	if meta || rv.opts.MaxObjectSizeRule == "" {
+		return ""
+	}
+	return " (" + rv.opts.MaxObjectSizeRule + ")"
 }
 
 // readFilezSize reads the head of a .filez of h.Size bytes from r and
@@ -91,7 +103,7 @@ func (rv *receiver) checkFilezSize(h *wire.ObjectHeader, head []byte) (uint64, e
 	}
 	size := binary.BigEndian.Uint64(head[8:filezHeadLen])
 	if size > rv.opts.MaxObjectSize {
-		return 0, fmt.Errorf("object %s.filez declares a content size of %d bytes, over the limit of %d", h.Name.Checksum, size, rv.opts.MaxObjectSize)
+		return 0, fmt.Errorf("object %s.filez declares a content size of %d bytes, over the limit of %d%s", h.Name.Checksum, size, rv.opts.MaxObjectSize, rv.objectRule(false))
 	}
 	return size, nil
 }

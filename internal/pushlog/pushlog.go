@@ -145,6 +145,7 @@ type PushRecord struct {
 	Bytes    uint64        // bytes received
 	Duration time.Duration // from start to end of the push
 	Result   string        // "ok", "ok (dry run)", "rejected", "error: ..."
+	Pruned   string        // what retention pruned ("3 commits, 120 objects, 4567 bytes"), "" for nothing
 }
 
 // RefRecord is what happened to one ref: Old and New are (short)
@@ -186,7 +187,7 @@ func (p PushRecord) fields() []field {
 	if p.User != "" {
 		fields = append(fields, field{userField, p.User})
 	}
-	return append(fields, []field{
+	fields = append(fields, []field{
 		{"OSTREE_RECEIVE_REPO", p.Repo},
 		{"OSTREE_RECEIVE_REFS", strings.Join(refs, " ")},
 		{"OSTREE_RECEIVE_OBJECTS", strconv.FormatUint(p.Objects, 10)},
@@ -194,6 +195,10 @@ func (p PushRecord) fields() []field {
 		{"OSTREE_RECEIVE_DURATION_MS", strconv.FormatInt(p.Duration.Milliseconds(), 10)},
 		{"OSTREE_RECEIVE_RESULT", p.Result},
 	}...)
+	if p.Pruned != "" {
+		fields = append(fields, field{"OSTREE_RECEIVE_PRUNED", p.Pruned})
+	}
+	return fields
 }
 
 // userField is the journal field of the pusher's identity.
@@ -226,6 +231,9 @@ func (p PushRecord) summary() string {
 		}
 	}
 	fmt.Fprintf(&b, "; %d objects, %d bytes in %v", p.Objects, p.Bytes, p.Duration.Round(time.Millisecond))
+	if p.Pruned != "" {
+		fmt.Fprintf(&b, "; pruned %s", p.Pruned)
+	}
 	return oneLine(b.String())
 }
 

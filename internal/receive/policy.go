@@ -38,6 +38,8 @@ type server struct {
 	// summaryCurrent: before the refs moved, the summary listed them all
 	// (store.Repo.SummaryCurrent), so the new one can be derived from it.
 	summaryCurrent bool
+	// pruned says what retention pruned in this push, for its record.
+	pruned string
 
 	gpgKeyring string                // gpg_trustedkeys, resolved
 	verifier   *sign.Ed25519Verifier // sign_verify
@@ -139,11 +141,15 @@ func (s *server) policy() (transfer.Policy, error) {
 			return nil
 		}
 	}
-	switch {
-	case summaryOn:
-		p.AfterCommit = s.updateSummary
-	case c.StaticDeltas || c.StaticDeltasFull:
-		p.AfterCommit = func(moved []wire.RefUpdate) []string { return s.staticDeltas(moved) }
+	if summaryOn || c.StaticDeltas || c.StaticDeltasFull || c.KeepCommits > 0 || c.KeepYoungerThan > 0 {
+		p.AfterCommit = func(moved []wire.RefUpdate) []string {
+			notes := s.staticDeltas(moved)
+			notes = append(notes, s.retention(moved)...)
+			if summaryOn {
+				notes = append(notes, s.updateSummary(moved)...)
+			}
+			return notes
+		}
 	}
 	if (c.UpdateOn() && c.UpdateHook != "") || c.SystemdUnit != "" {
 		p.AfterUnlock = s.afterPush
@@ -452,11 +458,11 @@ func (s *server) signCommits(moving []wire.RefUpdate) error {
 	return nil
 }
 
-// updateSummary generates the static deltas asked for, then regenerates
-// and signs the summary, under the ref lock so that two receivers never
+// updateSummary regenerates and signs the summary (after the static
+// deltas and retention), under the ref lock so that two receivers never
 // interleave summary and summary.sig.
 func (s *server) updateSummary(moved []wire.RefUpdate) []string {
-	notes := s.staticDeltas(moved)
+	var notes []string
 	method := s.summaryMethod()
 	mark := filepath.Join(s.path, summaryStaleFile)
 	if err := s.regenerateSummary(method, moved); err != nil {

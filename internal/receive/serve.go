@@ -172,6 +172,7 @@ func Serve(opts Options, repoArg string, stdin io.Reader, stdout, stderr io.Writ
 	}
 	rec := record(path, res, rerr, time.Since(start))
 	rec.User = opts.User
+	rec.Pruned = srv.pruned
 	log.Push(rec)
 	if rerr == nil {
 		// A refused ref fails the push (nothing moved): the client has

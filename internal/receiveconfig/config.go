@@ -46,6 +46,10 @@ type Repo struct {
 	// AllowMetadataRewrite lets a push replace the detached metadata of
 	// a commit the repository has with anything, not only add signatures.
 	AllowMetadataRewrite bool
+	// Retention (0: none): the newest commits of each ref's history to
+	// keep, and the age under which a commit is kept.
+	KeepCommits     int
+	KeepYoungerThan time.Duration
 }
 
 // Config is the whole configuration.
@@ -197,6 +201,12 @@ var keys = []*key{
 	{name: "lock_timeout", kind: kDuration, def: "5m",
 		help: "how long a push waits for another push's hold on the repository's ref lock (it is held while refs are judged and moved, and the summary is regenerated) before it fails, changing nothing (a duration; 0: the default).",
 		repo: func(r *Repo) any { return &r.LockTimeout }},
+	{name: "keep_commits", kind: kInt, def: "0",
+		help: "after a push that moves refs, keep only the newest N commits of each ref's history (the commit it points to and its N-1 nearest ancestors) and prune the rest from the repository with libostree's prune (objects no kept commit of any ref reaches, and the static deltas to commits pruned), under the repository's exclusive lock (0: keep every commit).",
+		repo: func(r *Repo) any { return &r.KeepCommits }},
+	{name: "keep_younger_than", kind: kDuration, def: "0",
+		help: "after a push that moves refs, keep the commits of each ref's history younger than this (by their timestamp; a duration such as 12h, 90d or 4w) and prune the older ones; with keep_commits, a commit either keeps is kept (0: no age rule).",
+		repo: func(r *Repo) any { return &r.KeepYoungerThan }},
 	{name: "staging_max_age", kind: kDuration, def: "24h",
 		help: "remove libostree staging directories (tmp/staging-*) that no push holds once they are older than this, before a push starts: what an interrupted push staged waits that long for a push to resume it (a duration; 0: the default).",
 		repo: func(r *Repo) any { return &r.StagingMaxAge }},
@@ -492,9 +502,17 @@ func ParseDuration(s string) (time.Duration, error) {
 	if n, err := strconv.ParseUint(t, 10, 32); err == nil {
 		return time.Duration(n) * time.Second, nil
 	}
+	// Days and weeks, which time.ParseDuration lacks: 90d, 4w.
+	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+		if n, ok := strings.CutSuffix(t, suffix); ok {
+			if v, err := strconv.ParseUint(n, 10, 16); err == nil {
+				return time.Duration(v) * unit, nil
+			}
+		}
+	}
 	d, err := time.ParseDuration(t)
 	if err != nil || d < 0 {
-		return 0, fmt.Errorf("invalid duration %q (want e.g. 30s, 10m or 1h; 0 for none)", s)
+		return 0, fmt.Errorf("invalid duration %q (want e.g. 30s, 10m, 1h or 90d; 0 for none)", s)
 	}
 	return d, nil
 }

@@ -390,3 +390,21 @@ func TestIdleTimeout(t *testing.T) {
 		t.Errorf("global idle timeout %v, want 5m", c.IdleTimeout)
 	}
 }
+
+// TestParseDuration: seconds, Go durations, days and weeks; nothing
+// negative or unknown.
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{
+		"30": 30 * time.Second, "10m": 10 * time.Minute, "1h30m": 90 * time.Minute,
+		"90d": 90 * 24 * time.Hour, "4w": 28 * 24 * time.Hour, "0": 0,
+	} {
+		if got, err := ParseDuration(in); err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"-1h", "1y", "d", "1.5d", "ten", "99999999d"} {
+		if got, err := ParseDuration(in); err == nil {
+			t.Errorf("ParseDuration(%q) = %v, want an error", in, got)
+		}
+	}
+}

@@ -314,3 +314,13 @@ opush_mark_partial (OstreeRepo *repo, const char *commit, gboolean partial,
 {
   return ostree_repo_mark_commit_partial (repo, commit, partial, error);
 }
+
+gboolean
+opush_prune_from_reachable (OstreeRepo *repo, GHashTable *reachable,
+                            gint *out_total, gint *out_pruned,
+                            guint64 *out_freed, GError **error)
+{
+  OstreeRepoPruneOptions opts = { .flags = OSTREE_REPO_PRUNE_FLAGS_NONE, .reachable = reachable };
+  return ostree_repo_prune_from_reachable (repo, &opts, out_total, out_pruned,
+                                           out_freed, NULL, error);
+}

@@ -15,6 +15,12 @@
 
 #if !OSTREE_CHECK_VERSION(2022, 7)
 #error "pkg/libostree needs libostree 2022.7 or newer (Debian 12 ships 2022.7)"
+/* ostree_repo_prune_from_reachable with no flags: every object not in
+ * reachable is deleted, and the static deltas to commits no longer there. */
+gboolean opush_prune_from_reachable (OstreeRepo *repo, GHashTable *reachable,
+                                     gint *out_total, gint *out_pruned,
+                                     guint64 *out_freed, GError **error);
+
 #endif
 
 /* One object name as it crosses to Go: type and binary checksum. */
@@ -96,5 +102,11 @@ gboolean opush_static_delta_generate (OstreeRepo *repo, const char *from,
  * with g_strfreev. */
 gboolean opush_list_static_delta_names (OstreeRepo *repo, char ***out_names,
                                         GError **error);
+
+/* ostree_repo_prune_from_reachable with no flags: every object not in
+ * reachable is deleted, and the static deltas to commits no longer there. */
+gboolean opush_prune_from_reachable (OstreeRepo *repo, GHashTable *reachable,
+                                     gint *out_total, gint *out_pruned,
+                                     guint64 *out_freed, GError **error);
 
 #endif

@@ -40,6 +40,10 @@ func TestRetention(t *testing.T) {
 		other = append(other, e.commit("os/other", fmt.Sprintf("other %d", i)))
 	}
 	wantCode(t, e.pushEnv(plain, e.dest(remote), "os/other"), 0)
+	// A remote ref (an admin's ostree pull into the repository) at the
+	// first of them keeps it, as ostree prune --refs-only would (found
+	// by a hostile review: retention counted only own and collection refs).
+	testrepo.Ostree(t, "refs", "--repo="+remote, "--create=upstream:os/old", other[0])
 
 	// os/main: one commit a push.
 	main := []string{testrepo.RevParse(t, e.src, "os/main")}
@@ -66,18 +70,27 @@ func TestRetention(t *testing.T) {
 			t.Errorf("os/main's commit %d: in the repository %v, want %v", i, !want, want)
 		}
 	}
-	// The ref the pushes did not touch is held to the rules too.
+	// The ref the pushes did not touch is held to the rules too (its
+	// third commit back would go), but the remote ref keeps that one.
 	for i, c := range other {
-		if want := i >= 1; hasCommit(t, remote, c) != want {
-			t.Errorf("os/other's commit %d: in the repository %v, want %v", i, !want, want)
+		if !hasCommit(t, remote, c) {
+			t.Errorf("os/other's commit %d is gone", i)
 		}
+	}
+	testrepo.Ostree(t, "refs", "--repo="+remote, "--delete", "upstream:os/old")
+	os.WriteFile(filepath.Join(e.tree, "main"), []byte("after upstream"), 0o644)
+	main = append(main, e.commit("os/main", "after upstream"))
+	wantCode(t, e.pushEnv(conf, e.dest(remote), "os/main"), 0)
+	if hasCommit(t, remote, other[0]) || !hasCommit(t, remote, other[1]) {
+		t.Errorf("os/other after the remote ref went: commit 0 there %v, commit 1 %v", hasCommit(t, remote, other[0]), hasCommit(t, remote, other[1]))
 	}
 	sameRef(t, e.src, remote, "os/main")
 	sameRef(t, e.src, remote, "os/other")
 	// Deltas: those to pruned commits went, the one from a pruned commit
 	// to a kept one stays (clients still on it update through it).
 	deltas := testrepo.Ostree(t, "static-delta", "list", "--repo="+remote)
-	if strings.Contains(deltas, main[1]+"-"+main[2]) || !strings.Contains(deltas, main[2]+"-"+main[3]) || !strings.Contains(deltas, main[3]+"-"+main[4]) {
+	if strings.Contains(deltas, main[1]+"-"+main[2]) || strings.Contains(deltas, main[2]+"-"+main[3]) ||
+		!strings.Contains(deltas, main[3]+"-"+main[4]) || !strings.Contains(deltas, main[4]+"-"+main[5]) {
 		t.Errorf("static deltas after retention:\n%s", deltas)
 	}
 	// The summary names no delta that went: a client pulls over HTTP.
@@ -92,7 +105,7 @@ func TestRetention(t *testing.T) {
 	before := snap(t, remote)
 	wantCode(t, e.pushEnv(conf, "--dry-run", e.dest(remote), "os/main"), 0)
 	unchanged(t, remote, before)
-	if !hasCommit(t, remote, main[3]) {
+	if !hasCommit(t, remote, main[len(main)-2]) {
 		t.Errorf("a dry run pruned")
 	}
 
@@ -110,6 +123,20 @@ func TestRetention(t *testing.T) {
 		t.Errorf("keep_younger_than: 30d kept %v %v %v", hasCommit(t, aged, old1), hasCommit(t, aged, old2), hasCommit(t, aged, young))
 	}
 	testrepo.Fsck(t, aged)
+
+	// Where libostree's locking is off, a prune could delete what a
+	// concurrent push counts on: retention is skipped, and said.
+	unlocked := filepath.Join(e.dir, "unlocked")
+	testrepo.Init(t, unlocked, "archive")
+	testrepo.Ostree(t, "config", "--repo="+unlocked, "set", "core.locking", "false")
+	r := e.pushEnv(e.config("keep_commits: 1\n"), "--json", e.dest(unlocked), "os/aged")
+	wantCode(t, r, 0)
+	if !hasCommit(t, unlocked, old1) {
+		t.Errorf("with core.locking off, retention pruned")
+	}
+	if msgs := strings.Join(parseJSONMessages(t, r), "\n"); !strings.Contains(msgs, "retention skipped: the repository's core.locking is off") {
+		t.Errorf("with core.locking off: %q", msgs)
+	}
 }
 
 // parseJSONMessages returns the remote_messages of a push's --json.

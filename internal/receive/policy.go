@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -218,8 +219,20 @@ func (s *server) detachedMetadata(c object.Checksum) (bool, error) {
 // signatureKeys are the detached metadata keys libostree signs under.
 var signatureKeys = []string{libostree.MetadataKeyGPG, libostree.MetadataKeyEd25519}
 
+// Bounds of what one push may add to the detached metadata of a commit
+// the repository has: merging is cheap and the result stays far below
+// libostree's metadata limit, which a client pulling the commit enforces.
+const (
+	maxAddedSignatures = 16       // per commit
+	maxSignatureSize   = 16 << 10 // a GPG signature is well under 1 KiB
+	maxMergedMetadata  = 1 << 20
+)
+
 // mergeSignatures returns old with the signatures of updated it lacks
-// appended: updated may differ from old in its signatures only.
+// appended: updated may differ from old in its signatures only. Each added
+// signature must be one libostree's verifiers read as such (an ed25519
+// one 64 bytes, a GPG one signature packets and nothing else), at most
+// maxAddedSignatures of them, and the result at most maxMergedMetadata.
 func mergeSignatures(old, updated []byte) ([]byte, error) {
 	strip := func(meta []byte) ([]byte, error) {
 		var err error
@@ -241,7 +254,7 @@ func mergeSignatures(old, updated []byte) ([]byte, error) {
 	if !bytes.Equal(a, b) {
 		return nil, errors.New("it changes entries other than signatures (allow_metadata_rewrite is off)")
 	}
-	merged := old
+	merged, added := old, 0
 	for _, k := range signatureKeys {
 		was, err := sign.DetachedSignatures(old, k)
 		if err != nil {
@@ -251,26 +264,43 @@ func mergeSignatures(old, updated []byte) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
+		have := make(map[[32]byte]bool, len(was))
+		for _, sig := range was {
+			have[sha256.Sum256(sig)] = true
+		}
+		all := was
 		for _, sig := range now {
-			if slices.ContainsFunc(was, func(w []byte) bool { return bytes.Equal(w, sig) }) {
+			h := sha256.Sum256(sig)
+			if have[h] {
 				continue
 			}
-			if k == libostree.MetadataKeyEd25519 && len(sig) != ed25519SignatureSize {
-				return nil, fmt.Errorf("it adds a malformed signature at %s (%d bytes, not %d)", k, len(sig), ed25519SignatureSize)
+			have[h] = true
+			if added++; added > maxAddedSignatures {
+				return nil, fmt.Errorf("it adds more than %d signatures", maxAddedSignatures)
 			}
-			// libostree hands gpg every entry at once: one that is not
-			// signature packets would break the verification of the
-			// commit for every client, whatever else it carries.
-			if k == libostree.MetadataKeyGPG {
-				if n, err := openPGPSignatures(sig); err != nil || n == 0 {
-					return nil, fmt.Errorf("it adds a malformed signature at %s (not OpenPGP signature packets)", k)
+			if len(sig) > maxSignatureSize {
+				return nil, fmt.Errorf("it adds a signature of %d bytes at %s, over %d", len(sig), k, maxSignatureSize)
+			}
+			switch k {
+			case libostree.MetadataKeyEd25519:
+				if len(sig) != ed25519SignatureSize {
+					return nil, fmt.Errorf("it adds a malformed signature at %s (%d bytes, not %d)", k, len(sig), ed25519SignatureSize)
+				}
+			case libostree.MetadataKeyGPG:
+				if err := checkDetachedGPGSignature(sig); err != nil {
+					return nil, fmt.Errorf("it adds a malformed signature at %s (%v)", k, err)
 				}
 			}
-			if merged, err = sign.AppendDetachedSignature(merged, k, sig); err != nil {
+			all = append(all, sig)
+		}
+		if len(all) > len(was) {
+			if merged, err = sign.SetDetachedSignatures(merged, k, all); err != nil {
 				return nil, err
 			}
-			was = append(was, sig)
 		}
+	}
+	if len(merged) > maxMergedMetadata && len(merged) > len(old) {
+		return nil, fmt.Errorf("the detached metadata would grow to %d bytes, over %d", len(merged), maxMergedMetadata)
 	}
 	return merged, nil
 }

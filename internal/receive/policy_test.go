@@ -403,6 +403,20 @@ func TestDetachedMetadata(t *testing.T) {
 	}
 	old := withOther(signatures(t, sig1), "kept")
 	added := withOther(signatures(t, sig1, sig2), "kept")
+	// A version-4 signature packet: type 0, EdDSA, SHA-256, no subpackets,
+	// the hash prefix and two bytes of signature material.
+	gpgV4 := []byte{0x88, 0x0c, 4, 0, 22, 8, 0, 0, 0, 0, 0xab, 0xcd, 0x00, 0x01}
+	bigGPG := append([]byte{0x89, 0x50, 0x0c}, 4, 0, 22, 8, 0x50, 0x00)
+	bigGPG = append(bigGPG, make([]byte, 0x5000)...)
+	bigGPG = append(bigGPG, 0, 0, 0xab, 0xcd, 0, 1)
+	bigGPG[1], bigGPG[2] = byte((len(bigGPG)-3)>>8), byte(len(bigGPG)-3)
+	many := func(n int) [][]byte {
+		var sigs [][]byte
+		for i := range n {
+			sigs = append(sigs, bytes.Repeat([]byte{byte(10 + i)}, ed25519.SignatureSize))
+		}
+		return sigs
+	}
 	withGPG := func(meta, sig []byte) []byte {
 		m, err := sign.AppendDetachedSignature(meta, sign.MetadataKeyGPG, sig)
 		if err != nil {
@@ -433,6 +447,15 @@ func TestDetachedMetadata(t *testing.T) {
 		// verification of a published commit.
 		{"junk added as a GPG signature", s, withGPG(old, []byte("not an OpenPGP packet")), "malformed signature at ostree.gpgsigs", false, nil},
 		{"a GPG packet that is no signature", s, withGPG(old, []byte{0x99, 0x00, 0x01, 0x04}), "malformed signature at ostree.gpgsigs", false, nil},
+		// Found by a hostile review: a signature packet followed by
+		// another packet made gpg refuse the whole run; too many, too
+		// large or too much made merging cost hours and the metadata
+		// grow past what clients take.
+		{"a GPG signature packet and a literal one", s, withGPG(old, append(gpgV4, 0xcb, 0x07, 'b', 0, 0, 0, 0, 0, 'X')), "not a signature", false, nil},
+		{"a GPG signature packet too short", s, withGPG(old, []byte{0x88, 0x03, 0x04, 0x00, 0x16}), "malformed OpenPGP signature packet", false, nil},
+		{"17 signatures added", s, withOther(signatures(t, append([][]byte{sig1}, many(17)...)...), "kept"), "more than 16 signatures", false, nil},
+		{"a signature too large", s, withGPG(old, bigGPG), "over 16384", false, nil},
+		{"a well-formed GPG signature added", s, withGPG(old, gpgV4), "", true, withGPG(old, gpgV4)},
 		{"rewrite allowed: replaced", rewrite, withOther(signatures(t), "changed"), "", true, withOther(signatures(t), "changed")},
 		{"rewrite allowed: unchanged", rewrite, old, "", false, old},
 	} {

@@ -30,9 +30,6 @@ import (
 // retentionLockWait bounds the wait for the exclusive repository lock.
 const retentionLockWait = 5 * time.Second
 
-// maxHistory bounds a walk down a ref's history.
-const maxHistory = 1 << 20
-
 // retention applies the rules after refs moved (part of AfterCommit) and
 // says what it pruned.
 func (s *server) retention(moved []wire.RefUpdate) []string {
@@ -48,11 +45,11 @@ func (s *server) retention(moved []wire.RefUpdate) []string {
 		if u.New.IsZero() {
 			continue
 		}
-		_, doomed, err := s.history(u.New, now, true)
+		past, err := s.pastRules(u.New, now)
 		if err != nil {
 			return s.retentionFailed(err)
 		}
-		if len(doomed) > 0 {
+		if past {
 			due = true
 			break
 		}
@@ -61,6 +58,10 @@ func (s *server) retention(moved []wire.RefUpdate) []string {
 		return nil
 	}
 	lib := s.repo.Lib()
+	if why := lockingOff(lib); why != "" {
+		s.log.Logf(pushlog.Warning, "retention skipped: %s", why)
+		return []string{"retention skipped: " + why}
+	}
 	start := time.Now()
 	if err := lib.LockExclusive(retentionLockWait); err != nil {
 		s.log.Logf(pushlog.Warning, "retention skipped: %v", err)
@@ -71,38 +72,34 @@ func (s *server) retention(moved []wire.RefUpdate) []string {
 	if err != nil {
 		return s.retentionFailed(err)
 	}
-	var keep, doomed []object.Checksum
-	for _, tip := range tips {
-		k, d, err := s.history(tip, now, false)
-		if err != nil {
-			return s.retentionFailed(err)
-		}
-		keep = append(keep, k...)
-		doomed = append(doomed, d...)
+	keep, doomed, err := s.walkAll(tips, now)
+	if err != nil {
+		return s.retentionFailed(err)
 	}
-	slices.SortFunc(keep, func(a, b object.Checksum) int { return strings.Compare(a.String(), b.String()) })
-	keep = slices.Compact(keep)
+	if len(doomed) == 0 {
+		// What moved refs left past the rules another ref keeps.
+		s.log.Logf(pushlog.Debug, "retention: every commit past the rules is kept by another ref")
+		return nil
+	}
 	deltasBefore, err := lib.StaticDeltaNames()
 	if err != nil {
 		return s.retentionFailed(err)
 	}
+	s.summaryCurrent = false // deltas may go, even if the prune fails half-way: the summary is made whole
 	st, err := lib.PruneUnreachable(keep)
 	if err != nil {
 		return s.retentionFailed(err)
 	}
-	s.summaryCurrent = false // deltas may have gone: the summary is made whole
 	// The commits that went: those past the rules that no ref keeps.
 	var pruned []string
-	if len(doomed) > 0 {
-		names := make([]object.Name, len(doomed))
-		for i, c := range doomed {
-			names[i] = object.Name{Checksum: c, Type: object.Commit}
-		}
-		if have, err := lib.HasObjects(names); err == nil {
-			for i, h := range have {
-				if !h && !slices.Contains(pruned, doomed[i].Short()) {
-					pruned = append(pruned, doomed[i].Short())
-				}
+	names := make([]object.Name, len(doomed))
+	for i, c := range doomed {
+		names[i] = object.Name{Checksum: c, Type: object.Commit}
+	}
+	if have, err := lib.HasObjects(names); err == nil {
+		for i, h := range have {
+			if !h {
+				pruned = append(pruned, doomed[i].Short())
 			}
 		}
 	}
@@ -125,43 +122,34 @@ func (s *server) retention(moved []wire.RefUpdate) []string {
 	return []string{msg}
 }
 
-// history walks down from tip: the commits the rules keep (tip always,
-// then while either rule keeps them) and those past them (once one is not
-// kept, it and every older one there is). With first, it stops at the
-// first commit past them.
-func (s *server) history(tip object.Checksum, now time.Time, first bool) (keep, doomed []object.Checksum, err error) {
+// pastRules reports whether the history down from tip has a commit the
+// rules do not keep (the tip is always kept; once one is not, neither is
+// any older one).
+func (s *server) pastRules(tip object.Checksum, now time.Time) (bool, error) {
 	n, age := s.settings.KeepCommits, s.settings.KeepYoungerThan
 	lib := s.repo.Lib()
-	past := false
-	for i, c := 0, tip; !c.IsZero() && i < maxHistory; i++ {
+	for i, c := 0, tip; !c.IsZero() && i < maxRetentionWalk; i++ {
 		commit, err := lib.LoadCommit(c)
 		if libostree.IsNotFound(err) {
-			break // the history here ends
+			return false, nil // the history here ends
 		}
 		if err != nil {
-			return nil, nil, err
+			return false, err
 		}
-		if !past && i > 0 && !(n > 0 && i < n) && !(age > 0 && now.Sub(commit.Timestamp) < age) {
-			past = true
-		}
-		if !past {
-			keep = append(keep, c)
-		} else {
-			doomed = append(doomed, c)
-			if first {
-				break
-			}
+		if i > 0 && !(n > 0 && i < n) && !(age > 0 && now.Sub(commit.Timestamp) < age) {
+			return true, nil
 		}
 		c = commit.Parent
 	}
-	return keep, doomed, nil
+	return false, nil
 }
 
-// allTips lists the commit of every ref of the repository: its own refs
-// and every collection's.
+// allTips lists the commit of every ref of the repository: its own refs,
+// remote refs and every collection's, as `ostree prune --refs-only`
+// keeps them.
 func (s *server) allTips() ([]object.Checksum, error) {
 	lib := s.repo.Lib()
-	plain, err := lib.ListRefs("")
+	all, err := lib.ListAllRefs()
 	if err != nil {
 		return nil, err
 	}
@@ -170,13 +158,95 @@ func (s *server) allTips() ([]object.Checksum, error) {
 		return nil, err
 	}
 	var tips []object.Checksum
-	for _, r := range plain {
-		tips = append(tips, r.Commit)
-	}
-	for _, r := range coll {
-		tips = append(tips, r.Commit)
+	for _, r := range append(all, coll...) {
+		if !slices.Contains(tips, r.Commit) {
+			tips = append(tips, r.Commit)
+		}
 	}
 	return tips, nil
+}
+
+// maxRetentionWalk bounds the commits one retention loads.
+const maxRetentionWalk = 200000
+
+// walkAll works out, for every ref's commit in tips, the commits the rules
+// keep and the first one past them, and returns every commit kept and
+// those past the rules no ref keeps (the commits the prune deletes, as
+// far as the walk saw them). Each commit is walked once for the best place
+// any ref has it at (the smallest depth), and a history past the rules
+// only as far as a commit some ref keeps: in all at most
+// maxRetentionWalk loads, past which retention is refused.
+func (s *server) walkAll(tips []object.Checksum, now time.Time) (keep, doomed []object.Checksum, err error) {
+	n, age := s.settings.KeepCommits, s.settings.KeepYoungerThan
+	lib := s.repo.Lib()
+	depth := map[object.Checksum]int{} // kept, at the smallest depth seen
+	past := map[object.Checksum]bool{} // walked past the rules
+	load := func(c object.Checksum) (*libostree.Commit, error) {
+		if len(depth)+len(past) >= maxRetentionWalk {
+			return nil, fmt.Errorf("the histories hold more than %d commits to walk", maxRetentionWalk)
+		}
+		return lib.LoadCommit(c)
+	}
+	// Keep first, for every tip; then what lies past.
+	var cuts []object.Checksum
+	for _, tip := range tips {
+		for i, c := 0, tip; !c.IsZero(); i++ {
+			if d, ok := depth[c]; ok && d <= i {
+				break // walked from here already, as well placed
+			}
+			commit, err := load(c)
+			if libostree.IsNotFound(err) {
+				break
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			if i > 0 && !(n > 0 && i < n) && !(age > 0 && now.Sub(commit.Timestamp) < age) {
+				cuts = append(cuts, c)
+				break
+			}
+			depth[c] = i
+			c = commit.Parent
+		}
+	}
+	for _, c := range cuts {
+		for !c.IsZero() {
+			if _, kept := depth[c]; kept || past[c] {
+				break
+			}
+			commit, err := load(c)
+			if libostree.IsNotFound(err) {
+				break
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			past[c] = true
+			doomed = append(doomed, c)
+			c = commit.Parent
+		}
+	}
+	for c := range depth {
+		keep = append(keep, c)
+	}
+	slices.SortFunc(keep, func(a, b object.Checksum) int { return strings.Compare(a.String(), b.String()) })
+	return keep, doomed, nil
+}
+
+// lockingOff says why libostree's repository lock cannot guard a prune
+// here ("" when it can): locking turned off (core.locking=false), or a
+// blocking lock (core.lock-timeout-secs=-1) that would hold the ref lock
+// for as long as another push keeps its transaction open.
+func lockingOff(lib *libostree.Repo) string {
+	if on, err := lib.ConfigBool("core", "locking"); err == nil && !on {
+		if v, ok, _ := lib.ConfigString("core", "locking"); ok && v != "" {
+			return "the repository's core.locking is off, so a prune could delete what a concurrent push counts on"
+		}
+	}
+	if v, ok, _ := lib.ConfigString("core", "lock-timeout-secs"); ok && strings.TrimSpace(v) == "-1" {
+		return "the repository's core.lock-timeout-secs is -1 (a blocking lock), so the wait for it cannot be bounded"
+	}
+	return ""
 }
 
 // retentionRules are the rules, as the configuration spells them.

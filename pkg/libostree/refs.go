@@ -64,6 +64,23 @@ func (r *Repo) ListRefs(prefix string) ([]Ref, error) {
 	return makeRefs(nil, goStrv(names), goStrv(csums))
 }
 
+// ListAllRefs lists every ref of the repository: its own, remote refs
+// (named REMOTE:REF) and mirrored collection refs, as `ostree prune
+// --refs-only` counts them.
+func (r *Repo) ListAllRefs() ([]Ref, error) {
+	if err := r.checkOpen(); err != nil {
+		return nil, err
+	}
+	var names, csums **C.char
+	var gerr *C.GError
+	ok := C.opush_list_refs(r.ptr, nil, 0, &names, &csums, &gerr)
+	runtime.KeepAlive(r)
+	if ok == 0 {
+		return nil, wrap(gerr, "listing refs")
+	}
+	return makeRefs(nil, goStrv(names), goStrv(csums))
+}
+
 // ListCollectionRefs lists refs with their collection ids: the repo's own
 // refs (when it has a collection id) and mirrored collection refs. Remote
 // refs are excluded.

@@ -8,6 +8,7 @@ package transfer
 import (
 	"fmt"
 	"maps"
+	"slices"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/wire"
@@ -168,7 +169,34 @@ func (rv *receiver) metadataUpdates(upd *wire.Update, results []wire.RefResult) 
 			return nil, fmt.Errorf("detached metadata sent for commit %s changes the signatures of a commit the repository has, which no ref of this push points to", c)
 		}
 	}
+	if err := rv.mayResign(signed); err != nil {
+		return nil, err
+	}
 	return signed, nil
+}
+
+// mayResign checks that the pusher may update every ref of the repository
+// that points to a commit whose signatures the push changes: a ref of its
+// own at another's commit does not give it a say over that commit's
+// signatures.
+func (rv *receiver) mayResign(commits []object.Checksum) error {
+	check := rv.opts.Policy.CheckRef
+	if check == nil || len(commits) == 0 {
+		return nil
+	}
+	refs, err := rv.dest.Refs()
+	if err != nil {
+		return err
+	}
+	for _, r := range refs {
+		if !slices.Contains(commits, r.Commit) {
+			continue
+		}
+		if err := check(wire.RefUpdate{Ref: r.Ref, Old: r.Commit, New: r.Commit}); err != nil {
+			return fmt.Errorf("detached metadata sent for commit %s would change the signatures of a commit ref %s points to, a ref this push may not update (%v)", r.Commit, r.Ref, err)
+		}
+	}
+	return nil
 }
 
 // currentRefs reads the current commit of each ref of upd (absent refs

@@ -2,6 +2,8 @@ package transfer
 
 import (
 	"bytes"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/ostree-push/ostree-push/pkg/object"
@@ -126,6 +128,56 @@ func TestMetadataQueryMerging(t *testing.T) {
 			ex.checkNoErrors(t, "")
 			if ex.push.ObjectsSent != tc.wantSent {
 				t.Errorf("%d objects sent, want %d", ex.push.ObjectsSent, tc.wantSent)
+			}
+		})
+	}
+}
+
+// TestSignaturesOfOthersCommits: a pusher allowed only alice/* cannot
+// change the detached metadata of a commit a ref it may not update points
+// to, not even by creating a ref of its own at that commit (found by a
+// hostile review: it could); it can for a commit only its refs point to.
+func TestSignaturesOfOthersCommits(t *testing.T) {
+	h := newHistory(t)
+	src := h.src
+	pol := Policy{
+		CheckRef: func(u wire.RefUpdate) error {
+			if !strings.HasPrefix(u.Ref.Name, "alice/") {
+				return fmt.Errorf("ref %s refused", u.Ref.Name)
+			}
+			return nil
+		},
+		DetachedMetadata: func(object.Checksum) (bool, error) { return true, nil },
+	}
+	for _, tc := range []struct {
+		name    string
+		refs    []any // the destination's refs
+		spec    PushSpec
+		wantErr string
+	}{
+		{"a new ref at another's commit", []any{"main", h.c2}, spec("main", "alice/x"), "ref main points to"},
+		{"an own ref at another's commit", []any{"main", h.c2, "alice/x", h.c2}, spec("main", "alice/x"), "ref main points to"},
+		{"an own commit", []any{"alice/x", h.c2}, spec("main", "alice/x"), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src.setRef("main", h.c2)
+			dst := h.dest(t, tc.refs...)
+			addCommitMeta(dst, h.c2, signed(t, "owner"))
+			addCommitMeta(src, h.c2, signed(t, "attacker"))
+			ex := runPushRecord(t, src, dst, PushOptions{Specs: []PushSpec{tc.spec}}, ReceiveOptions{Policy: pol}, nil)
+			got := dst.objects[object.Name{Checksum: h.c2, Type: object.CommitMeta}]
+			if tc.wantErr == "" {
+				ex.checkNoErrors(t, "")
+				if bytes.Equal(got, signed(t, "owner")) {
+					t.Errorf("the pusher's own commit did not get its signature")
+				}
+				return
+			}
+			if ex.pushErr == nil || !strings.Contains(ex.pushErr.Error(), tc.wantErr) {
+				t.Errorf("push error %v, want one with %q", ex.pushErr, tc.wantErr)
+			}
+			if !bytes.Equal(got, signed(t, "owner")) {
+				t.Errorf("the detached metadata of a commit another's ref points to changed")
 			}
 		})
 	}

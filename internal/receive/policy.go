@@ -216,9 +216,6 @@ func (s *server) detachedMetadata(c object.Checksum) (bool, error) {
 	return !bytes.Equal(merged, old), nil
 }
 
-// signatureKeys are the detached metadata keys libostree signs under.
-var signatureKeys = []string{libostree.MetadataKeyGPG, libostree.MetadataKeyEd25519}
-
 // Bounds of what one push may add to the detached metadata of a commit
 // the repository has: merging is cheap and the result stays far below
 // libostree's metadata limit, which a client pulling the commit enforces.
@@ -234,20 +231,11 @@ const (
 // one 64 bytes, a GPG one signature packets and nothing else), at most
 // maxAddedSignatures of them, and the result at most maxMergedMetadata.
 func mergeSignatures(old, updated []byte) ([]byte, error) {
-	strip := func(meta []byte) ([]byte, error) {
-		var err error
-		for _, k := range signatureKeys {
-			if meta, err = sign.RemoveDetachedMetadataKey(meta, k); err != nil {
-				return nil, err
-			}
-		}
-		return meta, nil
-	}
-	a, err := strip(old)
+	a, err := sign.WithoutSignatures(old)
 	if err != nil {
 		return nil, fmt.Errorf("the old detached metadata: %w", err)
 	}
-	b, err := strip(updated)
+	b, err := sign.WithoutSignatures(updated)
 	if err != nil {
 		return nil, err
 	}
@@ -255,7 +243,7 @@ func mergeSignatures(old, updated []byte) ([]byte, error) {
 		return nil, errors.New("it changes entries other than signatures (allow_metadata_rewrite is off)")
 	}
 	merged, added := old, 0
-	for _, k := range signatureKeys {
+	for _, k := range sign.SignatureKeys {
 		was, err := sign.DetachedSignatures(old, k)
 		if err != nil {
 			return nil, err
@@ -398,7 +386,7 @@ func (s *server) signatures(c object.Checksum) error {
 	if err != nil {
 		return err
 	}
-	for _, k := range []string{libostree.MetadataKeyGPG, libostree.MetadataKeyEd25519} {
+	for _, k := range sign.SignatureKeys {
 		sigs, err := sign.DetachedSignatures(meta, k)
 		if err != nil {
 			continue

@@ -126,7 +126,6 @@ func (s *server) retention(moved []wire.RefUpdate) []string {
 // rules do not keep (the tip is always kept; once one is not, neither is
 // any older one).
 func (s *server) pastRules(tip object.Checksum, now time.Time) (bool, error) {
-	n, age := s.settings.KeepCommits, s.settings.KeepYoungerThan
 	lib := s.repo.Lib()
 	for i, c := 0, tip; !c.IsZero() && i < maxRetentionWalk; i++ {
 		commit, err := lib.LoadCommit(c)
@@ -136,7 +135,7 @@ func (s *server) pastRules(tip object.Checksum, now time.Time) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		if i > 0 && !(n > 0 && i < n) && !(age > 0 && now.Sub(commit.Timestamp) < age) {
+		if !s.keeps(i, commit.Timestamp, now) {
 			return true, nil
 		}
 		c = commit.Parent
@@ -158,12 +157,22 @@ func (s *server) allTips() ([]object.Checksum, error) {
 		return nil, err
 	}
 	var tips []object.Checksum
+	seen := map[object.Checksum]bool{}
 	for _, r := range append(all, coll...) {
-		if !slices.Contains(tips, r.Commit) {
+		if !seen[r.Commit] {
+			seen[r.Commit] = true
 			tips = append(tips, r.Commit)
 		}
 	}
 	return tips, nil
+}
+
+// keeps reports whether the rules keep a commit of timestamp ts at depth i
+// of a ref's history (0: the commit the ref points to, always kept), as
+// long as no newer one of that history was past them.
+func (s *server) keeps(i int, ts, now time.Time) bool {
+	n, age := s.settings.KeepCommits, s.settings.KeepYoungerThan
+	return i == 0 || (n > 0 && i < n) || (age > 0 && now.Sub(ts) < age)
 }
 
 // maxRetentionWalk bounds the commits one retention loads.
@@ -177,7 +186,6 @@ const maxRetentionWalk = 200000
 // only as far as a commit some ref keeps: in all at most
 // maxRetentionWalk loads, past which retention is refused.
 func (s *server) walkAll(tips []object.Checksum, now time.Time) (keep, doomed []object.Checksum, err error) {
-	n, age := s.settings.KeepCommits, s.settings.KeepYoungerThan
 	lib := s.repo.Lib()
 	depth := map[object.Checksum]int{} // kept, at the smallest depth seen
 	past := map[object.Checksum]bool{} // walked past the rules
@@ -201,7 +209,7 @@ func (s *server) walkAll(tips []object.Checksum, now time.Time) (keep, doomed []
 			if err != nil {
 				return nil, nil, err
 			}
-			if i > 0 && !(n > 0 && i < n) && !(age > 0 && now.Sub(commit.Timestamp) < age) {
+			if !s.keeps(i, commit.Timestamp, now) {
 				cuts = append(cuts, c)
 				break
 			}

@@ -271,7 +271,6 @@ type Fingerprint struct {
 // signature key.
 func FingerprintOf(meta []byte) (Fingerprint, error) {
 	var f Fingerprint
-	rest := meta
 	for _, k := range SignatureKeys {
 		sigs, err := DetachedSignatures(meta, k)
 		if err != nil {
@@ -284,12 +283,26 @@ func FingerprintOf(meta []byte) (Fingerprint, error) {
 			h.Write(s)
 			f.Signatures = append(f.Signatures, [32]byte(h.Sum(nil)))
 		}
-		if rest, err = RemoveDetachedMetadataKey(rest, k); err != nil {
-			return f, err
-		}
+	}
+	rest, err := WithoutSignatures(meta)
+	if err != nil {
+		return f, err
 	}
 	f.Rest = sha256.Sum256(rest)
 	return f, nil
+}
+
+// WithoutSignatures returns meta without its SignatureKeys entries, as a
+// new a{sv} in normal form: what must stay as it was when only signatures
+// may change.
+func WithoutSignatures(meta []byte) ([]byte, error) {
+	var err error
+	for _, k := range SignatureKeys {
+		if meta, err = RemoveDetachedMetadataKey(meta, k); err != nil {
+			return nil, err
+		}
+	}
+	return meta, nil
 }
 
 // Covers reports whether metadata fingerprinted f already holds all that

@@ -312,7 +312,6 @@ type stagedRef struct {
 // Commit commits the transaction by the commit protocol above. The caller
 // holds the ref lock.
 func (t *txn) Commit() error {
-	defer t.closeScratch()
 	defer t.closePlain()
 	s := t.repo
 	marked, err := t.markPartial()

@@ -7,251 +7,226 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
+	"strconv"
 	"sync"
-	"syscall"
-	"time"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/ostreefile"
+	"github.com/ostree-push/ostree-push/pkg/transfer"
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
-// The archive receive path. A file object received as .filez bytes is
-// written to a private scratch archive repository under the destination's
-// tmp/ (same filesystem), validated strictly in one pass as it is written
-// (pkg/ostreefile: libostree's own check of a .filez lets four kinds of
-// corruption through), and then imported into the destination's
-// transaction with trust: libostree links it into the staging directory as
-// it is, without inflating and deflating it again. The scratch repository
-// is removed when the transaction ends, and a stale one (from a killed
-// receiver) by the next receiver.
+// The .filez receive path. A file object received as .filez bytes is
+// validated strictly in one pass (pkg/ostreefile: libostree's own check of
+// a .filez lets four kinds of corruption through), inflating with zlib as
+// libostree reads it, and checked against its name. Then:
+//
+//   - into an archive repository the .filez is written as it is straight
+//     into the transaction's staging directory, under XX/REST.filez, where
+//     libostree's own write would have put it: the transaction's commit
+//     moves it into objects/ with the objects libostree staged itself. It
+//     is written under a temporary name at the top of the staging directory
+//     (ostree-push-tmp-*) and renamed into XX/ only once whole and valid:
+//     libostree moves only XX/ entries, and a staging directory taken up
+//     after a crash keeps only XX/ entries with object names (staging.go),
+//     so a receiver killed mid-write leaves nothing a later push could
+//     make visible;
+//   - into any other, its content stream goes to libostree's write: a
+//     small object's (up to contentInMemory) once validated, without
+//     libostree hashing it again (Txn.WriteContentTrusted); a larger one's
+//     as it is inflated, through libostree's checksum-verifying write.
 
-const scratchPrefix = "ostree-push-scratch-"
+var (
+	_ transfer.FilezTxn      = (*txn)(nil)
+	_ transfer.FilezBytesTxn = (*txn)(nil)
+)
 
-// scratch is one receiver's scratch repository, locked while in use.
-type scratch struct {
-	dir  string
-	repo *libostree.Repo
-	lock *os.File
-	dirs sync.Map // objects/XX directories made
+// stagedTempPrefix names an object being written into the staging
+// directory, before it is renamed into its XX/ directory.
+const stagedTempPrefix = "ostree-push-tmp-"
 
-	infs idle[*libostree.Inflater] // zlib inflaters, closed with the scratch
+// stager writes objects into a transaction's staging directory.
+type stager struct {
+	dir  string   // the staging directory libostree holds
+	dirs sync.Map // XX directories known to exist
+	seq  atomic.Uint64
 }
 
-// newScratch removes stale scratch repositories under tmp and makes one.
-// A scratch repository appears under its name (scratchPrefix) only once
-// its lock is held: it is made under another name (scratchNewPrefix),
-// locked, then renamed, so that another receiver's sweep never sees one
-// that is being made.
-func newScratch(repoPath string) (*scratch, error) {
-	tmp := filepath.Join(repoPath, "tmp")
-	cleanStaleScratch(tmp)
-	made, err := os.MkdirTemp(tmp, scratchNewPrefix)
-	if err != nil {
-		return nil, fmt.Errorf("scratch repository: %w", err)
-	}
-	dir := filepath.Join(tmp, scratchPrefix+strings.TrimPrefix(filepath.Base(made), scratchNewPrefix))
-	lock, err := os.OpenFile(filepath.Join(made, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
-	if err == nil {
-		err = syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-	}
-	if err == nil {
-		err = os.Rename(made, dir)
-	}
-	if err != nil {
-		if lock != nil {
-			lock.Close()
-		}
-		os.RemoveAll(made)
-		return nil, fmt.Errorf("scratch repository: %w", err)
-	}
-	repo, err := libostree.Create(filepath.Join(dir, "repo"), libostree.ModeArchive, nil)
-	if err != nil {
-		lock.Close()
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	return &scratch{dir: dir, repo: repo, lock: lock, infs: idle[*libostree.Inflater]{make: libostree.NewInflater}}, nil
-}
-
-// scratchNewPrefix names a scratch repository being made, before it is
-// locked and renamed; one left behind by a receiver that died then is
-// removed once it is an hour old.
-const scratchNewPrefix = "ostree-push-new-scratch-"
-
-// cleanStaleScratch removes scratch repositories whose lock nobody holds.
-func cleanStaleScratch(tmp string) {
-	entries, err := os.ReadDir(tmp)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		dir := filepath.Join(tmp, e.Name())
-		switch {
-		case !e.IsDir():
-			continue
-		case strings.HasPrefix(e.Name(), scratchNewPrefix):
-			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour {
-				os.RemoveAll(dir)
-			}
-			continue
-		case !strings.HasPrefix(e.Name(), scratchPrefix):
-			continue
-		}
-		f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR, 0)
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				os.RemoveAll(dir) // an older receiver's, dead before its lock
-			}
-			continue
-		}
-		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
-			os.RemoveAll(dir)
-		}
-		f.Close()
-	}
-}
-
-func (s *scratch) close() {
-	if s == nil {
-		return
-	}
-	s.repo.Close()
-	os.RemoveAll(s.dir)
-	s.lock.Close()
-	s.infs.close()
-}
-
-// objectPath is where the scratch repository keeps object c's .filez.
-func (s *scratch) objectPath(c object.Checksum) string {
-	hex := c.String()
-	return filepath.Join(s.dir, "repo", "objects", hex[:2], hex[2:]+".filez")
-}
-
-// WriteFilez implements transfer.FilezTxn. Into an archive repository the
-// .filez is stored as it is, once validated; into any other, it is
-// validated the same way while its content stream goes to libostree's
-// checksum-verifying write.
+// WriteFilez implements transfer.FilezTxn for a .filez read from r (one
+// too large for the receiver to hold: it is written as it is validated).
 func (t *txn) WriteFilez(c object.Checksum, r io.Reader, size uint64) error {
-	if t.repo.Mode() != wire.ModeArchive {
+	if t.repo.r.Mode() != wire.ModeArchive {
 		return t.writeFilezInflated(c, r, size)
 	}
-	sc, err := t.scratch()
+	inf, err := t.repo.infs.get()
 	if err != nil {
 		return err
 	}
-	// The scratch repository is private: the object is written under its
-	// final name (a small one once validated, a large one as it is
-	// validated), and removed once imported or refused.
-	path := sc.objectPath(c)
-	if err := sc.ensureDir(filepath.Dir(path)); err != nil {
-		return err
-	}
-	defer os.Remove(path)
-	// Inflated with zlib, as libostree reads it (and faster than
-	// compress/flate); the rules are ostreefile's either way.
-	inf, err := sc.infs.get()
-	if err != nil {
-		return err
-	}
+	defer t.repo.infs.put(inf)
 	var sum object.Checksum
-	if size <= filezInMemory {
-		sum, err = writeFilezBuffered(path, r, size, inf)
-	} else {
-		sum, err = writeFilezStreamed(path, r, size, inf)
-	}
-	sc.infs.put(inf)
+	err = t.stage.write(c, func(w io.Writer) error {
+		var verr error
+		sum, verr = ostreefile.ValidateFilezWith(io.TeeReader(r, w), size, inf)
+		if verr == nil && sum != c {
+			verr = fmt.Errorf("its content hashes to %s", sum)
+		}
+		return verr
+	})
 	if err != nil {
 		return fmt.Errorf("object %s.filez: %w", c, err)
 	}
-	if sum != c {
-		return fmt.Errorf("object %s.filez: its content hashes to %s", c, sum)
-	}
-	return t.t.ImportObject(sc.repo, object.Name{Checksum: c, Type: object.File}, true)
-}
-
-// filezInMemory is the largest .filez WriteFilez validates in memory and
-// then writes to its scratch file in one write(2); a larger one is written
-// as it is validated.
-const filezInMemory = 1 << 20
-
-// writeFilezBuffered reads a .filez of size bytes from r, validates it and
-// only then writes it to a new file at path: four system calls for the
-// file, without an os.File (whose poller registration costs five more).
-func writeFilezBuffered(path string, r io.Reader, size uint64, inf ostreefile.RawInflater) (object.Checksum, error) {
-	var sum object.Checksum
-	buf := make([]byte, size)
-	if _, err := io.ReadFull(r, buf); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return sum, err
-	}
-	sum, err := ostreefile.ValidateFilezWith(bytes.NewReader(buf), size, inf)
-	if err != nil {
-		return sum, err
-	}
-	fd, err := unix.Open(path, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
-	if err != nil {
-		return sum, &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	for b := buf; len(b) > 0 && err == nil; {
-		var n int
-		n, err = unix.Write(fd, b)
-		b = b[n:]
-	}
-	if err == nil {
-		err = unix.Fchmod(fd, 0o644) // whatever the umask
-	}
-	if cerr := unix.Close(fd); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return sum, &os.PathError{Op: "write", Path: path, Err: err}
-	}
-	return sum, nil
-}
-
-// writeFilezStreamed writes a .filez of size bytes from r to a new file at
-// path as it validates it.
-func writeFilezStreamed(path string, r io.Reader, size uint64, inf ostreefile.RawInflater) (object.Checksum, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		return object.Checksum{}, err
-	}
-	sum, verr := ostreefile.ValidateFilezWith(io.TeeReader(r, f), size, inf)
-	if err := f.Chmod(0o644); err != nil && verr == nil {
-		verr = err
-	}
-	if err := f.Close(); err != nil && verr == nil {
-		verr = err
-	}
-	return sum, verr
-}
-
-// ensureDir makes an objects/XX directory of the scratch repository once.
-func (s *scratch) ensureDir(dir string) error {
-	if _, ok := s.dirs.Load(dir); ok {
-		return nil
-	}
-	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		return err
-	}
-	s.dirs.Store(dir, true)
 	return nil
 }
 
-// scratch makes the transaction's scratch repository on first use.
-func (t *txn) scratch() (*scratch, error) {
-	t.scratchOnce.Do(func() {
-		t.sc, t.scErr = newScratch(t.repo.r.Path())
-	})
-	return t.sc, t.scErr
+// WriteFilezBytes implements transfer.FilezBytesTxn: WriteFilez of a
+// .filez the receiver holds whole, validated before anything is written.
+func (t *txn) WriteFilezBytes(c object.Checksum, data []byte) error {
+	inf, err := t.repo.infs.get()
+	if err != nil {
+		return err
+	}
+	if t.repo.r.Mode() != wire.ModeArchive {
+		err = t.writeFilezBytesInflated(c, data, inf)
+		t.repo.infs.put(inf)
+		return err
+	}
+	sum, err := ostreefile.ValidateFilezWith(bytes.NewReader(data), uint64(len(data)), inf)
+	t.repo.infs.put(inf)
+	if err == nil && sum != c {
+		err = fmt.Errorf("its content hashes to %s", sum)
+	}
+	if err == nil {
+		err = t.stage.writeBytes(c, data)
+	}
+	if err != nil {
+		return fmt.Errorf("object %s.filez: %w", c, err)
+	}
+	return nil
 }
+
+// contentInMemory is the largest content stream (header and inflated
+// data) WriteFilezBytes inflates into memory to write once validated; a
+// larger one is written as it is inflated (writeFilezInflated).
+const contentInMemory = 4 << 20
+
+// errContentTooLarge stops a validation whose content stream is over
+// contentInMemory, to start again streaming.
+var errContentTooLarge = errors.New("content stream too large to hold")
+
+// writeFilezBytesInflated is WriteFilezBytes into a repository that does
+// not store .filez: the content stream is inflated into memory, and
+// written without libostree hashing it once it has passed every rule and
+// hashes to c (a stream over contentInMemory goes writeFilezInflated's way).
+func (t *txn) writeFilezBytesInflated(c object.Checksum, data []byte, inf ostreefile.RawInflater) error {
+	var content []byte
+	sum, err := ostreefile.ValidateFilezOpts(bytes.NewReader(data), uint64(len(data)), ostreefile.FilezOptions{
+		Inflater: inf,
+		Content: func(streamLen uint64) (io.Writer, error) {
+			if streamLen > contentInMemory {
+				return nil, errContentTooLarge
+			}
+			content = make([]byte, 0, streamLen)
+			return (*appender)(&content), nil
+		},
+	})
+	switch {
+	case errors.Is(err, errContentTooLarge):
+		return t.writeFilezInflated(c, bytes.NewReader(data), uint64(len(data)))
+	case err != nil:
+		return fmt.Errorf("object %s.filez: %w", c, err)
+	case sum != c:
+		return fmt.Errorf("object %s.filez: its content hashes to %s", c, sum)
+	}
+	return t.t.WriteContentTrusted(c, content)
+}
+
+// appender is an io.Writer that appends to a slice of the right capacity.
+type appender []byte
+
+func (a *appender) Write(p []byte) (int, error) {
+	*a = append(*a, p...)
+	return len(p), nil
+}
+
+// writeBytes stages object c, a .filez of data.
+func (st *stager) writeBytes(c object.Checksum, data []byte) error {
+	return st.write(c, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// write stages .filez object c: fill writes it into a new file under a
+// temporary name, which is renamed into c's XX/ directory only when fill
+// and the file's close succeeded, and removed otherwise. The file is a bare
+// descriptor, not an *os.File: five system calls for a small object.
+func (st *stager) write(c object.Checksum, fill func(w io.Writer) error) error {
+	hex := c.String()
+	sub := filepath.Join(st.dir, hex[:2])
+	if _, ok := st.dirs.Load(hex[:2]); !ok {
+		if err := os.Mkdir(sub, 0o775); err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+		st.dirs.Store(hex[:2], true)
+	}
+	tmp := filepath.Join(st.dir, stagedTempPrefix+strconv.FormatUint(st.seq.Add(1), 10))
+	fd, err := unix.Open(tmp, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: tmp, Err: err}
+	}
+	err = fill(fdWriter(fd))
+	if err == nil && umaskHides0644 {
+		if err = unix.Fchmod(fd, 0o644); err != nil {
+			err = &os.PathError{Op: "chmod", Path: tmp, Err: err}
+		}
+	}
+	if cerr := unix.Close(fd); err == nil && cerr != nil {
+		err = &os.PathError{Op: "close", Path: tmp, Err: cerr}
+	}
+	if err == nil {
+		// unix.Rename, not os.Rename, which first looks whether the
+		// target is a directory: one lstat(2) per object.
+		dst := filepath.Join(sub, hex[2:]+".filez")
+		if rerr := unix.Rename(tmp, dst); rerr != nil {
+			err = &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: rerr}
+		}
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// fdWriter writes to a file descriptor.
+type fdWriter int
+
+func (fd fdWriter) Write(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := unix.Write(int(fd), p[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, &os.PathError{Op: "write", Path: "staged object", Err: err}
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// umaskHides0644 tells whether the process's umask takes bits of 0644
+// away, so that a staged object needs a chmod to have libostree's mode.
+// Read once, at start, before any goroutine creates files.
+var umaskHides0644 = func() bool {
+	old := unix.Umask(0o022)
+	unix.Umask(old)
+	return old&0o644 != 0
+}()
 
 // writeFilezInflated is WriteFilez into a repository that does not store
 // .filez: the content stream ValidateFilezOpts checks is written through

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -297,8 +296,8 @@ func corruptionCase(t *testing.T, src *Repo, mode string, fl corruptionFault) {
 			t.Fatalf("refs: %q", refs)
 		}
 		testrepo.Fsck(t, dest)
-		if leftover, _ := filepath.Glob(filepath.Join(dest, "tmp", scratchPrefix+"*")); len(leftover) != 0 {
-			t.Fatalf("scratch left behind: %v", leftover)
+		if leftover, _ := filepath.Glob(filepath.Join(dest, "tmp", "staging-*", stagedTempPrefix+"*")); len(leftover) != 0 {
+			t.Fatalf("temporary files left behind: %v", leftover)
 		}
 	})
 }
@@ -329,41 +328,8 @@ func TestArchiveFilezPath(t *testing.T) {
 			t.Fatalf("%s differs from the source's (%v)", rel, err)
 		}
 	}
-	if leftover, _ := filepath.Glob(filepath.Join(dest, "tmp", scratchPrefix+"*")); len(leftover) != 0 {
-		t.Fatalf("scratch left behind: %v", leftover)
-	}
-}
-
-func TestStaleScratchCleaned(t *testing.T) {
-	testrepo.RequireTools(t)
-	repo := filepath.Join(t.TempDir(), "r")
-	testrepo.Init(t, repo, "archive")
-	stale := filepath.Join(repo, "tmp", scratchPrefix+"dead")
-	os.MkdirAll(filepath.Join(stale, "repo"), 0o755)
-	os.WriteFile(filepath.Join(stale, "lock"), nil, 0o600)
-	noLock := filepath.Join(repo, "tmp", scratchPrefix+"nolock")
-	os.MkdirAll(noLock, 0o755)
-	live, err := newScratch(repo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range []string{stale, noLock} {
-		if _, err := os.Stat(d); err == nil {
-			t.Fatalf("%s not cleaned", d)
-		}
-	}
-	// A live one (locked) survives another receiver's start.
-	other, err := newScratch(repo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(live.dir); err != nil {
-		t.Fatalf("live scratch removed: %v", err)
-	}
-	live.close()
-	other.close()
-	if left, _ := filepath.Glob(filepath.Join(repo, "tmp", scratchPrefix+"*")); len(left) != 0 {
-		t.Fatalf("left: %v", left)
+	if leftover, _ := filepath.Glob(filepath.Join(dest, "tmp", "staging-*", stagedTempPrefix+"*")); len(leftover) != 0 {
+		t.Fatalf("temporary files left behind: %v", leftover)
 	}
 }
 
@@ -423,33 +389,161 @@ func TestCompressFilez(t *testing.T) {
 	}
 }
 
-// TestScratchConcurrent makes scratch repositories from several receivers
-// at once, as concurrent pushes do: each one's sweep of stale scratch
-// repositories must never remove another's that is being made (a directory
-// seen before its lock exists, or before it is locked).
-func TestScratchConcurrent(t *testing.T) {
-	testrepo.RequireTools(t)
-	path := filepath.Join(t.TempDir(), "repo")
-	testrepo.Init(t, path, "archive")
-	var wg sync.WaitGroup
-	errs := make(chan error, 400)
-	for g := 0; g < 8; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 25; i++ {
-				s, err := newScratch(path)
-				if err != nil {
-					errs <- err
-					return
-				}
-				s.close()
-			}
-		}()
+// failingReader yields n bytes of r, then fails.
+type failingReader struct {
+	r io.Reader
+	n int
+}
+
+func (f *failingReader) Read(p []byte) (int, error) {
+	if f.n <= 0 {
+		return 0, errors.New("connection lost")
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
+	if len(p) > f.n {
+		p = p[:f.n]
+	}
+	n, err := f.r.Read(p)
+	f.n -= n
+	return n, err
+}
+
+// TestStagedFilez: a .filez is written into the transaction's staging
+// directory under its name only when it is whole and valid. A write cut
+// short, or of bytes that break a rule or hash to another name, leaves no
+// object under that name and no temporary file, for a large object
+// (validated as it is written) and a small one (validated first), in
+// archive and bare-user repositories; what is written is there for the
+// completeness check (HasObjects) and lands in objects/ at the commit.
+func TestStagedFilez(t *testing.T) {
+	testrepo.RequireTools(t)
+	dir := t.TempDir()
+	tree := filepath.Join(dir, "tree")
+	os.MkdirAll(tree, 0o755)
+	big := make([]byte, 3<<20) // incompressible: a .filez over inlineObjectMax
+	for i := range big {
+		big[i] = byte(i*7919 + i>>9*31)
+	}
+	for i := 0; i < len(big); i += 8 {
+		binary.LittleEndian.PutUint64(big[i:], uint64(i)*0x9e3779b97f4a7c15)
+	}
+	os.WriteFile(filepath.Join(tree, "big"), big, 0o644)
+	os.WriteFile(filepath.Join(tree, "small"), bytes.Repeat([]byte("small file\n"), 40), 0o644)
+	src := filepath.Join(dir, "src")
+	testrepo.Init(t, src, "archive")
+	testrepo.Commit(t, src, "main", tree, "x")
+	sums := map[string]object.Checksum{}
+	for _, line := range strings.Split(testrepo.Ostree(t, "ls", "--repo="+src, "-C", "main", "/"), "\n") {
+		if fl := strings.Fields(line); len(fl) >= 6 && fl[0][0] == '-' {
+			sums[fl[len(fl)-1]] = object.MustParseChecksum(fl[4])
+		}
+	}
+	filez := map[string][]byte{}
+	for _, name := range []string{"/big", "/small"} {
+		hex := sums[name].String()
+		b, err := os.ReadFile(filepath.Join(src, "objects", hex[:2], hex[2:]+".filez"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		filez[name] = b
+	}
+	if len(filez["/big"]) <= 1<<20 {
+		t.Fatalf("big .filez is %d bytes", len(filez["/big"]))
+	}
+	for _, mode := range []string{"archive", "bare-user"} {
+		t.Run(mode, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "dest")
+			testrepo.Init(t, path, mode)
+			r, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			tx, err := r.Begin()
+			if err != nil {
+				t.Fatal(err)
+			}
+			txn := tx.(*txn)
+			staging := txn.t.StagingDir()
+			has := func(c object.Checksum) bool {
+				t.Helper()
+				got, err := txn.HasObjects([]object.Name{{Checksum: c, Type: object.File}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return got[0]
+			}
+			flipped := func(b []byte) []byte {
+				b = bytes.Clone(b)
+				b[len(b)-3] ^= 0x55
+				return b
+			}
+			bigSum, smallSum := sums["/big"], sums["/small"]
+			bigLen := uint64(len(filez["/big"]))
+			// Each write fails, and leaves nothing under the name it was
+			// sent as (libostree's streamed write into a bare-user
+			// repository may stage what it read under its true name, so
+			// the small object's cases come first).
+			for _, fail := range []struct {
+				name  string
+				as    object.Checksum
+				write func() error
+			}{
+				{"small corrupt", smallSum, func() error { return txn.WriteFilezBytes(smallSum, flipped(filez["/small"])) }},
+				{"small under another name", bigSum, func() error { return txn.WriteFilezBytes(bigSum, filez["/small"]) }},
+				{"big cut short", bigSum, func() error {
+					return txn.WriteFilez(bigSum, &failingReader{r: bytes.NewReader(filez["/big"]), n: 2 << 20}, bigLen)
+				}},
+				{"big corrupt", bigSum, func() error {
+					return txn.WriteFilez(bigSum, bytes.NewReader(flipped(filez["/big"])), bigLen)
+				}},
+				{"big under another name", smallSum, func() error {
+					return txn.WriteFilez(smallSum, bytes.NewReader(filez["/big"]), bigLen)
+				}},
+			} {
+				if err := fail.write(); err == nil {
+					t.Errorf("%s: accepted", fail.name)
+				}
+				if has(fail.as) {
+					t.Errorf("%s: object %s is there", fail.name, fail.as)
+				}
+				if tmp, _ := filepath.Glob(filepath.Join(staging, stagedTempPrefix+"*")); len(tmp) != 0 {
+					t.Errorf("%s: temporary files left: %v", fail.name, tmp)
+				}
+			}
+			if err := txn.WriteFilez(bigSum, bytes.NewReader(filez["/big"]), uint64(len(filez["/big"]))); err != nil {
+				t.Fatal(err)
+			}
+			if err := txn.WriteFilezBytes(smallSum, filez["/small"]); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range sums {
+				if !has(c) {
+					t.Errorf("object %s staged but not seen", c)
+				}
+			}
+			if mode == "archive" {
+				hex := bigSum.String()
+				fi, err := os.Stat(filepath.Join(staging, hex[:2], hex[2:]+".filez"))
+				if err != nil || fi.Mode().Perm() != 0o644 {
+					t.Fatalf("staged .filez: %v, %v", fi, err)
+				}
+			}
+			if tmp, _ := filepath.Glob(filepath.Join(staging, stagedTempPrefix+"*")); len(tmp) != 0 {
+				t.Errorf("temporary files left: %v", tmp)
+			}
+			if err := txn.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			for name, c := range sums {
+				hex := c.String()
+				ext := ".file"
+				if mode == "archive" {
+					ext = ".filez"
+				}
+				if _, err := os.Stat(filepath.Join(path, "objects", hex[:2], hex[2:]+ext)); err != nil {
+					t.Errorf("%s not in objects/: %v", name, err)
+				}
+			}
+		})
 	}
 }

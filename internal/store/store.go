@@ -52,6 +52,7 @@ type Repo struct {
 
 	comps     idle[*libostree.Compressor] // CompressFilez's, closed with the Repo
 	metaComps idle[*libostree.Compressor] // DeflateMetadata's, likewise
+	infs      idle[*libostree.Inflater]   // WriteFilez's zlib inflaters, likewise
 }
 
 var (
@@ -65,7 +66,8 @@ func Open(path string) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Repo{r: r, comps: compressors(CompressLevel), metaComps: compressors(MetadataLevel)}, nil
+	return &Repo{r: r, comps: compressors(CompressLevel), metaComps: compressors(MetadataLevel),
+		infs: idle[*libostree.Inflater]{make: libostree.NewInflater}}, nil
 }
 
 // compressors is a pool of libdeflate compressors at level.
@@ -79,6 +81,7 @@ func compressors(level int) idle[*libostree.Compressor] {
 func (s *Repo) Close() error {
 	s.comps.close()
 	s.metaComps.close()
+	s.infs.close()
 	return s.r.Close()
 }
 
@@ -269,7 +272,7 @@ func (s *Repo) Begin() (transfer.Txn, error) {
 	}
 	s.txn = t
 	s.open.Store(&openStaging{t: t, dir: dir, mode: s.r.Mode()})
-	return &txn{repo: s, t: t, resumed: resumed}, nil
+	return &txn{repo: s, t: t, resumed: resumed, stage: &stager{dir: dir}}, nil
 }
 
 // openStaging is an open transaction's staging directory.
@@ -353,14 +356,10 @@ type txn struct {
 
 	flushing chan struct{} // closed when StartFlush's syncfs returned; nil if none
 
-	scratchOnce sync.Once // the archive receive path's scratch repository
-	sc          *scratch
-	scErr       error
-	scClose     sync.Once // its removal, started by StartFlush or done at the end
+	stage *stager // .filez written into the staging directory (filez.go)
 }
 
 var (
-	_ transfer.FilezTxn   = (*txn)(nil)
 	_ transfer.SinceTxn   = (*txn)(nil)
 	_ transfer.ResumeTxn  = (*txn)(nil)
 	_ transfer.DiscardTxn = (*txn)(nil)
@@ -453,15 +452,11 @@ func (t *txn) SetRef(r wire.RefName, c object.Checksum) error {
 // StartFlush implements transfer.FlushTxn: a syncfs of the repository's
 // filesystem in the background, which Commit waits for (libostree's own
 // syncfs then has little left to write). Nothing depends on it for
-// correctness: the commit syncs all the same. The objects are all in, so
-// the scratch repository is no longer needed: it is removed meanwhile too
-// (its few hundred directories take about 25 ms), and Commit or Abort
-// waits for that.
+// correctness: the commit syncs all the same.
 func (t *txn) StartFlush() {
 	if t.flushing != nil {
 		return
 	}
-	go t.closeScratch()
 	f, err := os.Open(filepath.Join(t.repo.r.Path(), "tmp"))
 	if err != nil {
 		return
@@ -474,10 +469,6 @@ func (t *txn) StartFlush() {
 		unix.Syncfs(int(f.Fd()))
 	}()
 }
-
-// closeScratch removes the scratch repository, once; a second call waits
-// for the first to finish.
-func (t *txn) closeScratch() { t.scClose.Do(func() { t.sc.close() }) }
 
 // committedPath is where a metadata object lives once committed.
 func (s *Repo) committedPath(n object.Name) string {
@@ -492,7 +483,6 @@ func (t *txn) Abort() error {
 		keepOnlyResumable(dir, t.repo.r.Mode())
 	}
 	err := t.t.Abort()
-	t.closeScratch()
 	t.closePlain()
 	return err
 }

@@ -87,6 +87,13 @@ gboolean opush_write_content (OstreeRepo *repo, const char *csum,
                               const guint8 *data, int fd, guint64 length,
                               GError **error);
 
+/* Writes a content object from a content stream of length bytes in memory
+ * under the name csum WITHOUT hashing it: the caller has verified that the
+ * stream hashes to csum. Nothing is written when the object is there. */
+gboolean opush_write_content_trusted (OstreeRepo *repo, const char *csum,
+                                      const guint8 *data, guint64 length,
+                                      GError **error);
+
 /* Copies one object from src into repo (in repo's transaction): a load and a
  * verified write in one call. Used where crossing into C per step costs. */
 gboolean opush_copy_object (OstreeRepo *repo, OstreeRepo *src, int type,

@@ -251,6 +251,33 @@ func (t *Txn) writeContent(csum object.Checksum, data []byte, fd int, length uin
 	return nil
 }
 
+// WriteContentTrusted writes a content (file) object from stream, the
+// whole of libostree's content stream (header and data) in memory, under
+// the name csum without hashing it: the caller has checked that stream
+// hashes to csum and that its header is in normal form (as
+// ostreefile.ValidateFilezOpts does for the stream it hands out), which
+// saves libostree's own SHA-256 (GLib's, several times slower than Go's).
+// Nothing is written when the repository or the transaction has the object.
+func (t *Txn) WriteContentTrusted(csum object.Checksum, stream []byte) error {
+	if err := t.check(); err != nil {
+		return err
+	}
+	if len(stream) < 8+12 {
+		return fmt.Errorf("content object %s: stream of %d bytes is shorter than a file header", csum, len(stream))
+	}
+	var cs cstrs
+	defer cs.free()
+	var gerr *C.GError
+	ok := C.opush_write_content_trusted(t.repo.ptr, cs.add(csum.String()),
+		(*C.guint8)(unsafe.Pointer(&stream[0])), C.guint64(len(stream)), &gerr)
+	runtime.KeepAlive(stream)
+	runtime.KeepAlive(t)
+	if ok == 0 {
+		return wrap(gerr, "writing content object %s", csum)
+	}
+	return nil
+}
+
 // CopyObject copies one object from src into the transaction, verifying
 // its checksum as it is written: one crossing into C for the load and the
 // write. Copying CommitMeta copies the commit's detached metadata, if any.

@@ -182,6 +182,8 @@ func (p *writePool) work() {
 		var err error
 		if j.name.Type.IsMeta() {
 			err = p.txn.WriteMetadata(j.name, j.data)
+		} else if bt, ok := p.txn.(FilezBytesTxn); ok && j.filez {
+			err = bt.WriteFilezBytes(j.name.Checksum, j.data)
 		} else {
 			err = writeObject(p.txn, j.name, j.filez, bytesReader(j.data), uint64(len(j.data)))
 		}

@@ -143,6 +143,14 @@ type FilezTxn interface {
 	WriteFilez(c object.Checksum, r io.Reader, size uint64) error
 }
 
+// FilezBytesTxn is a FilezTxn that takes a .filez the receiver holds whole
+// (one of up to inlineObjectMax bytes) without reading it through an
+// io.Reader into a copy of its own. It must not keep data once it returns.
+type FilezBytesTxn interface {
+	FilezTxn
+	WriteFilezBytes(c object.Checksum, data []byte) error
+}
+
 // CompressSource is a Source that does not store .filez (not in archive
 // mode) but can make one, deflating a file object's content in memory, so
 // that it can be sent compressed (CapArchiveFilez) all the same.

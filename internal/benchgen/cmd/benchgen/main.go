@@ -9,6 +9,11 @@
 //	benchgen report -results FILE [-meta FILE] [-info KEY=VALUE]... [-md FILE]
 //	                 print ci/bench's table of medians; with -md, also write
 //	                 it into FILE between the bench markers
+//	benchgen verify -repo DIR [-list FILE] [-j N]
+//	                 verify the objects of the archive repository DIR (or
+//	                 those FILE lists, relative to DIR/objects) as the
+//	                 receiver does, with N goroutines; print what it read
+//	                 and how long it took (ci/bench's verify floor)
 //	benchgen scale  -refs N -repo DIR -tree CSUM -meta CSUM
 //	                 write N commits and refs into the archive repository
 //	                 DIR, all of the root tree CSUM/CSUM (ci/bench-scale)
@@ -41,6 +46,7 @@ func usage() {
   benchgen update -files N -seed S -dir DIR
   benchgen stats  -files N -seed S [-version 1|2]
   benchgen report -results FILE [-meta FILE] [-info KEY=VALUE]... [-md FILE]
+  benchgen verify -repo DIR [-list FILE] [-j N]
   benchgen scale  -refs N -repo DIR -tree CSUM -meta CSUM
   benchgen scale-report -results FILE [-info KEY=VALUE]... [-md FILE]`)
 	os.Exit(2)
@@ -65,7 +71,9 @@ func main() {
 	results := fs.String("results", "", "ci/bench results (TSV)")
 	md := fs.String("md", "", "markdown file to write the report into, between the markers")
 	refs := fs.Int("refs", 1000, "number of refs (scale)")
-	repo := fs.String("repo", "", "archive repository to write into (scale)")
+	repo := fs.String("repo", "", "archive repository to write into (scale) or to verify (verify)")
+	list := fs.String("list", "", "objects to verify, one a line, relative to DIR/objects (verify)")
+	jobs := fs.Int("j", 1, "goroutines verifying (verify)")
 	treeSum := fs.String("tree", "", "root dirtree checksum (scale)")
 	metaSum := fs.String("meta", "", "root dirmeta checksum (scale); for report, ci/bench per-size facts (TSV)")
 	var info infoFlag
@@ -124,6 +132,23 @@ func main() {
 			usage()
 		}
 		err = benchgen.RenderReport(*results, *metaSum, info, *md, os.Stdout)
+	case "verify":
+		if *repo == "" || *jobs < 1 {
+			usage()
+		}
+		var paths []string
+		if *list != "" {
+			paths, err = benchgen.ReadObjectList(*list)
+		}
+		if err == nil {
+			start := time.Now()
+			var st benchgen.VerifyStats
+			st, err = benchgen.Verify(*repo, paths, *jobs)
+			if err == nil {
+				fmt.Printf("verified %d objects (%d skipped), %d bytes read, %d bytes inflated, %.3f s, %d goroutines\n",
+					st.Objects, st.Skipped, st.Bytes, st.Inflated, time.Since(start).Seconds(), *jobs)
+			}
+		}
 	case "scale":
 		if *repo == "" || *treeSum == "" || *metaSum == "" {
 			usage()

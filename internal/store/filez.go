@@ -13,6 +13,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ostree-push/ostree-push/internal/bufpool"
 	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/ostreefile"
@@ -123,13 +124,14 @@ var errContentTooLarge = errors.New("content stream too large to hold")
 // hashes to c (a stream over contentInMemory goes writeFilezInflated's way).
 func (t *txn) writeFilezBytesInflated(c object.Checksum, data []byte, inf ostreefile.RawInflater) error {
 	var content []byte
+	defer func() { bufpool.Put(content) }()
 	sum, err := ostreefile.ValidateFilezOpts(bytes.NewReader(data), uint64(len(data)), ostreefile.FilezOptions{
 		Inflater: inf,
 		Content: func(streamLen uint64) (io.Writer, error) {
 			if streamLen > contentInMemory {
 				return nil, errContentTooLarge
 			}
-			content = make([]byte, 0, streamLen)
+			content = bufpool.Get(int(streamLen))[:0]
 			return (*appender)(&content), nil
 		},
 	})
@@ -144,7 +146,8 @@ func (t *txn) writeFilezBytesInflated(c object.Checksum, data []byte, inf ostree
 	return t.t.WriteContentTrusted(c, content)
 }
 
-// appender is an io.Writer that appends to a slice of the right capacity.
+// appender is an io.Writer that appends to a slice of the right capacity
+// (more than that is a bug: ValidateFilezOpts writes what it announced).
 type appender []byte
 
 func (a *appender) Write(p []byte) (int, error) {

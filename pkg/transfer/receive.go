@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ostree-push/ostree-push/internal/bufpool"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/sign"
 	"github.com/ostree-push/ostree-push/pkg/wire"
@@ -428,7 +429,16 @@ func (rv *v1Receiver) receiveObject(pool *writePool, h *wire.ObjectHeader) (uint
 				pool.release(held)
 			}
 		}()
-		data := make([]byte, h.Size)
+		// A .filez for a writer that keeps nothing of it (FilezBytesTxn)
+		// is read into a pooled buffer, which the writer gives back.
+		_, pooled := rv.txn.(FilezBytesTxn)
+		pooled = pooled && h.Filez
+		var data []byte
+		if pooled {
+			data = bufpool.Get(int(h.Size))
+		} else {
+			data = make([]byte, h.Size)
+		}
 		if _, err := io.ReadFull(rv.fr.ObjectReader(h.Size), data); err != nil {
 			return 0, noEOF(err)
 		}
@@ -438,7 +448,7 @@ func (rv *v1Receiver) receiveObject(pool *writePool, h *wire.ObjectHeader) (uint
 				return 0, err
 			}
 			submitted = true
-			return size, pool.submit(writeJob{name: h.Name, data: data, filez: true, held: held})
+			return size, pool.submit(writeJob{name: h.Name, data: data, filez: true, pooled: pooled, held: held})
 		}
 		if h.Deflated {
 			var err error

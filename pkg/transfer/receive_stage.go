@@ -6,6 +6,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/ostree-push/ostree-push/internal/bufpool"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
@@ -155,10 +156,11 @@ const maxHeldBytes = 32 << 20
 const metadataCopies = 3
 
 type writeJob struct {
-	name  object.Name
-	data  []byte
-	filez bool
-	held  uint64 // reserved for it, released once written
+	name   object.Name
+	data   []byte
+	filez  bool
+	pooled bool   // data is from bufpool, given back once written
+	held   uint64 // reserved for it, released once written
 }
 
 func newWritePool(txn Txn, workers int) *writePool {
@@ -184,6 +186,9 @@ func (p *writePool) work() {
 			err = p.txn.WriteMetadata(j.name, j.data)
 		} else if bt, ok := p.txn.(FilezBytesTxn); ok && j.filez {
 			err = bt.WriteFilezBytes(j.name.Checksum, j.data)
+			if j.pooled {
+				bufpool.Put(j.data)
+			}
 		} else {
 			err = writeObject(p.txn, j.name, j.filez, bytesReader(j.data), uint64(len(j.data)))
 		}

@@ -1,10 +1,10 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 
+	"github.com/ostree-push/ostree-push/internal/bufpool"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/ostreefile"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
@@ -66,7 +66,11 @@ func (s *Repo) CompressFilez(c object.Checksum, max uint64) (filez []byte, ok bo
 	if h.IsSymlink() {
 		return head, true, nil // a symlink's .filez has no deflate stream
 	}
-	content := make([]byte, size)
+	// The content and the deflate output go through pooled buffers (a
+	// file of up to 64 KiB: most of them); what is returned is a copy of
+	// the exact size, which the caller holds until it is sent.
+	content := bufpool.Get(int(size))
+	defer bufpool.Put(content)
 	if _, err := io.ReadFull(data, content); err != nil {
 		return nil, false, fmt.Errorf("reading file object %s: %w", c, err)
 	}
@@ -75,17 +79,14 @@ func (s *Repo) CompressFilez(c object.Checksum, max uint64) (filez []byte, ok bo
 		return nil, false, err
 	}
 	defer s.comps.put(comp)
-	out := make([]byte, len(head)+comp.Bound(len(content)))
-	copy(out, head)
-	n, err := comp.Compress(content, out[len(head):])
+	deflated := bufpool.Get(comp.Bound(len(content)))
+	defer bufpool.Put(deflated)
+	n, err := comp.Compress(content, deflated)
 	if err != nil {
 		return nil, false, err
 	}
-	out = out[:len(head)+n]
-	// The caller counts what it holds by length (the sender's read-ahead
-	// budget): do not keep the room deflate did not use.
-	if cap(out)-len(out) > len(out)/4 {
-		out = bytes.Clone(out)
-	}
+	out := make([]byte, len(head)+n)
+	copy(out, head)
+	copy(out[len(head):], deflated[:n])
 	return out, true, nil
 }

@@ -242,11 +242,13 @@ type CommandConn struct {
 const PipeSize = 1 << 20
 
 // GrowPipe grows the kernel buffer of f, when it is a pipe, to PipeSize,
-// as far as the system allows (nothing happens otherwise). With the default
-// 64 KiB, the processes a push streams through (ostree-push, ssh, sshd,
-// ostree-receive) take turns every few dozen kilobytes: on a fresh push of
-// 110 MiB over a loopback ssh, growing the receiver's stdin cut the time
-// by a tenth.
+// as far as the system allows (nothing happens otherwise: past the user's
+// pipe quota, fs.pipe-user-pages-soft, 64 MiB by default, it stays as it
+// was). With the default 64 KiB, the processes a push streams through
+// (ostree-push, ssh, sshd, ostree-receive) take turns every few dozen
+// kilobytes, and sshd moves its channel buffer down after each short
+// write: 1.4 s of its CPU per 130 MB into a 64 KiB pipe, 0.5 s into 1 MiB;
+// a fresh push of 110 MiB over a loopback ssh took a tenth less time.
 func GrowPipe(f *os.File) {
 	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		return

@@ -35,7 +35,8 @@ import (
 //     libostree moves only XX/ entries, and a staging directory taken up
 //     after a crash keeps only XX/ entries with object names (staging.go),
 //     so a receiver killed mid-write leaves nothing a later push could
-//     make visible;
+//     make visible. An object the repository has, committed or staged, is
+//     checked but not written again (haveFilez);
 //   - into any other, its content stream goes to libostree's write: a
 //     small object's (up to contentInMemory) once validated, without
 //     libostree hashing it again (Txn.WriteContentTrusted); a larger one's
@@ -69,6 +70,22 @@ func (t *txn) WriteFilez(c object.Checksum, r io.Reader, size uint64) error {
 	}
 	defer t.repo.infs.put(inf)
 	var sum object.Checksum
+	have, err := t.haveFilez(c)
+	if err != nil {
+		return err
+	}
+	if have {
+		// Checked all the same, not written: what the repository has
+		// stays as it is, whatever bytes come for it.
+		sum, err = ostreefile.ValidateFilezWith(r, size, inf)
+		if err == nil && sum != c {
+			err = fmt.Errorf("its content hashes to %s", sum)
+		}
+		if err != nil {
+			return fmt.Errorf("object %s.filez: %w", c, err)
+		}
+		return nil
+	}
 	err = t.stage.write(c, func(w io.Writer) error {
 		var verr error
 		sum, verr = ostreefile.ValidateFilezWith(io.TeeReader(r, w), size, inf)
@@ -100,7 +117,11 @@ func (t *txn) WriteFilezBytes(c object.Checksum, data []byte) error {
 	if err == nil && sum != c {
 		err = fmt.Errorf("its content hashes to %s", sum)
 	}
+	var have bool
 	if err == nil {
+		have, err = t.haveFilez(c)
+	}
+	if err == nil && !have {
 		err = t.stage.writeBytes(c, data)
 	}
 	if err != nil {
@@ -109,10 +130,33 @@ func (t *txn) WriteFilezBytes(c object.Checksum, data []byte) error {
 	return nil
 }
 
+// haveFilez tells whether the repository has .filez object c, committed
+// or staged in this transaction: it is then not written again (as
+// libostree's own writes do not), so that valid bytes deflated another way
+// never replace what readers may be serving.
+func (t *txn) haveFilez(c object.Checksum) (bool, error) {
+	hex := c.String()
+	rel := filepath.Join(hex[:2], hex[2:]+".filez")
+	for _, p := range []string{filepath.Join(t.stage.dir, rel), filepath.Join(t.repo.r.Path(), "objects", rel)} {
+		var st unix.Stat_t
+		switch err := unix.Fstatat(unix.AT_FDCWD, p, &st, unix.AT_SYMLINK_NOFOLLOW); {
+		case err == nil:
+			return true, nil
+		case err != unix.ENOENT:
+			return false, &os.PathError{Op: "stat", Path: p, Err: err}
+		}
+	}
+	return false, nil
+}
+
 // contentInMemory is the largest content stream (header and inflated
 // data) WriteFilezBytes inflates into memory to write once validated; a
 // larger one is written as it is inflated (writeFilezInflated).
 const contentInMemory = 4 << 20
+
+// maxDeflateRatio bounds what deflate makes of each input byte (a
+// length-258 match in under two bits: about 1032 to 1).
+const maxDeflateRatio = 1032
 
 // errContentTooLarge stops a validation whose content stream is over
 // contentInMemory, to start again streaming.
@@ -131,7 +175,15 @@ func (t *txn) writeFilezBytesInflated(c object.Checksum, data []byte, inf ostree
 			if streamLen > contentInMemory {
 				return nil, errContentTooLarge
 			}
-			content = bufpool.Get(int(streamLen))[:0]
+			// Room for what the deflate stream can make, at most
+			// streamLen: what the header declares costs nothing
+			// before the data bears it out (a 36-byte object may
+			// declare 4 MiB).
+			hint := streamLen
+			if most := uint64(len(data))*maxDeflateRatio + 4096; hint > most {
+				hint = most
+			}
+			content = bufpool.Get(int(hint))[:0]
 			return (*appender)(&content), nil
 		},
 	})
@@ -146,8 +198,8 @@ func (t *txn) writeFilezBytesInflated(c object.Checksum, data []byte, inf ostree
 	return t.t.WriteContentTrusted(c, content)
 }
 
-// appender is an io.Writer that appends to a slice of the right capacity
-// (more than that is a bug: ValidateFilezOpts writes what it announced).
+// appender is an io.Writer that appends to a slice (ValidateFilezOpts
+// writes no more than the stream length it announced).
 type appender []byte
 
 func (a *appender) Write(p []byte) (int, error) {
@@ -181,7 +233,7 @@ func (st *stager) write(c object.Checksum, fill func(w io.Writer) error) error {
 	if err != nil {
 		return &os.PathError{Op: "open", Path: tmp, Err: err}
 	}
-	err = fill(fdWriter(fd))
+	err = fill(fdWriter{fd, tmp})
 	if err == nil && umaskHides0644 {
 		if err = unix.Fchmod(fd, 0o644); err != nil {
 			err = &os.PathError{Op: "chmod", Path: tmp, Err: err}
@@ -191,10 +243,19 @@ func (st *stager) write(c object.Checksum, fill func(w io.Writer) error) error {
 		err = &os.PathError{Op: "close", Path: tmp, Err: cerr}
 	}
 	if err == nil {
-		// unix.Rename, not os.Rename, which first looks whether the
-		// target is a directory: one lstat(2) per object.
+		// Never over an object already staged (the first of two
+		// writes of one object stays); unix, not os.Rename, which first
+		// looks whether the target is a directory: one lstat(2) per
+		// object.
 		dst := filepath.Join(sub, hex[2:]+".filez")
-		if rerr := unix.Rename(tmp, dst); rerr != nil {
+		rerr := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE)
+		if rerr == unix.EINVAL || rerr == unix.ENOSYS {
+			rerr = unix.Rename(tmp, dst) // a filesystem without RENAME_NOREPLACE
+		}
+		switch {
+		case rerr == unix.EEXIST:
+			os.Remove(tmp)
+		case rerr != nil:
 			err = &os.LinkError{Op: "rename", Old: tmp, New: dst, Err: rerr}
 		}
 	}
@@ -204,18 +265,21 @@ func (st *stager) write(c object.Checksum, fill func(w io.Writer) error) error {
 	return err
 }
 
-// fdWriter writes to a file descriptor.
-type fdWriter int
+// fdWriter writes to a file descriptor, the file at path.
+type fdWriter struct {
+	fd   int
+	path string
+}
 
-func (fd fdWriter) Write(p []byte) (int, error) {
+func (w fdWriter) Write(p []byte) (int, error) {
 	n := 0
 	for n < len(p) {
-		m, err := unix.Write(int(fd), p[n:])
+		m, err := unix.Write(w.fd, p[n:])
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return n, &os.PathError{Op: "write", Path: "staged object", Err: err}
+			return n, &os.PathError{Op: "write", Path: w.path, Err: err}
 		}
 		n += m
 	}

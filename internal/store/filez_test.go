@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"compress/flate"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -543,7 +545,112 @@ func TestStagedFilez(t *testing.T) {
 				if _, err := os.Stat(filepath.Join(path, "objects", hex[:2], hex[2:]+ext)); err != nil {
 					t.Errorf("%s not in objects/: %v", name, err)
 				}
+				// What landed hashes to its name (read back as a
+				// .filez: the stored one, or one made from the
+				// bare-user file and its metadata).
+				var filez []byte
+				if mode == "archive" {
+					filez, err = os.ReadFile(filepath.Join(path, "objects", hex[:2], hex[2:]+ext))
+				} else {
+					filez, _, err = r.CompressFilez(c, 1<<30)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				if sum, err := ostreefile.ValidateFilez(bytes.NewReader(filez), uint64(len(filez))); err != nil || sum != c {
+					t.Errorf("%s reads back as %s (%v)", name, sum, err)
+				}
 			}
 		})
+	}
+}
+
+// deflated is a .filez of a regular file of content, deflated by
+// compress/flate at level.
+func deflated(t *testing.T, content []byte, level int) ([]byte, object.Checksum) {
+	t.Helper()
+	h := &ostreefile.FileHeader{Mode: 0o100644}
+	sum, err := ostreefile.Checksum(h, bytes.NewReader(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	w, _ := flate.NewWriter(&b, level)
+	w.Write(content)
+	w.Close()
+	return append(h.FilezHeader(uint64(len(content))), b.Bytes()...), sum
+}
+
+// TestFilezNotRestaged: an object the repository has is not written
+// again, whatever bytes a client sends for it: valid bytes deflated
+// another way (stored, 300 times larger) do not replace the committed
+// .filez, which readers may be serving.
+func TestFilezNotRestaged(t *testing.T) {
+	testrepo.RequireTools(t)
+	path := filepath.Join(t.TempDir(), "dest")
+	testrepo.Init(t, path, "archive")
+	content := bytes.Repeat([]byte("abcdefgh"), 4000)
+	small, sum := deflated(t, content, 9)
+	stored, _ := deflated(t, content, 0)
+	hex := sum.String()
+	obj := filepath.Join(path, "objects", hex[:2], hex[2:]+".filez")
+	for _, filez := range [][]byte{small, stored} {
+		r, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx, err := r.Begin()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.(*txn).WriteFilezBytes(sum, filez); err != nil {
+			t.Fatal(err)
+		}
+		// And once more in the same transaction, streamed.
+		if err := tx.(*txn).WriteFilez(sum, bytes.NewReader(filez), uint64(len(filez))); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		if got, err := os.ReadFile(obj); err != nil || !bytes.Equal(got, small) {
+			t.Fatalf("objects/ holds %d bytes (%v), want the first push's %d", len(got), err, len(small))
+		}
+	}
+}
+
+// TestFilezDeclaredSizeCostsNothing: what a .filez declares its content to
+// be does not decide what the receiver allocates before inflating: a
+// 36-byte object declaring 4 MiB, refused, costs kilobytes, not 4 MiB.
+func TestFilezDeclaredSizeCostsNothing(t *testing.T) {
+	testrepo.RequireTools(t)
+	path := filepath.Join(t.TempDir(), "dest")
+	testrepo.Init(t, path, "bare-user")
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	tx, err := r.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Abort()
+	h := &ostreefile.FileHeader{Mode: 0o100644}
+	filez := append(h.FilezHeader(4<<20-100), 3, 0) // an empty deflate stream
+	var c object.Checksum
+	c[0] = 1
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	const n = 20
+	for i := 0; i < n; i++ {
+		if err := tx.(*txn).WriteFilezBytes(c, filez); err == nil {
+			t.Fatal("accepted")
+		}
+	}
+	runtime.ReadMemStats(&m1)
+	if per := (m1.TotalAlloc - m0.TotalAlloc) / n; per > 256<<10 {
+		t.Fatalf("a %d-byte .filez cost %d bytes of allocation", len(filez), per)
 	}
 }

@@ -130,6 +130,19 @@ func (t *txn) WriteFilezBytes(c object.Checksum, data []byte) error {
 	return nil
 }
 
+// headerRule is what the repository's mode asks of a file object's header
+// beyond ostreefile's rules: in bare and bare-split-xattrs repositories,
+// which store xattrs as the filesystem's, libostree's canonical xattr order
+// (ostreefile.CheckXattrOrder); nil for the others, which keep the header
+// as it is.
+func (t *txn) headerRule() func(*ostreefile.FileHeader) error {
+	switch t.repo.r.Mode() {
+	case wire.ModeBare, wire.ModeBareSplitXattrs:
+		return ostreefile.CheckXattrOrder
+	}
+	return nil
+}
+
 // haveFilez tells whether the repository has .filez object c, committed
 // or staged in this transaction: it is then not written again (as
 // libostree's own writes do not), so that valid bytes deflated another way
@@ -171,6 +184,7 @@ func (t *txn) writeFilezBytesInflated(c object.Checksum, data []byte, inf ostree
 	defer func() { bufpool.Put(content) }()
 	sum, err := ostreefile.ValidateFilezOpts(bytes.NewReader(data), uint64(len(data)), ostreefile.FilezOptions{
 		Inflater: inf,
+		Header:   t.headerRule(),
 		Content: func(streamLen uint64) (io.Writer, error) {
 			if streamLen > contentInMemory {
 				return nil, errContentTooLarge
@@ -312,6 +326,7 @@ func (t *txn) writeFilezInflated(c object.Checksum, r io.Reader, size uint64) er
 	)
 	sum, verr := ostreefile.ValidateFilezOpts(r, size, ostreefile.FilezOptions{
 		Inflater: inf,
+		Header:   t.headerRule(),
 		Content: func(streamLen uint64) (io.Writer, error) {
 			pr, w := io.Pipe()
 			pw = w

@@ -568,8 +568,12 @@ func TestStagedFilez(t *testing.T) {
 // deflated is a .filez of a regular file of content, deflated by
 // compress/flate at level.
 func deflated(t *testing.T, content []byte, level int) ([]byte, object.Checksum) {
+	return deflatedWith(t, &ostreefile.FileHeader{Mode: 0o100644}, content, level)
+}
+
+// deflatedWith is deflated with the header h.
+func deflatedWith(t *testing.T, h *ostreefile.FileHeader, content []byte, level int) ([]byte, object.Checksum) {
 	t.Helper()
-	h := &ostreefile.FileHeader{Mode: 0o100644}
 	sum, err := ostreefile.Checksum(h, bytes.NewReader(content))
 	if err != nil {
 		t.Fatal(err)
@@ -652,5 +656,60 @@ func TestFilezDeclaredSizeCostsNothing(t *testing.T) {
 	runtime.ReadMemStats(&m1)
 	if per := (m1.TotalAlloc - m0.TotalAlloc) / n; per > 256<<10 {
 		t.Fatalf("a %d-byte .filez cost %d bytes of allocation", len(filez), per)
+	}
+}
+
+// TestXattrOrderIntoBare: a bare repository stores xattrs as the
+// filesystem's, which lists them in its own order, so a file object whose
+// header has them out of libostree's canonical (sorted, unique) order
+// would be stored under a name it no longer hashes to. Into bare such an
+// object is refused (rule xattr-order), as .filez (held whole or streamed)
+// and as a content stream; archive and bare-user repositories keep the
+// header as it is and take it.
+func TestXattrOrderIntoBare(t *testing.T) {
+	testrepo.RequireTools(t)
+	x := func(name, value string) ostreefile.Xattr {
+		return ostreefile.Xattr{Name: []byte(name + "\x00"), Value: []byte(value)}
+	}
+	for _, bad := range [][]ostreefile.Xattr{
+		{x("user.b", "1"), x("user.a", "2")},
+		{x("user.a", "1"), x("user.a", "2")},
+	} {
+		h := &ostreefile.FileHeader{Mode: 0o100644, Xattrs: bad}
+		content := bytes.Repeat([]byte("x"), 3000)
+		filez, sum := deflatedWith(t, h, content, 6)
+		stream := append(h.ContentStreamHeader(), content...)
+		for _, mode := range []string{"bare", "archive", "bare-user"} {
+			path := filepath.Join(t.TempDir(), "dest")
+			testrepo.Init(t, path, mode)
+			r, err := Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tx, err := r.Begin()
+			if err != nil {
+				t.Fatal(err)
+			}
+			txn := tx.(*txn)
+			for _, w := range []struct {
+				how   string
+				write func() error
+			}{
+				{"held", func() error { return txn.WriteFilezBytes(sum, filez) }},
+				{"streamed", func() error { return txn.WriteFilez(sum, bytes.NewReader(filez), uint64(len(filez))) }},
+				{"content stream", func() error { return txn.WriteContent(sum, bytes.NewReader(stream), uint64(len(stream))) }},
+			} {
+				err := w.write()
+				var verr *ostreefile.ValidationError
+				switch {
+				case mode != "bare" && err != nil:
+					t.Errorf("%s, %s, %q: %v", mode, w.how, bad[0].Name, err)
+				case mode == "bare" && (!errors.As(err, &verr) || verr.Rule != ostreefile.RuleXattrOrder):
+					t.Errorf("%s, %s, %q: got %v, want rule %s", mode, w.how, bad[0].Name, err, ostreefile.RuleXattrOrder)
+				}
+			}
+			tx.Abort()
+			r.Close()
+		}
 	}
 }

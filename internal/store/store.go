@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/object"
+	"github.com/ostree-push/ostree-push/pkg/ostreefile"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
 	"github.com/ostree-push/ostree-push/pkg/walk"
 	"github.com/ostree-push/ostree-push/pkg/wire"
@@ -410,7 +412,21 @@ func (t *txn) WriteMetadata(n object.Name, data []byte) error {
 	return nil
 }
 
+// WriteContent implements transfer.Txn: a content stream, checked against
+// the repository's header rule (headerRule) first when it has one.
 func (t *txn) WriteContent(c object.Checksum, r io.Reader, size uint64) error {
+	if rule := t.headerRule(); rule != nil {
+		h, rest, err := ostreefile.ParseContentStream(r, size)
+		if err == nil {
+			err = rule(h)
+		}
+		if err != nil {
+			return fmt.Errorf("content object %s: %w", c, err)
+		}
+		// The header passed the normal-form rule: its canonical bytes
+		// are the ones that came.
+		r = io.MultiReader(bytes.NewReader(h.ContentStreamHeader()), rest)
+	}
 	return t.t.WriteContent(c, r, size)
 }
 

@@ -35,6 +35,11 @@ const (
 	// RuleXattrName: an xattr name that is not a non-empty C string with
 	// its NUL (libostree stores names as bytestrings).
 	RuleXattrName = "xattr-name"
+	// RuleXattrOrder: xattr names strictly ascending (byte order, as
+	// libostree's canonical form lists them), each once. Checked only
+	// for a repository that stores xattrs as the filesystem's
+	// (CheckXattrOrder).
+	RuleXattrOrder = "xattr-order"
 	// RuleSize: the size field differs from the inflated length (for a
 	// symlink: is not 0).
 	RuleSize = "size"
@@ -154,6 +159,10 @@ type FilezOptions struct {
 	// stream is complete before the last checks (size, trailing data), so
 	// a writer must not act on it before ValidateFilezOpts returns nil.
 	Content func(streamLen uint64) (io.Writer, error)
+	// Header, when set, is called with the header once it has passed
+	// its checks, before Content: an error from it ends the validation
+	// (a destination's own rules, such as CheckXattrOrder).
+	Header func(h *FileHeader) error
 }
 
 // ValidateFilezOpts is ValidateFilez with options: another inflater, and
@@ -173,6 +182,11 @@ func ValidateFilezOpts(r io.Reader, length uint64, opts FilezOptions) (object.Ch
 	}
 	if err := checkFields(h); err != nil {
 		return sum, err
+	}
+	if opts.Header != nil {
+		if err := opts.Header(h); err != nil {
+			return sum, err
+		}
 	}
 	hd := sha256.New()
 	var d io.Writer = hd

@@ -1,6 +1,7 @@
 package ostreefile
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -235,6 +236,21 @@ func checkFields(h *FileHeader) error {
 			if c == 0 {
 				return vErr(RuleXattrName, "xattr %d name %q has a NUL byte at %d", i, x.Name, j)
 			}
+		}
+	}
+	return nil
+}
+
+// CheckXattrOrder checks that h's xattr names are strictly ascending in
+// byte order, each once: libostree's canonical form, which is how a
+// filesystem's xattrs read back. A repository that stores a file object's
+// xattrs as the file's own (bare) needs it: an object in another order
+// would be stored under a name it no longer hashes to.
+func CheckXattrOrder(h *FileHeader) error {
+	for i := 1; i < len(h.Xattrs); i++ {
+		if bytes.Compare(h.Xattrs[i-1].Name, h.Xattrs[i].Name) >= 0 {
+			return vErr(RuleXattrOrder, "xattr %d name %q does not sort after xattr %d name %q (names must be ascending, each once)",
+				i, h.Xattrs[i].Name, i-1, h.Xattrs[i-1].Name)
 		}
 	}
 	return nil

@@ -197,3 +197,31 @@ func FuzzParseArchiveHeader(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckXattrOrder(t *testing.T) {
+	x := func(names ...string) *FileHeader {
+		h := &FileHeader{Mode: ModeRegular | 0o644}
+		for _, n := range names {
+			h.Xattrs = append(h.Xattrs, Xattr{Name: []byte(n + "\x00")})
+		}
+		return h
+	}
+	for _, c := range []struct {
+		h  *FileHeader
+		ok bool
+	}{
+		{x(), true},
+		{x("user.a"), true},
+		{x("security.capability", "security.selinux", "user.a"), true},
+		{x("user.a", "user.ab"), true}, // as strcmp sorts them
+		{x("user.ab", "user.a"), false},
+		{x("security.selinux", "security.capability"), false},
+		{x("user.a", "user.a"), false},
+	} {
+		err := CheckXattrOrder(c.h)
+		var verr *ValidationError
+		if c.ok != (err == nil) || (err != nil && (!errors.As(err, &verr) || verr.Rule != RuleXattrOrder)) {
+			t.Errorf("%v: %v", c.h.Xattrs, err)
+		}
+	}
+}

@@ -244,7 +244,8 @@ const PipeSize = 1 << 20
 // GrowPipe grows the kernel buffer of f, when it is a pipe, to PipeSize,
 // as far as the system allows (nothing happens otherwise: past the user's
 // pipe quota, fs.pipe-user-pages-soft, 64 MiB by default, it stays as it
-// was). With the default 64 KiB, the processes a push streams through
+// was; note that while one account holds that much, Linux makes its new
+// pipes 8 KiB: about 64 receivers at once of one account reach it). With the default 64 KiB, the processes a push streams through
 // (ostree-push, ssh, sshd, ostree-receive) take turns every few dozen
 // kilobytes, and sshd moves its channel buffer down after each short
 // write: 1.4 s of its CPU per 130 MB into a 64 KiB pipe, 0.5 s into 1 MiB;

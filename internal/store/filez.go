@@ -232,7 +232,8 @@ func (st *stager) writeBytes(c object.Checksum, data []byte) error {
 // write stages .filez object c: fill writes it into a new file under a
 // temporary name, which is renamed into c's XX/ directory only when fill
 // and the file's close succeeded, and removed otherwise. The file is a bare
-// descriptor, not an *os.File: open, write, close and rename for a small object.
+// descriptor, not an *os.File: open, write, close and rename for a small
+// object.
 func (st *stager) write(c object.Checksum, fill func(w io.Writer) error) error {
 	hex := c.String()
 	sub := filepath.Join(st.dir, hex[:2])

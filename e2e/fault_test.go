@@ -937,16 +937,17 @@ func TestFaultResume(t *testing.T) {
 // 5% of the bytes sent before the cut; the JSON lists the failed try.
 func TestRetry(t *testing.T) {
 	e := newEnv(t, 1000)
-	// What a cut loses in flight (ssh's window, the pipes: about 2 MiB)
-	// is resent whatever the push's size: files of a few MiB make the push
-	// big enough (about 150 MiB) for it to be a small part, as it is in a
-	// real publisher's push.
+	// What a cut loses in flight (ssh's window, the pipes: about 3 MiB
+	// since ostree-receive grows its stdin pipe to 1 MiB, and the object
+	// being sent) is resent whatever the push's size: files of a few MiB
+	// make the push big enough (about 320 MiB) for it to be a small part,
+	// as it is in a real publisher's push.
 	big := filepath.Join(e.tree, "big")
 	if err := os.MkdirAll(big, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	rng := rand.New(rand.NewSource(5))
-	for i := 0; i < 50; i++ {
+	for i := 0; i < 100; i++ {
 		data := make([]byte, 3<<20)
 		rng.Read(data)
 		if err := os.WriteFile(filepath.Join(big, fmt.Sprintf("f%02d", i)), data, 0o644); err != nil {

@@ -242,14 +242,15 @@ type CommandConn struct {
 const PipeSize = 1 << 20
 
 // GrowPipe grows the kernel buffer of f, when it is a pipe, to PipeSize,
-// as far as the system allows (nothing happens otherwise: past the user's
-// pipe quota, fs.pipe-user-pages-soft, 64 MiB by default, it stays as it
-// was; note that while one account holds that much, Linux makes its new
-// pipes 8 KiB: about 64 receivers at once of one account reach it). With the default 64 KiB, the processes a push streams through
-// (ostree-push, ssh, sshd, ostree-receive) take turns every few dozen
-// kilobytes, and sshd moves its channel buffer down after each short
-// write: 1.4 s of its CPU per 130 MB into a 64 KiB pipe, 0.5 s into 1 MiB;
-// a fresh push of 110 MiB over a loopback ssh took a tenth less time.
+// as far as the system allows; ostree-receive grows its stdin. With the
+// default 64 KiB, sshd, which writes what it receives into that pipe,
+// moves its channel buffer down after each short write: 1.4 s of its CPU
+// per 130 MB, 0.5 s with 1 MiB, and a fresh push of 110 MiB over a
+// loopback ssh took a tenth less time. Past the account's pipe quota
+// (fs.pipe-user-pages-soft, 64 MiB by default: about 64 receivers at once)
+// nothing happens, and while an account holds that much Linux makes its
+// new pipes 8 KiB. What the pipe holds is lost when the connection is cut
+// (--retry resends it).
 func GrowPipe(f *os.File) {
 	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		return
@@ -283,13 +284,14 @@ func StartCommand(argv []string, stderr io.Writer) (*CommandConn, error) {
 	// Our own pipes, not cmd.StdinPipe and cmd.StdoutPipe: Wait, which
 	// runs as soon as the child exits, closes the pipes those made, and
 	// what the child wrote last (the RESULT) would be lost if not yet read
-	// ("read |0: file already closed"). The one objects go down is grown
-	// (GrowPipe).
+	// ("read |0: file already closed"). The one objects go down keeps
+	// its default size: growing it showed no gain (the receiver's end is
+	// what matters, see GrowPipe) and a cut connection loses what the
+	// pipes hold (TestRetry: --retry resends it).
 	childIn, stdin, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	GrowPipe(stdin)
 	stdout, childOut, err := os.Pipe()
 	if err != nil {
 		childIn.Close()

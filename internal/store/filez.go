@@ -14,7 +14,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ostree-push/ostree-push/internal/bufpool"
-	"github.com/ostree-push/ostree-push/pkg/libostree"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/ostreefile"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
@@ -64,36 +63,16 @@ func (t *txn) WriteFilez(c object.Checksum, r io.Reader, size uint64) error {
 	if t.repo.r.Mode() != wire.ModeArchive {
 		return t.writeFilezInflated(c, r, size)
 	}
-	inf, err := t.repo.infs.get()
-	if err != nil {
-		return err
-	}
-	defer t.repo.infs.put(inf)
-	var sum object.Checksum
 	have, err := t.haveFilez(c)
-	if err != nil {
-		return err
-	}
-	if have {
+	switch {
+	case err != nil:
+	case have:
 		// Checked all the same, not written: what the repository has
 		// stays as it is, whatever bytes come for it.
-		sum, err = ostreefile.ValidateFilezWith(r, size, inf)
-		if err == nil && sum != c {
-			err = fmt.Errorf("its content hashes to %s", sum)
-		}
-		if err != nil {
-			return fmt.Errorf("object %s.filez: %w", c, err)
-		}
-		return nil
+		err = t.checkFilez(c, r, size)
+	default:
+		err = t.stage.write(c, func(w io.Writer) error { return t.checkFilez(c, io.TeeReader(r, w), size) })
 	}
-	err = t.stage.write(c, func(w io.Writer) error {
-		var verr error
-		sum, verr = ostreefile.ValidateFilezWith(io.TeeReader(r, w), size, inf)
-		if verr == nil && sum != c {
-			verr = fmt.Errorf("its content hashes to %s", sum)
-		}
-		return verr
-	})
 	if err != nil {
 		return fmt.Errorf("object %s.filez: %w", c, err)
 	}
@@ -103,20 +82,10 @@ func (t *txn) WriteFilez(c object.Checksum, r io.Reader, size uint64) error {
 // WriteFilezBytes implements transfer.FilezBytesTxn: WriteFilez of a
 // .filez the receiver holds whole, validated before anything is written.
 func (t *txn) WriteFilezBytes(c object.Checksum, data []byte) error {
-	inf, err := t.repo.infs.get()
-	if err != nil {
-		return err
-	}
 	if t.repo.r.Mode() != wire.ModeArchive {
-		err = t.writeFilezBytesInflated(c, data, inf)
-		t.repo.infs.put(inf)
-		return err
+		return t.writeFilezBytesInflated(c, data)
 	}
-	sum, err := ostreefile.ValidateFilezWith(bytes.NewReader(data), uint64(len(data)), inf)
-	t.repo.infs.put(inf)
-	if err == nil && sum != c {
-		err = fmt.Errorf("its content hashes to %s", sum)
-	}
+	err := t.checkFilez(c, bytes.NewReader(data), uint64(len(data)))
 	var have bool
 	if err == nil {
 		have, err = t.haveFilez(c)
@@ -128,6 +97,22 @@ func (t *txn) WriteFilezBytes(c object.Checksum, data []byte) error {
 		return fmt.Errorf("object %s.filez: %w", c, err)
 	}
 	return nil
+}
+
+// checkFilez validates the .filez of size bytes read from r strictly,
+// inflating it with one of the repository's zlib inflaters, and checks
+// that it hashes to c.
+func (t *txn) checkFilez(c object.Checksum, r io.Reader, size uint64) error {
+	inf, err := t.repo.infs.get()
+	if err != nil {
+		return err
+	}
+	defer t.repo.infs.put(inf)
+	sum, err := ostreefile.ValidateFilezWith(r, size, inf)
+	if err == nil && sum != c {
+		err = fmt.Errorf("its content hashes to %s", sum)
+	}
+	return err
 }
 
 // headerRule is what the repository's mode asks of a file object's header
@@ -179,7 +164,12 @@ var errContentTooLarge = errors.New("content stream too large to hold")
 // not store .filez: the content stream is inflated into memory, and
 // written without libostree hashing it once it has passed every rule and
 // hashes to c (a stream over contentInMemory goes writeFilezInflated's way).
-func (t *txn) writeFilezBytesInflated(c object.Checksum, data []byte, inf ostreefile.RawInflater) error {
+func (t *txn) writeFilezBytesInflated(c object.Checksum, data []byte) error {
+	inf, err := t.repo.infs.get()
+	if err != nil {
+		return err
+	}
+	defer t.repo.infs.put(inf)
 	var content []byte
 	defer func() { bufpool.Put(content) }()
 	sum, err := ostreefile.ValidateFilezOpts(bytes.NewReader(data), uint64(len(data)), ostreefile.FilezOptions{
@@ -316,11 +306,11 @@ var umaskHides0644 = func() bool {
 // what it writes; a .filez that breaks a rule after its content (bytes
 // after the deflate stream, say) fails the push all the same.
 func (t *txn) writeFilezInflated(c object.Checksum, r io.Reader, size uint64) error {
-	inf, err := libostree.NewInflater()
+	inf, err := t.repo.infs.get()
 	if err != nil {
 		return err
 	}
-	defer inf.Close()
+	defer t.repo.infs.put(inf)
 	var (
 		pw   *io.PipeWriter
 		done = make(chan error, 1)

@@ -455,16 +455,7 @@ func TestStagedFilez(t *testing.T) {
 		t.Run(mode, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "dest")
 			testrepo.Init(t, path, mode)
-			r, err := Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			tx, err := r.Begin()
-			if err != nil {
-				t.Fatal(err)
-			}
-			txn := tx.(*txn)
+			r, txn := beginAt(t, path)
 			staging := txn.t.StagingDir()
 			has := func(c object.Checksum) bool {
 				t.Helper()
@@ -548,7 +539,10 @@ func TestStagedFilez(t *testing.T) {
 				// What landed hashes to its name (read back as a
 				// .filez: the stored one, or one made from the
 				// bare-user file and its metadata).
-				var filez []byte
+				var (
+					filez []byte
+					err   error
+				)
 				if mode == "archive" {
 					filez, err = os.ReadFile(filepath.Join(path, "objects", hex[:2], hex[2:]+ext))
 				} else {
@@ -599,19 +593,12 @@ func TestFilezNotRestaged(t *testing.T) {
 	hex := sum.String()
 	obj := filepath.Join(path, "objects", hex[:2], hex[2:]+".filez")
 	for _, filez := range [][]byte{small, stored} {
-		r, err := Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tx, err := r.Begin()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.(*txn).WriteFilezBytes(sum, filez); err != nil {
+		r, tx := beginAt(t, path)
+		if err := tx.WriteFilezBytes(sum, filez); err != nil {
 			t.Fatal(err)
 		}
 		// And once more in the same transaction, streamed.
-		if err := tx.(*txn).WriteFilez(sum, bytes.NewReader(filez), uint64(len(filez))); err != nil {
+		if err := tx.WriteFilez(sum, bytes.NewReader(filez), uint64(len(filez))); err != nil {
 			t.Fatal(err)
 		}
 		if err := tx.Commit(); err != nil {
@@ -631,15 +618,7 @@ func TestFilezDeclaredSizeCostsNothing(t *testing.T) {
 	testrepo.RequireTools(t)
 	path := filepath.Join(t.TempDir(), "dest")
 	testrepo.Init(t, path, "bare-user")
-	r, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	tx, err := r.Begin()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, tx := beginAt(t, path)
 	defer tx.Abort()
 	h := &ostreefile.FileHeader{Mode: 0o100644}
 	filez := append(h.FilezHeader(4<<20-100), 3, 0) // an empty deflate stream
@@ -649,7 +628,7 @@ func TestFilezDeclaredSizeCostsNothing(t *testing.T) {
 	runtime.ReadMemStats(&m0)
 	const n = 20
 	for i := 0; i < n; i++ {
-		if err := tx.(*txn).WriteFilezBytes(c, filez); err == nil {
+		if err := tx.WriteFilezBytes(c, filez); err == nil {
 			t.Fatal("accepted")
 		}
 	}
@@ -682,15 +661,7 @@ func TestXattrOrderIntoBare(t *testing.T) {
 		for _, mode := range []string{"bare", "archive", "bare-user"} {
 			path := filepath.Join(t.TempDir(), "dest")
 			testrepo.Init(t, path, mode)
-			r, err := Open(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tx, err := r.Begin()
-			if err != nil {
-				t.Fatal(err)
-			}
-			txn := tx.(*txn)
+			r, txn := beginAt(t, path)
 			for _, w := range []struct {
 				how   string
 				write func() error
@@ -708,8 +679,24 @@ func TestXattrOrderIntoBare(t *testing.T) {
 					t.Errorf("%s, %s, %q: got %v, want rule %s", mode, w.how, bad[0].Name, err, ostreefile.RuleXattrOrder)
 				}
 			}
-			tx.Abort()
+			txn.Abort()
 			r.Close()
 		}
 	}
+}
+
+// beginAt opens the repository at path and begins a transaction in it;
+// the repository is closed when the test ends, if not before.
+func beginAt(t *testing.T, path string) (*Repo, *txn) {
+	t.Helper()
+	r, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	tx, err := r.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, tx.(*txn)
 }

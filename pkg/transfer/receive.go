@@ -431,8 +431,7 @@ func (rv *v1Receiver) receiveObject(pool *writePool, h *wire.ObjectHeader) (uint
 		}()
 		// A .filez for a writer that keeps nothing of it (FilezBytesTxn)
 		// is read into a pooled buffer, which the writer gives back.
-		_, pooled := rv.txn.(FilezBytesTxn)
-		pooled = pooled && h.Filez
+		pooled := h.Filez && pool.bytes != nil
 		var data []byte
 		if pooled {
 			data = bufpool.Get(int(h.Size))

@@ -133,12 +133,13 @@ func writeObject(txn Txn, n object.Name, filez bool, r io.Reader, size uint64) e
 // the receiver waits for the writers before it reads more (a client that
 // sends sixty 10 MiB metadata objects costs 32 MiB, not 600).
 type writePool struct {
-	txn  Txn
-	jobs chan writeJob
-	wg   sync.WaitGroup
-	once sync.Once
-	err  error
-	fail chan struct{}
+	txn   Txn
+	bytes FilezBytesTxn // txn, when it takes a held .filez as it is
+	jobs  chan writeJob
+	wg    sync.WaitGroup
+	once  sync.Once
+	err   error
+	fail  chan struct{}
 
 	mu   sync.Mutex
 	cond *sync.Cond
@@ -165,6 +166,7 @@ type writeJob struct {
 
 func newWritePool(txn Txn, workers int) *writePool {
 	p := &writePool{txn: txn, jobs: make(chan writeJob, 16), fail: make(chan struct{})}
+	p.bytes, _ = txn.(FilezBytesTxn)
 	p.cond = sync.NewCond(&p.mu)
 	for i := 0; i < workers; i++ {
 		p.wg.Add(1)
@@ -184,8 +186,8 @@ func (p *writePool) work() {
 		var err error
 		if j.name.Type.IsMeta() {
 			err = p.txn.WriteMetadata(j.name, j.data)
-		} else if bt, ok := p.txn.(FilezBytesTxn); ok && j.filez {
-			err = bt.WriteFilezBytes(j.name.Checksum, j.data)
+		} else if p.bytes != nil && j.filez {
+			err = p.bytes.WriteFilezBytes(j.name.Checksum, j.data)
 			if j.pooled {
 				bufpool.Put(j.data)
 			}

@@ -228,15 +228,31 @@ func (r *report) get(size int, mode, cse, tool string) *summary {
 
 func mib(kib float64) string { return fmt.Sprintf("%.0f", kib/1024) }
 
+// tableHead writes a markdown table's head: lead (the first columns, say
+// "| mode | case |") over rule (their separator row, "| --- | --- |"), then
+// one right-aligned column for each of cols.
+func tableHead(w io.Writer, lead, rule string, cols []string) {
+	fmt.Fprint(w, lead)
+	for _, c := range cols {
+		fmt.Fprintf(w, " %s |", c)
+	}
+	fmt.Fprintf(w, "\n%s%s\n", rule, strings.Repeat(" ---: |", len(cols)))
+}
+
+// sizeColumns names one column per size: "5000 files", or with unit refs.
+func sizeColumns(sizes []int, unit string) []string {
+	cols := make([]string, len(sizes))
+	for i, n := range sizes {
+		cols[i] = fmt.Sprintf("%d %s", n, unit)
+	}
+	return cols
+}
+
 // timeTable writes, for one size, the median wall time of each tool in
 // each mode and case with its ratio to pull-local.
 func (r *report) timeTable(w io.Writer, size int) {
 	fmt.Fprintf(w, "\n#### %d files: median wall time, ratio to `pull-local --untrusted`\n\n", size)
-	fmt.Fprintf(w, "| destination | case |")
-	for _, t := range reportTools {
-		fmt.Fprintf(w, " %s |", t)
-	}
-	fmt.Fprintf(w, "\n| --- | --- |%s\n", strings.Repeat(" ---: |", len(reportTools)))
+	tableHead(w, "| destination | case |", "| --- | --- |", reportTools)
 	for _, mode := range r.modes {
 		for _, cse := range r.cases {
 			base := r.get(size, mode, cse, "pull-local")
@@ -289,11 +305,7 @@ func (r *report) floorTable(w io.Writer, size int) {
 		return
 	}
 	fmt.Fprintf(w, "\n#### %d files: median wall time, ratio to the write floor (archive destination)\n\n", size)
-	fmt.Fprintf(w, "| case |")
-	for _, t := range tools {
-		fmt.Fprintf(w, " %s |", t)
-	}
-	fmt.Fprintf(w, "\n| --- |%s\n", strings.Repeat(" ---: |", len(tools)))
+	tableHead(w, "| case |", "| --- |", tools)
 	for _, cse := range cases {
 		floor := r.get(size, mode, cse, "write-floor")
 		fmt.Fprintf(w, "| %s |", cse)
@@ -382,11 +394,7 @@ func (r *report) growthTable(w io.Writer) {
 		return
 	}
 	fmt.Fprintf(w, "\n#### Growth with size (archive destination): median seconds, and µs per object sent\n\n")
-	fmt.Fprintf(w, "| tool | case |")
-	for _, size := range r.sizes {
-		fmt.Fprintf(w, " %d files |", size)
-	}
-	fmt.Fprintf(w, "\n| --- | --- |%s\n", strings.Repeat(" ---: |", len(r.sizes)))
+	tableHead(w, "| tool | case |", "| --- | --- |", sizeColumns(r.sizes, "files"))
 	for _, t := range reportTools {
 		if t == "ssh-true" {
 			continue
@@ -444,18 +452,12 @@ func (r *report) targets() (int, []target) {
 	// ratio: a's median wall over b's, at most limit (or at least, when
 	// !below).
 	ratio := func(name string, a, b *summary, limit float64, below bool) {
-		t := target{name: name}
-		if a != nil && b != nil && b.wall > 0 {
-			v := a.wall / b.wall
-			t.known = true
-			t.value = fmt.Sprintf("%.2f× (%.2f s vs %.2f s)", v, a.wall, b.wall)
-			if below {
-				t.ok = v <= limit
-			} else {
-				t.ok = v >= limit
-			}
+		known := a != nil && b != nil
+		var x, y float64
+		if known {
+			x, y = a.wall, b.wall
 		}
-		ts = append(ts, t)
+		ts = append(ts, ratioTarget(name, x, y, known, "%.2f s", limit, below))
 	}
 	push := func(cse string) *summary { return g(cse, "ostree-push") }
 	ratio("fresh ≤ 1.0× pull-local", push("fresh"), g("fresh", "pull-local"), 1, true)
@@ -475,14 +477,15 @@ func (r *report) targets() (int, []target) {
 	}
 	ts = append(ts, noop)
 
-	cpu := target{name: "receiver CPU, fresh: ≤ 1.3× rsync's server CPU"}
-	if p, s := push("fresh"), g("fresh", "rsync"); p != nil && s != nil && p.hasServer && s.hasServer && s.scpu > 0 {
-		v := p.scpu / s.scpu
-		cpu.known = true
-		cpu.value = fmt.Sprintf("%.2f× (%.2f s vs %.2f s)", v, p.scpu, s.scpu)
-		cpu.ok = v <= 1.3
+	{
+		p, s := push("fresh"), g("fresh", "rsync")
+		known := p != nil && s != nil && p.hasServer && s.hasServer
+		var x, y float64
+		if known {
+			x, y = p.scpu, s.scpu
+		}
+		ts = append(ts, ratioTarget("receiver CPU, fresh: ≤ 1.3× rsync's server CPU", x, y, known, "%.2f s", 1.3, true))
 	}
-	ts = append(ts, cpu)
 
 	for _, w := range []struct {
 		cse, tool, from string
@@ -533,12 +536,12 @@ func (r *report) targets() (int, []target) {
 // size is at most 1.2× that at the smallest.
 func (r *report) growthTarget() target {
 	small, big := r.sizes[0], r.sizes[len(r.sizes)-1]
-	t := target{name: "growth: fresh µs per object, (wall − ssh HOST true) / objects of the first commit, " +
-		"at the largest size ≤ 1.2× at the smallest"}
+	name := "growth: fresh µs per object, (wall − ssh HOST true) / objects of the first commit, " +
+		"at the largest size ≤ 1.2× at the smallest"
 	if small == big {
-		return t
+		return target{name: name}
 	}
-	t.name = fmt.Sprintf("growth: fresh µs per object, (wall − ssh HOST true) / objects of the first commit, "+
+	name = fmt.Sprintf("growth: fresh µs per object, (wall − ssh HOST true) / objects of the first commit, "+
 		"at %d files ≤ 1.2× at %d files", big, small)
 	per := func(size int) (float64, bool) {
 		p, s := r.get(size, "archive", "fresh", "ostree-push"), r.get(size, "", "", "ssh-true")
@@ -550,10 +553,24 @@ func (r *report) growthTarget() target {
 	}
 	a, ok1 := per(small)
 	b, ok2 := per(big)
-	if ok1 && ok2 && a > 0 {
-		t.known = true
-		t.value = fmt.Sprintf("%.2f× (%.0f µs vs %.0f µs)", b/a, b, a)
-		t.ok = b/a <= 1.2
+	return ratioTarget(name, b, a, ok1 && ok2, "%.0f µs", 1.2, true)
+}
+
+// ratioTarget is the target that x/y is at most limit (at least, when
+// !below), shown with both values in unit (a format, "%.2f s"); not
+// measured unless known and y > 0.
+func ratioTarget(name string, x, y float64, known bool, unit string, limit float64, below bool) target {
+	t := target{name: name}
+	if !known || y <= 0 {
+		return t
+	}
+	v := x / y
+	t.known = true
+	t.value = fmt.Sprintf("%.2f× ("+unit+" vs "+unit+")", v, x, y)
+	if below {
+		t.ok = v <= limit
+	} else {
+		t.ok = v >= limit
 	}
 	return t
 }

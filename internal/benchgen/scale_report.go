@@ -141,11 +141,7 @@ func RenderScale(w io.Writer, results []ScaleResult, info []string) {
 	}
 
 	fmt.Fprintf(w, "\n#### Median wall time; in brackets, what a push adds to `ssh HOST true`, and the ratio to the same case at %d refs\n\n", small)
-	fmt.Fprintf(w, "| case |")
-	for _, s := range sizes {
-		fmt.Fprintf(w, " %d refs |", s)
-	}
-	fmt.Fprintf(w, "\n| --- |%s\n", strings.Repeat(" ---: |", len(sizes)))
+	tableHead(w, "| case |", "| --- |", sizeColumns(sizes, "refs"))
 	for _, c := range scaleCases {
 		fmt.Fprintf(w, "| %s |", c.what)
 		for _, s := range sizes {
@@ -170,11 +166,8 @@ func RenderScale(w io.Writer, results []ScaleResult, info []string) {
 		fmt.Fprintln(w)
 	}
 
-	fmt.Fprintf(w, "\n#### The receiver's time per phase (`ostree-receive -v`), medians in milliseconds\n\n| refs | case |")
-	for _, p := range scalePhases {
-		fmt.Fprintf(w, " %s |", p)
-	}
-	fmt.Fprintf(w, "\n| ---: | --- |%s\n", strings.Repeat(" ---: |", len(scalePhases)))
+	fmt.Fprintf(w, "\n#### The receiver's time per phase (`ostree-receive -v`), medians in milliseconds\n\n")
+	tableHead(w, "| refs | case |", "| ---: | --- |", scalePhases)
 	for _, s := range sizes {
 		for _, c := range scaleCases {
 			var cells []string

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ostree-push/ostree-push/pkg/libostree"
+	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/ostreefile"
 )
 
@@ -147,11 +147,11 @@ func verifyObject(objects, rel string, buf []byte, inf *libostree.Inflater, st *
 	rel = strings.TrimPrefix(rel, "./")
 	dir, file, ok := strings.Cut(rel, "/")
 	base, ext, ok2 := strings.Cut(file, ".")
-	var want [32]byte
-	if !ok || !ok2 || len(dir) != 2 || len(base) != 62 {
+	if !ok || !ok2 || len(dir) != 2 {
 		return buf, fmt.Errorf("%s: not an object path (XX/REST.TYPE)", rel)
 	}
-	if _, err := hex.Decode(want[:], []byte(dir+base)); err != nil {
+	want, err := object.ParseChecksum(dir + base)
+	if err != nil {
 		return buf, fmt.Errorf("%s: not an object path: %v", rel, err)
 	}
 	switch ext {
@@ -163,13 +163,13 @@ func verifyObject(objects, rel string, buf []byte, inf *libostree.Inflater, st *
 		return buf, nil
 	}
 	path := filepath.Join(objects, rel)
-	buf, err := readWhole(path, buf)
+	buf, err = readWhole(path, buf)
 	if err != nil {
 		return buf, err
 	}
 	st.Objects++
 	st.Bytes += int64(len(buf))
-	var got [32]byte
+	var got object.Checksum
 	if ext == "filez" {
 		sum, err := ostreefile.ValidateFilezWith(bytes.NewReader(buf), uint64(len(buf)), inf)
 		if err != nil {
@@ -179,10 +179,10 @@ func verifyObject(objects, rel string, buf []byte, inf *libostree.Inflater, st *
 		// Valid: its archive header starts with the content size (t, big-endian).
 		st.Inflated += int64(binary.BigEndian.Uint64(buf[8:16]))
 	} else {
-		got = sha256.Sum256(buf)
+		got = object.Checksum(sha256.Sum256(buf))
 	}
 	if got != want {
-		return buf, fmt.Errorf("%s: its content hashes to %s", path, hex.EncodeToString(got[:]))
+		return buf, fmt.Errorf("%s: its content hashes to %s", path, got)
 	}
 	return buf, nil
 }

@@ -158,3 +158,26 @@ func (cr *ContentReader) Close() error {
 	live.Add(-1)
 	return nil
 }
+
+// ValidateMetadata makes of a commit, dirtree or dirmeta's bytes the
+// structure checks libostree makes before writing one
+// (ostree_validate_structureof_commit, _dirtree, _dirmeta): what
+// ostree-receive's writes check beyond the checksum.
+func ValidateMetadata(t object.Type, data []byte) error {
+	switch t {
+	case object.Commit, object.DirTree, object.DirMeta:
+	default:
+		return fmt.Errorf("validate: %s objects have no structure check", t)
+	}
+	var p *C.guint8
+	if len(data) > 0 {
+		p = (*C.guint8)(unsafe.Pointer(&data[0]))
+	}
+	var gerr *C.GError
+	ok := C.opush_validate_metadata(C.guint8(t), p, C.gsize(len(data)), &gerr)
+	runtime.KeepAlive(data)
+	if ok == 0 {
+		return wrap(gerr, "invalid %s", t)
+	}
+	return nil
+}

@@ -335,3 +335,25 @@ opush_prune_from_reachable (OstreeRepo *repo, GHashTable *reachable,
   return ostree_repo_prune_from_reachable (repo, &opts, out_total, out_pruned,
                                            out_freed, NULL, error);
 }
+
+gboolean
+opush_validate_metadata (guint8 objtype, const guint8 *data, gsize len,
+                         GError **error)
+{
+  const GVariantType *type = ostree_metadata_variant_type ((OstreeObjectType) objtype);
+  g_autoptr(GBytes) bytes = g_bytes_new (data, len);
+  g_autoptr(GVariant) v = g_variant_ref_sink (g_variant_new_from_bytes (type, bytes, FALSE));
+  switch ((OstreeObjectType) objtype)
+    {
+    case OSTREE_OBJECT_TYPE_COMMIT:
+      return ostree_validate_structureof_commit (v, error);
+    case OSTREE_OBJECT_TYPE_DIR_TREE:
+      return ostree_validate_structureof_dirtree (v, error);
+    case OSTREE_OBJECT_TYPE_DIR_META:
+      return ostree_validate_structureof_dirmeta (v, error);
+    default:
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "object type %u has no structure check", objtype);
+      return FALSE;
+    }
+}

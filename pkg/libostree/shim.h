@@ -21,6 +21,13 @@ gboolean opush_prune_from_reachable (OstreeRepo *repo, GHashTable *reachable,
                                      gint *out_total, gint *out_pruned,
                                      guint64 *out_freed, GError **error);
 
+/* The structure checks ostree_repo_write_metadata makes of a commit,
+ * dirtree or dirmeta (_ostree_validate_structureof_metadata), on data read
+ * as that object's GVariant type: ostree_validate_structureof_commit,
+ * _dirtree or _dirmeta. */
+gboolean opush_validate_metadata (guint8 objtype, const guint8 *data,
+                                  gsize len, GError **error);
+
 #endif
 
 /* One object name as it crosses to Go: type and binary checksum. */
@@ -115,5 +122,12 @@ gboolean opush_list_static_delta_names (OstreeRepo *repo, char ***out_names,
 gboolean opush_prune_from_reachable (OstreeRepo *repo, GHashTable *reachable,
                                      gint *out_total, gint *out_pruned,
                                      guint64 *out_freed, GError **error);
+
+/* The structure checks ostree_repo_write_metadata makes of a commit,
+ * dirtree or dirmeta (_ostree_validate_structureof_metadata), on data read
+ * as that object's GVariant type: ostree_validate_structureof_commit,
+ * _dirtree or _dirmeta. */
+gboolean opush_validate_metadata (guint8 objtype, const guint8 *data,
+                                  gsize len, GError **error);
 
 #endif

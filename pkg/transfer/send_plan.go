@@ -271,3 +271,44 @@ func sendsBefore(a, b object.Name) bool {
 type sourceCommits struct{ src Source }
 
 func (s sourceCommits) Commit(c object.Checksum) (CommitInfo, bool, error) { return s.src.Commit(c) }
+
+// ResolvedSpec is a PushSpec resolved in the source: New is the commit it
+// pushes (zero to delete the ref), Parent that commit's parent.
+type ResolvedSpec struct {
+	PushSpec
+	New, Parent object.Checksum
+}
+
+// ResolveSpecs resolves specs in src as a push does (no specs: every ref
+// of src to the same name), for a publisher that is not a receiver (an
+// object store, internal/publish).
+func ResolveSpecs(src Source, specs []PushSpec) ([]ResolvedSpec, error) {
+	plan, err := resolveSpecs(src, specs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ResolvedSpec, len(plan))
+	for i, pl := range plan {
+		out[i] = ResolvedSpec{PushSpec: pl.spec, New: pl.new, Parent: pl.parent}
+	}
+	return out, nil
+}
+
+// IsAncestor reports whether old is c or one of its ancestors in src (an
+// update from old to c is then a fast-forward).
+func IsAncestor(src Source, old, c object.Checksum) (bool, error) {
+	return isAncestor(sourceCommits{src}, old, c)
+}
+
+// Walk returns what a remote that holds bases complete lacks of history
+// (commits of src): the objects reachable from them minus those reachable
+// from the bases, commits' detached metadata included, in the order a push
+// sends them (sendRank). Reachable counts the objects reachable from
+// history.
+func Walk(src Source, history, bases []object.Checksum) (objects []object.Name, reachable int, err error) {
+	offer, always, reachable, err := walk(src, history, bases)
+	if err != nil {
+		return nil, 0, err
+	}
+	return append(always, offer...), reachable, nil
+}

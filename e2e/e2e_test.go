@@ -19,6 +19,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ostree-push/ostree-push/internal/s3test"
 	"github.com/ostree-push/ostree-push/internal/sshtest"
 	"github.com/ostree-push/ostree-push/internal/testrepo"
 )
@@ -58,6 +59,7 @@ func TestMain(m *testing.M) {
 	} else {
 		code = m.Run()
 	}
+	s3test.StopShared()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -21,6 +21,7 @@ type options struct {
 	stdio      bool
 	server1x   string
 	retry      int
+	s3         s3Flags
 }
 
 func (o *options) addFlags(fs *pflag.FlagSet) {
@@ -35,6 +36,7 @@ func (o *options) addFlags(fs *pflag.FlagSet) {
 	o.AddJSON(fs)
 	fs.StringVar(&o.server1x, "server-1x", server1xAuto, "a server that runs ostree-push 1.x: auto (push to it the 1.x way when its receiver turns out to be 1.x's), never (fail), always (push the 1.x way without trying this protocol first)")
 	fs.IntVar(&o.retry, "retry", 3, "when the connection is lost during a push, reconnect and send what is still missing, up to N times, waiting 1, 2, 4… seconds between tries; a refusal is never retried (0: do not retry)")
+	o.s3.add(fs)
 	fs.BoolVar(&o.stdio, "stdio", false, "send to the receiver on standard input and output (what ostree-pull-ssh runs on the remote host); the arguments are only REFSPECs")
 }
 

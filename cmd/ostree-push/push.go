@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ostree-push/ostree-push/internal/bucket"
 	"github.com/ostree-push/ostree-push/internal/cli"
 	"github.com/ostree-push/ostree-push/internal/report"
 	"github.com/ostree-push/ostree-push/internal/store"
@@ -118,6 +119,9 @@ func push(o *options, args []string, stdout, stderr io.Writer, sigs <-chan os.Si
 	}
 	if len(args) == 0 {
 		return cli.Usage(errors.New("missing DEST"))
+	}
+	if bucket.IsURL(args[0]) {
+		return publishS3(o, args[0], args[1:], stdout, stderr, sigs)
 	}
 	dest, err := transfer.ParseDestination(args[0])
 	if err != nil {

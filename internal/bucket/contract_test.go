@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 
@@ -26,12 +28,12 @@ func TestContractSeaweedFS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts SeaweedFS")
 	}
-	srv := s3test.Start(t)
-	n := 0
 	contract(t, func(t *testing.T) bucket.Store {
-		n++
-		name := fmt.Sprintf("contract-%d", n)
-		srv.CreateBucket(t, name)
+		srv, name := s3test.Shared(t)
+		for _, kv := range srv.Env() {
+			k, v, _ := strings.Cut(kv, "=")
+			t.Setenv(k, v)
+		}
 		b, err := bucket.Open(context.Background(), bucket.Location{Bucket: name, Prefix: "some/prefix"}, bucket.Options{
 			Endpoint: srv.Endpoint, PathStyle: true, Jobs: 8, Region: "us-east-1",
 		})
@@ -39,14 +41,16 @@ func TestContractSeaweedFS(t *testing.T) {
 			t.Fatal(err)
 		}
 		return b
-	}, srv.Env()...)
+	})
 }
 
-func contract(t *testing.T, open func(t *testing.T) bucket.Store, env ...string) {
-	for _, e := range env {
-		k, v, _ := bytes.Cut([]byte(e), []byte("="))
-		t.Setenv(string(k), string(v))
-	}
+func TestMain(m *testing.M) {
+	code := m.Run()
+	s3test.StopShared()
+	os.Exit(code)
+}
+
+func contract(t *testing.T, open func(t *testing.T) bucket.Store) {
 	ctx := context.Background()
 	t.Run("get", func(t *testing.T) {
 		s := open(t)

@@ -103,16 +103,7 @@ func (t *txn) WriteFilezBytes(c object.Checksum, data []byte) error {
 // inflating it with one of the repository's zlib inflaters, and checks
 // that it hashes to c.
 func (t *txn) checkFilez(c object.Checksum, r io.Reader, size uint64) error {
-	inf, err := t.repo.infs.get()
-	if err != nil {
-		return err
-	}
-	defer t.repo.infs.put(inf)
-	sum, err := ostreefile.ValidateFilezWith(r, size, inf)
-	if err == nil && sum != c {
-		err = fmt.Errorf("its content hashes to %s", sum)
-	}
-	return err
+	return t.repo.CheckFilez(c, r, size)
 }
 
 // headerRule is what the repository's mode asks of a file object's header

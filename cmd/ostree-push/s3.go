@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/ostree-push/ostree-push/internal/bucket"
+	"github.com/ostree-push/ostree-push/internal/cli"
+	"github.com/ostree-push/ostree-push/internal/publish"
+	"github.com/ostree-push/ostree-push/internal/report"
+	"github.com/ostree-push/ostree-push/pkg/wire"
+)
+
+// s3Flags are the options of a publish to s3://BUCKET[/PREFIX].
+type s3Flags struct {
+	endpoint      string
+	region        string
+	profile       string
+	pathStyle     bool
+	jobs          int
+	retries       int
+	unconditional bool
+	cacheObjects  string
+	cacheMutable  string
+	afterPublish  string
+}
+
+func (f *s3Flags) add(fs *pflag.FlagSet) {
+	fs.StringVar(&f.endpoint, "s3-endpoint", "", "for s3:// destinations: the URL of an S3-compatible store (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile's endpoint_url, else AWS)")
+	fs.StringVar(&f.region, "s3-region", "", "for s3:// destinations: the region (default: AWS_REGION, the profile's)")
+	fs.StringVar(&f.profile, "s3-profile", "", "for s3:// destinations: the profile of the shared AWS config and credentials files (default: AWS_PROFILE, else default)")
+	fs.BoolVar(&f.pathStyle, "s3-path-style", false, "for s3:// destinations: address the bucket in the URL's path, not its host name (most S3-compatible stores)")
+	fs.IntVar(&f.jobs, "s3-jobs", publish.DefaultJobs, "for s3:// destinations: requests at once")
+	fs.IntVar(&f.retries, "s3-retries", 4, "for s3:// destinations: retries of a failed request, with backoff")
+	fs.BoolVar(&f.unconditional, "s3-unconditional", false, "publish to a store that ignores conditional writes (If-Match, If-None-Match), without which refs are not moved by compare-and-swap: a concurrent publisher's update can be lost")
+	fs.StringVar(&f.cacheObjects, "s3-cache-objects", publish.DefaultCacheObjects, "Cache-Control of the objects written to s3:// ('-': none)")
+	fs.StringVar(&f.cacheMutable, "s3-cache-mutable", publish.DefaultCacheMutable, "Cache-Control of the refs, summary, summary.sig, config and detached metadata written to s3:// ('-': none)")
+	fs.StringVar(&f.afterPublish, "after-publish", "", "after a publish to s3:// that changed something, run this command (by sh -c) with the keys of the files changed as arguments, the bucket's URL in OSTREE_PUSH_S3_URL: to purge a CDN, say")
+}
+
+// publishS3 publishes to the bucket at url.
+func publishS3(o *options, url string, args []string, stdout, stderr io.Writer, sigs <-chan os.Signal) error {
+	loc, err := bucket.ParseURL(url)
+	if err != nil {
+		return cli.Usage(err)
+	}
+	specs, _, repo, err := setup(o, args)
+	if err != nil {
+		return err
+	}
+	defer repo.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	defer cli.OnSignal(sigs, cancel)()
+	b, err := bucket.Open(ctx, loc, bucket.Options{
+		Profile: o.s3.profile, Region: o.s3.region, Endpoint: o.s3.endpoint,
+		PathStyle: o.s3.pathStyle, Jobs: o.s3.jobs, Retries: o.s3.retries,
+	})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	prog := newProgress(stderr, o.showProgress())
+	popts := publish.Options{
+		Specs: specs, DryRun: o.DryRun, Jobs: o.s3.jobs, Unconditional: o.s3.unconditional,
+		CacheObjects: o.s3.cacheObjects, CacheMutable: o.s3.cacheMutable,
+		Progress: prog.update,
+	}
+	if o.Verbose && !o.JSON {
+		popts.Logf = func(f string, a ...any) { prog.println(wire.Printable(fmt.Sprintf(f, a...))) }
+	}
+	res, err := publish.Publish(ctx, repo, b, popts)
+	prog.done()
+	if o.Verbose && !o.JSON && res != nil {
+		fmt.Fprintf(stderr, "%s: %s\n", loc, res.Requests)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %s", loc, wire.Printable(err.Error()))
+	}
+	elapsed := time.Since(start)
+	if o.JSON {
+		if err := report.WriteJSON(stdout, &res.PushResult, o.DryRun, elapsed, nil); err != nil {
+			return err
+		}
+	} else if !o.Quiet || !res.OK() {
+		report.Write(stderr, &res.PushResult, report.Options{
+			Header: "To " + loc.String(), Verb: "uploaded", DryRun: o.DryRun, Quiet: o.Quiet,
+			Hint: "in the bucket is not an ancestor of what you pushed; use --force (or +REF) to overwrite it",
+		}, elapsed)
+	}
+	if len(res.Changed) > 0 && o.s3.afterPublish != "" {
+		if err := runAfterPublish(o.s3.afterPublish, loc, res.Changed, stdout, stderr); err != nil {
+			return err
+		}
+	}
+	if !res.OK() {
+		return cli.ErrRejected
+	}
+	return nil
+}
+
+// runAfterPublish runs the --after-publish command.
+func runAfterPublish(command string, loc bucket.Location, changed []string, stdout, stderr io.Writer) error {
+	keys := make([]string, len(changed))
+	for i, k := range changed {
+		keys[i] = k
+		if loc.Prefix != "" {
+			keys[i] = loc.Prefix + "/" + k
+		}
+	}
+	cmd := exec.Command("sh", append([]string{"-c", command, "ostree-push-after-publish"}, keys...)...)
+	cmd.Env = append(os.Environ(), "OSTREE_PUSH_S3_URL="+loc.String())
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("--after-publish %s: %v", strings.TrimSpace(command), err)
+	}
+	return nil
+}

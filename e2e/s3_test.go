@@ -1,0 +1,158 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ostree-push/ostree-push/internal/s3test"
+	"github.com/ostree-push/ostree-push/internal/testrepo"
+)
+
+// Publishing into an object store (ostree-push s3://BUCKET/PREFIX) with
+// SeaweedFS as the store, read back by ostree pull over plain HTTP.
+
+type s3env struct {
+	t      *testing.T
+	dir    string
+	srv    *s3test.Server
+	src    string
+	tree   string
+	bucket string
+}
+
+func newS3Env(t *testing.T, files int) *s3env {
+	t.Helper()
+	testrepo.RequireTools(t)
+	srv, name := s3test.Shared(t)
+	e := &s3env{t: t, dir: t.TempDir(), srv: srv, bucket: name}
+	e.src = filepath.Join(e.dir, "src")
+	e.tree = filepath.Join(e.dir, "tree")
+	testrepo.GenerateTree(t, e.tree, testrepo.TreeOptions{Files: files, Seed: 11})
+	testrepo.Init(t, e.src, "archive")
+	testrepo.Commit(t, e.src, "os/main", e.tree, "first")
+	return e
+}
+
+// push runs ostree-push against the store with the standard AWS chain
+// pointed at it (environment variables).
+func (e *s3env) push(args ...string) run {
+	e.t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "ostree-push"), append([]string{"--repo=" + e.src, "--s3-path-style"}, args...)...)
+	cmd.Env = append(os.Environ(), e.srv.Env()...)
+	return runCmd(e.t, cmd, "ostree-push "+strings.Join(args, " "))
+}
+
+// pull pulls ref from the bucket path over plain HTTP into a new archive
+// repository, checks it with fsck and returns it.
+func (e *s3env) pull(path, ref string) string {
+	e.t.Helper()
+	dst, err := os.MkdirTemp(e.dir, "pulled-")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	testrepo.Init(e.t, dst, "archive")
+	testrepo.Ostree(e.t, "remote", "add", "--repo="+dst, "--no-gpg-verify", "origin", e.srv.URL(path))
+	testrepo.Ostree(e.t, "pull", "--repo="+dst, "origin", ref)
+	testrepo.Fsck(e.t, dst)
+	return dst
+}
+
+func TestS3Publish(t *testing.T) {
+	e := newS3Env(t, 300)
+	url := "s3://" + e.bucket + "/os"
+
+	r := e.push("--json", url, "os/main")
+	wantCode(t, r, 0)
+	first := parseJSON(t, r)
+	if want := countReachable(t, e.src, "os/main"); first.ObjectsSent != want {
+		t.Errorf("fresh publish uploaded %d objects, want %d", first.ObjectsSent, want)
+	}
+	dst := e.pull(e.bucket+"/os", "os/main")
+	if got, want := testrepo.RevParse(t, dst, "origin:os/main"), testrepo.RevParse(t, e.src, "os/main"); got != want {
+		t.Fatalf("pulled os/main %s, want %s", got, want)
+	}
+
+	// Incremental: one file changed, a few objects.
+	if err := os.WriteFile(filepath.Join(e.tree, "changed"), []byte("new content\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testrepo.Commit(t, e.src, "os/main", e.tree, "second")
+	r = e.push("--json", url, "os/main")
+	wantCode(t, r, 0)
+	if inc := parseJSON(t, r); inc.ObjectsSent == 0 || inc.ObjectsSent > 10 {
+		t.Errorf("incremental publish uploaded %d objects, want a few", inc.ObjectsSent)
+	}
+	dst = e.pull(e.bucket+"/os", "os/main")
+	if got, want := testrepo.RevParse(t, dst, "origin:os/main"), testrepo.RevParse(t, e.src, "os/main"); got != want {
+		t.Fatalf("pulled os/main %s after the second publish, want %s", got, want)
+	}
+
+	// No-op.
+	r = e.push("--json", url, "os/main")
+	wantCode(t, r, 0)
+	if noop := parseJSON(t, r); noop.ObjectsSent != 0 || noop.Refs[0].Status != "up-to-date" {
+		t.Errorf("no-op publish: %+v", noop)
+	}
+
+	// Not a fast-forward: refused without --force, nothing changes.
+	testrepo.Commit(t, e.src, "other", e.tree, "unrelated", "--no-bindings")
+	r = e.push(url, "other:os/main")
+	wantCode(t, r, 1)
+	if !strings.Contains(r.stderr, "non-fast-forward") && !strings.Contains(r.stderr, "rejected") {
+		t.Errorf("non-fast-forward publish said: %s", r.stderr)
+	}
+	r = e.push(url, "+other:os/main")
+	wantCode(t, r, 0)
+	dst = e.pull(e.bucket+"/os", "os/main")
+	if got, want := testrepo.RevParse(t, dst, "origin:os/main"), testrepo.RevParse(t, e.src, "other"); got != want {
+		t.Fatalf("after the forced publish os/main is %s, want %s", got, want)
+	}
+}
+
+// TestS3Race: two publishers move the same ref at once, each from the
+// commit both read to a commit of its own: one wins, the other is told
+// (stale or not a fast-forward), and the ref is the winner's.
+func TestS3Race(t *testing.T) {
+	e := newS3Env(t, 50)
+	url := "s3://" + e.bucket
+	wantCode(t, e.push(url, "os/main"), 0)
+	base := testrepo.RevParse(t, e.src, "os/main")
+	var commits [2]string
+	for i := range commits {
+		if err := os.WriteFile(filepath.Join(e.tree, "who"), []byte(fmt.Sprint(i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		commits[i] = testrepo.Commit(t, e.src, fmt.Sprintf("p%d", i), e.tree, "publisher", "--parent="+base, "--no-bindings")
+	}
+	var runs [2]run
+	var wg sync.WaitGroup
+	for i := range runs {
+		wg.Go(func() { runs[i] = e.push(url, fmt.Sprintf("p%d:os/main", i)) })
+	}
+	wg.Wait()
+	won := -1
+	for i, r := range runs {
+		switch r.code {
+		case 0:
+			if won >= 0 {
+				t.Fatalf("both publishers succeeded:\n%s\n%s", runs[0].stderr, runs[1].stderr)
+			}
+			won = i
+		case 1:
+		default:
+			t.Fatalf("publisher %d: exit %d: %s", i, r.code, r.stderr)
+		}
+	}
+	if won < 0 {
+		t.Fatalf("neither publisher succeeded:\n%s\n%s", runs[0].stderr, runs[1].stderr)
+	}
+	dst := e.pull(e.bucket, "os/main")
+	if got := testrepo.RevParse(t, dst, "origin:os/main"); got != commits[won] {
+		t.Fatalf("os/main is %s, want the winner's %s", got, commits[won])
+	}
+}

@@ -1,0 +1,194 @@
+package publish
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/ostree-push/ostree-push/internal/bucket"
+	"github.com/ostree-push/ostree-push/pkg/object"
+	"github.com/ostree-push/ostree-push/pkg/summary"
+	"github.com/ostree-push/ostree-push/pkg/wire"
+)
+
+// summaryAttempts bounds the rounds of read, derive and compare-and-swap
+// of the summary when other publishers keep writing it.
+const summaryAttempts = 8
+
+// updateSummary writes the summary for the refs moved: derived from the
+// bucket's summary (pkg/summary: the other refs' entries copied as they
+// are), or, when that cannot be done, made from every ref in the bucket;
+// written by compare-and-swap on the summary read, read again and
+// derived again when another publisher wrote it in between. Then its
+// signatures, last: a summary.sig signing the previous summary is
+// replaced, or removed when this publish does not sign.
+func (p *publisher) updateSummary(ctx context.Context, moves []moved) error {
+	old, tag := p.summary, p.summaryTag
+	for attempt := 1; ; attempt++ {
+		data, regenerated, err := p.makeSummary(ctx, old, moves)
+		if err != nil {
+			return err
+		}
+		o := bucket.PutOptions{CacheControl: p.cacheMutable(), IfMatch: tag, IfNoneMatch: tag == ""}
+		_, err = p.st.Put(ctx, keySummary, data, o)
+		if errors.Is(err, bucket.ErrPrecondition) && attempt < summaryAttempts {
+			p.opts.Logf("the summary changed since it was read (another publisher): reading it again")
+			old, tag, err = p.st.Get(ctx, keySummary, maxSummary)
+			if errors.Is(err, bucket.ErrNotFound) {
+				old, tag, err = nil, "", nil
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("writing the summary: %w", err)
+		}
+		p.res.SummaryRegenerated = regenerated
+		p.res.Changed = append(p.res.Changed, keySummary)
+		if err := p.fault("summary.sig"); err != nil {
+			return err
+		}
+		return p.signSummary(ctx, data)
+	}
+}
+
+// makeSummary derives the summary from old for moves, or regenerates it.
+func (p *publisher) makeSummary(ctx context.Context, old []byte, moves []moved) (data []byte, regenerated bool, err error) {
+	now := uint64(p.opts.Now().Unix())
+	if old != nil {
+		var inOld map[string]object.Checksum
+		if refs, err := summary.Refs(old); err == nil {
+			inOld = make(map[string]object.Checksum, len(refs))
+			for _, r := range refs {
+				inOld[r.Name] = r.Commit
+			}
+		}
+		var changes []summary.Change
+		for _, m := range moves {
+			ch := summary.Change{Name: m.name, From: inOld[m.name]}
+			if !m.new.IsZero() {
+				e, err := p.entry(ctx, m.name, m.new)
+				if err != nil {
+					return nil, false, err
+				}
+				ch.To = &e
+			} else if ch.From.IsZero() {
+				continue // deleted, and not in the summary either
+			}
+			changes = append(changes, ch)
+		}
+		data, err := summary.Derive(old, summary.Repo{Mode: "archive-z2"}, changes, now)
+		if err == nil {
+			return data, false, nil
+		}
+		var why *summary.UnderivableError
+		if !errors.As(err, &why) {
+			return nil, false, err
+		}
+		p.opts.Logf("regenerating the summary from every ref: %v", err)
+	}
+	data, err = p.regenerate(ctx, now)
+	return data, true, err
+}
+
+// entry is the summary entry of ref name at commit c: from the local
+// repository, or the bucket when the commit is not here.
+func (p *publisher) entry(ctx context.Context, name string, c object.Checksum) (summary.Entry, error) {
+	n := object.Name{Checksum: c, Type: object.Commit}
+	data, err := p.src.ReadMetadata(n)
+	if err != nil {
+		data, _, err = p.st.Get(ctx, objectKey(n), maxCommit)
+		if err != nil {
+			return summary.Entry{}, fmt.Errorf("commit %s of ref %s: %w", c, name, err)
+		}
+		if object.Checksum(sha256Sum(data)) != c {
+			return summary.Entry{}, fmt.Errorf("commit %s of ref %s: the bucket's copy does not hash to its name", c, name)
+		}
+	}
+	return summary.CommitEntry(name, c, data)
+}
+
+// regenerate makes the summary from every ref in the bucket.
+func (p *publisher) regenerate(ctx context.Context, now uint64) ([]byte, error) {
+	var names []string
+	err := p.st.List(ctx, refsPrefix, "", func(keys []string) error {
+		for _, k := range keys {
+			names = append(names, strings.TrimPrefix(k, refsPrefix))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	entries := make([]summary.Entry, 0, len(names))
+	var mu sync.Mutex
+	err = forEach(ctx, p.opts.Jobs, names, func(ctx context.Context, name string) error {
+		if p.src.ValidateRef(wire.RefName{Name: name}) != nil {
+			p.opts.Logf("not in the summary: %q, not a valid ref name", name)
+			return nil
+		}
+		data, _, err := p.st.Get(ctx, refKey(name), maxRef)
+		if errors.Is(err, bucket.ErrNotFound) {
+			return nil // deleted since the listing
+		}
+		if err != nil {
+			return err
+		}
+		c, err := parseRef(data)
+		if err != nil {
+			return fmt.Errorf("%s in the bucket: %w", refKey(name), err)
+		}
+		e, err := p.entry(ctx, name, c)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		entries = append(entries, e)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return summary.Write(entries, "archive-z2", now)
+}
+
+// signSummary writes summary.sig for data, or removes a summary.sig that
+// signs another summary.
+func (p *publisher) signSummary(ctx context.Context, data []byte) error {
+	if p.opts.SignSummary == nil {
+		if !p.sigExists {
+			return nil
+		}
+		p.opts.Logf("removing summary.sig: it signs the previous summary and this publish does not sign")
+		if err := p.st.Delete(ctx, keySummarySig, ""); err != nil {
+			return err
+		}
+		p.res.Changed = append(p.res.Changed, keySummarySig)
+		return nil
+	}
+	var old []byte
+	if p.sigExists {
+		var err error
+		old, _, err = p.st.Get(ctx, keySummarySig, maxSig)
+		if err != nil && !errors.Is(err, bucket.ErrNotFound) {
+			return err
+		}
+	}
+	sig, err := p.opts.SignSummary(data, old)
+	if err != nil {
+		return fmt.Errorf("signing the summary: %w", err)
+	}
+	if _, err := p.st.Put(ctx, keySummarySig, sig, bucket.PutOptions{CacheControl: p.cacheMutable()}); err != nil {
+		return err
+	}
+	p.res.Changed = append(p.res.Changed, keySummarySig)
+	return nil
+}
+
+func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ostree-push/ostree-push/internal/s3test"
 	"github.com/ostree-push/ostree-push/internal/testrepo"
@@ -155,4 +156,112 @@ func TestS3Race(t *testing.T) {
 	if got := testrepo.RevParse(t, dst, "origin:os/main"); got != commits[won] {
 		t.Fatalf("os/main is %s, want the winner's %s", got, commits[won])
 	}
+}
+
+// TestS3KillWhilePulling: a reader pulls os/main from the bucket over
+// HTTP in a loop while publishes of new commits are killed (SIGKILL) at
+// every step of the publish and at timed points during the upload. No
+// pull may fail, and what the reader gets is always complete (fsck); a
+// last publish completes and the reader gets it.
+func TestS3KillWhilePulling(t *testing.T) {
+	e := newS3Env(t, 400)
+	url := "s3://" + e.bucket + "/repo"
+	wantCode(t, e.push(url, "os/main"), 0)
+
+	reader := filepath.Join(e.dir, "reader")
+	testrepo.Init(t, reader, "archive")
+	testrepo.Ostree(t, "remote", "add", "--repo="+reader, "--no-gpg-verify", "origin", e.srv.URL(e.bucket+"/repo"))
+	var (
+		stop     = make(chan struct{})
+		done     = make(chan struct{})
+		pulls    int
+		failures []string
+		seen     = map[string]bool{}
+	)
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			out, err := testrepo.OstreeErr("pull", "--repo="+reader, "origin", "os/main")
+			pulls++
+			if err != nil {
+				failures = append(failures, fmt.Sprintf("pull %d: %v %s", pulls, err, out))
+				continue
+			}
+			if c, err := testrepo.OstreeErr("rev-parse", "--repo="+reader, "origin:os/main"); err == nil {
+				seen[strings.TrimSpace(c)] = true
+			}
+		}
+	}()
+
+	// Each killed publish brings a commit of new content: 200 new files.
+	n := 0
+	newCommit := func() string {
+		n++
+		d := filepath.Join(e.tree, fmt.Sprintf("new%02d", n))
+		if err := os.MkdirAll(filepath.Join(d, "sub", "deeper"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 200 {
+			p := filepath.Join(d, fmt.Sprintf("f%03d", i))
+			if i%3 == 0 {
+				p = filepath.Join(d, "sub", "deeper", fmt.Sprintf("f%03d", i))
+			}
+			if err := os.WriteFile(p, []byte(strings.Repeat(fmt.Sprintf("%d-%d ", n, i), 200)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return testrepo.Commit(t, e.src, "os/main", e.tree, fmt.Sprintf("commit %d", n))
+	}
+	killedBy := func(r run) bool { return r.code == -1 || r.code == 137 }
+
+	for _, delay := range []time.Duration{150 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond} {
+		newCommit()
+		cmd := exec.Command(filepath.Join(binDir, "ostree-push"), "--repo="+e.src, "--s3-path-style", "--s3-jobs=4", url, "os/main")
+		cmd.Env = append(os.Environ(), e.srv.Env()...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay)
+		cmd.Process.Kill()
+		err := cmd.Wait()
+		t.Logf("publish killed after %v: %v", delay, err)
+	}
+	for _, step := range []string{"objects", "dirtrees", "commits", "refs", "ref os/main", "summary", "summary.sig"} {
+		newCommit()
+		cmd := exec.Command(filepath.Join(binDir, "ostree-push"), "--repo="+e.src, "--s3-path-style", url, "os/main")
+		cmd.Env = append(os.Environ(), append(e.srv.Env(), "OSTREE_PUSH_S3_KILL_AT="+step)...)
+		r := runCmd(t, cmd, "ostree-push killed at "+step)
+		if !killedBy(r) && step != "summary.sig" {
+			t.Fatalf("the publish was not killed at %q: exit %d", step, r.code)
+		}
+	}
+	last := newCommit()
+	wantCode(t, e.push(url, "os/main"), 0)
+	// The reader's loop goes on until it has pulled the last commit.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		c, _ := testrepo.OstreeErr("rev-parse", "--repo="+reader, "origin:os/main")
+		if strings.TrimSpace(c) == last {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	close(stop)
+	<-done
+	t.Logf("%d pulls, %d distinct commits seen", pulls, len(seen))
+	if len(failures) > 0 {
+		t.Fatalf("%d of %d pulls failed:\n%s", len(failures), pulls, strings.Join(failures, "\n"))
+	}
+	if pulls < 5 {
+		t.Fatalf("only %d pulls ran during the publishes", pulls)
+	}
+	if got := testrepo.RevParse(t, reader, "origin:os/main"); got != last {
+		t.Fatalf("the reader has %s, want the last commit %s", got, last)
+	}
+	testrepo.Fsck(t, reader)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/ostree-push/ostree-push/internal/cli"
 	"github.com/ostree-push/ostree-push/internal/publish"
 	"github.com/ostree-push/ostree-push/internal/report"
+	"github.com/ostree-push/ostree-push/internal/testhooks"
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
@@ -72,6 +73,7 @@ func publishS3(o *options, url string, args []string, stdout, stderr io.Writer, 
 		Specs: specs, DryRun: o.DryRun, Jobs: o.s3.jobs, Unconditional: o.s3.unconditional,
 		CacheObjects: o.s3.cacheObjects, CacheMutable: o.s3.cacheMutable,
 		Progress: prog.update,
+		Fault:    testhooks.PublishFault(),
 	}
 	if o.Verbose && !o.JSON {
 		popts.Logf = func(f string, a ...any) { prog.println(wire.Printable(fmt.Sprintf(f, a...))) }

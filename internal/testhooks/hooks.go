@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"runtime/pprof"
 	"strings"
+	"syscall"
 
 	"github.com/ostree-push/ostree-push/pkg/transfer"
 )
@@ -90,3 +91,22 @@ func ShellReceiver() string { return os.Getenv("OSTREE_RECEIVE_SHELL_RECEIVE") }
 // ShellEnv names the variables ostree-receive-shell passes on besides its
 // allow-list: GORACE, for the race-detector builds the tests run.
 func ShellEnv() []string { return []string{"GORACE"} }
+
+// PublishFault returns, when $OSTREE_PUSH_S3_KILL_AT names a step of a
+// publish to an object store (internal/publish: objects, dirtrees,
+// commits, refs, "ref NAME", summary, summary.sig), a hook that kills the
+// process with SIGKILL at that step: no deferred function runs, no
+// request is finished, as when a machine dies.
+func PublishFault() func(step string) error {
+	at := os.Getenv("OSTREE_PUSH_S3_KILL_AT")
+	if at == "" {
+		return nil
+	}
+	return func(step string) error {
+		if step == at {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+		return nil
+	}
+}

@@ -28,3 +28,6 @@ func ShellReceiver() string { return "" }
 
 // ShellEnv is empty in a release build.
 func ShellEnv() []string { return nil }
+
+// PublishFault is nil in a release build.
+func PublishFault() func(step string) error { return nil }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -264,4 +265,37 @@ func TestS3KillWhilePulling(t *testing.T) {
 		t.Fatalf("the reader has %s, want the last commit %s", got, last)
 	}
 	testrepo.Fsck(t, reader)
+}
+
+// TestS3LargeObjects publishes, from an archive and from a bare-user
+// repository, a file object larger than a single upload takes (in
+// parts: bucket.PartSize) beside small ones; the bare-user source's
+// .filez are made while being uploaded. ostree pulls both back whole.
+func TestS3LargeObjects(t *testing.T) {
+	e := newS3Env(t, 50)
+	big := make([]byte, 18<<20) // over bucket.PartSize, deflated or not
+	rand.New(rand.NewSource(3)).Read(big)
+	if err := os.WriteFile(filepath.Join(e.tree, "big"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testrepo.Commit(t, e.src, "os/main", e.tree, "with a large file")
+	bare := filepath.Join(e.dir, "bare-user")
+	testrepo.Init(t, bare, "bare-user")
+	testrepo.Commit(t, bare, "os/bare", e.tree, "from bare-user")
+
+	wantCode(t, e.push("s3://"+e.bucket+"/archive", "os/main"), 0)
+	dst := e.pull(e.bucket+"/archive", "os/main")
+	if got, want := testrepo.RevParse(t, dst, "origin:os/main"), testrepo.RevParse(t, e.src, "os/main"); got != want {
+		t.Fatalf("pulled %s, want %s", got, want)
+	}
+	e.src = bare
+	wantCode(t, e.push("-v", "s3://"+e.bucket+"/bare", "os/bare"), 0)
+	dst = e.pull(e.bucket+"/bare", "os/bare")
+	if got, want := testrepo.RevParse(t, dst, "origin:os/bare"), testrepo.RevParse(t, bare, "os/bare"); got != want {
+		t.Fatalf("pulled %s from the bare-user source's publish, want %s", got, want)
+	}
+	out := testrepo.Ostree(t, "cat", "--repo="+dst, "origin:os/bare", "/big")
+	if out != string(big) {
+		t.Fatalf("the large file came back as %d bytes, not the %d published", len(out), len(big))
+	}
 }

@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"crypto/ed25519"
 	"fmt"
+	"io"
+	"net/http"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/ostree-push/ostree-push/internal/s3test"
 	"github.com/ostree-push/ostree-push/internal/testrepo"
+	"github.com/ostree-push/ostree-push/pkg/sign"
 )
 
 // Publishing into an object store (ostree-push s3://BUCKET/PREFIX) with
@@ -298,4 +302,81 @@ func TestS3LargeObjects(t *testing.T) {
 	if out != string(big) {
 		t.Fatalf("the large file came back as %d bytes, not the %d published", len(out), len(big))
 	}
+}
+
+// TestS3SignedSummary: the publisher signs the summary (GPG and ed25519)
+// into summary.sig; ostree pull verifies the GPG signature of the summary
+// (gpg-verify-summary) and refuses a stranger's key; the ed25519
+// signature is checked with pkg/sign (Debian's libostree has no ed25519).
+// A later publish without keys removes the summary.sig it cannot renew.
+func TestS3SignedSummary(t *testing.T) {
+	e := newS3Env(t, 30)
+	home, id, keyring := gpgKey(t, e.dir, "publisher")
+	_, _, strangerKeyring := gpgKey(t, e.dir, "stranger")
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyfile := filepath.Join(e.dir, "ed25519.secret")
+	if err := os.WriteFile(keyfile, []byte(sign.EncodeKey(priv)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	url := "s3://" + e.bucket
+	wantCode(t, e.push("--sign-summary-gpg="+id, "--gpg-homedir="+home, "--sign-summary-ed25519="+keyfile, url, "os/main"), 0)
+
+	pullWith := func(keyring string) error {
+		dst := filepath.Join(e.dir, fmt.Sprintf("verify-%d", time.Now().UnixNano()))
+		testrepo.Init(t, dst, "archive")
+		testrepo.Ostree(t, "remote", "add", "--repo="+dst, "--set=gpg-verify=false", "--set=gpg-verify-summary=true",
+			"--gpg-import="+keyring, "origin", e.srv.URL(e.bucket))
+		_, err := testrepo.OstreeErr("pull", "--repo="+dst, "origin", "os/main")
+		return err
+	}
+	if err := pullWith(keyring); err != nil {
+		t.Fatalf("pull verifying the summary with the publisher's key: %v", err)
+	}
+	if err := pullWith(strangerKeyring); err == nil {
+		t.Fatal("pull verifying the summary with a stranger's key succeeded")
+	}
+	summaryBytes := httpGet(t, e.srv.URL(e.bucket)+"/summary")
+	sig := httpGet(t, e.srv.URL(e.bucket)+"/summary.sig")
+	sigs, err := sign.DetachedSignatures(sig, sign.MetadataKeyEd25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sign.NewEd25519Verifier([]ed25519.PublicKey{pub}, nil).Verify(summaryBytes, sigs); err != nil {
+		t.Fatalf("the ed25519 signature of the summary: %v", err)
+	}
+
+	// A publish without the keys removes the stale summary.sig.
+	if err := os.WriteFile(filepath.Join(e.tree, "more"), []byte("more"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testrepo.Commit(t, e.src, "os/main", e.tree, "unsigned publish")
+	wantCode(t, e.push(url, "os/main"), 0)
+	resp, err := http.Get(e.srv.URL(e.bucket) + "/summary.sig")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("summary.sig after an unsigned publish: HTTP %d, want 404", resp.StatusCode)
+	}
+}
+
+func httpGet(t *testing.T, url string) []byte {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: HTTP %d", url, resp.StatusCode)
+	}
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"io"
 	"os"
@@ -15,7 +16,9 @@ import (
 	"github.com/ostree-push/ostree-push/internal/cli"
 	"github.com/ostree-push/ostree-push/internal/publish"
 	"github.com/ostree-push/ostree-push/internal/report"
+	"github.com/ostree-push/ostree-push/internal/store"
 	"github.com/ostree-push/ostree-push/internal/testhooks"
+	"github.com/ostree-push/ostree-push/pkg/sign"
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
@@ -31,6 +34,9 @@ type s3Flags struct {
 	cacheObjects  string
 	cacheMutable  string
 	afterPublish  string
+	gpgSign       []string
+	gpgHomedir    string
+	signKeyfiles  []string
 }
 
 func (f *s3Flags) add(fs *pflag.FlagSet) {
@@ -43,6 +49,9 @@ func (f *s3Flags) add(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.unconditional, "s3-unconditional", false, "publish to a store that ignores conditional writes (If-Match, If-None-Match), without which refs are not moved by compare-and-swap: a concurrent publisher's update can be lost")
 	fs.StringVar(&f.cacheObjects, "s3-cache-objects", publish.DefaultCacheObjects, "Cache-Control of the objects written to s3:// ('-': none)")
 	fs.StringVar(&f.cacheMutable, "s3-cache-mutable", publish.DefaultCacheMutable, "Cache-Control of the refs, summary, summary.sig, config and detached metadata written to s3:// ('-': none)")
+	fs.StringArrayVar(&f.gpgSign, "sign-summary-gpg", nil, "for s3:// destinations: sign the summary with this GPG key (repeatable), into summary.sig")
+	fs.StringVar(&f.gpgHomedir, "gpg-homedir", "", "GnuPG home directory of the --sign-summary-gpg keys (default: GnuPG's)")
+	fs.StringArrayVar(&f.signKeyfiles, "sign-summary-ed25519", nil, "for s3:// destinations: sign the summary with the ed25519 secret keys of this file (base64, one a line, as ostree sign --keys-file reads; repeatable), into summary.sig")
 	fs.StringVar(&f.afterPublish, "after-publish", "", "after a publish to s3:// that changed something, run this command (by sh -c) with the keys of the files changed as arguments, the bucket's URL in OSTREE_PUSH_S3_URL: to purge a CDN, say")
 }
 
@@ -67,13 +76,18 @@ func publishS3(o *options, url string, args []string, stdout, stderr io.Writer, 
 	if err != nil {
 		return err
 	}
+	signer, err := summarySigner(&o.s3, repo)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	prog := newProgress(stderr, o.showProgress())
 	popts := publish.Options{
 		Specs: specs, DryRun: o.DryRun, Jobs: o.s3.jobs, Unconditional: o.s3.unconditional,
 		CacheObjects: o.s3.cacheObjects, CacheMutable: o.s3.cacheMutable,
-		Progress: prog.update,
-		Fault:    testhooks.PublishFault(),
+		Progress:    prog.update,
+		Fault:       testhooks.PublishFault(),
+		SignSummary: signer,
 	}
 	if o.Verbose && !o.JSON {
 		popts.Logf = func(f string, a ...any) { prog.println(wire.Printable(fmt.Sprintf(f, a...))) }
@@ -124,4 +138,39 @@ func runAfterPublish(command string, loc bucket.Location, changed []string, stdo
 		return fmt.Errorf("--after-publish %s: %v", strings.TrimSpace(command), err)
 	}
 	return nil
+}
+
+// summarySigner signs a summary with the keys of the flags, or is nil when
+// there are none: GPG signatures made by libostree (which needs a
+// repository: the local one), ed25519 ones here (pkg/sign), together in
+// one summary.sig.
+func summarySigner(f *s3Flags, repo *store.Repo) (func([]byte) ([]byte, error), error) {
+	var keys []ed25519.PrivateKey
+	for _, path := range f.signKeyfiles {
+		k, err := sign.LoadEd25519SecretKeys(path)
+		if err != nil {
+			return nil, fmt.Errorf("--sign-summary-ed25519: %w", err)
+		}
+		keys = append(keys, k...)
+	}
+	if len(f.gpgSign) == 0 && len(keys) == 0 {
+		return nil, nil
+	}
+	return func(summary []byte) ([]byte, error) {
+		var sig []byte
+		if len(f.gpgSign) > 0 {
+			var err error
+			if sig, err = repo.Lib().GPGSignData(summary, f.gpgSign, f.gpgHomedir); err != nil {
+				return nil, err
+			}
+		}
+		if len(keys) > 0 {
+			var sigs [][]byte
+			for _, k := range keys {
+				sigs = append(sigs, sign.SignEd25519(k, summary))
+			}
+			return sign.SetDetachedSignatures(sig, sign.MetadataKeyEd25519, sigs)
+		}
+		return sig, nil
+	}, nil
 }

@@ -30,7 +30,6 @@ const (
 	maxConfig  = 64 << 10
 	maxRef     = 1 << 10
 	maxSummary = 256 << 20
-	maxSig     = 16 << 20
 	maxCommit  = transfer.MaxMetadataSize
 )
 

@@ -52,9 +52,10 @@ type Options struct {
 	// without compare-and-swap, and a concurrent publisher's update can
 	// be lost.
 	Unconditional bool
-	// SignSummary, when set, returns summary.sig for a summary (old is
-	// the bucket's summary.sig, nil when there is none).
-	SignSummary func(summary, old []byte) ([]byte, error)
+	// SignSummary, when set, returns summary.sig for a summary: its
+	// signatures, as an a{sv} (the previous summary.sig signs another
+	// summary, and is replaced).
+	SignSummary func(summary []byte) ([]byte, error)
 	Logf        func(format string, args ...any) // diagnostics; may be nil
 	Progress    func(transfer.PushProgress)      // as objects are uploaded; may be nil
 	// Fault, when set, is called at each step (fault.go) and a publish

@@ -172,15 +172,7 @@ func (p *publisher) signSummary(ctx context.Context, data []byte) error {
 		p.res.Changed = append(p.res.Changed, keySummarySig)
 		return nil
 	}
-	var old []byte
-	if p.sigExists {
-		var err error
-		old, _, err = p.st.Get(ctx, keySummarySig, maxSig)
-		if err != nil && !errors.Is(err, bucket.ErrNotFound) {
-			return err
-		}
-	}
-	sig, err := p.opts.SignSummary(data, old)
+	sig, err := p.opts.SignSummary(data)
 	if err != nil {
 		return fmt.Errorf("signing the summary: %w", err)
 	}

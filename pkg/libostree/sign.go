@@ -290,6 +290,45 @@ func (r *Repo) SignSummaryGPG(keyIDs []string, homedir string) error {
 	return nil
 }
 
+// GPGSignData signs data with each GPG key of keyIDs from homedir (""
+// = GnuPG's default) and returns the signatures as summary.sig holds them:
+// an a{sv} with "ostree.gpgsigs" (ostree_repo_gpg_sign_data). For a
+// summary that is not in a repository of its own (one in an object store).
+func (r *Repo) GPGSignData(data []byte, keyIDs []string, homedir string) ([]byte, error) {
+	if err := r.checkOpen(); err != nil {
+		return nil, err
+	}
+	if len(keyIDs) == 0 {
+		return nil, errors.New("GPG signing: no key IDs")
+	}
+	var cs cstrs
+	defer cs.free()
+	arr := (**C.char)(C.calloc(C.size_t(len(keyIDs)+1), C.size_t(unsafe.Sizeof((*C.char)(nil)))))
+	defer C.free(unsafe.Pointer(arr))
+	ptrs := unsafe.Slice(arr, len(keyIDs)+1)
+	for i, k := range keyIDs {
+		if k == "" {
+			return nil, errors.New("GPG signing: empty key ID")
+		}
+		ptrs[i] = cs.add(k)
+	}
+	var chome *C.char
+	if homedir != "" {
+		chome = cs.add(homedir)
+	}
+	var out *C.guint8
+	var n C.gsize
+	var gerr *C.GError
+	ok := C.opush_gpg_sign_data(r.ptr, bytesPtr(data), C.gsize(len(data)), arr, chome, &out, &n, &gerr)
+	runtime.KeepAlive(r)
+	runtime.KeepAlive(data)
+	if ok == 0 {
+		return nil, wrap(gerr, "GPG signing")
+	}
+	defer C.g_free(C.gpointer(out))
+	return C.GoBytes(unsafe.Pointer(out), C.int(n)), nil
+}
+
 func bytesPtr(b []byte) *C.guint8 {
 	if len(b) == 0 {
 		return nil

@@ -92,3 +92,19 @@ opush_gpg_sigs_free (opush_gpg_sig *sigs, guint n)
     }
   g_free (sigs);
 }
+
+gboolean
+opush_gpg_sign_data (OstreeRepo *repo, const guint8 *data, gsize len,
+                     const char **key_ids, const char *homedir,
+                     guint8 **out, gsize *out_len, GError **error)
+{
+  g_autoptr(GBytes) in = g_bytes_new (data, len);
+  g_autoptr(GBytes) sigs = NULL;
+  if (!ostree_repo_gpg_sign_data (repo, in, NULL, key_ids, homedir, &sigs, NULL, error))
+    return FALSE;
+  gsize n = 0;
+  const guint8 *p = g_bytes_get_data (sigs, &n);
+  *out = g_memdup2 (p, n);
+  *out_len = n;
+  return TRUE;
+}

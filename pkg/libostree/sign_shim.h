@@ -39,4 +39,10 @@ gboolean opush_verify_commit_gpg (OstreeRepo *repo, const char *csum,
 
 void opush_gpg_sigs_free (opush_gpg_sig *sigs, guint n);
 
+/* ostree_repo_gpg_sign_data on len bytes of data, with no old signatures:
+ * *out (g_free it) is the a{sv} of the signatures, *out_len its size. */
+gboolean opush_gpg_sign_data (OstreeRepo *repo, const guint8 *data, gsize len,
+                              const char **key_ids, const char *homedir,
+                              guint8 **out, gsize *out_len, GError **error);
+
 #endif

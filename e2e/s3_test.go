@@ -380,3 +380,35 @@ func httpGet(t *testing.T, url string) []byte {
 	}
 	return b
 }
+
+// TestS3Flatpak: a repository of Flatpak apps published to the bucket,
+// one ref at a time (the second publish derives the summary), is listed
+// by flatpak remote-ls over HTTP.
+func TestS3Flatpak(t *testing.T) {
+	if _, err := exec.LookPath("flatpak"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("flatpak not found (run ci/setup): %v", err)
+		}
+		t.Skipf("flatpak not found (run ci/setup): %v", err)
+	}
+	e := newS3Env(t, 10)
+	apps := []string{"org.example.First", "org.example.Second"}
+	for i, app := range apps {
+		ref := "app/" + app + "/x86_64/stable"
+		meta := "[Application]\nname=" + app + "\nruntime=org.example.Platform/x86_64/stable\n"
+		testrepo.Commit(t, e.src, ref, e.tree, app, "--add-metadata-string=xa.metadata="+meta)
+		r := e.push("-v", "s3://"+e.bucket+"/flatpak", ref)
+		wantCode(t, r, 0)
+		if regenerated := strings.Contains(r.stderr, "regenerating the summary"); i > 0 && regenerated {
+			t.Errorf("publish %d regenerated the summary instead of deriving it:\n%s", i, r.stderr)
+		}
+	}
+	home := t.TempDir()
+	flatpakCmd(t, home, "remote-add", "--user", "--no-gpg-verify", "published", e.srv.URL(e.bucket+"/flatpak"))
+	out := flatpakCmd(t, home, "remote-ls", "--user", "--columns=application,branch", "published")
+	for _, app := range apps {
+		if !strings.Contains(out, app+"\tstable") {
+			t.Errorf("flatpak remote-ls does not list %s:\n%s", app, out)
+		}
+	}
+}

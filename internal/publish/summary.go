@@ -155,7 +155,7 @@ func (p *publisher) regenerate(ctx context.Context, now uint64) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	return summary.Write(entries, "archive-z2", now)
+	return summary.Regenerate(entries, summary.Repo{Mode: "archive-z2"}, now)
 }
 
 // signSummary writes summary.sig for data, or removes a summary.sig that

@@ -334,3 +334,51 @@ func TestMetadataCommit(t *testing.T) {
 		}
 	}
 }
+
+// TestRegenerateIsLibostrees: summary.Regenerate, which makes the summary
+// of a repository in an object store, writes the bytes libostree's
+// regeneration writes for the same refs (but for the time), so that the
+// summaries derived from it later are libostree's too.
+func TestRegenerateIsLibostrees(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "repo")
+	testrepo.Init(t, path, "archive")
+	tree := t.TempDir()
+	if err := os.WriteFile(filepath.Join(tree, "file"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testrepo.Commit(t, path, "b/one", tree, "one")
+	testrepo.Commit(t, path, "a/two", tree, "two", "--add-metadata-string=version=3.1")
+	testrepo.Ostree(t, "summary", "-u", "--repo="+path)
+	want, err := os.ReadFile(filepath.Join(path, "summary"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer repo.Close()
+	var entries []summary.Entry
+	for _, name := range []string{"b/one", "a/two"} {
+		c, _, err := repo.ResolveRev(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := repo.ReadMetadata(object.Name{Checksum: c, Type: object.Commit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := summary.CommitEntry(name, c, data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, e)
+	}
+	got, err := summary.Regenerate(entries, summary.Repo{Mode: "archive-z2"}, 12345)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same, err := summary.Equal(got, want); err != nil || !same {
+		t.Fatalf("Regenerate wrote %x (%v), libostree %x", got, err, want)
+	}
+}

@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"errors"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -79,6 +80,50 @@ func Write(entries []Entry, mode string, lastModified uint64) ([]byte, error) {
 	b.Str(mode)
 	b.Close()
 	b.Close()
+	b.Close()
+	b.Close()
+	return b.Finish()
+}
+
+// Regenerate returns the summary libostree's ostree_repo_regenerate_summary
+// writes for a repository described by repo whose refs have entries (in any
+// order), without additional metadata, with lastModified as its
+// modification time: for a repository whose files are not on this machine
+// (one in an object store), so that Derive takes it as the previous
+// summary later. Static deltas and collection IDs are not written (it
+// refuses a repo with either).
+func Regenerate(entries []Entry, repo Repo, lastModified uint64) ([]byte, error) {
+	if len(repo.Deltas) > 0 || repo.CollectionID != "" {
+		return nil, errors.New("summary: regenerating with static deltas or a collection ID is libostree's job")
+	}
+	sorted := slices.Clone(entries)
+	slices.SortFunc(sorted, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
+	for i := 1; i < len(sorted); i++ {
+		if sorted[i].Name == sorted[i-1].Name {
+			return nil, fmt.Errorf("summary: ref %q twice", sorted[i].Name)
+		}
+	}
+	b := gvariant.NewBuilder(summaryType, order)
+	b.Open()
+	b.Open()
+	for _, e := range sorted {
+		e.encode(b)
+	}
+	b.Close()
+	// The keys in the order libostree 2022.7's dictionary gives them.
+	b.Open()
+	entry := func(key string, t gvariant.Type, value func()) {
+		b.Open()
+		b.Str(key)
+		b.OpenVariant(t)
+		value()
+		b.Close()
+		b.Close()
+	}
+	entry(KeyMode, typeS, func() { b.Str(repo.Mode) })
+	entry(KeyLastModified, typeT, func() { b.Uint64(bits.ReverseBytes64(lastModified)) })
+	entry(KeyTombstones, typeB, func() { b.Bool(repo.Tombstones) })
+	entry(KeyIndexedDeltas, typeB, func() { b.Bool(true) })
 	b.Close()
 	b.Close()
 	return b.Finish()

@@ -18,6 +18,7 @@ var (
 	commitType  = gvariant.MustParseType("(a{sv}aya(say)sstayay)")
 	typeS       = gvariant.MustParseType("s")
 	typeT       = gvariant.MustParseType("t")
+	typeB       = gvariant.MustParseType("b")
 )
 
 // The metadata keys libostree writes (ostree-repo.h, ostree-core.h).

@@ -412,3 +412,29 @@ func TestS3Flatpak(t *testing.T) {
 		}
 	}
 }
+
+// TestS3FanOut: --to takes s3:// destinations beside ssh ones; each gets
+// its own report, and both end up with the ref.
+func TestS3FanOut(t *testing.T) {
+	e := newEnv(t, 30)
+	srv, name := s3test.Shared(t)
+	for _, kv := range srv.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	remote := e.remote("archive")
+	r := e.push("--s3-path-style", "--to", e.dest(remote), "--to", "s3://"+name+"/mirror", "os/main")
+	wantCode(t, r, 0)
+	if !strings.Contains(r.stderr, "To s3://"+name+"/mirror") || !strings.Contains(r.stderr, "2 destinations updated") {
+		t.Fatalf("the fan-out's report:\n%s", r.stderr)
+	}
+	sameRef(t, e.src, remote, "os/main")
+	pulled := filepath.Join(e.dir, "pulled")
+	testrepo.Init(t, pulled, "archive")
+	testrepo.Ostree(t, "remote", "add", "--repo="+pulled, "--no-gpg-verify", "origin", srv.URL(name+"/mirror"))
+	testrepo.Ostree(t, "pull", "--repo="+pulled, "origin", "os/main")
+	if got, want := testrepo.RevParse(t, pulled, "origin:os/main"), testrepo.RevParse(t, e.src, "os/main"); got != want {
+		t.Fatalf("the bucket has os/main %s, want %s", got, want)
+	}
+	testrepo.Fsck(t, pulled)
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ostree-push/ostree-push/internal/bucket"
 	"github.com/ostree-push/ostree-push/internal/cli"
 	"github.com/ostree-push/ostree-push/internal/report"
 	"github.com/ostree-push/ostree-push/internal/store"
@@ -26,8 +28,21 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 		return cli.Usage(errors.New("--stdio and --to do not go together"))
 	}
 	var dests []transfer.Destination
+	var buckets []bucket.Location
 	seen := map[string]bool{}
 	for _, s := range o.to {
+		if bucket.IsURL(s) {
+			loc, err := bucket.ParseURL(s)
+			if err != nil {
+				return cli.Usage(fmt.Errorf("--to: %v", err))
+			}
+			if seen[loc.String()] {
+				return cli.Usage(fmt.Errorf("--to %s is given twice", loc))
+			}
+			seen[loc.String()] = true
+			buckets = append(buckets, loc)
+			continue
+		}
 		d, err := transfer.ParseDestination(s)
 		if err != nil {
 			return cli.Usage(fmt.Errorf("--to: %v", err))
@@ -45,6 +60,42 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 	defer repo.Close()
 
 	start := time.Now()
+	// The object stores are published to beside the ssh fan-out, each on
+	// its own (they read the local repository again).
+	s3Results := make([]report.Destination, len(buckets))
+	var s3Wait sync.WaitGroup
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// An interrupt ends both: the publishes' context, and the ssh
+	// fan-out, which reads its own copy of the signal.
+	sshSigs := make(chan os.Signal, 1)
+	defer cli.OnSignal(sigs, func() {
+		cancel()
+		sshSigs <- os.Interrupt
+	})()
+	sigs = sshSigs
+	var reportMu sync.Mutex
+	for i, loc := range buckets {
+		s3Wait.Go(func() {
+			prog := newProgress(stderr, false)
+			res, err := publishTo(ctx, o, loc, specs, repo, prog, nil, stdout, stderr)
+			d := report.Destination{Dest: loc.String(), Err: err, Elapsed: time.Since(start)}
+			if res != nil && err == nil {
+				d.Result = &res.PushResult
+			}
+			s3Results[i] = d
+			if o.JSON {
+				return
+			}
+			reportMu.Lock()
+			defer reportMu.Unlock()
+			if d.Err != nil {
+				fmt.Fprintf(stderr, "ostree-push: %s: %s\n", d.Dest, wire.Printable(d.Err.Error()))
+			} else if !o.Quiet || !d.Result.OK() {
+				report.Write(stderr, d.Result, s3ReportOptions(o, loc), d.Elapsed)
+			}
+		})
+	}
 	results := make([]report.Destination, len(dests))
 	retries := make([][]report.Attempt, len(dests))
 	var objectsRead, bytesRead uint64
@@ -77,6 +128,8 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 		}
 		pending = next
 	}
+	s3Wait.Wait()
+	results = append(results, s3Results...)
 	var failed []string
 	for _, d := range results {
 		if d.Err != nil || !d.Result.OK() {
@@ -89,10 +142,10 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 			return err
 		}
 	} else if len(failed) > 0 {
-		fmt.Fprintf(stderr, "ostree-push: %d of %d destinations not updated: %s\n", len(failed), len(dests), strings.Join(failed, ", "))
-	} else if !o.Quiet && len(dests) > 1 {
-		fmt.Fprintf(stderr, "%d destinations updated in %.1fs; read %d objects, %s from the local repository\n",
-			len(dests), elapsed.Seconds(), objectsRead, report.HumanBytes(bytesRead))
+		fmt.Fprintf(stderr, "ostree-push: %d of %d destinations not updated: %s\n", len(failed), len(results), strings.Join(failed, ", "))
+	} else if !o.Quiet && len(results) > 1 {
+		fmt.Fprintf(stderr, "%d destinations updated in %.1fs; read %d objects, %s from the local repository for those over ssh\n",
+			len(results), elapsed.Seconds(), objectsRead, report.HumanBytes(bytesRead))
 	}
 	if len(failed) > 0 {
 		return cli.ErrRejected

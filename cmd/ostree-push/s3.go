@@ -19,6 +19,7 @@ import (
 	"github.com/ostree-push/ostree-push/internal/store"
 	"github.com/ostree-push/ostree-push/internal/testhooks"
 	"github.com/ostree-push/ostree-push/pkg/sign"
+	"github.com/ostree-push/ostree-push/pkg/transfer"
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
 
@@ -69,36 +70,12 @@ func publishS3(o *options, url string, args []string, stdout, stderr io.Writer, 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	defer cli.OnSignal(sigs, cancel)()
-	b, err := bucket.Open(ctx, loc, bucket.Options{
-		Profile: o.s3.profile, Region: o.s3.region, Endpoint: o.s3.endpoint,
-		PathStyle: o.s3.pathStyle, Jobs: o.s3.jobs, Retries: o.s3.retries,
-	})
-	if err != nil {
-		return err
-	}
-	signer, err := summarySigner(&o.s3, repo)
-	if err != nil {
-		return err
-	}
 	start := time.Now()
 	prog := newProgress(stderr, o.showProgress())
-	popts := publish.Options{
-		Specs: specs, DryRun: o.DryRun, Jobs: o.s3.jobs, Unconditional: o.s3.unconditional,
-		CacheObjects: o.s3.cacheObjects, CacheMutable: o.s3.cacheMutable,
-		Progress:    prog.update,
-		Fault:       testhooks.PublishFault(),
-		SignSummary: signer,
-	}
-	if o.Verbose && !o.JSON {
-		popts.Logf = func(f string, a ...any) { prog.println(wire.Printable(fmt.Sprintf(f, a...))) }
-	}
-	res, err := publish.Publish(ctx, repo, b, popts)
+	res, err := publishTo(ctx, o, loc, specs, repo, prog, prog.update, stdout, stderr)
 	prog.done()
-	if o.Verbose && !o.JSON && res != nil {
-		fmt.Fprintf(stderr, "%s: %s\n", loc, res.Requests)
-	}
 	if err != nil {
-		return fmt.Errorf("%s: %s", loc, wire.Printable(err.Error()))
+		return err
 	}
 	elapsed := time.Since(start)
 	if o.JSON {
@@ -106,20 +83,60 @@ func publishS3(o *options, url string, args []string, stdout, stderr io.Writer, 
 			return err
 		}
 	} else if !o.Quiet || !res.OK() {
-		report.Write(stderr, &res.PushResult, report.Options{
-			Header: "To " + loc.String(), Verb: "uploaded", DryRun: o.DryRun, Quiet: o.Quiet,
-			Hint: "in the bucket is not an ancestor of what you pushed; use --force (or +REF) to overwrite it",
-		}, elapsed)
-	}
-	if len(res.Changed) > 0 && o.s3.afterPublish != "" {
-		if err := runAfterPublish(o.s3.afterPublish, loc, res.Changed, stdout, stderr); err != nil {
-			return err
-		}
+		report.Write(stderr, &res.PushResult, s3ReportOptions(o, loc), elapsed)
 	}
 	if !res.OK() {
 		return cli.ErrRejected
 	}
 	return nil
+}
+
+func s3ReportOptions(o *options, loc bucket.Location) report.Options {
+	return report.Options{
+		Header: "To " + loc.String(), Verb: "uploaded", DryRun: o.DryRun, Quiet: o.Quiet,
+		Hint: "in the bucket is not an ancestor of what you pushed; use --force (or +REF) to overwrite it",
+	}
+}
+
+// publishTo publishes specs from repo to the bucket at loc, then runs the
+// --after-publish command when something changed. -v's details go to
+// prog; update, when not nil, gets the upload's progress.
+func publishTo(ctx context.Context, o *options, loc bucket.Location, specs []transfer.PushSpec, repo *store.Repo,
+	prog *progress, update func(transfer.PushProgress), stdout, stderr io.Writer) (*publish.Result, error) {
+	b, err := bucket.Open(ctx, loc, bucket.Options{
+		Profile: o.s3.profile, Region: o.s3.region, Endpoint: o.s3.endpoint,
+		PathStyle: o.s3.pathStyle, Jobs: o.s3.jobs, Retries: o.s3.retries,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", loc, err)
+	}
+	signer, err := summarySigner(&o.s3, repo)
+	if err != nil {
+		return nil, err
+	}
+	popts := publish.Options{
+		Specs: specs, DryRun: o.DryRun, Jobs: o.s3.jobs, Unconditional: o.s3.unconditional,
+		CacheObjects: o.s3.cacheObjects, CacheMutable: o.s3.cacheMutable,
+		Progress:    update,
+		Fault:       testhooks.PublishFault(),
+		SignSummary: signer,
+	}
+	if o.Verbose && !o.JSON {
+		popts.Logf = func(f string, a ...any) { prog.println(wire.Printable(loc.String() + ": " + fmt.Sprintf(f, a...))) }
+	}
+	res, err := publish.Publish(ctx, repo, b, popts)
+	if o.Verbose && !o.JSON && res != nil {
+		prog.println(fmt.Sprintf("%s: %s", loc, res.Requests))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s", loc, wire.Printable(err.Error()))
+	}
+	if len(res.Changed) > 0 && o.s3.afterPublish != "" && !o.DryRun {
+		if err := runAfterPublish(o.s3.afterPublish, loc, res.Changed, stdout, stderr); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
 }
 
 // runAfterPublish runs the --after-publish command.

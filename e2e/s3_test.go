@@ -118,6 +118,14 @@ func TestS3Publish(t *testing.T) {
 	if got, want := testrepo.RevParse(t, dst, "origin:os/main"), testrepo.RevParse(t, e.src, "other"); got != want {
 		t.Fatalf("after the forced publish os/main is %s, want %s", got, want)
 	}
+
+	// Deleting the ref: gone from refs/heads and from the summary.
+	wantCode(t, e.push(url, "other:os/other"), 0)
+	wantCode(t, e.push(url, ":os/main"), 0)
+	refs := testrepo.Ostree(t, "remote", "refs", "--repo="+dst, "origin")
+	if strings.Contains(refs, "os/main") || !strings.Contains(refs, "os/other") {
+		t.Fatalf("after deleting os/main the bucket's summary lists:\n%s", refs)
+	}
 }
 
 // TestS3Race: two publishers move the same ref at once, each from the

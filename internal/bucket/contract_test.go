@@ -214,6 +214,9 @@ func contract(t *testing.T, open func(t *testing.T) bucket.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if err := s.Delete(ctx, "refs/heads/gone", `"0123456789abcdef0123456789abcdef"`); !errors.Is(err, bucket.ErrPrecondition) {
+			t.Fatalf("delete If-Match another ETag: %v, want ErrPrecondition", err)
+		}
 		if err := s.Delete(ctx, "refs/heads/gone", e); err != nil {
 			t.Fatal(err)
 		}

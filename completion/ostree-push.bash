@@ -8,7 +8,10 @@
 
 _ostree_push_options='--repo --to --port --identity --ssh-option --ssh-command
 --receive-command --force --dry-run --quiet --verbose --progress --no-progress
---no-compress --json --stdio --server-1x --retry --version --help -p -i -o -f -n -q -v -h'
+--no-compress --json --stdio --server-1x --retry --s3-endpoint --s3-region
+--s3-profile --s3-path-style --s3-jobs --s3-retries --s3-unconditional
+--s3-cache-objects --s3-cache-mutable --sign-summary-gpg --gpg-homedir
+--sign-summary-ed25519 --after-publish --version --help -p -i -o -f -n -q -v -h'
 
 # _ostree_push_hosts prints the host names that ssh knows of.
 _ostree_push_hosts() {
@@ -56,6 +59,8 @@ _ostree_push() {
 		--to=*) dest=${w#--to=} ;; # with --to, every argument is a refspec
 		--to) expect=to ;;
 		-p | --port | -i | --identity | -o | --ssh-option | --ssh-command | --receive-command) expect=value ;;
+		--s3-endpoint | --s3-region | --s3-profile | --s3-jobs | --s3-retries | --s3-cache-objects | --s3-cache-mutable) expect=value ;;
+		--sign-summary-gpg | --gpg-homedir | --sign-summary-ed25519 | --after-publish) expect=value ;;
 		--) ;;
 		-*) ;;
 		*) [[ -z $dest ]] && dest=$w ;;
@@ -70,7 +75,8 @@ _ostree_push() {
 	if [[ -n $expect && $expect != to ]]; then
 		case ${words[-1]} in
 		--repo) reply=($(compgen -d -- "$cur")) ;;
-		-i | --identity) reply=($(compgen -f -- "$cur")) ;;
+		-i | --identity | --sign-summary-ed25519) reply=($(compgen -f -- "$cur")) ;;
+		--gpg-homedir) reply=($(compgen -d -- "$cur")) ;;
 		esac
 	elif [[ $cur == --repo=* ]]; then
 		reply=($(compgen -d -P --repo= -- "${cur#--repo=}"))

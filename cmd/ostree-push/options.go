@@ -68,13 +68,17 @@ func (o *options) showProgress() bool {
 
 const usage = `Usage: ostree-push [OPTIONS] DEST [REFSPEC...]
        ostree-push [OPTIONS] --to DEST [--to DEST...] [REFSPEC...]
+       ostree-push [OPTIONS] s3://BUCKET[/PREFIX] [REFSPEC...]
 
 Publish commits from a local OSTree repository to the repository DEST over
 ssh, sending only the objects it lacks. The remote runs ostree-receive,
 which verifies every object and moves all refs together, or none.
 
 DEST is [user@]host:PATH, ssh://[user@]host[:port]/PATH, or, without ssh,
-a local PATH or file://PATH.
+a local PATH or file://PATH, or s3://BUCKET[/PREFIX]: an S3 bucket written
+as an OSTree archive repository (objects first, each checked, then the refs
+by compare-and-swap, then the summary), read by ostree and flatpak over
+HTTP; credentials as the AWS tools take them.
 
 REFSPEC is REF (the local ref to the remote ref of the same name),
 SRC:DST (any local rev SRC to the remote ref DST), :DST (delete DST), and

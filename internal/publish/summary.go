@@ -43,6 +43,12 @@ func (p *publisher) updateSummary(ctx context.Context, moves []moved) error {
 			if err != nil {
 				return err
 			}
+			// Another publisher may have moved one of these refs after
+			// this one did, and written its summary: the summary is to
+			// say what the refs say now.
+			if moves, err = p.refreshMoves(ctx, moves); err != nil {
+				return err
+			}
 			continue
 		}
 		if err != nil {
@@ -55,6 +61,27 @@ func (p *publisher) updateSummary(ctx context.Context, moves []moved) error {
 		}
 		return p.signSummary(ctx, data)
 	}
+}
+
+// refreshMoves reads the refs of moves again and returns them with the
+// commits they point at now (zero for a ref gone).
+func (p *publisher) refreshMoves(ctx context.Context, moves []moved) ([]moved, error) {
+	out := make([]moved, len(moves))
+	for i, m := range moves {
+		data, _, err := p.st.Get(ctx, refKey(m.name), maxRef)
+		switch {
+		case errors.Is(err, bucket.ErrNotFound):
+			m.new = object.Zero
+		case err != nil:
+			return nil, err
+		default:
+			if m.new, err = parseRef(data); err != nil {
+				return nil, fmt.Errorf("%s in the bucket: %w", refKey(m.name), err)
+			}
+		}
+		out[i] = m
+	}
+	return out, nil
 }
 
 // makeSummary derives the summary from old for moves, or regenerates it.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -69,12 +70,45 @@ func (e *s3env) pull(path, ref string) string {
 }
 
 func TestS3Publish(t *testing.T) {
+	t.Parallel()
 	e := newS3Env(t, 300)
 	url := "s3://" + e.bucket + "/os"
 
-	r := e.push("--json", url, "os/main")
+	// A dry run reports and writes nothing.
+	r := e.push("--json", "--dry-run", url, "os/main")
+	wantCode(t, r, 0)
+	if dry := parseJSON(t, r); !dry.DryRun || dry.ObjectsSent == 0 {
+		t.Errorf("dry run: %+v", dry)
+	}
+	if resp, err := http.Get(e.srv.URL(e.bucket + "/os/config")); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("after a dry run the bucket has a config: %v %v", resp, err)
+	}
+
+	hookOut := filepath.Join(e.dir, "hook.out")
+	r = e.push("--json", "--after-publish=echo \"$OSTREE_PUSH_S3_URL\" \"$@\" >"+shellQuote(hookOut), url, "os/main")
 	wantCode(t, r, 0)
 	first := parseJSON(t, r)
+	hook, err := os.ReadFile(hookOut)
+	if err != nil {
+		t.Fatalf("--after-publish did not run: %v", err)
+	}
+	if got := strings.Fields(string(hook)); !slices.Contains(got, url) || !slices.Contains(got, "os/refs/heads/os/main") || !slices.Contains(got, "os/summary") {
+		t.Errorf("--after-publish was given %q", hook)
+	}
+	// CDN headers: objects immutable, refs and summary revalidated.
+	for path, want := range map[string]string{
+		"/os/refs/heads/os/main": "no-cache",
+		"/os/summary":            "no-cache",
+		"/os/objects/" + commitPath(t, e.src, "os/main"): "public, max-age=31536000, immutable",
+	} {
+		resp, err := http.Head(e.srv.URL(e.bucket) + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.Header.Get("Cache-Control"); got != want {
+			t.Errorf("%s: Cache-Control %q, want %q", path, got, want)
+		}
+	}
 	if want := countReachable(t, e.src, "os/main"); first.ObjectsSent != want {
 		t.Errorf("fresh publish uploaded %d objects, want %d", first.ObjectsSent, want)
 	}
@@ -132,6 +166,7 @@ func TestS3Publish(t *testing.T) {
 // commit both read to a commit of its own: one wins, the other is told
 // (stale or not a fast-forward), and the ref is the winner's.
 func TestS3Race(t *testing.T) {
+	t.Parallel()
 	e := newS3Env(t, 50)
 	url := "s3://" + e.bucket
 	wantCode(t, e.push(url, "os/main"), 0)
@@ -284,6 +319,7 @@ func TestS3KillWhilePulling(t *testing.T) {
 // parts: bucket.PartSize) beside small ones; the bare-user source's
 // .filez are made while being uploaded. ostree pulls both back whole.
 func TestS3LargeObjects(t *testing.T) {
+	t.Parallel()
 	e := newS3Env(t, 50)
 	big := make([]byte, 18<<20) // over bucket.PartSize, deflated or not
 	rand.New(rand.NewSource(3)).Read(big)
@@ -318,6 +354,7 @@ func TestS3LargeObjects(t *testing.T) {
 // signature is checked with pkg/sign (Debian's libostree has no ed25519).
 // A later publish without keys removes the summary.sig it cannot renew.
 func TestS3SignedSummary(t *testing.T) {
+	t.Parallel()
 	e := newS3Env(t, 30)
 	home, id, keyring := gpgKey(t, e.dir, "publisher")
 	_, _, strangerKeyring := gpgKey(t, e.dir, "stranger")
@@ -372,6 +409,12 @@ func TestS3SignedSummary(t *testing.T) {
 	}
 }
 
+// commitPath is where an archive repository keeps the commit rev names.
+func commitPath(t *testing.T, repo, rev string) string {
+	c := testrepo.RevParse(t, repo, rev)
+	return c[:2] + "/" + c[2:] + ".commit"
+}
+
 func httpGet(t *testing.T, url string) []byte {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -393,6 +436,7 @@ func httpGet(t *testing.T, url string) []byte {
 // one ref at a time (the second publish derives the summary), is listed
 // by flatpak remote-ls over HTTP.
 func TestS3Flatpak(t *testing.T) {
+	t.Parallel()
 	if _, err := exec.LookPath("flatpak"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("flatpak not found (run ci/setup): %v", err)
@@ -445,4 +489,30 @@ func TestS3FanOut(t *testing.T) {
 		t.Fatalf("the bucket has os/main %s, want %s", got, want)
 	}
 	testrepo.Fsck(t, pulled)
+}
+
+// TestS3Profile: credentials, region and endpoint from a profile of the
+// shared AWS config and credentials files (--s3-profile), as the AWS
+// tools read them; nothing in the environment but where the files are.
+func TestS3Profile(t *testing.T) {
+	t.Parallel()
+	e := newS3Env(t, 10)
+	cfg := filepath.Join(e.dir, "aws-config")
+	creds := filepath.Join(e.dir, "aws-credentials")
+	if err := os.WriteFile(cfg, []byte("[profile publisher]\nregion = us-east-1\nendpoint_url = "+e.srv.Endpoint+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(creds, []byte("[publisher]\naws_access_key_id = "+s3test.AccessKey+"\naws_secret_access_key = "+s3test.SecretKey+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(binDir, "ostree-push"), "--repo="+e.src, "--s3-path-style", "--s3-profile=publisher", "s3://"+e.bucket+"/p", "os/main")
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "AWS_CONFIG_FILE="+cfg, "AWS_SHARED_CREDENTIALS_FILE="+creds, "AWS_EC2_METADATA_DISABLED=true")
+	wantCode(t, runCmd(t, cmd, "ostree-push --s3-profile=publisher"), 0)
+	e.pull(e.bucket+"/p", "os/main")
 }

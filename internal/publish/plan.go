@@ -175,10 +175,9 @@ func (p *publisher) judge(plan []transfer.ResolvedSpec) (updates []update, rejec
 	return updates, rejected, nil
 }
 
-// pending is an object to upload; size is known only for some.
+// pending is an object to upload.
 type pending struct {
 	name object.Name
-	size uint64
 }
 
 // missing works out the objects the updates need that the bucket lacks:

@@ -58,8 +58,10 @@ type Options struct {
 	SignSummary func(summary []byte) ([]byte, error)
 	Logf        func(format string, args ...any) // diagnostics; may be nil
 	Progress    func(transfer.PushProgress)      // as objects are uploaded; may be nil
-	// Fault, when set, is called at each step (fault.go) and a publish
-	// it returns an error for fails there (the tests' crash points).
+	// Fault, when set, is called at each step ("objects", "dirtrees",
+	// "commits", "refs", "ref NAME" after each ref, "summary",
+	// "summary.sig"), and a publish it returns an error for fails there
+	// (the tests' crash points).
 	Fault func(step string) error
 	// Now gives the summary's modification time; nil is time.Now.
 	Now func() time.Time
@@ -154,15 +156,9 @@ func (p *publisher) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, o := range objects {
-		if o.size > 0 {
-			p.res.BytesSent += o.size
-		}
-	}
 	p.res.ObjectsSent = uint64(len(objects))
 	if dry {
-		p.res.BytesSent = 0 // not known without reading them
-		return nil
+		return nil // BytesSent: not known without reading the objects
 	}
 	if err := p.checkConditions(ctx); err != nil {
 		return err

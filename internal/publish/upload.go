@@ -54,41 +54,45 @@ func (p *publisher) upload(ctx context.Context, objects []pending) error {
 
 // uploadTrees uploads dirtrees from the leaves up: by height, a dirtree
 // whose subdirectories are all in the bucket already (or none) first, then
-// those whose subdirectories are all of the first, and so on.
+// those whose subdirectories are all of the first, and so on. Only which
+// subdirectories each has is kept between the two passes, not the
+// dirtrees' bytes (a first publish of a large tree has many).
 func (p *publisher) uploadTrees(ctx context.Context, trees []object.Name) error {
 	if len(trees) == 0 {
 		return nil
 	}
-	data := make(map[object.Checksum][]byte, len(trees))
+	uploading := make(map[object.Checksum]bool, len(trees))
+	for _, n := range trees {
+		uploading[n.Checksum] = true
+	}
+	children := make(map[object.Checksum][]object.Checksum, len(trees))
 	var mu sync.Mutex
 	err := forEach(ctx, p.opts.Jobs, trees, func(ctx context.Context, n object.Name) error {
 		d, _, err := p.src.ReadArchived(n, inlineMax)
 		if err != nil {
 			return err
 		}
+		t, err := walk.ParseDirtree(d)
+		if err != nil {
+			return fmt.Errorf("dirtree %s: %w", n.Checksum, err)
+		}
+		var kids []object.Checksum
+		for _, e := range t.Dirs {
+			if uploading[e.Sum] {
+				kids = append(kids, e.Sum)
+			}
+		}
 		mu.Lock()
-		data[n.Checksum] = d
+		children[n.Checksum] = kids
 		mu.Unlock()
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	children := make(map[object.Checksum][]object.Checksum, len(trees))
-	for c, d := range data {
-		t, err := walk.ParseDirtree(d)
-		if err != nil {
-			return fmt.Errorf("dirtree %s: %w", c, err)
-		}
-		for _, e := range t.Dirs {
-			if _, ok := data[e.Sum]; ok {
-				children[c] = append(children[c], e.Sum)
-			}
-		}
-	}
 	height := map[object.Checksum]int{}
-	var heightOf func(c object.Checksum, depth int) (int, error)
-	heightOf = func(c object.Checksum, depth int) (int, error) {
+	var heightOf func(c object.Checksum) (int, error)
+	heightOf = func(c object.Checksum) (int, error) {
 		if h, ok := height[c]; ok {
 			if h < 0 {
 				return 0, fmt.Errorf("dirtree %s contains itself", c)
@@ -98,7 +102,7 @@ func (p *publisher) uploadTrees(ctx context.Context, trees []object.Name) error 
 		height[c] = -1
 		h := 0
 		for _, k := range children[c] {
-			kh, err := heightOf(k, depth+1)
+			kh, err := heightOf(k)
 			if err != nil {
 				return 0, err
 			}
@@ -107,23 +111,19 @@ func (p *publisher) uploadTrees(ctx context.Context, trees []object.Name) error 
 		height[c] = h
 		return h, nil
 	}
-	var levels [][]object.Checksum
+	var levels [][]object.Name
 	for _, n := range trees {
-		h, err := heightOf(n.Checksum, 0)
+		h, err := heightOf(n.Checksum)
 		if err != nil {
 			return err
 		}
 		for len(levels) <= h {
 			levels = append(levels, nil)
 		}
-		levels[h] = append(levels[h], n.Checksum)
+		levels[h] = append(levels[h], n)
 	}
 	for _, level := range levels {
-		err := forEach(ctx, p.opts.Jobs, level, func(ctx context.Context, c object.Checksum) error {
-			n := object.Name{Checksum: c, Type: object.DirTree}
-			return p.put(ctx, n, data[c], nil)
-		})
-		if err != nil {
+		if err := forEach(ctx, p.opts.Jobs, level, p.uploadOne); err != nil {
 			return err
 		}
 	}

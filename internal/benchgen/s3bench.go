@@ -106,11 +106,9 @@ func s3Client(endpoint string) *s3.Client {
 }
 
 // CreateBucket makes the bucket name at endpoint, then writes and
-// deletes an object in it: SeaweedFS gives each bucket its own volumes,
-// and the first write into a new bucket waits about a second for them to
-// be allocated, a cost of the store the first timed request would pay
-// (and which trips up the aws CLI: it misreads that response, waits out
-// its 60-second read timeout and retries).
+// deletes an object in it: SeaweedFS gives each bucket its own volumes
+// (a collection), allocated on the first write into it, which took about
+// a second once seen: a cost of the store, not of the first timed tool.
 func CreateBucket(endpoint, name string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -31,7 +31,7 @@ import (
 // writes its S3 endpoint, the weed process's id and the writing
 // identity's access key and secret key, one a line, to infoPath
 // (atomically: ci/bench waits for the file), and stops it when the
-// process gets SIGTERM or SIGINT.
+// process gets SIGTERM or SIGINT; it fails when weed exits before.
 func RunS3Server(weed, dir, infoPath string) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
@@ -49,8 +49,12 @@ func RunS3Server(weed, dir, infoPath string) error {
 		srv.Endpoint, srv.Pid(), s3test.AccessKey, s3test.SecretKey))); err != nil {
 		return err
 	}
-	<-sigs
-	return nil
+	select {
+	case <-sigs:
+		return nil
+	case <-srv.Exited():
+		return fmt.Errorf("SeaweedFS exited (see %s)", filepath.Join(dir, "weed.log"))
+	}
 }
 
 // RunProxy serves a counting Proxy to target on a free port of 127.0.0.1,

@@ -205,7 +205,7 @@ func TestRenderReport(t *testing.T) {
 		"20000\tobjects2\t500\n20000\tarchive2\t880000\n5000\tobjects1\t5000\n"), 0o644)
 	os.WriteFile(md, []byte("# Benchmarks\n\nbefore\n"+BeginMarker+"\nold\n"+EndMarker+"\nafter\n"), 0o644)
 	var out bytes.Buffer
-	if err := RenderReport(res, meta, []string{"runs=3"}, md, &out); err != nil {
+	if err := RenderReport(ReportFiles{Results: res, Meta: meta}, []string{"runs=3"}, md, &out); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
@@ -261,7 +261,7 @@ func TestRenderReportOneSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
-	Render(&out, results, Meta{5000: {"objects1": 5000}}, nil)
+	Render(&out, results, Meta{5000: {"objects1": 5000}}, nil, nil)
 	for _, want := range []string{
 		"| fresh ≤ 1.0× pull-local | 0.91× (1.00 s vs 1.10 s) | holds |",
 		"| no-op ≤ ssh HOST true + 0.05 s | +0.040 s (0.240 s vs 0.200 s) | holds |",

@@ -30,5 +30,9 @@
 // The package also holds the rest of ci/bench's tooling: Verify, its verify
 // floor (`benchgen verify`: every object of an archive repository checked
 // as ostree-push's receiver checks it, zlib, strict rules and SHA-256, with
-// one or more goroutines), and RenderReport, its report.
+// one or more goroutines), RenderReport, its report, and what its
+// object-store case runs: a SeaweedFS for the bench (RunS3Server), a
+// counting reverse proxy in front of it (Proxy, RunProxy: requests by
+// class, failed ones, bytes), and the buckets' creation and check
+// (CreateBucket, CheckBucket).
 package benchgen

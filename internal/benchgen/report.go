@@ -29,6 +29,16 @@ const (
 var reportTools = []string{"ostree-push", "push-from-bare-user", "pull-local", "rsync", "debian-push",
 	"write-floor", "verify-1", "verify-2", "ssh-true"}
 
+// The object-store case: tools that publish the archive repository into
+// a bucket of SeaweedFS (through the counting proxy, Proxy), their results
+// under the mode S3Mode, in the report's column order: bin/ostree-push to
+// s3://BUCKET, rclone sync of the repository directory into the bucket,
+// aws s3 sync of it. Their ratios are to rclone's.
+var s3Tools = []string{"s3-push", "rclone-s3", "aws-s3"}
+
+// S3Mode is the mode of the object-store case's results.
+const S3Mode = "s3"
+
 // Result is one timed run, one line of ci/bench's results file
 // (tab-separated, in this field order, '#' lines are comments).
 type Result struct {
@@ -150,21 +160,24 @@ type summary struct {
 	wall, ccpu, scpu    float64 // medians
 	crss, srss          float64 // KiB, the maximum over runs (peaks, not medians)
 	wire                float64 // median
-	hasServer, hasWire  bool
+	hasServer, hasWire  bool    // a server's peak RSS, bytes on the wire
+	hasServerCPU        bool    // a server's CPU seconds
 	walls, ccpus, scpus []float64
 	wires               []float64
 }
 
 type report struct {
-	sizes []int
-	modes []string
-	cases []string
-	sum   map[key]*summary
-	meta  Meta
+	sizes    []int
+	modes    []string // destination modes, not S3Mode
+	cases    []string
+	sum      map[key]*summary
+	meta     Meta
+	requests Requests
+	ok       map[RunKey]bool // the successful runs of the object-store case
 }
 
-func newReport(results []Result, meta Meta) *report {
-	r := &report{sum: map[key]*summary{}, meta: meta}
+func newReport(results []Result, meta Meta, requests Requests) *report {
+	r := &report{sum: map[key]*summary{}, meta: meta, requests: requests, ok: map[RunKey]bool{}}
 	seenSize := map[int]bool{}
 	seenMode := map[string]bool{}
 	for _, res := range results {
@@ -172,7 +185,7 @@ func newReport(results []Result, meta Meta) *report {
 			seenSize[res.Size] = true
 			r.sizes = append(r.sizes, res.Size)
 		}
-		if res.Tool != "ssh-true" && !seenMode[res.Mode] {
+		if res.Tool != "ssh-true" && res.Mode != S3Mode && !seenMode[res.Mode] {
 			seenMode[res.Mode] = true
 			r.modes = append(r.modes, res.Mode)
 		}
@@ -186,6 +199,9 @@ func newReport(results []Result, meta Meta) *report {
 			r.sum[k] = s
 		}
 		s.n++
+		if res.Mode == S3Mode && res.OK {
+			r.ok[RunKey{Size: res.Size, Case: res.Case, Tool: res.Tool, Run: res.Run}] = true
+		}
 		if !res.OK {
 			s.failed++
 			continue
@@ -193,9 +209,12 @@ func newReport(results []Result, meta Meta) *report {
 		s.walls = append(s.walls, res.Wall)
 		s.ccpus = append(s.ccpus, res.ClientCPU)
 		s.crss = max(s.crss, float64(res.ClientRSS))
+		if res.ServerCPU >= 0 {
+			s.hasServerCPU = true
+			s.scpus = append(s.scpus, res.ServerCPU)
+		}
 		if res.ServerRSS >= 0 {
 			s.hasServer = true
-			s.scpus = append(s.scpus, res.ServerCPU)
 			s.srss = max(s.srss, float64(res.ServerRSS))
 		}
 		if res.Wire >= 0 {
@@ -582,15 +601,27 @@ func abs(x int) int {
 	return x
 }
 
-// Render writes the whole report as markdown.
-func Render(w io.Writer, results []Result, meta Meta, info []string) {
-	r := newReport(results, meta)
+// Render writes the whole report as markdown; requests may be nil.
+func Render(w io.Writer, results []Result, meta Meta, requests Requests, info []string) {
+	r := newReport(results, meta, requests)
 	if len(info) > 0 {
 		fmt.Fprintln(w)
 		for _, kv := range info {
 			k, v, _ := strings.Cut(kv, "=")
 			fmt.Fprintf(w, "- %s: %s\n", k, v)
 		}
+	}
+	r.renderPush(w)
+	for _, size := range r.sizes {
+		r.s3Tables(w, size)
+	}
+}
+
+// renderPush writes the tables of the push to a repository over ssh (and
+// its floors): none when only the object-store case ran.
+func (r *report) renderPush(w io.Writer) {
+	if len(r.modes) == 0 {
+		return
 	}
 	size, ts := r.targets()
 	if len(ts) > 0 {
@@ -618,34 +649,35 @@ func Render(w io.Writer, results []Result, meta Meta, info []string) {
 	}
 }
 
-// RenderReport reads ci/bench's results (and per-size meta, when metaPath
-// is not empty), writes the report to w and, when mdPath is not empty,
-// also into that markdown file between BeginMarker and EndMarker (which
-// it appends when the file lacks them).
-func RenderReport(resultsPath, metaPath string, info []string, mdPath string, w io.Writer) error {
-	f, err := os.Open(resultsPath)
+// ReportFiles are ci/bench's files the report reads: its results, and
+// optionally (when not "") the per-size meta and the object-store case's
+// request counts.
+type ReportFiles struct {
+	Results, Meta, Requests string
+}
+
+// RenderReport reads ci/bench's files, writes the report to w and, when
+// mdPath is not empty, also into that markdown file between BeginMarker
+// and EndMarker (which it appends when the file lacks them).
+func RenderReport(files ReportFiles, info []string, mdPath string, w io.Writer) error {
+	results, err := readFile(files.Results, ReadResults)
 	if err != nil {
 		return err
 	}
-	results, err := ReadResults(f)
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("%s: %w", resultsPath, err)
-	}
 	meta := Meta{}
-	if metaPath != "" {
-		mf, err := os.Open(metaPath)
-		if err != nil {
+	if files.Meta != "" {
+		if meta, err = readFile(files.Meta, ReadMeta); err != nil {
 			return err
 		}
-		meta, err = ReadMeta(mf)
-		mf.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", metaPath, err)
+	}
+	var requests Requests
+	if files.Requests != "" {
+		if requests, err = readFile(files.Requests, ReadRequests); err != nil {
+			return err
 		}
 	}
 	var buf bytes.Buffer
-	Render(&buf, results, meta, info)
+	Render(&buf, results, meta, requests, info)
 	if _, err := w.Write(buf.Bytes()); err != nil {
 		return err
 	}
@@ -653,6 +685,21 @@ func RenderReport(resultsPath, metaPath string, info []string, mdPath string, w 
 		return nil
 	}
 	return replaceBetweenMarkers(mdPath, buf.Bytes())
+}
+
+// readFile parses the file at path with parse.
+func readFile[T any](path string, parse func(io.Reader) (T, error)) (T, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer f.Close()
+	v, err := parse(f)
+	if err != nil {
+		return v, fmt.Errorf("%s: %w", path, err)
+	}
+	return v, nil
 }
 
 // replaceBetweenMarkers puts body between the markers of the file at path.

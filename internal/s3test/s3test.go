@@ -309,6 +309,13 @@ func (s *Server) URL(bucketAndPrefix string) string {
 	return s.Endpoint + "/" + strings.Trim(bucketAndPrefix, "/")
 }
 
+// Pid is the weed process's id (its process group's too): the benchmarks
+// read its CPU time.
+func (s *Server) Pid() int { return s.cmd.Process.Pid }
+
+// Exited is closed when weed has exited.
+func (s *Server) Exited() <-chan struct{} { return s.exited }
+
 // Stop stops the server (SIGTERM, then SIGKILL after 2 s: its data is thrown away).
 func (s *Server) Stop() error {
 	syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)

@@ -6,9 +6,10 @@
 //	                 turn version 1, written in DIR, into version 2
 //	benchgen stats  -files N -seed S [-version 1|2]
 //	                 print the tree's mix (and version 2's changes) as JSON
-//	benchgen report -results FILE [-meta FILE] [-info KEY=VALUE]... [-md FILE]
-//	                 print ci/bench's table of medians; with -md, also write
-//	                 it into FILE between the bench markers
+//	benchgen report -results FILE [-meta FILE] [-requests FILE] [-info KEY=VALUE]... [-md FILE]
+//	                 print ci/bench's table of medians (with -requests, the
+//	                 object-store case's request counts); with -md, also
+//	                 write it into FILE between the bench markers
 //	benchgen verify -repo DIR [-list FILE] [-j N]
 //	                 verify the objects of the archive repository DIR (or
 //	                 those FILE lists, relative to DIR/objects) as the
@@ -25,6 +26,22 @@
 //	benchgen scale-report -results FILE [-info KEY=VALUE]... [-md FILE]
 //	                 print ci/bench-scale's report; with -md, also write it
 //	                 into FILE between the bench-scale markers
+//	benchgen s3server -weed PATH -dir DIR -out FILE
+//	                 start SeaweedFS with its data in DIR, write its S3
+//	                 endpoint, weed's process id, the access key and the
+//	                 secret key into FILE, one a line, and stop it on
+//	                 SIGTERM (ci/bench's object store)
+//	benchgen s3proxy -target URL -out FILE -counts FILE [-log FILE]
+//	                 serve a counting reverse proxy to the S3 endpoint URL,
+//	                 write its URL into -out, and on SIGTERM write the
+//	                 requests by class, the failed ones and the bytes on
+//	                 its connections into -counts (and with -log, a line
+//	                 per request: class, method, path, status)
+//	benchgen s3bucket -endpoint URL -bucket NAME
+//	                 create a bucket
+//	benchgen s3check -endpoint URL -bucket NAME -ref REF -commit CSUM -objects N
+//	                 fail unless the bucket's refs/heads/REF is CSUM and
+//	                 objects/ holds N keys
 package main
 
 import (
@@ -45,10 +62,14 @@ func usage() {
   benchgen tree   -files N -seed S -out DIR [-version 1|2]
   benchgen update -files N -seed S -dir DIR
   benchgen stats  -files N -seed S [-version 1|2]
-  benchgen report -results FILE [-meta FILE] [-info KEY=VALUE]... [-md FILE]
+  benchgen report -results FILE [-meta FILE] [-requests FILE] [-info KEY=VALUE]... [-md FILE]
   benchgen verify -repo DIR [-list FILE] [-j N]
   benchgen scale  -refs N -repo DIR -tree CSUM -meta CSUM
-  benchgen scale-report -results FILE [-info KEY=VALUE]... [-md FILE]`)
+  benchgen scale-report -results FILE [-info KEY=VALUE]... [-md FILE]
+  benchgen s3server -weed PATH -dir DIR -out FILE
+  benchgen s3proxy -target URL -out FILE -counts FILE [-log FILE]
+  benchgen s3bucket -endpoint URL -bucket NAME
+  benchgen s3check -endpoint URL -bucket NAME -ref REF -commit CSUM -objects N`)
 	os.Exit(2)
 }
 
@@ -76,6 +97,16 @@ func main() {
 	jobs := fs.Int("j", 1, "goroutines verifying (verify)")
 	treeSum := fs.String("tree", "", "root dirtree checksum (scale)")
 	metaSum := fs.String("meta", "", "root dirmeta checksum (scale); for report, ci/bench per-size facts (TSV)")
+	requests := fs.String("requests", "", "ci/bench's object-store request counts (TSV) (report)")
+	weed := fs.String("weed", "", "the weed binary (s3server)")
+	target := fs.String("target", "", "the S3 endpoint to proxy to (s3proxy)")
+	counts := fs.String("counts", "", "file to write the request counts into (s3proxy)")
+	logFile := fs.String("log", "", "file to log every request into (s3proxy)")
+	endpoint := fs.String("endpoint", "", "S3 endpoint (s3bucket, s3check)")
+	bucketName := fs.String("bucket", "", "bucket (s3bucket, s3check)")
+	ref := fs.String("ref", "", "ref (s3check)")
+	commit := fs.String("commit", "", "commit checksum the ref must hold (s3check)")
+	objects := fs.Int("objects", -1, "number of keys objects/ must hold (s3check)")
 	var info infoFlag
 	fs.Var(&info, "info", "KEY=VALUE for the report's header (repeatable)")
 	fs.Parse(os.Args[2:])
@@ -131,7 +162,8 @@ func main() {
 		if *results == "" {
 			usage()
 		}
-		err = benchgen.RenderReport(*results, *metaSum, info, *md, os.Stdout)
+		err = benchgen.RenderReport(benchgen.ReportFiles{Results: *results, Meta: *metaSum, Requests: *requests},
+			info, *md, os.Stdout)
 	case "verify":
 		if *repo == "" || *jobs < 1 {
 			usage()
@@ -191,6 +223,26 @@ func main() {
 			usage()
 		}
 		err = benchgen.RenderScaleReport(*results, info, *md, os.Stdout)
+	case "s3server":
+		if *weed == "" || *dir == "" || *out == "" {
+			usage()
+		}
+		err = benchgen.RunS3Server(*weed, *dir, *out)
+	case "s3proxy":
+		if *target == "" || *out == "" || *counts == "" {
+			usage()
+		}
+		err = benchgen.RunProxy(*target, *out, *counts, *logFile)
+	case "s3bucket":
+		if *endpoint == "" || *bucketName == "" {
+			usage()
+		}
+		err = benchgen.CreateBucket(*endpoint, *bucketName)
+	case "s3check":
+		if *endpoint == "" || *bucketName == "" || *ref == "" || *commit == "" || *objects < 0 {
+			usage()
+		}
+		err = benchgen.CheckBucket(*endpoint, *bucketName, *ref, *commit, *objects)
 	default:
 		usage()
 	}

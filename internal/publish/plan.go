@@ -59,7 +59,8 @@ func parseRef(data []byte) (object.Checksum, error) {
 }
 
 // readRemote reads the bucket's config (checking it is an archive
-// repository's), the refs the push names and the summary.
+// repository's) and the refs the push names: all a publish with nothing
+// to do reads.
 func (p *publisher) readRemote(ctx context.Context, plan []transfer.ResolvedSpec) error {
 	cfg, etag, err := p.st.Get(ctx, keyConfig, maxConfig)
 	switch {
@@ -71,7 +72,7 @@ func (p *publisher) readRemote(ctx context.Context, plan []transfer.ResolvedSpec
 		if err := checkConfig(cfg); err != nil {
 			return err
 		}
-		p.configETag = etag
+		p.config, p.configETag = cfg, etag
 	}
 	p.remote = map[string]remoteRef{}
 	var mu sync.Mutex
@@ -95,17 +96,18 @@ func (p *publisher) readRemote(ctx context.Context, plan []transfer.ResolvedSpec
 		mu.Unlock()
 		return nil
 	})
-	if err != nil {
-		return err
-	}
+	return err
+}
+
+// readSummary reads the bucket's summary, once there is something to
+// publish: the commits it lists are complete in the bucket, and the new
+// summary is derived from it.
+func (p *publisher) readSummary(ctx context.Context) error {
+	var err error
 	p.summary, p.summaryTag, err = p.st.Get(ctx, keySummary, maxSummary)
 	if errors.Is(err, bucket.ErrNotFound) {
-		p.summary, err = nil, nil
+		p.summary, p.summaryTag, err = nil, "", nil
 	}
-	if err != nil {
-		return err
-	}
-	p.sigExists, err = p.st.Head(ctx, keySummarySig)
 	return err
 }
 
@@ -425,11 +427,7 @@ func (p *publisher) checkConditions(ctx context.Context) error {
 			p.res.Changed = append(p.res.Changed, keyConfig)
 		}
 	} else {
-		cfg, _, err := p.st.Get(ctx, keyConfig, maxConfig)
-		if err != nil {
-			return err
-		}
-		body = cfg
+		body = p.config
 	}
 	var ignored []string
 	if _, err := p.st.Put(ctx, keyConfig, body, bucket.PutOptions{IfNoneMatch: true, CacheControl: p.cacheMutable()}); err == nil {

@@ -107,11 +107,11 @@ type publisher struct {
 	opts Options
 	res  *Result
 
+	config     []byte // the bucket's config as read; nil when it has none
 	configETag string
 	remote     map[string]remoteRef // by ref name: the bucket's refs the push names
 	summary    []byte               // the bucket's summary; nil when none
 	summaryTag string
-	sigExists  bool
 
 	sentObjects, sentBytes atomic.Uint64
 	total                  uint64
@@ -152,6 +152,12 @@ func (p *publisher) run(ctx context.Context) error {
 	}
 	dry := p.opts.DryRun || rejected
 	p.res.DryRun = p.opts.DryRun
+	if len(updates) == 0 {
+		return nil // every ref up to date (or refused): nothing is read or written
+	}
+	if err := p.readSummary(ctx); err != nil {
+		return err
+	}
 	objects, err := p.missing(ctx, updates)
 	if err != nil {
 		return err

@@ -189,8 +189,9 @@ func (p *publisher) regenerate(ctx context.Context, now uint64) ([]byte, error) 
 // signs another summary.
 func (p *publisher) signSummary(ctx context.Context, data []byte) error {
 	if p.opts.SignSummary == nil {
-		if !p.sigExists {
-			return nil
+		exists, err := p.st.Head(ctx, keySummarySig)
+		if err != nil || !exists {
+			return err
 		}
 		p.opts.Logf("removing summary.sig: it signs the previous summary and this publish does not sign")
 		if err := p.st.Delete(ctx, keySummarySig, ""); err != nil {

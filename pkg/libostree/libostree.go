@@ -41,6 +41,26 @@ func (c *cstrs) checksum(sum object.Checksum) *C.char {
 	return c.add(sum.String())
 }
 
+// optional is add of s, or NULL for "".
+func (c *cstrs) optional(s string) *C.char {
+	if s == "" {
+		return nil
+	}
+	return c.add(s)
+}
+
+// strv is add of each of ss, in a NULL-terminated array (a GLib strv)
+// that c owns too.
+func (c *cstrs) strv(ss []string) **C.char {
+	arr := (**C.char)(C.calloc(C.size_t(len(ss)+1), C.size_t(unsafe.Sizeof((*C.char)(nil)))))
+	*c = append(*c, (*C.char)(unsafe.Pointer(arr)))
+	ptrs := unsafe.Slice(arr, len(ss)+1)
+	for i, s := range ss {
+		ptrs[i] = c.add(s)
+	}
+	return arr
+}
+
 func (c cstrs) free() {
 	for _, p := range c {
 		C.free(unsafe.Pointer(p))

@@ -29,6 +29,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -207,10 +208,7 @@ func (r *Repo) SignCommitGPG(c object.Checksum, keyID, homedir string) error {
 	}
 	var cs cstrs
 	defer cs.free()
-	var chome *C.char
-	if homedir != "" {
-		chome = cs.add(homedir)
-	}
+	chome := cs.optional(homedir)
 	var gerr *C.GError
 	ok := C.ostree_repo_sign_commit(r.ptr, cs.add(c.String()), cs.add(keyID), chome, nil, &gerr)
 	runtime.KeepAlive(r)
@@ -263,24 +261,12 @@ func (r *Repo) SignSummaryGPG(keyIDs []string, homedir string) error {
 	if err := r.checkOpen(); err != nil {
 		return err
 	}
-	if len(keyIDs) == 0 {
-		return errors.New("signing summary: no GPG key IDs")
+	if err := checkKeyIDs(keyIDs); err != nil {
+		return fmt.Errorf("signing summary: %w", err)
 	}
 	var cs cstrs
 	defer cs.free()
-	arr := (**C.char)(C.calloc(C.size_t(len(keyIDs)+1), C.size_t(unsafe.Sizeof((*C.char)(nil)))))
-	defer C.free(unsafe.Pointer(arr))
-	ptrs := unsafe.Slice(arr, len(keyIDs)+1)
-	for i, k := range keyIDs {
-		if k == "" {
-			return errors.New("signing summary: empty GPG key ID")
-		}
-		ptrs[i] = cs.add(k)
-	}
-	var chome *C.char
-	if homedir != "" {
-		chome = cs.add(homedir)
-	}
+	arr, chome := cs.strv(keyIDs), cs.optional(homedir)
 	var gerr *C.GError
 	ok := C.ostree_repo_add_gpg_signature_summary(r.ptr, arr, chome, nil, &gerr)
 	runtime.KeepAlive(r)
@@ -298,24 +284,12 @@ func (r *Repo) GPGSignData(data []byte, keyIDs []string, homedir string) ([]byte
 	if err := r.checkOpen(); err != nil {
 		return nil, err
 	}
-	if len(keyIDs) == 0 {
-		return nil, errors.New("GPG signing: no key IDs")
+	if err := checkKeyIDs(keyIDs); err != nil {
+		return nil, fmt.Errorf("GPG signing: %w", err)
 	}
 	var cs cstrs
 	defer cs.free()
-	arr := (**C.char)(C.calloc(C.size_t(len(keyIDs)+1), C.size_t(unsafe.Sizeof((*C.char)(nil)))))
-	defer C.free(unsafe.Pointer(arr))
-	ptrs := unsafe.Slice(arr, len(keyIDs)+1)
-	for i, k := range keyIDs {
-		if k == "" {
-			return nil, errors.New("GPG signing: empty key ID")
-		}
-		ptrs[i] = cs.add(k)
-	}
-	var chome *C.char
-	if homedir != "" {
-		chome = cs.add(homedir)
-	}
+	arr, chome := cs.strv(keyIDs), cs.optional(homedir)
 	var out *C.guint8
 	var n C.gsize
 	var gerr *C.GError
@@ -327,6 +301,17 @@ func (r *Repo) GPGSignData(data []byte, keyIDs []string, homedir string) ([]byte
 	}
 	defer C.g_free(C.gpointer(out))
 	return C.GoBytes(unsafe.Pointer(out), C.int(n)), nil
+}
+
+// checkKeyIDs refuses no GPG key IDs, or an empty one.
+func checkKeyIDs(keyIDs []string) error {
+	if len(keyIDs) == 0 {
+		return errors.New("no GPG key IDs")
+	}
+	if slices.Contains(keyIDs, "") {
+		return errors.New("an empty GPG key ID")
+	}
+	return nil
 }
 
 func bytesPtr(b []byte) *C.guint8 {

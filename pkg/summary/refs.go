@@ -48,11 +48,10 @@ func Refs(data []byte) ([]Ref, error) {
 	return refs, nil
 }
 
-// Write returns a summary listing entries (in any order; they are sorted
-// as libostree sorts them) with the metadata a puller reads: the
-// repository's mode and the modification time. It is for a repository
-// served for one pull, not a replacement for the one libostree writes.
-func Write(entries []Entry, mode string, lastModified uint64) ([]byte, error) {
+// startSummary opens a summary's builder and writes its refs: entries
+// sorted by name, as libostree sorts them; a name twice is an error. The
+// metadata is the caller's to write.
+func startSummary(entries []Entry) (*gvariant.Builder, error) {
 	sorted := slices.Clone(entries)
 	slices.SortFunc(sorted, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
 	for i := 1; i < len(sorted); i++ {
@@ -67,6 +66,18 @@ func Write(entries []Entry, mode string, lastModified uint64) ([]byte, error) {
 		e.encode(b)
 	}
 	b.Close()
+	return b, nil
+}
+
+// Write returns a summary listing entries (in any order; they are sorted
+// as libostree sorts them) with the metadata a puller reads: the
+// repository's mode and the modification time. It is for a repository
+// served for one pull, not a replacement for the one libostree writes.
+func Write(entries []Entry, mode string, lastModified uint64) ([]byte, error) {
+	b, err := startSummary(entries)
+	if err != nil {
+		return nil, err
+	}
 	b.Open()
 	b.Open()
 	b.Str(KeyLastModified)
@@ -96,20 +107,10 @@ func Regenerate(entries []Entry, repo Repo, lastModified uint64) ([]byte, error)
 	if len(repo.Deltas) > 0 || repo.CollectionID != "" {
 		return nil, errors.New("summary: regenerating with static deltas or a collection ID is libostree's job")
 	}
-	sorted := slices.Clone(entries)
-	slices.SortFunc(sorted, func(a, b Entry) int { return strings.Compare(a.Name, b.Name) })
-	for i := 1; i < len(sorted); i++ {
-		if sorted[i].Name == sorted[i-1].Name {
-			return nil, fmt.Errorf("summary: ref %q twice", sorted[i].Name)
-		}
+	b, err := startSummary(entries)
+	if err != nil {
+		return nil, err
 	}
-	b := gvariant.NewBuilder(summaryType, order)
-	b.Open()
-	b.Open()
-	for _, e := range sorted {
-		e.encode(b)
-	}
-	b.Close()
 	// The keys in the order libostree 2022.7's dictionary gives them.
 	b.Open()
 	entry := func(key string, t gvariant.Type, value func()) {

@@ -180,8 +180,14 @@ func (p *publisher) run(ctx context.Context) error {
 		return err
 	}
 	moved, err := p.moveRefs(ctx, updates)
-	if err != nil || len(moved) == 0 {
-		return err
+	if err != nil || !p.res.OK() {
+		return err // a stale ref: the others were put back
+	}
+	// Refs a publish killed before its summary moved are up to date now,
+	// and the summary still says where they were.
+	moved = append(moved, p.unsummarized()...)
+	if len(moved) == 0 {
+		return nil
 	}
 	if err := p.fault("summary"); err != nil {
 		return err

@@ -63,6 +63,27 @@ func (p *publisher) updateSummary(ctx context.Context, moves []moved) error {
 	}
 }
 
+// unsummarized returns the refs of the publish that were up to date but
+// that the bucket's summary does not list where they are (a publish that
+// moved them did not live to write the summary), as moves to where they
+// are.
+func (p *publisher) unsummarized() []moved {
+	listed := map[string]object.Checksum{}
+	if p.summary != nil {
+		refs, _ := summary.Refs(p.summary) // unreadable: lists nothing
+		for _, r := range refs {
+			listed[r.Name] = r.Commit
+		}
+	}
+	var out []moved
+	for i, o := range p.res.Refs {
+		if o.Status == wire.StatusUpToDate && !o.New.IsZero() && listed[o.Ref.Name] != o.New {
+			out = append(out, moved{update: update{name: o.Ref.Name, old: o.Old, new: o.New, outcome: i}})
+		}
+	}
+	return out
+}
+
 // refreshMoves reads the refs of moves again and returns them with the
 // commits they point at now (zero for a ref gone).
 func (p *publisher) refreshMoves(ctx context.Context, moves []moved) ([]moved, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -12,6 +13,69 @@ import (
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/wire"
 )
+
+// TestFaultAtEveryStep publishes with a failure injected at each step and
+// checks that the refs did not move, or (after a "ref" step) that the bucket is closed;
+// then publishes again and checks that it completes and pulls.
+func TestFaultAtEveryStep(t *testing.T) {
+	steps := []string{"objects", "dirtrees", "commits", "refs", "ref os/main", "ref os/stable", "summary", "summary.sig"}
+	for _, incremental := range []bool{false, true} {
+		for _, step := range steps {
+			t.Run(fmt.Sprintf("%s/incremental=%v", step, incremental), func(t *testing.T) {
+				f := newFixture(t, "archive", 30)
+				st := newClosedStore(t)
+				var before map[string]string
+				sign := func(s []byte) ([]byte, error) { return fakeSign(s), nil }
+				if incremental {
+					publishOK(t, f, st, publish.Options{Specs: specs("os/main", "os/main:os/stable"), SignSummary: sign})
+					f.change("os/main", 3)
+				}
+				before = map[string]string{"os/main": ref(t, st, "os/main"), "os/stable": ref(t, st, "os/stable")}
+				head := f.rev("os/main")
+				injected := errors.New("injected")
+				opts := publish.Options{Specs: specs("os/main", "os/main:os/stable"), SignSummary: sign,
+					Fault: func(s string) error {
+						if s == step {
+							return injected
+						}
+						return nil
+					}}
+				_, err := publish.Publish(context.Background(), f.repo, st, opts)
+				if !errors.Is(err, injected) {
+					t.Fatalf("publish with a fault at %q: %v", step, err)
+				}
+				moved := 0
+				for name, old := range before {
+					switch got := ref(t, st, name); got {
+					case old:
+					case head.String():
+						moved++
+					default:
+						t.Errorf("%s is %s after the fault", name, got)
+					}
+				}
+				if !strings.HasPrefix(step, "ref ") && !strings.HasPrefix(step, "summary") && moved > 0 {
+					t.Errorf("a fault at %q moved %d refs", step, moved)
+				}
+				opts.Fault = nil
+				publishOK(t, f, st, opts)
+				for name := range before {
+					if got := ref(t, st, name); got != head.String() {
+						t.Errorf("after publishing again %s is %s, want %s", name, got, head)
+					}
+				}
+				checkSummary(t, st.Memory, map[string]object.Checksum{"os/main": head, "os/stable": head}, true)
+				pull(t, st.Memory, map[string]object.Checksum{"os/main": head, "os/stable": head})
+				// Repaired: a publish again writes nothing.
+				writes := st.writes
+				publishOK(t, f, st, opts)
+				if st.writes != writes {
+					t.Errorf("a publish with nothing to do wrote %d files", st.writes-writes)
+				}
+			})
+		}
+	}
+}
 
 // fakeSign is a deterministic summary.sig for a summary.
 func fakeSign(summary []byte) []byte { return append([]byte("signed:"), summary...) }

@@ -30,7 +30,10 @@ const (
 	maxConfig  = 64 << 10
 	maxRef     = 1 << 10
 	maxSummary = 256 << 20
-	maxCommit  = transfer.MaxMetadataSize
+	// maxSummarySig bounds a summary.sig read to compare it with the
+	// one this publish would write (a larger one is replaced).
+	maxSummarySig = 16 << 20
+	maxCommit     = transfer.MaxMetadataSize
 )
 
 // archiveConfig is the config of a repository this publishes into.

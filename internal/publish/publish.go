@@ -187,7 +187,7 @@ func (p *publisher) run(ctx context.Context) error {
 	// and the summary still says where they were.
 	moved = append(moved, p.unsummarized()...)
 	if len(moved) == 0 {
-		return nil
+		return p.resign(ctx)
 	}
 	if err := p.fault("summary"); err != nil {
 		return err

@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -206,6 +207,33 @@ func (p *publisher) regenerate(ctx context.Context, now uint64) ([]byte, error) 
 	return summary.Regenerate(entries, summary.Repo{Mode: "archive-z2"}, now)
 }
 
+// resign signs the bucket's summary when this publish changes neither it
+// nor the refs but summary.sig does not sign it: a publish killed between
+// the summary and its signatures left none, or the previous summary's.
+// A signer whose signatures differ each time (GPG's carry the time) signs
+// again at every publish.
+func (p *publisher) resign(ctx context.Context) error {
+	if p.opts.SignSummary == nil || p.summary == nil {
+		return nil
+	}
+	old, _, err := p.st.Get(ctx, keySummarySig, maxSummarySig)
+	if errors.Is(err, bucket.ErrNotFound) || errors.Is(err, bucket.ErrTooLarge) {
+		old, err = nil, nil
+	}
+	if err != nil {
+		return err
+	}
+	sig, err := p.opts.SignSummary(p.summary)
+	if err != nil {
+		return fmt.Errorf("signing the summary: %w", err)
+	}
+	if bytes.Equal(sig, old) {
+		return nil
+	}
+	p.opts.Logf("summary.sig does not sign the summary (a publish killed before signing it?): signing it")
+	return p.putSig(ctx, sig)
+}
+
 // signSummary writes summary.sig for data, or removes a summary.sig that
 // signs another summary.
 func (p *publisher) signSummary(ctx context.Context, data []byte) error {
@@ -225,6 +253,10 @@ func (p *publisher) signSummary(ctx context.Context, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("signing the summary: %w", err)
 	}
+	return p.putSig(ctx, sig)
+}
+
+func (p *publisher) putSig(ctx context.Context, sig []byte) error {
 	if _, err := p.st.Put(ctx, keySummarySig, sig, bucket.PutOptions{CacheControl: p.cacheMutable()}); err != nil {
 		return err
 	}

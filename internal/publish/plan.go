@@ -51,12 +51,14 @@ func objectKey(n object.Name) string {
 	return objectsPrefix + hex[:2] + "/" + hex[2:] + "." + ext
 }
 
+var errBadRef = errors.New("not a checksum and a newline")
+
 // parseRef reads a ref file: a checksum and a newline.
 func parseRef(data []byte) (object.Checksum, error) {
 	s := strings.TrimSuffix(string(data), "\n")
 	c, err := object.ParseChecksum(s)
 	if err != nil {
-		return object.Zero, fmt.Errorf("not a checksum and a newline (%d bytes)", len(data))
+		return object.Zero, fmt.Errorf("%w (%d bytes)", errBadRef, len(data))
 	}
 	return c, nil
 }

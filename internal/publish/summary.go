@@ -156,10 +156,23 @@ func (p *publisher) entry(ctx context.Context, name string, c object.Checksum) (
 			return summary.Entry{}, fmt.Errorf("commit %s of ref %s: %w", c, name, err)
 		}
 		if object.Checksum(sha256Sum(data)) != c {
-			return summary.Entry{}, fmt.Errorf("commit %s of ref %s: the bucket's copy does not hash to its name", c, name)
+			return summary.Entry{}, fmt.Errorf("commit %s of ref %s: the bucket's copy does not hash to its name: %w", c, name, errBadCommit)
 		}
 	}
-	return summary.CommitEntry(name, c, data)
+	e, err := summary.CommitEntry(name, c, data)
+	if err != nil {
+		return summary.Entry{}, fmt.Errorf("%w: %w", errBadCommit, err)
+	}
+	return e, nil
+}
+
+// errBadCommit is a commit that cannot be read into a summary entry.
+var errBadCommit = errors.New("not a commit")
+
+// unlistable reports whether err says a ref others wrote cannot be
+// listed in the summary (as opposed to the store failing).
+func unlistable(err error) bool {
+	return errors.Is(err, bucket.ErrNotFound) || errors.Is(err, bucket.ErrTooLarge) || errors.Is(err, errBadCommit)
 }
 
 // regenerate makes the summary from every ref in the bucket.
@@ -185,16 +198,25 @@ func (p *publisher) regenerate(ctx context.Context, now uint64) ([]byte, error) 
 		if errors.Is(err, bucket.ErrNotFound) {
 			return nil // deleted since the listing
 		}
-		if err != nil {
+		if err != nil && !unlistable(err) {
 			return err
 		}
-		c, err := parseRef(data)
-		if err != nil {
-			return fmt.Errorf("%s in the bucket: %w", refKey(name), err)
+		var c object.Checksum
+		if err == nil {
+			c, err = parseRef(data)
 		}
-		e, err := p.entry(ctx, name, c)
+		var e summary.Entry
+		if err == nil {
+			e, err = p.entry(ctx, name, c)
+		}
 		if err != nil {
-			return err
+			// Another writer's ref, broken: this publish, whose refs
+			// have moved, leaves it out rather than failing.
+			if !unlistable(err) && !errors.Is(err, errBadRef) {
+				return err
+			}
+			p.opts.Logf("not in the summary: %s in the bucket: %v", refKey(name), err)
+			return nil
 		}
 		mu.Lock()
 		entries = append(entries, e)

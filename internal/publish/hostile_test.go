@@ -162,3 +162,25 @@ func TestHostileRefsInRegeneratedSummary(t *testing.T) {
 		t.Fatalf("the summary lists %v", got)
 	}
 }
+
+// TestSummaryListsMissingCommit: a summary (which others write) that
+// lists a commit the bucket does not have is not taken as proof that the
+// bucket has that commit's objects.
+func TestSummaryListsMissingCommit(t *testing.T) {
+	f := newFixture(t, "archive", 10)
+	base := f.rev("os/main")
+	next := f.change("os/main", 40)
+	// A bucket that had base under os/old, pruned of it since.
+	st := bucket.NewMemory()
+	publishOK(t, f, st, publish.Options{Specs: specs(base.String() + ":os/old")})
+	for _, k := range st.Keys() {
+		if strings.HasPrefix(k, "objects/") || strings.HasPrefix(k, "refs/") {
+			if err := st.Delete(context.Background(), k, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	publishOK(t, f, st, publish.Options{Specs: specs("os/main")})
+	complete(t, f, st, next)
+	pull(t, st, map[string]object.Checksum{"os/main": next})
+}

@@ -200,14 +200,35 @@ func (p *publisher) missing(ctx context.Context, updates []update) ([]pending, e
 			remoteComplete[r.commit] = true
 		}
 	}
+	// The summary's commits are complete in the bucket only if they are
+	// there at all: a ref deleted in the bucket, its objects removed
+	// since, may still be listed.
+	listed := map[object.Checksum]bool{}
 	if p.summary != nil {
 		refs, err := summary.Refs(p.summary)
 		if err != nil {
 			p.opts.Logf("the bucket's summary cannot be read: %v", err)
 		}
 		for _, r := range refs {
-			remoteComplete[r.Commit] = true
+			if !remoteComplete[r.Commit] {
+				listed[r.Commit] = true
+			}
 		}
+	}
+	complete := func(c object.Checksum) (bool, error) {
+		if remoteComplete[c] {
+			return true, nil
+		}
+		if !listed[c] {
+			return false, nil
+		}
+		delete(listed, c)
+		ok, err := p.st.Head(ctx, objectKey(object.Name{Checksum: c, Type: object.Commit}))
+		if err == nil && !ok {
+			p.opts.Logf("the bucket's summary lists commit %s, which is not in the bucket", c)
+		}
+		remoteComplete[c] = ok
+		return ok, err
 	}
 	var history, bases []object.Checksum
 	seen := map[object.Checksum]bool{}
@@ -221,7 +242,11 @@ func (p *publisher) missing(ctx context.Context, updates []update) ([]pending, e
 	}
 	for _, u := range updates {
 		for c := u.new; !c.IsZero(); {
-			if remoteComplete[c] {
+			ok, err := complete(c)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
 				addBase(c)
 				break
 			}

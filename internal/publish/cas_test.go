@@ -151,3 +151,18 @@ func TestStaleRollbackOfNewRef(t *testing.T) {
 		t.Errorf("os/b is %q, want %s", got, c.b)
 	}
 }
+
+// TestSummarySigFollowsTheSummary: publisher A writes its summary; before
+// its summary.sig lands, publisher B writes its own summary and
+// summary.sig. A's signatures, of a summary no longer there, must not be
+// what stays.
+func TestSummarySigFollowsTheSummary(t *testing.T) {
+	c := newCASFixture(t, "os/main")
+	sign := func(s []byte) ([]byte, error) { return fakeSign(s), nil }
+	raced := c.raceOn(t, "summary.sig", publish.Options{Specs: specs("other:os/stable"), SignSummary: sign})
+	res, err := publish.Publish(context.Background(), c.repo, c.st, publish.Options{Specs: specs("os/main"), SignSummary: sign})
+	if err != nil || !res.OK() || !raced.Load() {
+		t.Fatal(err, res, raced.Load())
+	}
+	checkSummary(t, c.st.Memory, map[string]object.Checksum{"os/main": c.a, "os/stable": c.b}, true)
+}

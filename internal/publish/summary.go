@@ -253,7 +253,7 @@ func (p *publisher) resign(ctx context.Context) error {
 		return nil
 	}
 	p.opts.Logf("summary.sig does not sign the summary (a publish killed before signing it?): signing it")
-	return p.putSig(ctx, sig)
+	return p.writeSig(ctx, p.summary, sig)
 }
 
 // signSummary writes summary.sig for data, or removes a summary.sig that
@@ -275,15 +275,42 @@ func (p *publisher) signSummary(ctx context.Context, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("signing the summary: %w", err)
 	}
-	return p.putSig(ctx, sig)
+	return p.writeSig(ctx, data, sig)
 }
 
-func (p *publisher) putSig(ctx context.Context, sig []byte) error {
-	if _, err := p.st.Put(ctx, keySummarySig, sig, bucket.PutOptions{CacheControl: p.cacheMutable()}); err != nil {
-		return err
+// writeSig writes sig, the signatures of summary data, then reads the
+// summary again: when another publisher wrote its summary meanwhile (and
+// perhaps its summary.sig before this one's landed), it signs that one
+// too, until the summary.sig written is the summary's. Of publishers that
+// sign, the last to write summary.sig reads the summary after, so the
+// last summary is signed.
+func (p *publisher) writeSig(ctx context.Context, data, sig []byte) error {
+	for attempt := 1; ; attempt++ {
+		if _, err := p.st.Put(ctx, keySummarySig, sig, bucket.PutOptions{CacheControl: p.cacheMutable()}); err != nil {
+			return err
+		}
+		if attempt == 1 {
+			p.res.Changed = append(p.res.Changed, keySummarySig)
+		}
+		now, _, err := p.st.Get(ctx, keySummary, maxSummary)
+		if errors.Is(err, bucket.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if bytes.Equal(now, data) {
+			return nil
+		}
+		if attempt == summaryAttempts {
+			return fmt.Errorf("the summary keeps changing while it is signed (other publishers)")
+		}
+		p.opts.Logf("the summary changed while it was signed (another publisher): signing it again")
+		data = now
+		if sig, err = p.opts.SignSummary(data); err != nil {
+			return fmt.Errorf("signing the summary: %w", err)
+		}
 	}
-	p.res.Changed = append(p.res.Changed, keySummarySig)
-	return nil
 }
 
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }

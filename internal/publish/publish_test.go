@@ -1,7 +1,11 @@
 package publish_test
 
 import (
+	"context"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ostree-push/ostree-push/internal/publish"
 	"github.com/ostree-push/ostree-push/pkg/object"
@@ -79,4 +83,61 @@ func TestClosedWithHistory(t *testing.T) {
 		c = info.Parent
 	}
 	pull(t, st.Memory, map[string]object.Checksum{"os/main": last})
+}
+
+// TestDetachedMetadata: a commit's detached metadata is in the bucket
+// before the commit; publishing the commit to another ref uploads nothing
+// else; a dry run writes nothing.
+func TestDetachedMetadata(t *testing.T) {
+	f := newFixture(t, "archive", 10)
+	c := f.change("os/main", 50, "--add-detached-metadata-string=note=hello")
+	st := newClosedStore(t)
+	st.detached = map[object.Checksum]bool{c: true}
+
+	res, err := publish.Publish(context.Background(), f.repo, st, publish.Options{Specs: specs("os/main"), DryRun: true})
+	if err != nil || !res.DryRun || res.ObjectsSent == 0 {
+		t.Fatalf("dry run: %v %+v", err, res)
+	}
+	if keys := st.Keys(); len(keys) != 0 {
+		t.Fatalf("a dry run wrote %v", keys)
+	}
+
+	publishOK(t, f, st, publish.Options{Specs: specs("os/main")})
+	meta := objectKey(object.Name{Checksum: c, Type: object.CommitMeta})
+	if _, _, err := st.Get(context.Background(), meta, 1<<20); err != nil {
+		t.Fatalf("the detached metadata: %v", err)
+	}
+	res = publishOK(t, f, st, publish.Options{Specs: specs("os/main:os/stable")})
+	if res.ObjectsSent > 1 {
+		t.Errorf("the same commit to another ref uploaded %d objects", res.ObjectsSent)
+	}
+	pull(t, st.Memory, map[string]object.Checksum{"os/main": c, "os/stable": c})
+}
+
+// TestRequestsInParallel: presence by HEAD and the uploads are asked
+// Jobs at a time, not one after the other.
+func TestRequestsInParallel(t *testing.T) {
+	f := newFixture(t, "archive", 30)
+	st := newClosedStore(t)
+	fill(t, st.Memory, 5000)
+	publishOK(t, f, st, publish.Options{Specs: specs("os/main")})
+	f.change("os/main", 60)
+	var inFlight, most atomic.Int64
+	st.Before = func(op, key string) error {
+		if op == "HEAD" || op == "PUT" && strings.HasPrefix(key, "objects/") {
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return nil
+	}
+	res := publishOK(t, f, st, publish.Options{Specs: specs("os/main"), Jobs: 8})
+	if res.Presence != "HEAD" {
+		t.Fatalf("presence by %q", res.Presence)
+	}
+	if most.Load() < 4 {
+		t.Errorf("at most %d requests at once, with 8 jobs", most.Load())
+	}
 }

@@ -184,3 +184,40 @@ func TestSummaryListsMissingCommit(t *testing.T) {
 	complete(t, f, st, next)
 	pull(t, st, map[string]object.Checksum{"os/main": next})
 }
+
+// TestHostileListing: keys under objects/ that are no object's (others'
+// files, odd names, a first page that ends on one) do not upset the
+// choice between HEAD and LIST, nor the answer.
+func TestHostileListing(t *testing.T) {
+	f := newFixture(t, "archive", 10)
+	for name, keys := range map[string][]string{
+		"not hex": {"objects/zz", "objects/zz/zz.filez", "objects/", "objects/-", "objects/g0/x"},
+		"full page of junk": func() []string {
+			var k []string
+			for i := range 1500 {
+				k = append(k, "objects/00/junk-"+strings.Repeat("x", i%7)+string(rune('a'+i%26))+strings.Repeat("y", i/26))
+			}
+			return k
+		}(),
+		"low keys": func() []string {
+			var k []string
+			for i := range 1200 {
+				k = append(k, "objects/00/00"+strings.Repeat("0", i%50)+".filez"+strings.Repeat("~", i/50))
+			}
+			return k
+		}(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			st := bucket.NewMemory()
+			for _, k := range keys {
+				put(t, st, k, []byte("x"))
+			}
+			res := publishOK(t, f, st, publish.Options{Specs: specs("os/main")})
+			t.Logf("presence by %s: %v", res.Presence, res.Requests)
+			complete(t, f, st, f.rev("os/main"))
+			if res.Requests.Head > int64(res.Checked)+2 || res.Requests.List > 40 {
+				t.Errorf("%v for %d objects", res.Requests, res.Checked)
+			}
+		})
+	}
+}

@@ -141,3 +141,21 @@ func TestRequestsInParallel(t *testing.T) {
 		t.Errorf("at most %d requests at once, with 8 jobs", most.Load())
 	}
 }
+
+// TestDeleteRef: deleting a ref takes it out of the summary; the others
+// stay listed where they are.
+func TestDeleteRef(t *testing.T) {
+	f := newFixture(t, "archive", 10)
+	head := f.rev("os/main")
+	st := newClosedStore(t)
+	publishOK(t, f, st, publish.Options{Specs: specs("os/main", "os/main:os/stable", "os/main:os/testing")})
+	publishOK(t, f, st, publish.Options{Specs: specs(":os/stable")})
+	if got := ref(t, st, "os/stable"); got != "" {
+		t.Fatalf("os/stable is %q after deleting it", got)
+	}
+	checkSummary(t, st.Memory, map[string]object.Checksum{"os/main": head, "os/testing": head}, false)
+	res, err := publish.Publish(context.Background(), f.repo, st, publish.Options{Specs: specs(":os/stable")})
+	if err != nil || res.OK() {
+		t.Fatalf("deleting a ref that is not there: %v %+v", err, res.Refs)
+	}
+}

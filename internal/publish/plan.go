@@ -30,7 +30,10 @@ const (
 	maxConfig  = 64 << 10
 	maxRef     = 1 << 10
 	maxSummary = 256 << 20
-	maxCommit  = transfer.MaxMetadataSize
+	// maxSummarySig bounds a summary.sig read to compare it with the
+	// one this publish would write (a larger one is replaced).
+	maxSummarySig = 16 << 20
+	maxCommit     = transfer.MaxMetadataSize
 )
 
 // archiveConfig is the config of a repository this publishes into.
@@ -48,12 +51,14 @@ func objectKey(n object.Name) string {
 	return objectsPrefix + hex[:2] + "/" + hex[2:] + "." + ext
 }
 
+var errBadRef = errors.New("not a checksum and a newline")
+
 // parseRef reads a ref file: a checksum and a newline.
 func parseRef(data []byte) (object.Checksum, error) {
 	s := strings.TrimSuffix(string(data), "\n")
 	c, err := object.ParseChecksum(s)
 	if err != nil {
-		return object.Zero, fmt.Errorf("not a checksum and a newline (%d bytes)", len(data))
+		return object.Zero, fmt.Errorf("%w (%d bytes)", errBadRef, len(data))
 	}
 	return c, nil
 }
@@ -195,14 +200,35 @@ func (p *publisher) missing(ctx context.Context, updates []update) ([]pending, e
 			remoteComplete[r.commit] = true
 		}
 	}
+	// The summary's commits are complete in the bucket only if they are
+	// there at all: a ref deleted in the bucket, its objects removed
+	// since, may still be listed.
+	listed := map[object.Checksum]bool{}
 	if p.summary != nil {
 		refs, err := summary.Refs(p.summary)
 		if err != nil {
 			p.opts.Logf("the bucket's summary cannot be read: %v", err)
 		}
 		for _, r := range refs {
-			remoteComplete[r.Commit] = true
+			if !remoteComplete[r.Commit] {
+				listed[r.Commit] = true
+			}
 		}
+	}
+	complete := func(c object.Checksum) (bool, error) {
+		if remoteComplete[c] {
+			return true, nil
+		}
+		if !listed[c] {
+			return false, nil
+		}
+		delete(listed, c)
+		ok, err := p.st.Head(ctx, objectKey(object.Name{Checksum: c, Type: object.Commit}))
+		if err == nil && !ok {
+			p.opts.Logf("the bucket's summary lists commit %s, which is not in the bucket", c)
+		}
+		remoteComplete[c] = ok
+		return ok, err
 	}
 	var history, bases []object.Checksum
 	seen := map[object.Checksum]bool{}
@@ -216,7 +242,11 @@ func (p *publisher) missing(ctx context.Context, updates []update) ([]pending, e
 	}
 	for _, u := range updates {
 		for c := u.new; !c.IsZero(); {
-			if remoteComplete[c] {
+			ok, err := complete(c)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
 				addBase(c)
 				break
 			}

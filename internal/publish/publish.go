@@ -153,7 +153,13 @@ func (p *publisher) run(ctx context.Context) error {
 	dry := p.opts.DryRun || rejected
 	p.res.DryRun = p.opts.DryRun
 	if len(updates) == 0 {
-		return nil // every ref up to date (or refused): nothing is read or written
+		// Every ref up to date (or refused). A publish killed between
+		// the refs and the summary, or the summary and summary.sig, left
+		// the summary saying where the refs were: one GET of it tells.
+		if dry || !p.res.OK() {
+			return nil
+		}
+		return p.repairSummary(ctx)
 	}
 	if err := p.readSummary(ctx); err != nil {
 		return err
@@ -180,7 +186,33 @@ func (p *publisher) run(ctx context.Context) error {
 		return err
 	}
 	moved, err := p.moveRefs(ctx, updates)
-	if err != nil || len(moved) == 0 {
+	if err != nil || !p.res.OK() {
+		return err // a stale ref: the others were put back
+	}
+	// Refs a publish killed before its summary moved are up to date now,
+	// and the summary still says where they were.
+	moved = append(moved, p.unsummarized()...)
+	if len(moved) == 0 {
+		return p.resign(ctx)
+	}
+	if err := p.fault("summary"); err != nil {
+		return err
+	}
+	return p.updateSummary(ctx, moved)
+}
+
+// repairSummary writes the summary when it does not list the refs of the
+// publish, all up to date, where they are, or signs it again when
+// summary.sig does not sign it.
+func (p *publisher) repairSummary(ctx context.Context) error {
+	if err := p.readSummary(ctx); err != nil {
+		return err
+	}
+	moved := p.unsummarized()
+	if len(moved) == 0 {
+		return p.resign(ctx)
+	}
+	if err := p.checkConditions(ctx); err != nil {
 		return err
 	}
 	if err := p.fault("summary"); err != nil {

@@ -24,7 +24,7 @@ type moved struct {
 // between.
 func (p *publisher) moveRefs(ctx context.Context, updates []update) ([]moved, error) {
 	var done []moved
-	for _, u := range updates {
+	for i, u := range updates {
 		key := refKey(u.name)
 		var etag string
 		var err error
@@ -37,10 +37,12 @@ func (p *publisher) moveRefs(ctx context.Context, updates []update) ([]moved, er
 		if errors.Is(err, bucket.ErrPrecondition) {
 			out := &p.res.Refs[u.outcome]
 			out.Status, out.Message = wire.StatusRejected, "stale: the ref in the bucket moved since it was read (another publisher?); publish again"
+			p.notMoved(updates[i+1:], "not moved: "+u.name+" was stale")
 			p.rollback(ctx, done)
 			return nil, nil
 		}
 		if err != nil {
+			p.notMoved(updates[i:], fmt.Sprintf("not moved: %v", err))
 			p.rollback(ctx, done)
 			return nil, err
 		}
@@ -51,6 +53,14 @@ func (p *publisher) moveRefs(ctx context.Context, updates []update) ([]moved, er
 		}
 	}
 	return done, nil
+}
+
+// notMoved marks the outcomes of updates not made.
+func (p *publisher) notMoved(updates []update, why string) {
+	for _, u := range updates {
+		out := &p.res.Refs[u.outcome]
+		out.Status, out.Message = wire.StatusRejected, why
+	}
 }
 
 // rollback puts back the refs of done after a failure, newest first, and

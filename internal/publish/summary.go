@@ -1,6 +1,7 @@
 package publish
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -61,6 +62,27 @@ func (p *publisher) updateSummary(ctx context.Context, moves []moved) error {
 		}
 		return p.signSummary(ctx, data)
 	}
+}
+
+// unsummarized returns the refs of the publish that were up to date but
+// that the bucket's summary does not list where they are (a publish that
+// moved them did not live to write the summary), as moves to where they
+// are.
+func (p *publisher) unsummarized() []moved {
+	listed := map[string]object.Checksum{}
+	if p.summary != nil {
+		refs, _ := summary.Refs(p.summary) // unreadable: lists nothing
+		for _, r := range refs {
+			listed[r.Name] = r.Commit
+		}
+	}
+	var out []moved
+	for i, o := range p.res.Refs {
+		if o.Status == wire.StatusUpToDate && !o.New.IsZero() && listed[o.Ref.Name] != o.New {
+			out = append(out, moved{update: update{name: o.Ref.Name, old: o.Old, new: o.New, outcome: i}})
+		}
+	}
+	return out
 }
 
 // refreshMoves reads the refs of moves again and returns them with the
@@ -134,10 +156,23 @@ func (p *publisher) entry(ctx context.Context, name string, c object.Checksum) (
 			return summary.Entry{}, fmt.Errorf("commit %s of ref %s: %w", c, name, err)
 		}
 		if object.Checksum(sha256Sum(data)) != c {
-			return summary.Entry{}, fmt.Errorf("commit %s of ref %s: the bucket's copy does not hash to its name", c, name)
+			return summary.Entry{}, fmt.Errorf("commit %s of ref %s: the bucket's copy does not hash to its name: %w", c, name, errBadCommit)
 		}
 	}
-	return summary.CommitEntry(name, c, data)
+	e, err := summary.CommitEntry(name, c, data)
+	if err != nil {
+		return summary.Entry{}, fmt.Errorf("%w: %w", errBadCommit, err)
+	}
+	return e, nil
+}
+
+// errBadCommit is a commit that cannot be read into a summary entry.
+var errBadCommit = errors.New("not a commit")
+
+// unlistable reports whether err says a ref others wrote cannot be
+// listed in the summary (as opposed to the store failing).
+func unlistable(err error) bool {
+	return errors.Is(err, bucket.ErrNotFound) || errors.Is(err, bucket.ErrTooLarge) || errors.Is(err, errBadCommit)
 }
 
 // regenerate makes the summary from every ref in the bucket.
@@ -163,16 +198,25 @@ func (p *publisher) regenerate(ctx context.Context, now uint64) ([]byte, error) 
 		if errors.Is(err, bucket.ErrNotFound) {
 			return nil // deleted since the listing
 		}
-		if err != nil {
+		if err != nil && !unlistable(err) {
 			return err
 		}
-		c, err := parseRef(data)
-		if err != nil {
-			return fmt.Errorf("%s in the bucket: %w", refKey(name), err)
+		var c object.Checksum
+		if err == nil {
+			c, err = parseRef(data)
 		}
-		e, err := p.entry(ctx, name, c)
+		var e summary.Entry
+		if err == nil {
+			e, err = p.entry(ctx, name, c)
+		}
 		if err != nil {
-			return err
+			// Another writer's ref, broken: this publish, whose refs
+			// have moved, leaves it out rather than failing.
+			if !unlistable(err) && !errors.Is(err, errBadRef) {
+				return err
+			}
+			p.opts.Logf("not in the summary: %s in the bucket: %v", refKey(name), err)
+			return nil
 		}
 		mu.Lock()
 		entries = append(entries, e)
@@ -183,6 +227,33 @@ func (p *publisher) regenerate(ctx context.Context, now uint64) ([]byte, error) 
 		return nil, err
 	}
 	return summary.Regenerate(entries, summary.Repo{Mode: "archive-z2"}, now)
+}
+
+// resign signs the bucket's summary when this publish changes neither it
+// nor the refs but summary.sig does not sign it: a publish killed between
+// the summary and its signatures left none, or the previous summary's.
+// A signer whose signatures differ each time (GPG's carry the time) signs
+// again at every publish.
+func (p *publisher) resign(ctx context.Context) error {
+	if p.opts.SignSummary == nil || p.summary == nil {
+		return nil
+	}
+	old, _, err := p.st.Get(ctx, keySummarySig, maxSummarySig)
+	if errors.Is(err, bucket.ErrNotFound) || errors.Is(err, bucket.ErrTooLarge) {
+		old, err = nil, nil
+	}
+	if err != nil {
+		return err
+	}
+	sig, err := p.opts.SignSummary(p.summary)
+	if err != nil {
+		return fmt.Errorf("signing the summary: %w", err)
+	}
+	if bytes.Equal(sig, old) {
+		return nil
+	}
+	p.opts.Logf("summary.sig does not sign the summary (a publish killed before signing it?): signing it")
+	return p.writeSig(ctx, p.summary, sig)
 }
 
 // signSummary writes summary.sig for data, or removes a summary.sig that
@@ -204,11 +275,42 @@ func (p *publisher) signSummary(ctx context.Context, data []byte) error {
 	if err != nil {
 		return fmt.Errorf("signing the summary: %w", err)
 	}
-	if _, err := p.st.Put(ctx, keySummarySig, sig, bucket.PutOptions{CacheControl: p.cacheMutable()}); err != nil {
-		return err
+	return p.writeSig(ctx, data, sig)
+}
+
+// writeSig writes sig, the signatures of summary data, then reads the
+// summary again: when another publisher wrote its summary meanwhile (and
+// perhaps its summary.sig before this one's landed), it signs that one
+// too, until the summary.sig written is the summary's. Of publishers that
+// sign, the last to write summary.sig reads the summary after, so the
+// last summary is signed.
+func (p *publisher) writeSig(ctx context.Context, data, sig []byte) error {
+	for attempt := 1; ; attempt++ {
+		if _, err := p.st.Put(ctx, keySummarySig, sig, bucket.PutOptions{CacheControl: p.cacheMutable()}); err != nil {
+			return err
+		}
+		if attempt == 1 {
+			p.res.Changed = append(p.res.Changed, keySummarySig)
+		}
+		now, _, err := p.st.Get(ctx, keySummary, maxSummary)
+		if errors.Is(err, bucket.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if bytes.Equal(now, data) {
+			return nil
+		}
+		if attempt == summaryAttempts {
+			return fmt.Errorf("the summary keeps changing while it is signed (other publishers)")
+		}
+		p.opts.Logf("the summary changed while it was signed (another publisher): signing it again")
+		data = now
+		if sig, err = p.opts.SignSummary(data); err != nil {
+			return fmt.Errorf("signing the summary: %w", err)
+		}
 	}
-	p.res.Changed = append(p.res.Changed, keySummarySig)
-	return nil
 }
 
 func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }

@@ -23,8 +23,9 @@ func put(t *testing.T, st bucket.Store, key string, body []byte) {
 	}
 }
 
-// TestHostileRef: a ref file that is not a checksum and a newline, or is
-// too large, is an error that names it; nothing is written.
+// TestHostileRef: a ref file that is not a checksum and a newline is
+// refused by name, nothing written; forced (+REF), the publish overwrites
+// it. One too large to read is an error either way.
 func TestHostileRef(t *testing.T) {
 	f := newFixture(t, "archive", 5)
 	for name, body := range map[string][]byte{
@@ -38,15 +39,35 @@ func TestHostileRef(t *testing.T) {
 			st := bucket.NewMemory()
 			put(t, st, "refs/heads/os/main", body)
 			keys := len(st.Keys())
-			_, err := publish.Publish(context.Background(), f.repo, st, publish.Options{Specs: specs("+os/main")})
-			if err == nil || !strings.Contains(err.Error(), "refs/heads/os/main") {
-				t.Fatalf("publishing over a ref of %q: %v", body[:min(len(body), 20)], err)
+			res, err := publish.Publish(context.Background(), f.repo, st, publish.Options{Specs: specs("os/main")})
+			var msg string
+			switch {
+			case err != nil:
+				msg = err.Error()
+			case res.OK():
+				t.Fatalf("publishing over a ref of %q: %+v", body[:min(len(body), 20)], res.Refs)
+			default:
+				msg = res.Refs[0].Message
 			}
-			if len(err.Error()) > 300 {
-				t.Errorf("an error of %d bytes", len(err.Error()))
+			if !strings.Contains(msg, "refs/heads/os/main") || len(msg) > 300 {
+				t.Errorf("the refusal says %q", msg)
 			}
 			if n := len(st.Keys()); n != keys {
 				t.Errorf("%d files written", n-keys)
+			}
+			res, err = publish.Publish(context.Background(), f.repo, st, publish.Options{Specs: specs("+os/main")})
+			if name == "oversized" {
+				if err == nil {
+					t.Fatal("forced over a ref too large to read: no error")
+				}
+				return
+			}
+			if err != nil || !res.OK() {
+				t.Fatalf("forced over a broken ref: %v %+v", err, res)
+			}
+			data, _, _ := st.Get(context.Background(), "refs/heads/os/main", 100)
+			if string(data) != f.rev("os/main").String()+"\n" {
+				t.Fatalf("after the forced publish the ref is %q", data)
 			}
 		})
 	}

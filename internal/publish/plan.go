@@ -91,10 +91,12 @@ func (p *publisher) readRemote(ctx context.Context, plan []transfer.ResolvedSpec
 			return err
 		default:
 			c, err := parseRef(data)
-			if err != nil {
-				return fmt.Errorf("%s in the bucket: %w", refKey(name), err)
-			}
 			r = remoteRef{commit: c, etag: etag}
+			if err != nil {
+				// Another writer's: refused, unless forced over (by
+				// compare-and-swap on what was read).
+				r = remoteRef{etag: etag, broken: err.Error()}
+			}
 		}
 		mu.Lock()
 		p.remote[name] = r
@@ -155,6 +157,11 @@ func (p *publisher) judge(plan []transfer.ResolvedSpec) (updates []update, rejec
 		r := p.remote[pl.Dst.Name]
 		out := transfer.RefOutcome{Ref: pl.Dst, Old: r.commit, New: pl.New, Status: wire.StatusOK}
 		switch {
+		case r.broken != "" && !pl.Force:
+			out.Status, out.Message = wire.StatusRejected, fmt.Sprintf("%s in the bucket is %s; +REF or --force overwrites it", refKey(pl.Dst.Name), r.broken)
+			rejected = true
+		case r.broken != "":
+			out.Forced = true
 		case r.commit.IsZero() && pl.New.IsZero():
 			out.Status, out.Message = wire.StatusRejected, "remote ref does not exist"
 			rejected = true

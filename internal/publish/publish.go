@@ -119,8 +119,9 @@ type publisher struct {
 
 // remoteRef is a ref as the bucket has it.
 type remoteRef struct {
-	commit object.Checksum // zero: no such ref
+	commit object.Checksum // zero: no such ref, or a broken one
 	etag   string
+	broken string // why the ref file is not a checksum; "" when it is
 }
 
 func (p *publisher) fault(step string) error {

@@ -2,15 +2,11 @@ package publish_test
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
 	"github.com/ostree-push/ostree-push/internal/bucket"
 	"github.com/ostree-push/ostree-push/internal/publish"
-	"github.com/ostree-push/ostree-push/internal/store"
-	"github.com/ostree-push/ostree-push/internal/testrepo"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/summary"
 	"github.com/ostree-push/ostree-push/pkg/transfer"
@@ -22,30 +18,11 @@ import (
 // summary. A's summary write is refused (compare-and-swap), and the
 // summary A writes then says what the ref says now: B's commit, not A's.
 func TestSummaryFollowsTheRefs(t *testing.T) {
-	testrepo.RequireTools(t)
-	dir := t.TempDir()
-	src := filepath.Join(dir, "src")
-	tree := filepath.Join(dir, "tree")
-	if err := os.MkdirAll(tree, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	testrepo.Init(t, src, "archive")
-	write := func(content string) {
-		if err := os.WriteFile(filepath.Join(tree, "f"), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("base")
-	testrepo.Commit(t, src, "os/main", tree, "base")
-	write("a")
-	a := testrepo.Commit(t, src, "a", tree, "a", "--no-bindings")
-	write("b")
-	b := testrepo.Commit(t, src, "b", tree, "b", "--no-bindings")
-	repo, err := store.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer repo.Close()
+	f := newFixture(t, "archive", 10)
+	base := f.rev("os/main").String()
+	a := f.change("a", 1, "--parent="+base).String()
+	b := f.change("b", 2, "--parent="+base).String()
+	repo := f.repo
 
 	st := bucket.NewMemory()
 	ctx := context.Background()

@@ -61,21 +61,35 @@ type Result struct {
 // and "archive2" (objects the second commit added and their bytes).
 type Meta map[int]map[string]float64
 
-// ReadResults parses a results file.
-func ReadResults(r io.Reader) ([]Result, error) {
-	var out []Result
+// readTSV calls fn with the tab-separated fields of each line of r that
+// is neither empty nor a '#' comment, after checking there are fields of
+// them; an error, its own or fn's, names what and the line.
+func readTSV(r io.Reader, what string, fields int, trim bool, fn func(f []string) error) error {
 	sc := bufio.NewScanner(r)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
+	for line := 1; sc.Scan(); line++ {
+		text := sc.Text()
+		if trim {
+			text = strings.TrimSpace(text)
+		}
 		if text == "" || strings.HasPrefix(text, "#") {
 			continue
 		}
 		f := strings.Split(text, "\t")
-		if len(f) != 12 {
-			return nil, fmt.Errorf("results line %d: %d fields, want 12", line, len(f))
+		err := fmt.Errorf("%d fields, want %d", len(f), fields)
+		if len(f) == fields {
+			err = fn(f)
 		}
+		if err != nil {
+			return fmt.Errorf("%s %d: %v", strings.TrimSpace(what+" line"), line, err)
+		}
+	}
+	return sc.Err()
+}
+
+// ReadResults parses a results file.
+func ReadResults(r io.Reader) ([]Result, error) {
+	var out []Result
+	err := readTSV(r, "results", 12, true, func(f []string) error {
 		var res Result
 		var errs []error
 		atoi := func(s string) int64 {
@@ -98,40 +112,34 @@ func ReadResults(r io.Reader) ([]Result, error) {
 		res.ServerRSS = atoi(f[9])
 		res.Wire = atoi(f[10])
 		res.OK = f[11] == "ok"
-		if err := errors.Join(errs...); err != nil {
-			return nil, fmt.Errorf("results line %d: %v", line, err)
-		}
 		out = append(out, res)
+		return errors.Join(errs...)
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 // ReadMeta parses a meta file: lines of SIZE KEY VALUE, tab-separated.
 func ReadMeta(r io.Reader) (Meta, error) {
 	m := Meta{}
-	sc := bufio.NewScanner(r)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		f := strings.Split(text, "\t")
-		if len(f) != 3 {
-			return nil, fmt.Errorf("meta line %d: %d fields, want 3", line, len(f))
-		}
+	err := readTSV(r, "meta", 3, true, func(f []string) error {
 		size, err1 := strconv.Atoi(f[0])
 		v, err2 := strconv.ParseFloat(f[2], 64)
 		if err := errors.Join(err1, err2); err != nil {
-			return nil, fmt.Errorf("meta line %d: %v", line, err)
+			return err
 		}
 		if m[size] == nil {
 			m[size] = map[string]float64{}
 		}
 		m[size][f[1]] = v
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return m, sc.Err()
+	return m, nil
 }
 
 // median of xs (0 when empty); xs is sorted in place.

@@ -1,7 +1,6 @@
 package benchgen
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strconv"
@@ -24,29 +23,24 @@ type Requests map[RunKey]map[string]int64
 // RUN KEY VALUE, tab-separated ('#' lines are comments).
 func ReadRequests(r io.Reader) (Requests, error) {
 	q := Requests{}
-	sc := bufio.NewScanner(r)
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimSpace(sc.Text())
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		f := strings.Split(text, "\t")
-		if len(f) != 6 {
-			return nil, fmt.Errorf("requests line %d: %d fields, want 6", line, len(f))
-		}
+	err := readTSV(r, "requests", 6, true, func(f []string) error {
 		size, err1 := strconv.Atoi(f[0])
 		run, err2 := strconv.Atoi(f[3])
 		v, err3 := strconv.ParseInt(f[5], 10, 64)
 		if err1 != nil || err2 != nil || err3 != nil {
-			return nil, fmt.Errorf("requests line %d: %q", line, text)
+			return fmt.Errorf("%q", strings.Join(f, "\t"))
 		}
 		k := RunKey{Size: size, Case: f[1], Tool: f[2], Run: run}
 		if q[k] == nil {
 			q[k] = map[string]int64{}
 		}
 		q[k][f[4]] = v
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return q, sc.Err()
+	return q, nil
 }
 
 // requestMedians gives, for one tool in one case, the median over its

@@ -55,25 +55,20 @@ var scalePhases = []string{"transaction and negotiation", "objects", "completene
 // seconds; lines starting with # are comments.
 func ReadScaleResults(r io.Reader) ([]ScaleResult, error) {
 	var out []ScaleResult
-	sc := bufio.NewScanner(r)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := strings.Split(line, "\t")
-		if len(f) != 5 {
-			return nil, fmt.Errorf("line %d: %d fields, want 5", n, len(f))
-		}
+	err := readTSV(r, "", 5, false, func(f []string) error {
 		refs, err1 := strconv.Atoi(f[0])
 		run, err2 := strconv.Atoi(f[2])
 		secs, err3 := strconv.ParseFloat(f[4], 64)
 		if err1 != nil || err2 != nil || err3 != nil {
-			return nil, fmt.Errorf("line %d: %q", n, line)
+			return fmt.Errorf("%q", strings.Join(f, "\t"))
 		}
 		out = append(out, ScaleResult{Refs: refs, Case: f[1], Run: run, Metric: f[3], Seconds: secs})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 type scaleKey struct {

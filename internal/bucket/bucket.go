@@ -9,10 +9,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -157,6 +161,21 @@ type Options struct {
 	Retries   int    // attempts beyond the first for a failed request
 }
 
+// ResponseTimeout is how long a request waits for the store's answer once
+// it is sent (a large body's upload is not counted).
+const ResponseTimeout = 2 * time.Minute
+
+// CleanupTimeout bounds the requests that clean up after a failed or
+// interrupted publish (aborting a multipart upload, putting refs back),
+// which run whatever became of the publish's context.
+const CleanupTimeout = 30 * time.Second
+
+// Cleanup is the context of a clean-up request after ctx failed or was
+// cancelled: not cancelled with it, but bounded.
+func Cleanup(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), CleanupTimeout)
+}
+
 // Bucket is a bucket (and prefix) reached through the S3 API.
 type Bucket struct {
 	loc    Location
@@ -170,10 +189,21 @@ func Open(ctx context.Context, loc Location, o Options) (*Bucket, error) {
 	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConns = max(t.MaxIdleConns, 2*jobs)
 		t.MaxIdleConnsPerHost = 2 * jobs
+		// A store that takes a request and never answers fails it (and
+		// it is retried) rather than hanging the publish.
+		t.ResponseHeaderTimeout = ResponseTimeout
 	})
 	load := []func(*config.LoadOptions) error{
 		config.WithHTTPClient(httpClient),
-		config.WithRetryMaxAttempts(o.Retries + 1),
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewStandard(func(so *retry.StandardOptions) {
+				so.MaxAttempts = o.Retries + 1
+				// No client-wide retry budget: with many requests at
+				// once against a flaky store, the standard one runs out
+				// and fails requests that have retries left.
+				so.RateLimiter = ratelimit.None
+			})
+		}),
 	}
 	if o.Profile != "" {
 		load = append(load, config.WithSharedConfigProfile(o.Profile))
@@ -186,7 +216,7 @@ func Open(ctx context.Context, loc Location, o Options) (*Bucket, error) {
 		return nil, fmt.Errorf("AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
-		if o.Endpoint == "" && cfg.BaseEndpoint == nil {
+		if o.Endpoint == "" && cfg.BaseEndpoint == nil && os.Getenv("AWS_ENDPOINT_URL_S3") == "" {
 			return nil, errors.New("no AWS region: set AWS_REGION, a region in the profile, or --s3-region")
 		}
 		cfg.Region = "us-east-1" // what S3-compatible stores expect when they ignore it

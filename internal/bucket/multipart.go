@@ -43,7 +43,9 @@ func (b *Bucket) PutLarge(ctx context.Context, key string, r io.Reader, o PutOpt
 		if err != nil {
 			b.n.part.Add(1)
 			// Its own context: the push's may be what was cancelled.
-			b.client.AbortMultipartUpload(context.WithoutCancel(ctx), &s3.AbortMultipartUploadInput{
+			cctx, cancel := Cleanup(ctx)
+			defer cancel()
+			b.client.AbortMultipartUpload(cctx, &s3.AbortMultipartUploadInput{
 				Bucket: &b.loc.Bucket, Key: b.key(key), UploadId: up.UploadId,
 			})
 		}

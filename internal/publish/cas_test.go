@@ -2,10 +2,12 @@ package publish_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
 
+	"github.com/ostree-push/ostree-push/internal/bucket"
 	"github.com/ostree-push/ostree-push/internal/publish"
 	"github.com/ostree-push/ostree-push/pkg/object"
 	"github.com/ostree-push/ostree-push/pkg/wire"
@@ -165,4 +167,56 @@ func TestSummarySigFollowsTheSummary(t *testing.T) {
 		t.Fatal(err, res, raced.Load())
 	}
 	checkSummary(t, c.st.Memory, map[string]object.Checksum{"os/main": c.a, "os/stable": c.b}, true)
+}
+
+// appliedThenFailed applies a PUT of key, then answers as a lost response
+// would: as the SDK's retry of the same request (its If-Match no longer
+// holds: 412), or as a network error.
+type appliedThenFailed struct {
+	*bucket.Memory
+	key  string
+	mode string // "retry" or "lost"
+}
+
+func (s *appliedThenFailed) Put(ctx context.Context, key string, body []byte, o bucket.PutOptions) (string, error) {
+	etag, err := s.Memory.Put(ctx, key, body, o)
+	if err == nil && key == s.key {
+		s.key = ""
+		if s.mode == "retry" {
+			return s.Memory.Put(ctx, key, body, o)
+		}
+		return "", errors.New("read: connection reset by peer")
+	}
+	return etag, err
+}
+
+// TestRefWriteLandedThenFailed: a ref write that the store made but whose
+// answer was lost (or retried into a failed condition) is read again and
+// counted as made: the publish goes on, every ref moved and summarized,
+// instead of reporting the ref stale or not moved while it is there.
+func TestRefWriteLandedThenFailed(t *testing.T) {
+	for _, mode := range []string{"retry", "lost"} {
+		t.Run(mode, func(t *testing.T) {
+			f := newFixture(t, "archive", 10)
+			st := &appliedThenFailed{Memory: bucket.NewMemory(), mode: mode}
+			publishOK(t, f, st, publish.Options{Specs: specs("os/main", "os/main:os/b")})
+			f.change("os/main", 3)
+			st.key = "refs/heads/os/b"
+			res := publishOK(t, f, st, publish.Options{Specs: specs("os/main", "os/main:os/b")})
+			want := f.rev("os/main").String()
+			for _, name := range []string{"os/main", "os/b"} {
+				if got := ref(t, st, name); got != want {
+					t.Errorf("%s is %s, want %s", name, got, want)
+				}
+				if got := summaryRefs(t, st)[name]; got != want {
+					t.Errorf("the summary lists %s at %s, want %s", name, got, want)
+				}
+			}
+			for _, r := range res.Refs {
+				if r.Status != wire.StatusOK {
+					t.Errorf("%s: %s %q", r.Ref, r.Status, r.Message)
+				}
+			}
+		})
+	}
 }

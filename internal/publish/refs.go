@@ -34,6 +34,14 @@ func (p *publisher) moveRefs(ctx context.Context, updates []update) ([]moved, er
 			o := bucket.PutOptions{CacheControl: p.cacheMutable(), IfMatch: u.etag, IfNoneMatch: u.etag == "", ContentType: "text/plain"}
 			etag, err = p.st.Put(ctx, key, []byte(u.new.String()+"\n"), o)
 		}
+		if err != nil {
+			// The write may have happened all the same: a retry whose
+			// first try landed (its answer lost) meets its own write as a
+			// failed condition; a cancelled request may have been sent.
+			if tag, landed := p.landed(ctx, u); landed {
+				etag, err = tag, nil
+			}
+		}
 		if errors.Is(err, bucket.ErrPrecondition) {
 			out := &p.res.Refs[u.outcome]
 			out.Status, out.Message = wire.StatusRejected, "stale: the ref in the bucket moved since it was read (another publisher?); publish again"
@@ -55,6 +63,22 @@ func (p *publisher) moveRefs(ctx context.Context, updates []update) ([]moved, er
 	return done, nil
 }
 
+// landed reports whether the ref of u is, in the bucket, what u moves it
+// to (its ETag then): read again after its write failed.
+func (p *publisher) landed(ctx context.Context, u update) (etag string, ok bool) {
+	ctx, cancel := bucket.Cleanup(ctx)
+	defer cancel()
+	data, etag, err := p.st.Get(ctx, refKey(u.name), maxRef)
+	if u.new.IsZero() {
+		return "", errors.Is(err, bucket.ErrNotFound)
+	}
+	if err != nil {
+		return "", false
+	}
+	c, err := parseRef(data)
+	return etag, err == nil && c == u.new
+}
+
 // notMoved marks the outcomes of updates not made.
 func (p *publisher) notMoved(updates []update, why string) {
 	for _, u := range updates {
@@ -66,7 +90,8 @@ func (p *publisher) notMoved(updates []update, why string) {
 // rollback puts back the refs of done after a failure, newest first, and
 // marks them not moved.
 func (p *publisher) rollback(ctx context.Context, done []moved) {
-	ctx = context.WithoutCancel(ctx)
+	ctx, cancel := bucket.Cleanup(ctx)
+	defer cancel()
 	for i := len(done) - 1; i >= 0; i-- {
 		m := done[i]
 		key := refKey(m.name)

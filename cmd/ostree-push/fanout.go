@@ -80,7 +80,7 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 			prog := newProgress(stderr, false)
 			res, err := publishTo(ctx, o, loc, specs, repo, prog, nil, stdout, stderr)
 			d := report.Destination{Dest: loc.String(), Err: err, Elapsed: time.Since(start)}
-			if res != nil && err == nil {
+			if res != nil && len(res.Refs) > 0 {
 				d.Result = &res.PushResult
 			}
 			s3Results[i] = d
@@ -89,13 +89,17 @@ func pushMany(o *options, args []string, stdout, stderr io.Writer, sigs <-chan o
 			}
 			reportMu.Lock()
 			defer reportMu.Unlock()
-			if d.Err != nil {
-				fmt.Fprintf(stderr, "ostree-push: %s: %s\n", d.Dest, wire.Printable(d.Err.Error()))
-			} else if !o.Quiet || !d.Result.OK() {
+			if d.Result != nil && (!o.Quiet || !d.Result.OK() || d.Err != nil) {
 				report.Write(stderr, d.Result, s3ReportOptions(o, loc), d.Elapsed)
+			}
+			if d.Err != nil {
+				fmt.Fprintf(stderr, "ostree-push: %s\n", wire.Printable(d.Err.Error()))
 			}
 		})
 	}
+	// Every return waits for the publishes (an interrupt has cancelled
+	// them): none is left half-way with its report untold.
+	defer s3Wait.Wait()
 	results := make([]report.Destination, len(dests))
 	retries := make([][]report.Attempt, len(dests))
 	var objectsRead, bytesRead uint64

@@ -69,21 +69,31 @@ func publishS3(o *options, url string, args []string, stdout, stderr io.Writer, 
 	defer repo.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	defer cli.OnSignal(sigs, cancel)()
+	defer interruptible(sigs, cancel, stderr)()
 	start := time.Now()
 	prog := newProgress(stderr, o.showProgress())
 	res, err := publishTo(ctx, o, loc, specs, repo, prog, prog.update, stdout, stderr)
 	prog.done()
-	if err != nil {
-		return err
-	}
-	elapsed := time.Since(start)
-	if o.JSON {
-		if err := report.WriteJSON(stdout, &res.PushResult, o.DryRun, elapsed, nil); err != nil {
+	if res == nil || len(res.Refs) == 0 {
+		if err != nil {
 			return err
 		}
-	} else if !o.Quiet || !res.OK() {
+		if res == nil {
+			return nil
+		}
+	}
+	// The refs' outcomes are told also when the publish failed after
+	// judging them: which moved, which were put back.
+	elapsed := time.Since(start)
+	if o.JSON {
+		if jerr := report.WriteJSON(stdout, &res.PushResult, o.DryRun, elapsed, nil); jerr != nil && err == nil {
+			return jerr
+		}
+	} else if !o.Quiet || !res.OK() || err != nil {
 		report.Write(stderr, &res.PushResult, s3ReportOptions(o, loc), elapsed)
+	}
+	if err != nil {
+		return err
 	}
 	if !res.OK() {
 		return cli.ErrRejected
@@ -129,18 +139,43 @@ func publishTo(ctx context.Context, o *options, loc bucket.Location, specs []tra
 		prog.println(fmt.Sprintf("%s: %s", loc, res.Requests))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %s", loc, wire.Printable(err.Error()))
+		err = fmt.Errorf("%s: %s", loc, wire.Printable(err.Error()))
 	}
-	if len(res.Changed) > 0 && o.s3.afterPublish != "" && !o.DryRun {
-		if err := runAfterPublish(o.s3.afterPublish, loc, res.Changed, stdout, stderr); err != nil {
-			return res, err
+	// Whatever changed is purged, also when the publish failed after
+	// changing something (refs moved, the summary not written).
+	if res != nil && len(res.Changed) > 0 && o.s3.afterPublish != "" && !o.DryRun {
+		if herr := runAfterPublish(o.s3.afterPublish, loc, res.Changed, stderr); herr != nil && err == nil {
+			err = herr
 		}
 	}
-	return res, nil
+	return res, err
 }
 
-// runAfterPublish runs the --after-publish command.
-func runAfterPublish(command string, loc bucket.Location, changed []string, stdout, stderr io.Writer) error {
+// interruptible cancels the publish at the first interrupt, whose
+// clean-up requests are bounded (bucket.CleanupTimeout); a second one
+// exits at once. Call the returned function when done.
+func interruptible(sigs <-chan os.Signal, cancel func(), stderr io.Writer) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case <-sigs:
+			fmt.Fprintln(stderr, "ostree-push: interrupted again: exiting without cleaning up")
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	return func() { close(done) }
+}
+
+// runAfterPublish runs the --after-publish command, its output to standard
+// error (as git runs hooks: standard output is --json's).
+func runAfterPublish(command string, loc bucket.Location, changed []string, stderr io.Writer) error {
 	keys := make([]string, len(changed))
 	for i, k := range changed {
 		keys[i] = k
@@ -150,7 +185,7 @@ func runAfterPublish(command string, loc bucket.Location, changed []string, stdo
 	}
 	cmd := exec.Command("sh", append([]string{"-c", command, "ostree-push-after-publish"}, keys...)...)
 	cmd.Env = append(os.Environ(), "OSTREE_PUSH_S3_URL="+loc.String())
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.Stdout, cmd.Stderr = stderr, stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("--after-publish %s: %v", strings.TrimSpace(command), err)
 	}

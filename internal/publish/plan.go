@@ -461,7 +461,7 @@ func (p *publisher) checkConditions(ctx context.Context) error {
 			return err
 		default:
 			p.configETag = etag
-			p.res.Changed = append(p.res.Changed, keyConfig)
+			p.changed(keyConfig)
 		}
 	} else {
 		body = p.config

@@ -113,6 +113,7 @@ type publisher struct {
 	summary    []byte               // the bucket's summary; nil when none
 	summaryTag string
 
+	changedMu              sync.Mutex // for res.Changed, which uploads add to at once
 	sentObjects, sentBytes atomic.Uint64
 	total                  uint64
 }
@@ -122,6 +123,13 @@ type remoteRef struct {
 	commit object.Checksum // zero: no such ref, or a broken one
 	etag   string
 	broken string // why the ref file is not a checksum; "" when it is
+}
+
+// changed records that key, a file readers may have cached, was written.
+func (p *publisher) changed(key string) {
+	p.changedMu.Lock()
+	p.res.Changed = append(p.res.Changed, key)
+	p.changedMu.Unlock()
 }
 
 func (p *publisher) fault(step string) error {

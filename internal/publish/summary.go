@@ -56,7 +56,7 @@ func (p *publisher) updateSummary(ctx context.Context, moves []moved) error {
 			return fmt.Errorf("writing the summary: %w", err)
 		}
 		p.res.SummaryRegenerated = regenerated
-		p.res.Changed = append(p.res.Changed, keySummary)
+		p.changed(keySummary)
 		if err := p.fault("summary.sig"); err != nil {
 			return err
 		}
@@ -268,7 +268,7 @@ func (p *publisher) signSummary(ctx context.Context, data []byte) error {
 		if err := p.st.Delete(ctx, keySummarySig, ""); err != nil {
 			return err
 		}
-		p.res.Changed = append(p.res.Changed, keySummarySig)
+		p.changed(keySummarySig)
 		return nil
 	}
 	sig, err := p.opts.SignSummary(data)
@@ -290,7 +290,7 @@ func (p *publisher) writeSig(ctx context.Context, data, sig []byte) error {
 			return err
 		}
 		if attempt == 1 {
-			p.res.Changed = append(p.res.Changed, keySummarySig)
+			p.changed(keySummarySig)
 		}
 		now, _, err := p.st.Get(ctx, keySummary, maxSummary)
 		if errors.Is(err, bucket.ErrNotFound) {

@@ -162,6 +162,9 @@ func (p *publisher) put(ctx context.Context, n object.Name, data []byte, large i
 		if _, err := p.st.Put(ctx, objectKey(n), data, o); err != nil {
 			return err
 		}
+		if n.Type == object.CommitMeta {
+			p.changed(objectKey(n)) // replaced: a CDN may hold the one before
+		}
 		size = uint64(len(data))
 	}
 	sent := p.sentObjects.Add(1)

@@ -229,3 +229,38 @@ func TestSummaryRepairedWhenUpToDate(t *testing.T) {
 		t.Errorf("a publish with nothing to do wrote %d files", st.writes-writes)
 	}
 }
+
+// TestKilledDeletionRepaired: a deletion killed before the summary left
+// the ref listed there; deleting it again takes it out (the ref is
+// reported up to date: already deleted), where it was refused as a ref
+// that does not exist and the summary kept it for good.
+func TestKilledDeletionRepaired(t *testing.T) {
+	f := newFixture(t, "archive", 10)
+	st := bucket.NewMemory()
+	publishOK(t, f, st, publish.Options{Specs: specs("os/main", "os/main:os/old")})
+	_, err := publish.Publish(context.Background(), f.repo, st, publish.Options{Specs: specs(":os/old"),
+		Fault: func(step string) error {
+			if step == "summary" {
+				return errors.New("killed")
+			}
+			return nil
+		}})
+	if err == nil {
+		t.Fatal("the fault did not stop the publish")
+	}
+	if _, listed := summaryRefs(t, st)["os/old"]; !listed {
+		t.Fatal("the killed deletion's summary does not list the ref: nothing to repair")
+	}
+	res := publishOK(t, f, st, publish.Options{Specs: specs(":os/old")})
+	if res.Refs[0].Status != wire.StatusUpToDate {
+		t.Errorf("deleting again: %s %q", res.Refs[0].Status, res.Refs[0].Message)
+	}
+	if _, listed := summaryRefs(t, st)["os/old"]; listed {
+		t.Fatalf("after deleting again the summary still lists os/old: %v", summaryRefs(t, st))
+	}
+	// A ref neither in the bucket nor in the summary is still refused.
+	res, err = publish.Publish(context.Background(), f.repo, st, publish.Options{Specs: specs(":os/never")})
+	if err != nil || res.OK() {
+		t.Fatalf("deleting a ref that never was: %v %+v", err, res.Refs)
+	}
+}

@@ -140,6 +140,20 @@ func checkConfig(cfg []byte) error {
 	return errors.New("the bucket's config has no core.mode: not an OSTree repository")
 }
 
+// listed reports whether the bucket's summary, when read, lists ref name.
+func (p *publisher) listed(name string) bool {
+	if p.summary == nil {
+		return false
+	}
+	refs, _ := summary.Refs(p.summary) // unreadable: lists nothing
+	for _, r := range refs {
+		if r.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // update is a ref to move.
 type update struct {
 	name     string
@@ -162,6 +176,8 @@ func (p *publisher) judge(plan []transfer.ResolvedSpec) (updates []update, rejec
 			rejected = true
 		case r.broken != "":
 			out.Forced = true
+		case r.commit.IsZero() && pl.New.IsZero() && p.listed(pl.Dst.Name):
+			out.Status, out.Message = wire.StatusUpToDate, "already deleted in the bucket; taken out of the summary"
 		case r.commit.IsZero() && pl.New.IsZero():
 			out.Status, out.Message = wire.StatusRejected, "remote ref does not exist"
 			rejected = true

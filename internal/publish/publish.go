@@ -155,6 +155,16 @@ func (p *publisher) run(ctx context.Context) error {
 	if err := p.readRemote(ctx, plan); err != nil {
 		return err
 	}
+	// A deletion of a ref the bucket no longer has: a publish killed
+	// before its summary may have left the ref listed there.
+	for _, pl := range plan {
+		if pl.New.IsZero() && p.remote[pl.Dst.Name].commit.IsZero() && p.remote[pl.Dst.Name].broken == "" {
+			if err := p.readSummary(ctx); err != nil {
+				return err
+			}
+			break
+		}
+	}
 	updates, rejected, err := p.judge(plan)
 	if err != nil {
 		return err

@@ -78,7 +78,7 @@ func (p *publisher) unsummarized() []moved {
 	}
 	var out []moved
 	for i, o := range p.res.Refs {
-		if o.Status == wire.StatusUpToDate && !o.New.IsZero() && listed[o.Ref.Name] != o.New {
+		if o.Status == wire.StatusUpToDate && listed[o.Ref.Name] != o.New {
 			out = append(out, moved{update: update{name: o.Ref.Name, old: o.Old, new: o.New, outcome: i}})
 		}
 	}

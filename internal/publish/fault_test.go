@@ -264,3 +264,29 @@ func TestKilledDeletionRepaired(t *testing.T) {
 		t.Fatalf("deleting a ref that never was: %v %+v", err, res.Refs)
 	}
 }
+
+// TestFailedPublishReportsRefsNotMoved: a publish that fails before its
+// refs move reports them not moved (the CLI prints the refs' outcomes of a
+// failed publish); one that fails after reports the moved ref as moved.
+func TestFailedPublishReportsRefsNotMoved(t *testing.T) {
+	f := newFixture(t, "archive", 10)
+	for _, c := range []struct {
+		step  string
+		moved bool
+	}{{"objects", false}, {"refs", false}, {"summary", true}} {
+		st := bucket.NewMemory()
+		res, err := publish.Publish(context.Background(), f.repo, st, publish.Options{Specs: specs("os/main"),
+			Fault: func(step string) error {
+				if step == c.step {
+					return errors.New("killed")
+				}
+				return nil
+			}})
+		if err == nil {
+			t.Fatalf("%s: the fault did not stop the publish", c.step)
+		}
+		if got := res.Refs[0].Status == wire.StatusOK; got != c.moved {
+			t.Errorf("failed at %s: os/main reported %s %q", c.step, res.Refs[0].Status, res.Refs[0].Message)
+		}
+	}
+}

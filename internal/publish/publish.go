@@ -85,7 +85,7 @@ type Result struct {
 
 // Publish publishes opts.Specs from src into st.
 func Publish(ctx context.Context, src Source, st bucket.Store, opts Options) (*Result, error) {
-	p := &publisher{src: src, st: st, opts: opts, res: &Result{}}
+	p := &publisher{src: src, st: st, opts: opts, res: &Result{}, didMove: map[int]bool{}}
 	if p.opts.Jobs <= 0 {
 		p.opts.Jobs = DefaultJobs
 	}
@@ -97,6 +97,14 @@ func Publish(ctx context.Context, src Source, st bucket.Store, opts Options) (*R
 	}
 	p.res.RemoteMode = "archive-z2"
 	err := p.run(ctx)
+	if err != nil {
+		// Refs judged to move that the publish never moved say so.
+		for i := range p.res.Refs {
+			if o := &p.res.Refs[i]; o.Status == wire.StatusOK && !p.didMove[i] {
+				o.Status, o.Message = wire.StatusRejected, "not moved: the publish failed first"
+			}
+		}
+	}
 	p.res.Requests = st.Requests()
 	return p.res, err
 }
@@ -114,6 +122,7 @@ type publisher struct {
 	summaryTag string
 
 	changedMu              sync.Mutex // for res.Changed, which uploads add to at once
+	didMove                map[int]bool // res.Refs moved in the bucket, by index
 	sentObjects, sentBytes atomic.Uint64
 	total                  uint64
 }

@@ -55,6 +55,7 @@ func (p *publisher) moveRefs(ctx context.Context, updates []update) ([]moved, er
 			return nil, err
 		}
 		done = append(done, moved{update: u, etag: etag})
+		p.didMove[u.outcome] = true
 		p.changed(key)
 		if err := p.fault("ref " + u.name); err != nil {
 			return nil, err

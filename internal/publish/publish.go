@@ -121,7 +121,7 @@ type publisher struct {
 	summary    []byte               // the bucket's summary; nil when none
 	summaryTag string
 
-	changedMu              sync.Mutex // for res.Changed, which uploads add to at once
+	changedMu              sync.Mutex   // for res.Changed, which uploads add to at once
 	didMove                map[int]bool // res.Refs moved in the bucket, by index
 	sentObjects, sentBytes atomic.Uint64
 	total                  uint64

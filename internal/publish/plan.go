@@ -63,6 +63,29 @@ func parseRef(data []byte) (object.Checksum, error) {
 	return c, nil
 }
 
+// getRef reads ref name from the bucket: its commit and ETag; an error
+// wrapping bucket.ErrNotFound when there is none, or parseRef's (with the
+// ETag) when the file is not a checksum.
+func (p *publisher) getRef(ctx context.Context, name string) (object.Checksum, string, error) {
+	data, etag, err := p.st.Get(ctx, refKey(name), maxRef)
+	if err != nil {
+		return object.Zero, "", err
+	}
+	c, err := parseRef(data)
+	return c, etag, err
+}
+
+// refsListed returns the refs a summary lists and the commits it lists
+// them at; an unreadable summary lists none (and says why).
+func refsListed(data []byte) (map[string]object.Checksum, error) {
+	refs, err := summary.Refs(data)
+	listed := make(map[string]object.Checksum, len(refs))
+	for _, r := range refs {
+		listed[r.Name] = r.Commit
+	}
+	return listed, err
+}
+
 // readRemote reads the bucket's config (checking it is an archive
 // repository's) and the refs the push names: all a publish with nothing
 // to do reads.
@@ -83,20 +106,16 @@ func (p *publisher) readRemote(ctx context.Context, plan []transfer.ResolvedSpec
 	var mu sync.Mutex
 	err = forEach(ctx, p.opts.Jobs, plan, func(ctx context.Context, pl transfer.ResolvedSpec) error {
 		name := pl.Dst.Name
-		data, etag, err := p.st.Get(ctx, refKey(name), maxRef)
-		var r remoteRef
+		c, etag, err := p.getRef(ctx, name)
+		r := remoteRef{commit: c, etag: etag}
 		switch {
 		case errors.Is(err, bucket.ErrNotFound):
+		case errors.Is(err, errBadRef):
+			// Another writer's: refused, unless forced over (by
+			// compare-and-swap on what was read).
+			r.broken = err.Error()
 		case err != nil:
 			return err
-		default:
-			c, err := parseRef(data)
-			r = remoteRef{commit: c, etag: etag}
-			if err != nil {
-				// Another writer's: refused, unless forced over (by
-				// compare-and-swap on what was read).
-				r = remoteRef{etag: etag, broken: err.Error()}
-			}
 		}
 		mu.Lock()
 		p.remote[name] = r
@@ -106,16 +125,26 @@ func (p *publisher) readRemote(ctx context.Context, plan []transfer.ResolvedSpec
 	return err
 }
 
-// readSummary reads the bucket's summary, once there is something to
-// publish: the commits it lists are complete in the bucket, and the new
-// summary is derived from it.
+// readSummary reads the bucket's summary (once), when there is something
+// to publish or to repair: the commits it lists are complete in the
+// bucket, and the new summary is derived from it.
 func (p *publisher) readSummary(ctx context.Context) error {
+	if p.summaryRead {
+		return nil
+	}
 	var err error
 	p.summary, p.summaryTag, err = p.st.Get(ctx, keySummary, maxSummary)
 	if errors.Is(err, bucket.ErrNotFound) {
 		p.summary, p.summaryTag, err = nil, "", nil
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	p.summaryRead = true
+	if p.summary != nil {
+		p.summaryRefs, p.summaryErr = refsListed(p.summary)
+	}
+	return nil
 }
 
 // checkConfig refuses a bucket that holds another kind of repository.
@@ -142,16 +171,8 @@ func checkConfig(cfg []byte) error {
 
 // listed reports whether the bucket's summary, when read, lists ref name.
 func (p *publisher) listed(name string) bool {
-	if p.summary == nil {
-		return false
-	}
-	refs, _ := summary.Refs(p.summary) // unreadable: lists nothing
-	for _, r := range refs {
-		if r.Name == name {
-			return true
-		}
-	}
-	return false
+	_, ok := p.summaryRefs[name]
+	return ok
 }
 
 // update is a ref to move.
@@ -226,16 +247,13 @@ func (p *publisher) missing(ctx context.Context, updates []update) ([]pending, e
 	// The summary's commits are complete in the bucket only if they are
 	// there at all: a ref deleted in the bucket, its objects removed
 	// since, may still be listed.
+	if p.summaryErr != nil {
+		p.opts.Logf("the bucket's summary cannot be read: %v", p.summaryErr)
+	}
 	listed := map[object.Checksum]bool{}
-	if p.summary != nil {
-		refs, err := summary.Refs(p.summary)
-		if err != nil {
-			p.opts.Logf("the bucket's summary cannot be read: %v", err)
-		}
-		for _, r := range refs {
-			if !remoteComplete[r.Commit] {
-				listed[r.Commit] = true
-			}
+	for _, c := range p.summaryRefs {
+		if !remoteComplete[c] {
+			listed[c] = true
 		}
 	}
 	complete := func(c object.Checksum) (bool, error) {

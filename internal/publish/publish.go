@@ -120,6 +120,11 @@ type publisher struct {
 	remote     map[string]remoteRef // by ref name: the bucket's refs the push names
 	summary    []byte               // the bucket's summary; nil when none
 	summaryTag string
+	// summaryRead: readSummary has read it; summaryRefs: the refs it
+	// lists (none when it is unreadable, summaryErr saying why).
+	summaryRead bool
+	summaryRefs map[string]object.Checksum
+	summaryErr  error
 
 	changedMu              sync.Mutex   // for res.Changed, which uploads add to at once
 	didMove                map[int]bool // res.Refs moved in the bucket, by index

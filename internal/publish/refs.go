@@ -69,14 +69,10 @@ func (p *publisher) moveRefs(ctx context.Context, updates []update) ([]moved, er
 func (p *publisher) landed(ctx context.Context, u update) (etag string, ok bool) {
 	ctx, cancel := bucket.Cleanup(ctx)
 	defer cancel()
-	data, etag, err := p.st.Get(ctx, refKey(u.name), maxRef)
+	c, etag, err := p.getRef(ctx, u.name)
 	if u.new.IsZero() {
 		return "", errors.Is(err, bucket.ErrNotFound)
 	}
-	if err != nil {
-		return "", false
-	}
-	c, err := parseRef(data)
 	return etag, err == nil && c == u.new
 }
 

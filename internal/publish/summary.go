@@ -69,16 +69,9 @@ func (p *publisher) updateSummary(ctx context.Context, moves []moved) error {
 // moved them did not live to write the summary), as moves to where they
 // are.
 func (p *publisher) unsummarized() []moved {
-	listed := map[string]object.Checksum{}
-	if p.summary != nil {
-		refs, _ := summary.Refs(p.summary) // unreadable: lists nothing
-		for _, r := range refs {
-			listed[r.Name] = r.Commit
-		}
-	}
 	var out []moved
 	for i, o := range p.res.Refs {
-		if o.Status == wire.StatusUpToDate && listed[o.Ref.Name] != o.New {
+		if o.Status == wire.StatusUpToDate && p.summaryRefs[o.Ref.Name] != o.New {
 			out = append(out, moved{update: update{name: o.Ref.Name, old: o.Old, new: o.New, outcome: i}})
 		}
 	}
@@ -90,16 +83,16 @@ func (p *publisher) unsummarized() []moved {
 func (p *publisher) refreshMoves(ctx context.Context, moves []moved) ([]moved, error) {
 	out := make([]moved, len(moves))
 	for i, m := range moves {
-		data, _, err := p.st.Get(ctx, refKey(m.name), maxRef)
+		c, _, err := p.getRef(ctx, m.name)
 		switch {
 		case errors.Is(err, bucket.ErrNotFound):
 			m.new = object.Zero
+		case errors.Is(err, errBadRef):
+			return nil, fmt.Errorf("%s in the bucket: %w", refKey(m.name), err)
 		case err != nil:
 			return nil, err
 		default:
-			if m.new, err = parseRef(data); err != nil {
-				return nil, fmt.Errorf("%s in the bucket: %w", refKey(m.name), err)
-			}
+			m.new = c
 		}
 		out[i] = m
 	}
@@ -110,13 +103,7 @@ func (p *publisher) refreshMoves(ctx context.Context, moves []moved) ([]moved, e
 func (p *publisher) makeSummary(ctx context.Context, old []byte, moves []moved) (data []byte, regenerated bool, err error) {
 	now := uint64(p.opts.Now().Unix())
 	if old != nil {
-		var inOld map[string]object.Checksum
-		if refs, err := summary.Refs(old); err == nil {
-			inOld = make(map[string]object.Checksum, len(refs))
-			for _, r := range refs {
-				inOld[r.Name] = r.Commit
-			}
-		}
+		inOld, _ := refsListed(old) // unreadable: Derive says why
 		var changes []summary.Change
 		for _, m := range moves {
 			ch := summary.Change{Name: m.name, From: inOld[m.name]}
@@ -155,7 +142,7 @@ func (p *publisher) entry(ctx context.Context, name string, c object.Checksum) (
 		if err != nil {
 			return summary.Entry{}, fmt.Errorf("commit %s of ref %s: %w", c, name, err)
 		}
-		if object.Checksum(sha256Sum(data)) != c {
+		if object.Checksum(sha256.Sum256(data)) != c {
 			return summary.Entry{}, fmt.Errorf("commit %s of ref %s: the bucket's copy does not hash to its name: %w", c, name, errBadCommit)
 		}
 	}
@@ -194,16 +181,9 @@ func (p *publisher) regenerate(ctx context.Context, now uint64) ([]byte, error) 
 			p.opts.Logf("not in the summary: %q, not a valid ref name", name)
 			return nil
 		}
-		data, _, err := p.st.Get(ctx, refKey(name), maxRef)
+		c, _, err := p.getRef(ctx, name)
 		if errors.Is(err, bucket.ErrNotFound) {
 			return nil // deleted since the listing
-		}
-		if err != nil && !unlistable(err) {
-			return err
-		}
-		var c object.Checksum
-		if err == nil {
-			c, err = parseRef(data)
 		}
 		var e summary.Entry
 		if err == nil {
@@ -312,5 +292,3 @@ func (p *publisher) writeSig(ctx context.Context, data, sig []byte) error {
 		}
 	}
 }
-
-func sha256Sum(b []byte) [32]byte { return sha256.Sum256(b) }

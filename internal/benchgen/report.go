@@ -402,15 +402,16 @@ func (r *report) sshWire(size int) float64 {
 }
 
 // archiveSent is the archive size of the objects a case must send.
-func (r *report) archiveSent(size int, cse string) float64 {
-	m := r.meta[size]
-	switch {
-	case m == nil:
-		return 0
-	case cse == "fresh":
-		return m["archive1"]
-	case cse == "incremental":
-		return m["archive2"]
+func (r *report) archiveSent(size int, cse string) float64 { return r.caseMeta(size, cse, "archive") }
+
+// caseMeta is meta key what1 (the first commit's) for the fresh case,
+// what2 (the second's) for the incremental one, and 0 for the others.
+func (r *report) caseMeta(size int, cse, what string) float64 {
+	switch cse {
+	case "fresh":
+		return r.meta[size][what+"1"]
+	case "incremental":
+		return r.meta[size][what+"2"]
 	}
 	return 0
 }

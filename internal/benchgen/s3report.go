@@ -161,15 +161,4 @@ func (r *report) s3Tables(w io.Writer, size int) {
 }
 
 // objectsSent is the number of objects a case must send.
-func (r *report) objectsSent(size int, cse string) float64 {
-	m := r.meta[size]
-	switch {
-	case m == nil:
-		return 0
-	case cse == "fresh":
-		return m["objects1"]
-	case cse == "incremental":
-		return m["objects2"]
-	}
-	return 0
-}
+func (r *report) objectsSent(size int, cse string) float64 { return r.caseMeta(size, cse, "objects") }

@@ -75,12 +75,7 @@ func publishS3(o *options, url string, args []string, stdout, stderr io.Writer, 
 	res, err := publishTo(ctx, o, loc, specs, repo, prog, prog.update, stdout, stderr)
 	prog.done()
 	if res == nil || len(res.Refs) == 0 {
-		if err != nil {
-			return err
-		}
-		if res == nil {
-			return nil
-		}
+		return err // it failed before judging any ref
 	}
 	// The refs' outcomes are told also when the publish failed after
 	// judging them: which moved, which were put back.
